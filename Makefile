@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine (Python 3.11+, a JDK):
+#   make run    runs the shipped scenario catalogue, writes reports/junit.xml
+#   make test   runs the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+JUNIT  ?= reports/junit.xml
+# Parallel test workers; `make test N=0` runs in one process.
+N      ?= auto
+
+.PHONY: run test lint fuzz load bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# A stamp per install flavour: re-installs when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/mtls-harness run scenarios/ --junit $(JUNIT)
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -n $(N)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check harness tests benchmarks
+	$(BIN)/mypy
+
+fuzz: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m slow -k fuzz
+
+load: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m slow -k load
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
