@@ -37,8 +37,12 @@ class HarnessError(Exception):
         # Pickled across pytest-xdist workers: rebuild from the fields, not ``args``.
         return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
 
+    def problem(self) -> str:
+        """The error without its fix: where and what."""
+        return f"{self.where}: {self.what}" if self.where else self.what
+
     def __str__(self) -> str:
-        text = f"{self.where}: {self.what}" if self.where else self.what
+        text = self.problem()
         return f"{text}; {self.fix}" if self.fix else text
 
 
@@ -48,10 +52,9 @@ class ScenarioError(HarnessError):
 
     key: str = ""
 
-    def __str__(self) -> str:
+    def problem(self) -> str:
         where = f"{self.where}: {self.key}" if self.key else self.where
-        text = f"{where}: {self.what}"
-        return f"{text}; {self.fix}" if self.fix else text
+        return f"{where}: {self.what}"
 
 
 @dataclass(eq=False)
@@ -66,10 +69,9 @@ class StoreError(HarnessError):
     code: str = "store-unreadable"
     entry: str = ""
 
-    def __str__(self) -> str:
+    def problem(self) -> str:
         where = f"{self.where} (entry {self.entry!r})" if self.entry else self.where
-        text = f"{where}: {self.what}"
-        return f"{text}; {self.fix}" if self.fix else text
+        return f"{where}: {self.what}"
 
 
 @dataclass(eq=False)

@@ -16,8 +16,6 @@ class Secret:
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
-        if isinstance(value, Secret):
-            value = value.reveal()
         self._value = value
 
     def reveal(self) -> str:

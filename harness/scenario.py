@@ -1,0 +1,609 @@
+"""Scenario files (TOML, format v1) → validated, frozen dataclasses.
+
+Structure is checked against the JSON Schema shipped beside this module
+(``scenario.schema.json``, the same file editors use), so unknown keys, wrong
+types and bad values are refused with the key path. Cross-references (an
+issuer, a chain member, a trusted name) and rules the schema cannot state are
+checked here. Every refusal is one :class:`~harness.errors.ScenarioError`
+naming the file and the key path. See docs/scenarios.md for the format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.errors import ScenarioError
+from harness.secret import Secret
+
+__all__ = [
+    "SERVER_NAMES",
+    "CertEntrySpec",
+    "CertSpec",
+    "ClientSpec",
+    "Expectation",
+    "KeyEntrySpec",
+    "Scenario",
+    "ServerIdentitySpec",
+    "ServerSpec",
+    "StoreSpec",
+    "TimeSpec",
+    "chain_to_root",
+    "load_scenario",
+    "parse_scenario",
+    "resolve_time",
+    "schema",
+]
+
+# Certificates of the local server's identity (issued by trustme) that stores
+# and chains may refer to, besides the names under [pki].
+SERVER_NAMES = ("server.root", "server.intermediate", "server.leaf")
+
+TimeSpec = dt.timedelta | dt.datetime
+StoreFormat = Literal["jks", "pkcs12"]
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DEFAULT_PASSWORD = "changeit"  # noqa: S105 - keytool's well-known default; only for an omitted [truststore]
+
+
+@dataclass(frozen=True)
+class CertSpec:
+    name: str
+    kind: Literal["root", "intermediate", "leaf"]
+    issuer: str | None  # None: self-signed
+    key: str
+    subject: str
+    san: tuple[str, ...] = ()
+    eku: tuple[str, ...] = ()
+    ku: tuple[str, ...] = ()
+    not_before: TimeSpec = dt.timedelta(days=-1)
+    not_after: TimeSpec = dt.timedelta(days=365)
+    signature: str = "sha256"
+    path_length: int | None = None
+
+    @property
+    def is_ca(self) -> bool:
+        return self.kind != "leaf"
+
+
+@dataclass(frozen=True)
+class KeyEntrySpec:
+    alias: str
+    key: str
+    chain: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CertEntrySpec:
+    alias: str
+    cert: str
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    format: StoreFormat
+    password: Secret
+    # What destination.json says; differs from ``password`` only to reproduce
+    # a wrong password.
+    destination_password: Secret
+    key_password: Secret
+    key_entries: tuple[KeyEntrySpec, ...] = ()
+    cert_entries: tuple[CertEntrySpec, ...] = ()
+    file: Path | None = None
+    corrupt: str | None = None
+    pkcs12_encryption: Literal["aes", "legacy"] = "aes"
+
+    @property
+    def extension(self) -> str:
+        return ".p12" if self.format == "pkcs12" else ".jks"
+
+
+@dataclass(frozen=True)
+class ServerIdentitySpec:
+    key: Literal["rsa-2048", "ec-p256"] = "ec-p256"
+    names: tuple[str, ...] = ("127.0.0.1", "localhost")
+    intermediate: bool = True
+    not_before: TimeSpec | None = None
+    not_after: TimeSpec | None = None
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    client_auth: Literal["required", "optional", "none"] = "required"
+    trust: tuple[str, ...] = ()
+    ca_names: bool = True
+    send_chain: bool = True
+    tls_versions: tuple[str, ...] = ("1.2", "1.3")
+    path: str = "/"
+    status: int = 200
+    identity: ServerIdentitySpec = field(default_factory=ServerIdentitySpec)
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    tls_versions: tuple[str, ...] | None = None
+    message: str = '{"message": "mtls-harness probe"}'
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    outcome: str
+    engines: Mapping[str, str] = field(default_factory=dict)
+    why: str = ""
+
+    def for_engine(self, engine: str) -> str:
+        return self.engines.get(engine, self.outcome)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path
+    description: str
+    tags: tuple[str, ...]
+    pki: Mapping[str, CertSpec]
+    keystore: StoreSpec
+    truststore: StoreSpec
+    server: ServerSpec
+    client: ClientSpec
+    expect: Expectation
+
+    def chain_to_root(self, name: str) -> tuple[str, ...]:
+        return chain_to_root(self.pki, name)
+
+
+def chain_to_root(pki: Mapping[str, CertSpec], name: str) -> tuple[str, ...]:
+    """``name`` and its issuers, leaf first, ending at a self-signed certificate."""
+    chain = [name]
+    while (issuer := pki[chain[-1]].issuer) is not None:
+        chain.append(issuer)
+    return tuple(chain)
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files (format v1), as shipped in the package."""
+    text = resources.files("harness").joinpath("scenario.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate one scenario file."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(str(path), "no such file", "check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(str(path), f"cannot read: {exc}", "give a UTF-8 TOML file") from None
+    return parse_scenario(text, path)
+
+
+def parse_scenario(text: str, path: Path) -> Scenario:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(path), f"not valid TOML: {exc}", "fix the syntax") from None
+    doc = _times_as_text(doc)
+    _check_schema(doc, path)
+    return _Builder(doc, path).build()
+
+
+def resolve_time(spec: TimeSpec, now: dt.datetime) -> dt.datetime:
+    return now + spec if isinstance(spec, dt.timedelta) else spec
+
+
+# -- structure ---------------------------------------------------------------
+
+
+def _times_as_text(value: Any) -> Any:
+    """TOML date-times become RFC 3339 strings, so one schema pattern covers both forms."""
+    if isinstance(value, dict):
+        return {k: _times_as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_times_as_text(v) for v in value]
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return value.isoformat() + "Z"  # a local date-time: read as UTC
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat()  # refused by the schema pattern, with its key path
+    return value
+
+
+def _check_schema(doc: dict[str, Any], path: Path) -> None:
+    import jsonschema  # deferred: costs ~60 ms, needed only when a scenario is read
+
+    validator = jsonschema.Draft202012Validator(schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is None:
+        return
+    # ``best_match`` prefers the deepest error; for if/then/else and oneOf the
+    # useful one is inside the branch taken.
+    while error.context:
+        error = jsonschema.exceptions.best_match(error.context)
+    key = _key_path(error.absolute_path)
+    raise ScenarioError(str(path), _describe(error), key=key or "(top level)")
+
+
+def _key_path(parts: Any) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a table",
+    "number": "a number",
+}
+
+
+def _describe(error: Any) -> str:
+    """One sentence for a schema violation, in TOML words, never echoing a password."""
+    kind = error.validator
+    value = error.instance
+    shown = "(hidden)" if error.absolute_path and "password" in str(error.absolute_path[-1]) else value
+    if kind == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(value) - set(allowed))
+        hint = f"; known keys: {', '.join(allowed)}" if allowed else ""
+        return f"unknown key {', '.join(repr(e) for e in extra)}{hint}"
+    if kind == "required":
+        return str(error.message).replace(" is a required property", " is missing")
+    if kind == "type":
+        want = error.validator_value
+        want_text = " or ".join(_TYPE_WORDS.get(w, w) for w in ([want] if isinstance(want, str) else want))
+        return f"expected {want_text}, got {_kind_of(value)}"
+    if kind == "enum":
+        options = ", ".join(str(o) for o in error.validator_value)
+        return f"{_toml_repr(shown)} is not one of: {options}"
+    if kind == "const":
+        return f"must be {error.validator_value!r}, got {_toml_repr(shown)}"
+    if kind == "pattern":
+        hint = error.schema.get("description", f"must match {error.validator_value}")
+        return f"{_toml_repr(shown)} is not valid: {hint}"
+    if kind in ("minItems", "minLength"):
+        return "must not be empty"
+    if kind == "uniqueItems":
+        return "has duplicate items"
+    if kind in ("minimum", "maximum"):
+        return f"{value} is out of range ({kind} {error.validator_value})"
+    if kind == "propertyNames":
+        return f"{_toml_repr(shown)} is not a valid name: use lower-case letters, digits, - and _"
+    return str(error.message) if shown is value else f"invalid value ({kind})"
+
+
+def _kind_of(value: Any) -> str:
+    """What a TOML value is, in TOML words; never the value (it may be a password)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    words = {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+    return words.get(type(value), type(value).__name__)
+
+
+def _toml_repr(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+# -- meaning -------------------------------------------------------------------
+
+
+class _Builder:
+    def __init__(self, doc: dict[str, Any], path: Path) -> None:
+        self.doc = doc
+        self.path = path
+
+    def fail(self, key: str, what: str, fix: str = "") -> ScenarioError:
+        return ScenarioError(str(self.path), what, fix, key=key)
+
+    def build(self) -> Scenario:
+        pki = self._pki()
+        keystore = self._keystore(pki)
+        truststore = self._truststore(pki)
+        server = self._server(pki)
+        client = self._client()
+        expect = self._expect()
+        return Scenario(
+            name=self.path.stem,
+            path=self.path,
+            description=self.doc.get("description", ""),
+            tags=tuple(self.doc.get("tags", ())),
+            pki=pki,
+            keystore=keystore,
+            truststore=truststore,
+            server=server,
+            client=client,
+            expect=expect,
+        )
+
+    def time(self, key: str, text: str | None, default: TimeSpec | None) -> TimeSpec | None:
+        if text is None:
+            return default
+        if match := re.fullmatch(r"([+-])(\d+)([smhdw])", text):
+            seconds = int(match[2]) * _UNITS[match[3]]
+            return dt.timedelta(seconds=seconds if match[1] == "+" else -seconds)
+        try:
+            when = dt.datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        except ValueError:
+            raise self.fail(key, f"{text!r} is not a valid date-time", "use RFC 3339") from None
+        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+    def _pki(self) -> dict[str, CertSpec]:
+        raw: dict[str, Any] = self.doc.get("pki", {})
+        specs: dict[str, CertSpec] = {}
+        for name, body in raw.items():
+            key = f"pki.{name}"
+            kind = body["kind"]
+            issuer = body.get("issuer")
+            if kind == "root" and issuer is not None:
+                raise self.fail(f"{key}.issuer", "a root has no issuer", 'remove issuer or use kind = "intermediate"')
+            if kind == "intermediate" and issuer is None:
+                raise self.fail(
+                    f"{key}.issuer", "an intermediate needs an issuer", "name the CA under [pki] that signs it"
+                )
+            if issuer is not None:
+                if issuer not in raw:
+                    raise self.fail(
+                        f"{key}.issuer",
+                        f"{issuer!r} is not defined under [pki]",
+                        f"define [pki.{issuer}] or use one of: {', '.join(sorted(raw)) or '(none)'}",
+                    )
+                if raw[issuer]["kind"] == "leaf":
+                    raise self.fail(
+                        f"{key}.issuer",
+                        f"{issuer!r} is a leaf and cannot issue certificates",
+                        "name a root or intermediate",
+                    )
+            default_eku = ("clientAuth",) if kind == "leaf" else ()
+            key_type = body.get("key", "rsa-2048")
+            default_ku: tuple[str, ...]
+            if kind == "leaf":
+                default_ku = (
+                    ("digitalSignature", "keyEncipherment") if key_type.startswith("rsa") else ("digitalSignature",)
+                )
+            else:
+                default_ku = ("digitalSignature", "keyCertSign", "cRLSign")
+            not_before = self.time(f"{key}.not_before", body.get("not_before"), dt.timedelta(days=-1))
+            not_after = self.time(
+                f"{key}.not_after", body.get("not_after"), dt.timedelta(days=365 if kind == "leaf" else 3650)
+            )
+            assert not_before is not None
+            assert not_after is not None
+            specs[name] = CertSpec(
+                name=name,
+                kind=kind,
+                issuer=issuer,
+                key=key_type,
+                subject=self._subject(f"{key}.subject", body.get("subject", f"CN={name}")),
+                san=tuple(body.get("san", ())),
+                eku=tuple(body.get("eku", default_eku)),
+                ku=tuple(body.get("ku", default_ku)),
+                not_before=not_before,
+                not_after=not_after,
+                signature=body.get("signature", "sha256"),
+                path_length=body.get("path_length"),
+            )
+        self._check_no_cycles(specs)
+        return specs
+
+    def _subject(self, key: str, text: str) -> str:
+        from cryptography import x509  # deferred: scenario parsing stays light
+
+        try:
+            x509.Name.from_rfc4514_string(text)
+        except ValueError as exc:
+            detail = f" ({exc})" if str(exc) else ""
+            raise self.fail(
+                key, f"{text!r} is not a distinguished name{detail}", 'write it like "CN=Acme Client,O=Acme"'
+            ) from None
+        return text
+
+    def _check_no_cycles(self, specs: Mapping[str, CertSpec]) -> None:
+        for name in specs:
+            seen = [name]
+            while (issuer := specs[seen[-1]].issuer) is not None:
+                if issuer in seen:
+                    loop = " -> ".join([*seen, issuer])
+                    raise self.fail(f"pki.{name}.issuer", f"issuers form a loop: {loop}", "end the chain at a root")
+                seen.append(issuer)
+
+    def _ref(self, key: str, name: str, pki: Mapping[str, CertSpec]) -> str:
+        if name in pki or name in SERVER_NAMES:
+            return name
+        known = ", ".join([*sorted(pki), *SERVER_NAMES])
+        raise self.fail(key, f"{name!r} is not defined under [pki]", f"use one of: {known}")
+
+    def _store_common(self, table: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+        password = Secret(raw["password"])
+        common: dict[str, Any] = {
+            "format": raw.get("format", "jks"),
+            "password": password,
+            "destination_password": Secret(raw.get("destination_password", password.reveal())),
+            "corrupt": raw.get("corrupt"),
+            "pkcs12_encryption": raw.get("pkcs12_encryption", "aes"),
+        }
+        if "file" in raw:
+            file = (self.path.parent / raw["file"]).resolve()
+            if not file.is_file():
+                raise self.fail(
+                    f"{table}.file",
+                    f"{raw['file']!r} does not exist (looked in {file.parent})",
+                    "give a path relative to the scenario file",
+                )
+            common["file"] = file
+            for generated in ("entries", "trust", "corrupt", "key_password"):
+                if generated in raw:
+                    raise self.fail(
+                        f"{table}.{generated}",
+                        f"cannot be combined with {table}.file",
+                        "either use an existing store or describe one to generate",
+                    )
+        if common["pkcs12_encryption"] != "aes" and common["format"] != "pkcs12":
+            raise self.fail(
+                f"{table}.pkcs12_encryption", 'applies to format = "pkcs12" only', 'remove it or set format = "pkcs12"'
+            )
+        return common
+
+    def _keystore(self, pki: Mapping[str, CertSpec]) -> StoreSpec:
+        raw = self.doc.get("keystore")
+        if raw is None:
+            raise self.fail(
+                "keystore",
+                "missing [keystore] table",
+                "describe the keystore the platform will use (entries = [] for an empty one)",
+            )
+        common = self._store_common("keystore", raw)
+        key_password = Secret(raw.get("key_password", common["password"].reveal()))
+        if common["format"] == "pkcs12" and key_password != common["password"]:
+            # keytool itself refuses this: "Different store and key passwords not
+            # supported for PKCS12 KeyStores".
+            raise self.fail(
+                "keystore.key_password",
+                "a PKCS#12 keystore has one password for the store and its keys",
+                'use format = "jks" to reproduce a differing key password',
+            )
+        keys: list[KeyEntrySpec] = []
+        certs: list[CertEntrySpec] = []
+        aliases: set[str] = set()
+        for i, entry in enumerate(raw.get("entries", ())):
+            key = f"keystore.entries[{i}]"
+            alias = self._alias(f"{key}.alias", entry["alias"], common["format"], aliases)
+            if "cert" in entry:
+                certs.append(CertEntrySpec(alias, self._ref(f"{key}.cert", entry["cert"], pki)))
+                continue
+            owner = entry["key"]
+            if owner not in pki:
+                raise self.fail(
+                    f"{key}.key",
+                    f"{owner!r} is not defined under [pki]",
+                    f"use one of: {', '.join(sorted(pki)) or '(none)'}",
+                )
+            if "chain" in entry:
+                chain = tuple(self._ref(f"{key}.chain[{j}]", n, pki) for j, n in enumerate(entry["chain"]))
+                if chain[0] != owner:
+                    raise self.fail(
+                        f"{key}.chain[0]",
+                        f"the chain must start with the key's own certificate {owner!r}",
+                        f"put {owner!r} first",
+                    )
+            else:
+                full = chain_to_root(pki, owner)
+                chain = full[:-1] if len(full) > 1 else full
+            keys.append(KeyEntrySpec(alias, owner, chain))
+        return StoreSpec(key_password=key_password, key_entries=tuple(keys), cert_entries=tuple(certs), **common)
+
+    def _alias(self, key: str, alias: str, fmt: str, seen: set[str]) -> str:
+        if fmt == "jks" and alias != alias.lower():
+            # JKS aliases are case-insensitive: the JDK lower-cases them, so an
+            # upper-case alias would not be "kept as written".
+            raise self.fail(
+                key,
+                f"{alias!r}: JKS stores keep aliases in lower case",
+                f'write {alias.lower()!r}, or use format = "pkcs12"',
+            )
+        if alias.lower() in seen:
+            raise self.fail(key, f"alias {alias!r} is used twice", "give every entry its own alias")
+        seen.add(alias.lower())
+        return alias
+
+    def _truststore(self, pki: Mapping[str, CertSpec]) -> StoreSpec:
+        raw = self.doc.get("truststore")
+        if raw is None:
+            password = Secret(_DEFAULT_PASSWORD)
+            return StoreSpec(
+                "jks", password, password, password, cert_entries=(CertEntrySpec("server-root", "server.root"),)
+            )
+        common = self._store_common("truststore", raw)
+        certs: list[CertEntrySpec] = []
+        aliases: set[str] = set()
+        trust = raw.get("trust", [] if ("entries" in raw or "file" in raw) else ["server.root"])
+        for i, name in enumerate(trust):
+            ref = self._ref(f"truststore.trust[{i}]", name, pki)
+            alias = self._alias(f"truststore.trust[{i}]", ref.replace(".", "-"), common["format"], aliases)
+            certs.append(CertEntrySpec(alias, ref))
+        for i, entry in enumerate(raw.get("entries", ())):
+            key = f"truststore.entries[{i}]"
+            alias = self._alias(f"{key}.alias", entry["alias"], common["format"], aliases)
+            certs.append(CertEntrySpec(alias, self._ref(f"{key}.cert", entry["cert"], pki)))
+        return StoreSpec(key_password=common["password"], cert_entries=tuple(certs), **common)
+
+    def _server(self, pki: Mapping[str, CertSpec]) -> ServerSpec:
+        raw = self.doc.get("server", {})
+        client_auth = raw.get("client_auth", "required")
+        default_trust = [n for n, c in pki.items() if c.kind == "root"]
+        trust = raw.get("trust", default_trust)
+        for i, name in enumerate(trust):
+            if name not in pki:
+                raise self.fail(
+                    f"server.trust[{i}]",
+                    f"{name!r} is not defined under [pki]",
+                    f"use one of: {', '.join(sorted(pki)) or '(none)'}",
+                )
+            if not pki[name].is_ca:
+                raise self.fail(
+                    f"server.trust[{i}]",
+                    f"{name!r} is a leaf; the server trusts CAs",
+                    "name the root or intermediate that issued the client certificate",
+                )
+        if client_auth != "none" and not trust:
+            raise self.fail(
+                "server.trust",
+                "the server asks for client certificates but trusts no CA",
+                "list the client CA names under [pki] it trusts",
+            )
+        ident = raw.get("identity", {})
+        identity = ServerIdentitySpec(
+            key=ident.get("key", "ec-p256"),
+            names=tuple(ident.get("names", ("127.0.0.1", "localhost"))),
+            intermediate=ident.get("intermediate", True),
+            not_before=self.time("server.identity.not_before", ident.get("not_before"), None),
+            not_after=self.time("server.identity.not_after", ident.get("not_after"), None),
+        )
+        return ServerSpec(
+            client_auth=client_auth,
+            trust=tuple(trust),
+            ca_names=raw.get("ca_names", True),
+            send_chain=raw.get("send_chain", True),
+            tls_versions=tuple(sorted(raw.get("tls_versions", ("1.2", "1.3")))),
+            path=raw.get("path", "/"),
+            status=raw.get("status", 200),
+            identity=identity,
+        )
+
+    def _client(self) -> ClientSpec:
+        raw = self.doc.get("client", {})
+        versions = raw.get("tls_versions")
+        return ClientSpec(
+            tls_versions=tuple(sorted(versions)) if versions else None,
+            message=raw.get("message", ClientSpec.message),
+            content_type=raw.get("content_type", ClientSpec.content_type),
+        )
+
+    def _expect(self) -> Expectation:
+        raw = self.doc["expect"]
+        return Expectation(outcome=raw["outcome"], engines=dict(raw.get("engines", {})), why=raw.get("why", ""))
