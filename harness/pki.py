@@ -1,0 +1,313 @@
+"""Keys and certificates for a scenario.
+
+The client PKI (including every deviant certificate: expired, wrong usage,
+SHA-1, RSA-1024, self-signed) is built with ``cryptography``; the local
+server's identity is issued by ``trustme``, the library made for exactly that.
+
+Key generation dominates the cost of a scenario (RSA-2048 ~30 ms, RSA-4096
+~0.5 s), so keys come from an in-process pool: distinct within a scenario,
+reused across scenarios. A certificate is always freshly issued.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from harness.scenario import Scenario, ServerIdentitySpec, resolve_time
+
+__all__ = ["Issued", "Material", "PrivateKey", "build_material", "generate_key", "key_description"]
+
+PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+_EKU = {
+    "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,
+    "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
+    "codeSigning": ExtendedKeyUsageOID.CODE_SIGNING,
+    "emailProtection": ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    "timeStamping": ExtendedKeyUsageOID.TIME_STAMPING,
+    "OCSPSigning": ExtendedKeyUsageOID.OCSP_SIGNING,
+}
+_HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+_KU_FIELDS = {
+    "digitalSignature": "digital_signature",
+    "nonRepudiation": "content_commitment",
+    "keyEncipherment": "key_encipherment",
+    "dataEncipherment": "data_encipherment",
+    "keyAgreement": "key_agreement",
+    "keyCertSign": "key_cert_sign",
+    "cRLSign": "crl_sign",
+}
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A certificate and its private key. The key never appears in ``repr``."""
+
+    name: str
+    cert: x509.Certificate
+    key: PrivateKey = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Material:
+    """Everything a scenario's stores and server are made of."""
+
+    now: dt.datetime
+    # Client PKI by [pki] name, plus "server.root", "server.intermediate"
+    # (when the identity has one) and "server.leaf".
+    issued: Mapping[str, Issued]
+    # What the server sends: its leaf, then the intermediate unless send_chain is off.
+    server_chain: tuple[x509.Certificate, ...]
+    # CAs the server trusts for client certificates.
+    client_cas: tuple[x509.Certificate, ...]
+
+    def cert(self, name: str) -> x509.Certificate:
+        return self.issued[name].cert
+
+    @property
+    def server_key(self) -> PrivateKey:
+        return self.issued["server.leaf"].key
+
+
+# -- keys -------------------------------------------------------------------
+
+_pool: dict[tuple[str, int], PrivateKey] = {}
+_pool_lock = threading.Lock()
+
+
+def generate_key(key_type: str) -> PrivateKey:
+    family, _, size = key_type.partition("-")
+    if family == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=int(size))
+    curves: dict[str, ec.EllipticCurve] = {"p256": ec.SECP256R1(), "p384": ec.SECP384R1()}
+    return ec.generate_private_key(curves[size])
+
+
+def _pooled_key(key_type: str, index: int) -> PrivateKey:
+    """The ``index``-th pooled key of ``key_type``: same index, same key, any scenario."""
+    with _pool_lock:
+        key = _pool.get((key_type, index))
+    if key is None:
+        key = generate_key(key_type)
+        with _pool_lock:
+            key = _pool.setdefault((key_type, index), key)
+    return key
+
+
+def key_description(key: object) -> str:
+    """ "RSA-2048", "EC P-256": how the platform's tools name a key."""
+    if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
+        return f"RSA-{key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
+        names = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+        return f"EC {names.get(key.curve.name, key.curve.name)}"
+    return type(key).__name__
+
+
+# -- certificates -------------------------------------------------------------
+
+
+def build_material(scenario: Scenario, now: dt.datetime | None = None) -> Material:
+    now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    issued: dict[str, Issued] = {}
+    used: dict[str, int] = {}
+    # Issuers first: [pki] may list a leaf before its CA.
+    for name in _issuers_first(scenario):
+        spec = scenario.pki[name]
+        index = used.get(spec.key, 0)
+        used[spec.key] = index + 1
+        key = _pooled_key(spec.key, index)
+        signer = issued[spec.issuer] if spec.issuer else None
+        issued[name] = Issued(name, _issue(spec_name=name, scenario=scenario, key=key, signer=signer, now=now), key)
+    server = _server_identity(scenario.server.identity, now)
+    issued.update(server)
+    chain = [server["server.leaf"].cert]
+    if scenario.server.send_chain and "server.intermediate" in server:
+        chain.append(server["server.intermediate"].cert)
+    return Material(
+        now=now,
+        issued=issued,
+        server_chain=tuple(chain),
+        client_cas=tuple(issued[name].cert for name in scenario.server.trust),
+    )
+
+
+def _issuers_first(scenario: Scenario) -> list[str]:
+    order: list[str] = []
+    for name in scenario.pki:
+        for member in reversed(scenario.chain_to_root(name)):
+            if member not in order:
+                order.append(member)
+    return order
+
+
+def _issue(
+    *, spec_name: str, scenario: Scenario, key: PrivateKey, signer: Issued | None, now: dt.datetime
+) -> x509.Certificate:
+    spec = scenario.pki[spec_name]
+    subject = x509.Name.from_rfc4514_string(spec.subject)
+    public = key.public_key()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(signer.cert.subject if signer else subject)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(resolve_time(spec.not_before, now))
+        .not_valid_after(resolve_time(spec.not_after, now))
+        .add_extension(
+            x509.BasicConstraints(ca=spec.is_ca, path_length=spec.path_length if spec.is_ca else None), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+    )
+    if signer is not None:
+        ski = signer.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
+    if spec.ku:
+        flags = {f: False for f in _KU_FIELDS.values()}
+        flags.update({_KU_FIELDS[k]: True for k in spec.ku})
+        builder = builder.add_extension(x509.KeyUsage(encipher_only=False, decipher_only=False, **flags), critical=True)
+    if spec.eku:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([_EKU[e] for e in spec.eku]), critical=False)
+    if spec.san:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([_general_name(s) for s in spec.san]), critical=False
+        )
+    signing_key = signer.key if signer else key
+    if spec.signature in _WEAK_SIGNATURES:
+        return _sign_weak(builder.sign(signing_key, hashes.SHA256()), signing_key, spec.signature)
+    return builder.sign(signing_key, _HASHES[spec.signature]())
+
+
+# cryptography refuses to sign certificates with SHA-1 or MD5 ("not supported
+# for signatures"); the weak-signature scenarios need exactly such
+# certificates. So: sign with SHA-256, swap the signature AlgorithmIdentifier
+# (RFC 5280 4.1.1.2, present in the TBS and around it) and sign the new TBS
+# with the weak hash through the plain key API. DER of the parts we touch only.
+_WEAK_SIGNATURES: dict[str, tuple[type[hashes.HashAlgorithm], dict[str, bytes]]] = {
+    "sha1": (
+        hashes.SHA1,  # deliberately weak
+        {
+            "rsa": bytes.fromhex("300d06092a864886f70d0101050500"),  # sha1WithRSAEncryption, NULL
+            "ec": bytes.fromhex("300906072a8648ce3d0401"),  # ecdsa-with-SHA1
+        },
+    ),
+    "md5": (
+        hashes.MD5,  # deliberately weak
+        {"rsa": bytes.fromhex("300d06092a864886f70d0101040500")},  # md5WithRSAEncryption, NULL
+    ),
+}
+
+
+def _sign_weak(cert: x509.Certificate, key: PrivateKey, hash_name: str) -> x509.Certificate:
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    algorithm, identifiers = _WEAK_SIGNATURES[hash_name]
+    family = "rsa" if isinstance(key, rsa.RSAPrivateKey) else "ec"
+    if family not in identifiers:
+        raise ValueError(f"{hash_name} signatures with an EC key do not exist; use an RSA issuer")
+    tbs_fields = _der_children(cert.tbs_certificate_bytes)
+    # TBSCertificate: [0] version, serialNumber, signature, ... (v3 certificates)
+    tbs_fields[2] = identifiers[family]
+    tbs = _der(0x30, b"".join(tbs_fields))
+    if isinstance(key, rsa.RSAPrivateKey):
+        signature = key.sign(tbs, padding.PKCS1v15(), algorithm())
+    else:
+        signature = key.sign(tbs, ec.ECDSA(algorithm()))
+    body = tbs + identifiers[family] + _der(0x03, b"\x00" + signature)
+    return x509.load_der_x509_certificate(_der(0x30, body))
+
+
+def _der(tag: int, value: bytes) -> bytes:
+    size = len(value)
+    if size < 0x80:
+        return bytes([tag, size]) + value
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + value
+
+
+def _der_children(data: bytes) -> list[bytes]:
+    """The encoded members of the DER SEQUENCE ``data``."""
+
+    def header(pos: int) -> tuple[int, int]:  # (start of value, length)
+        first = data[pos + 1]
+        if first < 0x80:
+            return pos + 2, first
+        count = first & 0x7F
+        return pos + 2 + count, int.from_bytes(data[pos + 2 : pos + 2 + count], "big")
+
+    start, length = header(0)
+    children, pos = [], start
+    while pos < start + length:
+        value_start, size = header(pos)
+        children.append(data[pos : value_start + size])
+        pos = value_start + size
+    return children
+
+
+def _general_name(text: str) -> x509.GeneralName:
+    import ipaddress
+
+    kind, _, value = text.partition(":")
+    if kind == "DNS":
+        return x509.DNSName(value)
+    if kind == "IP":
+        return x509.IPAddress(ipaddress.ip_address(value))
+    if kind == "EMAIL":
+        return x509.RFC822Name(value)
+    return x509.UniformResourceIdentifier(value)
+
+
+def _server_identity(spec: ServerIdentitySpec, now: dt.datetime) -> dict[str, Issued]:
+    key_type = trustme.KeyType.RSA if spec.key == "rsa-2048" else trustme.KeyType.ECDSA
+    # Recognisable names in diagnoses ("the truststore does not trust CN=...").
+    root = trustme.CA(
+        key_type=key_type, organization_name="mtls-harness", organization_unit_name="Local Server Root CA"
+    )
+    issuer = root
+    if spec.intermediate:
+        issuer = trustme.CA(
+            parent_cert=root,
+            path_length=8,
+            key_type=key_type,
+            organization_name="mtls-harness",
+            organization_unit_name="Local Server Issuing CA",
+        )
+    leaf = issuer.issue_cert(
+        *spec.names,
+        common_name=spec.names[0],
+        organization_name="mtls-harness",
+        organization_unit_name="Local Server",
+        not_before=resolve_time(spec.not_before, now) if spec.not_before else None,
+        not_after=resolve_time(spec.not_after, now) if spec.not_after else None,
+        key_type=key_type,
+    )
+    result = {"server.root": _from_trustme(root.cert_pem.bytes(), root.private_key_pem.bytes(), "server.root")}
+    if spec.intermediate:
+        result["server.intermediate"] = _from_trustme(
+            issuer.cert_pem.bytes(), issuer.private_key_pem.bytes(), "server.intermediate"
+        )
+    result["server.leaf"] = _from_trustme(leaf.cert_chain_pems[0].bytes(), leaf.private_key_pem.bytes(), "server.leaf")
+    return result
+
+
+def _from_trustme(cert_pem: bytes, key_pem: bytes, name: str) -> Issued:
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    return Issued(name, x509.load_pem_x509_certificate(cert_pem), key)

@@ -1,0 +1,346 @@
+"""Keystores and truststores: read and write them as the JDK does.
+
+Writing: JKS through pyjks, PKCS#12 through ``cryptography`` (both read back
+by the real ``keytool`` in the tests). Reading: JKS and JCEKS through pyjks,
+PKCS#12 and PEM through ``cryptography``. A store's type is found from its
+content, never from its file name: a PKCS#12 file named ``.jks`` is common,
+and the JDK opens it anyway.
+
+Only this module imports pyjks.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import jks
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from harness.errors import StoreError
+from harness.pki import Material, PrivateKey
+from harness.scenario import StoreSpec
+from harness.secret import Secret
+
+__all__ = [
+    "CertEntry",
+    "KeyEntry",
+    "Role",
+    "StoreContents",
+    "StoreType",
+    "detect_type",
+    "jks_bytes",
+    "pkcs12_bytes",
+    "read_store",
+    "scenario_store_bytes",
+]
+
+StoreType = Literal["jks", "jceks", "pkcs12", "pem", "unknown"]
+Role = Literal["keystore", "truststore"]
+
+_JKS_MAGIC = b"\xfe\xed\xfe\xed"
+_JCEKS_MAGIC = b"\xce\xce\xce\xce"
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    """A private-key entry. ``key`` is None when the store password does not open it."""
+
+    alias: str
+    chain: tuple[x509.Certificate, ...]
+    key: PrivateKey | None = field(default=None, repr=False)
+
+    @property
+    def locked(self) -> bool:
+        return self.key is None
+
+
+@dataclass(frozen=True)
+class CertEntry:
+    alias: str
+    cert: x509.Certificate
+
+
+@dataclass(frozen=True)
+class StoreContents:
+    path: Path
+    type: StoreType
+    key_entries: tuple[KeyEntry, ...] = ()
+    cert_entries: tuple[CertEntry, ...] = ()
+
+    @property
+    def certificates(self) -> tuple[x509.Certificate, ...]:
+        """Trusted certificates, as a truststore: every trusted-certificate entry."""
+        return tuple(e.cert for e in self.cert_entries)
+
+
+# -- type by content ------------------------------------------------------------
+
+
+def detect_type(data: bytes) -> StoreType:
+    """What a store file really is, from its first bytes."""
+    if data.startswith(_JKS_MAGIC):
+        return "jks"
+    if data.startswith(_JCEKS_MAGIC):
+        return "jceks"
+    if data.lstrip().startswith(b"-----BEGIN "):
+        return "pem"
+    if _pfx_length(data) is not None:
+        return "pkcs12"
+    return "unknown"
+
+
+def _pfx_length(data: bytes) -> int | None:
+    """The length a PKCS#12 file declares for itself, if it starts like one.
+
+    A PFX (RFC 7292) is a DER SEQUENCE whose first member is INTEGER 3.
+    Comparing the declared length with the file's size tells a truncated file
+    (unreadable) from a wrong password, which ``cryptography`` reports alike.
+    """
+    if len(data) < 8 or data[0] != 0x30:
+        return None
+    first = data[1]
+    if first < 0x80:
+        length, header = first, 2
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4:
+            return None
+        length, header = int.from_bytes(data[2 : 2 + count], "big"), 2 + count
+    if data[header : header + 3] != b"\x02\x01\x03":
+        return None
+    return header + length
+
+
+# -- writing ----------------------------------------------------------------------
+
+
+def jks_bytes(
+    key_entries: Sequence[tuple[str, PrivateKey, Sequence[x509.Certificate]]],
+    cert_entries: Sequence[tuple[str, x509.Certificate]],
+    password: Secret,
+    key_password: Secret | None = None,
+) -> bytes:
+    """A JKS store as ``keytool`` writes it. Aliases must already be lower case (JKS rule)."""
+    entries: list[jks.PrivateKeyEntry | jks.TrustedCertEntry] = []
+    for alias, key, chain in key_entries:
+        pkcs8 = key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        entry = jks.PrivateKeyEntry.new(alias, [c.public_bytes(serialization.Encoding.DER) for c in chain], pkcs8)
+        # pyjks encrypts key entries with the store password when saving, unless
+        # an entry is already encrypted: that is how a differing key password is
+        # written (to reproduce "Cannot recover key").
+        entry.encrypt((key_password or password).reveal())
+        entries.append(entry)
+    for alias, cert in cert_entries:
+        entries.append(jks.TrustedCertEntry.new(alias, cert.public_bytes(serialization.Encoding.DER)))
+    data: bytes = jks.KeyStore.new("jks", entries).saves(password.reveal())
+    return data
+
+
+def _pkcs12_encryption(
+    password: Secret, algorithm: Literal["aes", "legacy"]
+) -> serialization.KeySerializationEncryption:
+    builder = serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds(10000)
+    if algorithm == "legacy":
+        # 3DES / SHA-1: what OpenSSL 1.x and older JDKs wrote; still read everywhere.
+        legacy = pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC
+        builder = builder.key_cert_algorithm(legacy).hmac_hash(hashes.SHA1())  # noqa: S303 - the legacy format is SHA-1
+    else:
+        builder = builder.key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256())
+    return builder.build(password.reveal().encode("utf-8"))
+
+
+def pkcs12_bytes(
+    key_entry: tuple[str, PrivateKey, Sequence[x509.Certificate]] | None,
+    cert_entries: Sequence[tuple[str, x509.Certificate]],
+    password: Secret,
+    algorithm: Literal["aes", "legacy"] = "aes",
+) -> bytes:
+    """A PKCS#12 store: one key entry with its chain, or trusted certificates only.
+
+    Trusted certificates are written with the attribute the JDK requires to
+    see them as trusted entries (``serialize_java_truststore``); without it a
+    PKCS#12 truststore reads as empty in Java.
+    """
+    encryption = _pkcs12_encryption(password, algorithm)
+    if key_entry is None:
+        bags = [pkcs12.PKCS12Certificate(cert, alias.encode("utf-8")) for alias, cert in cert_entries]
+        return pkcs12.serialize_java_truststore(bags, encryption)
+    if cert_entries:
+        raise ValueError("a PKCS#12 keystore here holds one key entry and no trusted certificates")
+    alias, key, chain = key_entry
+    return pkcs12.serialize_key_and_certificates(alias.encode("utf-8"), key, chain[0], list(chain[1:]), encryption)
+
+
+def scenario_store_bytes(spec: StoreSpec, material: Material, role: Role) -> bytes:
+    """The bytes of a scenario's keystore or truststore, damaged if the scenario says so."""
+    if spec.file is not None:
+        return spec.file.read_bytes()
+    keys = [(e.alias, material.issued[e.key].key, [material.cert(n) for n in e.chain]) for e in spec.key_entries]
+    certs = [(e.alias, material.cert(e.cert)) for e in spec.cert_entries]
+    if spec.format == "jks":
+        data = jks_bytes(keys, certs, spec.password, spec.key_password)
+    else:
+        if len(keys) > 1 or (keys and certs):
+            raise StoreError(
+                role,
+                "a PKCS#12 keystore is generated with one key entry and no other entries",
+                'use format = "jks" for several entries',
+                code="store-unreadable",
+            )
+        data = pkcs12_bytes(keys[0] if keys else None, certs, spec.password, spec.pkcs12_encryption)
+    if spec.corrupt == "truncate":
+        return data[: len(data) // 2]
+    if spec.corrupt == "garbage":
+        # Not a store at all: what an HTML error page saved as ".jks" looks like.
+        return b"<html><body>404 Not Found</body></html>\n" + os.urandom(256)
+    return data
+
+
+# -- reading ----------------------------------------------------------------------
+
+
+def read_store(path: Path, password: Secret, role: Role, *, label: str | None = None) -> StoreContents:
+    """Open a store as the platform would, with its store password.
+
+    Raises StoreError with code ``store-unreadable`` or ``<role>-password-wrong``.
+    A key entry the store password cannot open is returned locked (``key`` None):
+    whether that is fatal is the caller's decision.
+    """
+    where = label or str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise StoreError(where, "no such file", f"check {role}File", code="store-unreadable") from None
+    except OSError as exc:
+        raise StoreError(
+            where, f"cannot read: {exc.strerror}", "check the file's permissions", code="store-unreadable"
+        ) from None
+    kind = detect_type(data)
+    if kind in ("jks", "jceks"):
+        return _read_jks(path, data, kind, password, role, where)
+    if kind == "pkcs12":
+        return _read_pkcs12(path, data, password, role, where)
+    if kind == "pem":
+        return _read_pem(path, data, password, role, where)
+    raise StoreError(
+        where,
+        f"not a keystore (neither JKS, JCEKS, PKCS#12 nor PEM; {len(data)} bytes)",
+        f"re-create the {role} or point {role}File at the right file",
+        code="store-unreadable",
+    )
+
+
+def _wrong_password(where: str, role: Role) -> StoreError:
+    return StoreError(
+        where,
+        f"{role}Pass does not open this {role} (integrity check failed)",
+        f"set {role}Pass to the password the {role} was saved with",
+        code=f"{role}-password-wrong",
+    )
+
+
+def _read_jks(path: Path, data: bytes, kind: StoreType, password: Secret, role: Role, where: str) -> StoreContents:
+    try:
+        store = jks.KeyStore.loads(data, password.reveal())
+    except jks.util.KeystoreSignatureException:
+        raise _wrong_password(where, role) from None
+    except Exception as exc:  # noqa: BLE001 - pyjks raises struct, pyasn1 and its own errors on damaged input
+        raise StoreError(
+            where,
+            f"damaged {kind.upper()} store ({type(exc).__name__})",
+            f"re-create the {role}",
+            code="store-unreadable",
+        ) from None
+    keys: list[KeyEntry] = []
+    for alias, entry in store.private_keys.items():
+        chain = tuple(x509.load_der_x509_certificate(der) for _, der in entry.cert_chain)
+        key = None
+        if entry.is_decrypted():
+            loaded = serialization.load_der_private_key(entry.pkey_pkcs8, password=None)
+            key = _usable_key(loaded)
+        keys.append(KeyEntry(alias, chain, key))
+    certs = [CertEntry(alias, x509.load_der_x509_certificate(e.cert)) for alias, e in store.certs.items()]
+    return StoreContents(path, kind, tuple(keys), tuple(certs))
+
+
+def _read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: str) -> StoreContents:
+    declared = _pfx_length(data)
+    if declared != len(data):
+        raise StoreError(
+            where,
+            f"damaged PKCS#12 store (truncated or padded: {len(data)} bytes, {declared} declared)",
+            f"re-create the {role}",
+            code="store-unreadable",
+        )
+    try:
+        loaded = pkcs12.load_pkcs12(data, password.reveal().encode("utf-8"))
+    except ValueError:
+        # The outer structure is intact (length checked above): the password is wrong.
+        raise _wrong_password(where, role) from None
+    except Exception as exc:  # noqa: BLE001 - the Rust parser's errors vary by damage
+        raise StoreError(
+            where, f"damaged PKCS#12 store ({type(exc).__name__})", f"re-create the {role}", code="store-unreadable"
+        ) from None
+    extra = [c.certificate for c in loaded.additional_certs]
+    keys: list[KeyEntry] = []
+    chain_members: set[bytes] = set()
+    if loaded.cert is not None:
+        chain = _chain_from(loaded.cert.certificate, extra)
+        chain_members = {c.fingerprint(hashes.SHA256()) for c in chain}
+        alias = (loaded.cert.friendly_name or b"1").decode("utf-8", "replace")
+        key = _usable_key(loaded.key) if loaded.key is not None else None
+        keys.append(KeyEntry(alias, chain, key))
+    certs = [
+        CertEntry((c.friendly_name or str(i).encode()).decode("utf-8", "replace"), c.certificate)
+        for i, c in enumerate(loaded.additional_certs)
+        if c.certificate.fingerprint(hashes.SHA256()) not in chain_members
+    ]
+    return StoreContents(path, "pkcs12", tuple(keys), tuple(certs))
+
+
+def _read_pem(path: Path, data: bytes, password: Secret, role: Role, where: str) -> StoreContents:
+    blocks = [m.group(0) for m in _PEM_BLOCK.finditer(data)]
+    try:
+        certs = [x509.load_pem_x509_certificate(b) for b in blocks if b.startswith(b"-----BEGIN CERTIFICATE-----")]
+    except ValueError:
+        raise StoreError(where, "damaged PEM certificate", f"re-export the {role}", code="store-unreadable") from None
+    key_blocks = [b for b in blocks if b"PRIVATE KEY-----" in b.split(b"\n", 1)[0]]
+    if not key_blocks:
+        return StoreContents(path, "pem", (), tuple(CertEntry(f"cert-{i}", c) for i, c in enumerate(certs)))
+    try:
+        key = _usable_key(
+            serialization.load_pem_private_key(key_blocks[0], password=password.reveal().encode() or None)
+        )
+    except (ValueError, TypeError):
+        key = None  # encrypted with another password, or damaged: locked, like a JKS key entry
+    chain = _chain_from(certs[0], certs[1:]) if certs else ()
+    return StoreContents(path, "pem", (KeyEntry("pem", chain, key),), ())
+
+
+def _usable_key(key: object) -> PrivateKey | None:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    return key if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) else None
+
+
+def _chain_from(leaf: x509.Certificate, pool: Iterable[x509.Certificate]) -> tuple[x509.Certificate, ...]:
+    """``leaf`` then its issuers found in ``pool``, by subject/issuer name, until none is found."""
+    chain = [leaf]
+    remaining = list(pool)
+    while chain[-1].issuer != chain[-1].subject:
+        parent = next((c for c in remaining if c.subject == chain[-1].issuer), None)
+        if parent is None:
+            break
+        chain.append(parent)
+        remaining.remove(parent)
+    return tuple(chain)
