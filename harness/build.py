@@ -1,0 +1,157 @@
+"""A scenario made concrete on disk: stores, destination.json and the server's files.
+
+Layout of a built folder (what ``mtls-harness build SCENARIO --out DIR`` writes)::
+
+    DIR/keystore.jks | keystore.p12    the platform's keystoreFile (0600)
+    DIR/truststore.jks | truststore.p12  the platform's truststoreFile (0600)
+    DIR/destination.json               url, keystoreFile, keystorePass, truststoreFile, truststorePass (0600)
+    DIR/server/chain.pem               the server certificate chain as it is sent
+    DIR/server/key.pem                 the server's private key (0600)
+    DIR/server/client-cas.pem          the CAs the server trusts for client certificates
+    DIR/server/server.json             the server's policy
+
+The folder is assembled beside its destination and renamed into place, so it
+appears complete or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from harness.engines import Probe
+from harness.errors import UsageError
+from harness.files import write_atomic
+from harness.pki import Material, build_material
+from harness.scenario import Scenario
+from harness.secret import Secret
+from harness.server import POLICY_FILE, ServerFiles, ServerPolicy
+from harness.stores import scenario_store_bytes
+
+__all__ = ["Built", "build_scenario", "destination_json", "probe_for", "write_scenario_files"]
+
+DEFAULT_PORT = 8443
+
+
+@dataclass(frozen=True)
+class Built:
+    folder: Path
+    keystore: Path
+    truststore: Path
+    destination: Path
+    server: ServerFiles
+    material: Material = field(repr=False)
+
+
+def destination_json(url: str, keystore: str, keystore_pass: Secret, truststore: str, truststore_pass: Secret) -> bytes:
+    """The platform's destination attributes for MTLS, plus the URL."""
+    doc = {
+        "url": url,
+        "keystoreFile": keystore,
+        "keystorePass": keystore_pass.reveal(),
+        "truststoreFile": truststore,
+        "truststorePass": truststore_pass.reveal(),
+    }
+    return (json.dumps(doc, indent=2) + "\n").encode()
+
+
+def write_scenario_files(
+    scenario: Scenario, folder: Path, *, port: int = DEFAULT_PORT, material: Material | None = None
+) -> Built:
+    """Write every file of a built scenario into ``folder`` (which must exist)."""
+    material = material or build_material(scenario)
+    keystore = folder / f"keystore{scenario.keystore.extension}"
+    truststore = folder / f"truststore{scenario.truststore.extension}"
+    write_atomic(keystore, scenario_store_bytes(scenario.keystore, material, "keystore"), private=True)
+    write_atomic(truststore, scenario_store_bytes(scenario.truststore, material, "truststore"), private=True)
+    url = f"https://127.0.0.1:{port}{scenario.server.path}"
+    destination = folder / "destination.json"
+    write_atomic(
+        destination,
+        destination_json(
+            url,
+            keystore.name,
+            scenario.keystore.destination_password,
+            truststore.name,
+            scenario.truststore.destination_password,
+        ),
+        private=True,
+    )
+    server_dir = folder / "server"
+    server_dir.mkdir(exist_ok=True)
+    pem = serialization.Encoding.PEM
+    write_atomic(server_dir / "chain.pem", b"".join(c.public_bytes(pem) for c in material.server_chain), private=False)
+    key_pem = material.server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    write_atomic(server_dir / "key.pem", key_pem, private=True)
+    client_cas = None
+    if material.client_cas:
+        client_cas = server_dir / "client-cas.pem"
+        write_atomic(client_cas, b"".join(c.public_bytes(pem) for c in material.client_cas), private=False)
+    spec = scenario.server
+    policy = ServerPolicy(spec.client_auth, spec.ca_names, spec.tls_versions, spec.path, spec.status)
+    files = ServerFiles(server_dir / "chain.pem", server_dir / "key.pem", client_cas, policy)
+    write_atomic(server_dir / POLICY_FILE, files.policy_json().encode(), private=False)
+    return Built(folder, keystore, truststore, destination, files, material)
+
+
+def build_scenario(scenario: Scenario, out: Path, *, port: int = DEFAULT_PORT, force: bool = False) -> Built:
+    """Build into ``out``: refused if it holds anything, unless ``force``; never half-written."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(str(out), "exists and is not a folder", "choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise UsageError(str(out), "is not empty", "choose another --out, or pass --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _staging(out) as staging:
+        built = write_scenario_files(scenario, staging, port=port)
+        _swap_into_place(staging, out)
+    return Built(
+        out,
+        out / built.keystore.name,
+        out / built.truststore.name,
+        out / built.destination.name,
+        ServerFiles.from_dir(out / "server"),
+        built.material,
+    )
+
+
+@contextlib.contextmanager
+def _staging(out: Path) -> Iterator[Path]:
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield staging
+    finally:
+        # Gone after a successful rename; removed with its key material otherwise.
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    if not out.exists() or not any(out.iterdir()):
+        # rename(2) replaces an empty folder atomically.
+        os.replace(staging, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+    os.replace(out, old / "previous")
+    os.replace(staging, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def probe_for(scenario: Scenario, built: Built, url: str) -> Probe:
+    """The probe the platform would send for this built scenario (with destination.json's passwords)."""
+    return Probe(
+        url=url,
+        keystore=built.keystore,
+        keystore_password=scenario.keystore.destination_password,
+        truststore=built.truststore,
+        truststore_password=scenario.truststore.destination_password,
+        message=scenario.client.message.encode(),
+        content_type=scenario.client.content_type,
+        tls_versions=scenario.client.tls_versions,
+    )

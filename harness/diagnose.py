@@ -1,0 +1,617 @@
+"""Outcome codes, in one place: from what the client saw, what the server recorded, and the material.
+
+Inputs: an engine's :class:`~harness.engines.Outcome` (raw errors, alerts),
+the server's :class:`~harness.fidelity.HandshakeRecord` of the same connection
+when the server is ours, and :class:`Evidence` (the stores, the server chain,
+the CAs the server trusts or names). Output: a :class:`Verdict` with the
+outcome code, the side that rejected, and an explanation and fix in the
+platform's terms (keystoreFile, keystorePass, key entry, truststore).
+
+Static checks of certificates (expiry, usage, key size, signature, chain)
+use ``cryptography.x509.verification`` for path validation, never our own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
+
+from harness.codes import SUMMARIES
+from harness.engines import Outcome
+from harness.fidelity import HandshakeRecord
+from harness.stores import KeyEntry, StoreContents
+
+__all__ = [
+    "Evidence",
+    "Verdict",
+    "diagnose",
+    "name_of",
+    "verify_client_chain",
+    "verify_server_chain",
+    "weak_key",
+    "weak_signature",
+]
+
+Side = Literal["server", "client", "none"]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What is known besides the engine's outcome. Every field may be unknown (None)."""
+
+    keystore: StoreContents | None = None
+    truststore: StoreContents | None = None
+    # The server's certificate chain as it sends it, leaf first.
+    server_chain: tuple[x509.Certificate, ...] | None = None
+    # The CAs the server trusts for client certificates (known for our own server).
+    client_cas: tuple[x509.Certificate, ...] | None = None
+    # The acceptable client CA names the server advertises (empty: none sent).
+    ca_names: tuple[x509.Name, ...] | None = None
+    # The server's record of this connection (our own server only).
+    handshake: HandshakeRecord | None = None
+    # Every certificate known to exist (a scenario's whole PKI): lets the
+    # diagnosis name the intermediate missing from a chain.
+    known: tuple[x509.Certificate, ...] = ()
+    host: str = "127.0.0.1"
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    @property
+    def key_entry(self) -> KeyEntry | None:
+        entries = self.keystore.key_entries if self.keystore else ()
+        return entries[0] if len(entries) == 1 else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: str
+    side: Side
+    explanation: str
+    fix: str = ""
+
+    def text(self) -> str:
+        fix = f" Fix: {self.fix}" if self.fix else ""
+        return f"{self.code}: {self.explanation}{fix}"
+
+
+def name_of(name: x509.Name | x509.Certificate) -> str:
+    """A certificate's subject (or a name) as people write it: ``CN=Acme Root,O=Acme``."""
+    if isinstance(name, x509.Certificate):
+        name = name.subject
+    return name.rfc4514_string() or "(empty name)"
+
+
+# -- the raw-error table -----------------------------------------------------------
+#
+# OpenSSL verify codes (X509_V_ERR_*, include/openssl/x509_vfy.h) as the server
+# reports them about the client certificate, and as the Python client reports
+# them about the server certificate.
+_UNTRUSTED = {2, 18, 19, 20, 21}  # issuer unknown / self-signed / cannot verify leaf
+_VERIFY_CLIENT = {
+    9: "client-cert-not-yet-valid",  # CERT_NOT_YET_VALID
+    10: "client-cert-expired",  # CERT_HAS_EXPIRED
+    26: "client-cert-wrong-usage",  # INVALID_PURPOSE: no clientAuth EKU / KU
+    66: "weak-key",  # EE_KEY_TOO_SMALL at the server's security level
+    67: "weak-key",  # CA_KEY_TOO_SMALL
+    68: "weak-signature",  # CA_MD_TOO_WEAK: SHA-1 / MD5 signature at security level >= 1
+}
+_VERIFY_SERVER = {
+    9: "server-cert-expired",  # not yet valid: same remedy, renew/fix the server certificate
+    10: "server-cert-expired",
+    62: "server-name-mismatch",  # HOSTNAME_MISMATCH
+    64: "server-name-mismatch",  # IP_ADDRESS_MISMATCH
+    66: "weak-key",
+    67: "weak-key",
+    68: "weak-signature",
+}
+# Alerts a rejecting server sends (OpenSSL's ssl_x509err2alert, JSSE's
+# CertificateMessage / X509TrustManagerImpl), as received by the client.
+_ALERT_CODES = {
+    "unknown_ca": "client-cert-untrusted",
+    "bad_certificate": "client-cert-untrusted",
+    "certificate_unknown": "client-cert-untrusted",
+    "certificate_expired": "client-cert-expired",
+    "unsupported_certificate": "client-cert-wrong-usage",
+    "certificate_required": "client-cert-missing",
+    "protocol_version": "protocol-mismatch",
+}
+# JSSE exception texts (JDK 17) for the platform rejecting the server, in the
+# order to test them: the most specific first. Each row was seen in this
+# project's tests (tests/test_jsse.py, the catalogue).
+_JSSE_PATTERNS: tuple[tuple[str, str], ...] = (
+    # sun.security.util.HostnameChecker
+    (r"No subject alternative (DNS )?names? matching|No name matching", "server-name-mismatch"),
+    # sun.security.provider.certpath: validity is checked after the path is built
+    (r"CertificateExpiredException|validity check failed", "server-cert-expired"),
+    # sun.security.validator.PKIXValidator: no path to a truststore anchor;
+    # "trustAnchors parameter must be non-empty": the truststore has no certificate
+    (
+        r"PKIX path building failed|unable to find valid certification path|trustAnchors parameter must be non-empty",
+        "server-cert-untrusted",
+    ),
+    # jdk.tls.disabledAlgorithms / jdk.certpath.disabledAlgorithms
+    (r"Algorithm constraints check failed on keysize|key size", "weak-key"),
+    (r"Algorithm constraints check failed on signature|disabled algorithm", "weak-signature"),
+    # SSLContext / SSLSocket with no protocol in common
+    (r"No appropriate protocol|protocol is disabled|Unsupported protocol", "protocol-mismatch"),
+)
+# OpenSSL reasons meaning "no TLS version in common".
+_PROTOCOL_REASONS = {
+    "UNSUPPORTED_PROTOCOL",
+    "NO_PROTOCOLS_AVAILABLE",
+    "WRONG_SSL_VERSION",
+    "TLSV1_ALERT_PROTOCOL_VERSION",
+    "VERSION_TOO_LOW",
+    "VERSION_TOO_HIGH",
+}
+_ALERT_TEXT = re.compile(r"Received fatal alert: (\w+)")
+
+
+# -- static checks ---------------------------------------------------------------------
+
+
+def weak_key(cert: x509.Certificate) -> str | None:
+    """ "RSA-1024" when the key is below what current stacks accept (RSA < 2048, EC < 256)."""
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
+        return f"RSA-{key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < 256:
+        return f"EC-{key.curve.key_size}"
+    return None
+
+
+def weak_signature(cert: x509.Certificate) -> str | None:
+    """ "SHA-1" or "MD5" when the certificate is signed with a broken hash."""
+    oid = cert.signature_algorithm_oid.dotted_string
+    weak = {
+        "1.2.840.113549.1.1.4": "MD5",
+        "1.2.840.113549.1.1.5": "SHA-1",
+        "1.2.840.10045.4.1": "SHA-1",
+        "1.2.840.10040.4.3": "SHA-1",
+    }
+    return weak.get(oid)
+
+
+def _is_self_signed(cert: x509.Certificate) -> bool:
+    return cert.subject == cert.issuer
+
+
+def _eku_validator(purpose: x509.ObjectIdentifier) -> object:
+    def check(_policy: object, _cert: x509.Certificate, ext: x509.ExtendedKeyUsage | None) -> None:
+        if ext is not None and purpose not in ext and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in ext:
+            raise ValueError(f"extended key usage lacks {purpose._name}")
+
+    return check
+
+
+def verify_client_chain(
+    chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], now: dt.datetime
+) -> str | None:
+    """None when ``chain`` (leaf first) validates for client authentication to one of ``anchors``.
+
+    The web PKI defaults, except that a client certificate needs no subject
+    alternative name (the JDK and OpenSSL servers do not ask for one).
+    """
+    if not anchors:
+        return "no trusted CA"
+    ee = ExtensionPolicy.webpki_defaults_ee().may_be_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
+    verifier = (
+        PolicyBuilder()
+        .store(Store(list(anchors)))
+        .time(now)
+        .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ee)
+        .build_client_verifier()
+    )
+    try:
+        verifier.verify(chain[0], list(chain[1:]))
+    except VerificationError as exc:
+        return _short(exc)
+    return None
+
+
+def verify_server_chain(
+    chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], host: str, now: dt.datetime
+) -> str | None:
+    """None when the server's ``chain`` validates for ``host`` against the truststore's ``anchors``.
+
+    Criticality of SAN and EKU is not held against the server: many CAs (and
+    trustme) mark them critical, and neither the JDK nor OpenSSL object.
+    """
+    if not anchors:
+        return "the truststore holds no certificate"
+    try:
+        subject: x509.verification.Subject = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        subject = x509.DNSName(host)
+    ee = (
+        ExtensionPolicy.webpki_defaults_ee()
+        .require_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
+        .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _eku_validator(ExtendedKeyUsageOID.SERVER_AUTH))  # type: ignore[arg-type]
+    )
+    verifier = (
+        PolicyBuilder()
+        .store(Store(list(anchors)))
+        .time(now)
+        .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ee)
+        .build_server_verifier(subject)
+    )
+    try:
+        verifier.verify(chain[0], list(chain[1:]))
+    except VerificationError as exc:
+        return _short(exc)
+    return None
+
+
+def _short(exc: VerificationError) -> str:
+    return str(exc).split(" (encountered processing")[0].removeprefix("validation failed: ")
+
+
+# -- the diagnosis --------------------------------------------------------------------
+
+
+def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
+    """The outcome code of one probe, the side that rejected, and what to do."""
+    if outcome.completed:
+        status = outcome.http_status or 0
+        if status >= 400:
+            return Verdict(
+                "http-error",
+                "server",
+                f"the handshake succeeded ({outcome.protocol}) and the server accepted the client certificate, "
+                f"but answered HTTP {status}",
+                "the MTLS set-up is right; look at the server's answer (wrong URL path, message format, authorisation)",
+            )
+        return Verdict(
+            "ok", "none", f"handshake ({outcome.protocol}, {outcome.cipher}) and POST succeeded, HTTP {status}"
+        )
+    if outcome.code_hint:
+        return _from_hint(outcome, evidence)
+    if outcome.stage == "connect":
+        return Verdict(
+            "connection-failed", "none", f"no connection: {outcome.error}", "check the URL, the port and any firewall"
+        )
+    record = evidence.handshake
+    if record is not None and not record.accepted:
+        return _server_rejected(record, outcome, evidence)
+    if (client_side := _client_rejected(outcome, evidence)) is not None:
+        return client_side
+    alert = outcome.alert_received or _alert_in(outcome.error)
+    if alert in _ALERT_CODES:
+        return _refine_client_cert(_ALERT_CODES[alert], evidence, f"the server sent the alert {alert}")
+    if alert == "handshake_failure" and evidence.keystore is not None and not evidence.keystore.key_entries:
+        return _refine_client_cert("client-cert-missing", evidence, "the server sent the alert handshake_failure")
+    return Verdict(
+        "handshake-failed",
+        "none",
+        f"the handshake failed and the harness cannot tell why: {outcome.error}",
+        "reproduce with `openssl s_client` and report the output",
+    )
+
+
+def _alert_in(text: str | None) -> str | None:
+    match = _ALERT_TEXT.search(text or "")
+    return match[1] if match else None
+
+
+def _from_hint(outcome: Outcome, evidence: Evidence) -> Verdict:
+    code = outcome.code_hint or ""
+    error = outcome.error or ""
+    if code == "key-password-mismatch":
+        return Verdict(
+            code,
+            "client",
+            f"the key entry does not open with keystorePass: {error}",
+            "set the key password equal to keystorePass (the platform assumes they match)",
+        )
+    if code == "keystore-ambiguous":
+        return Verdict(
+            code, "client", error, "keep exactly one key entry in the keystore (delete the others with keytool -delete)"
+        )
+    if code == "connection-failed":
+        return Verdict(code, "none", f"no connection: {error}", "check the URL, the port and any firewall")
+    fixes = {
+        "keystore-password-wrong": "set keystorePass to the password the keystore was saved with",
+        "truststore-password-wrong": "set truststorePass to the password the truststore was saved with",
+        "store-unreadable": "re-create the store (see README, Before go-live) and check keystoreFile/truststoreFile",
+    }
+    return Verdict(code, "client", error, fixes.get(code, ""))
+
+
+def _server_rejected(record: HandshakeRecord, outcome: Outcome, evidence: Evidence) -> Verdict:
+    said = f"the server rejected the handshake ({record.reason}"
+    said += f", verify error {record.verify_code}: {record.verify_message})" if record.verify_code is not None else ")"
+    if record.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE":
+        return _refine_client_cert("client-cert-missing", evidence, said)
+    if record.reason in _PROTOCOL_REASONS or (record.reason or "").startswith("VERSION_TOO"):
+        return _protocol(evidence, said)
+    if record.verify_code in _VERIFY_CLIENT:
+        return _refine_client_cert(_VERIFY_CLIENT[record.verify_code], evidence, said)
+    if record.verify_code in _UNTRUSTED:
+        return _refine_client_cert("client-cert-untrusted", evidence, said)
+    if record.verify_code is None and (client_side := _client_rejected(outcome, evidence)) is not None:
+        # The client aborted first (it rejected the server); the server only saw the alert.
+        return client_side
+    return Verdict(
+        "handshake-failed",
+        "server",
+        f"{said}; the client saw: {outcome.error}",
+        "compare with `openssl s_client` against the server",
+    )
+
+
+def _protocol(evidence: Evidence, said: str) -> Verdict:
+    return Verdict(
+        "protocol-mismatch",
+        "server",
+        f"{said}: client and server share no TLS version",
+        "enable a TLS version both support (TLS 1.2 or 1.3)",
+    )
+
+
+def _client_rejected(outcome: Outcome, evidence: Evidence) -> Verdict | None:
+    """The platform's side refused the server (its certificate, name or protocol), if it did."""
+    code = None
+    if outcome.verify_code is not None:
+        code = _VERIFY_SERVER.get(outcome.verify_code)
+        if code is None and outcome.verify_code in _UNTRUSTED:
+            code = "server-cert-untrusted"
+    if code is None and outcome.error:
+        code = next((c for pattern, c in _JSSE_PATTERNS if re.search(pattern, outcome.error)), None)
+    if code is None and outcome.details.get("reason") in _PROTOCOL_REASONS:
+        code = "protocol-mismatch"
+    if code is None:
+        return None
+    if code == "protocol-mismatch":
+        return Verdict(
+            code,
+            "client",
+            f"client and server share no TLS version: {outcome.error}",
+            "enable a TLS version both support (TLS 1.2 or 1.3)",
+        )
+    if code in ("weak-key", "weak-signature"):
+        return Verdict(
+            code,
+            "client",
+            f"the platform refused the server certificate: {outcome.error}",
+            "the server must use a stronger certificate",
+        )
+    return _refine_server_cert(code, evidence, outcome)
+
+
+def _refine_server_cert(code: str, evidence: Evidence, outcome: Outcome) -> Verdict:
+    chain = evidence.server_chain or ()
+    anchors = evidence.truststore.certificates if evidence.truststore else ()
+    said = f"the platform rejected the server's certificate ({outcome.error})"
+    if not chain:
+        return Verdict(code, "client", said, _SERVER_FIXES[code])
+    leaf = chain[0]
+    if code == "server-name-mismatch":
+        names = _san_names(leaf)
+        return Verdict(
+            code,
+            "client",
+            f"the server certificate {name_of(leaf)} names {', '.join(names) or 'no host'} "
+            f"but the URL's host is {evidence.host}",
+            f"use a URL with one of those names, or have the server's certificate include {evidence.host}",
+        )
+    expired = [c for c in chain if c.not_valid_after_utc < evidence.now]
+    if code == "server-cert-expired" or expired:
+        cert = expired[0] if expired else leaf
+        return Verdict(
+            "server-cert-expired",
+            "client",
+            f"the server certificate {name_of(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d}",
+            "the server's operator must renew it; nothing in the platform's stores can fix this",
+        )
+    trusted = ", ".join(name_of(c) for c in anchors) or "nothing"
+    top = chain[-1]
+    if not _is_self_signed(top) and not any(c.subject == top.issuer for c in anchors):
+        missing = name_of(top.issuer)
+        sent = "only its certificate" if len(chain) == 1 else f"{len(chain)} certificates"
+        return Verdict(
+            code,
+            "client",
+            f"the server sends {sent} (up to {name_of(top)}, issued by {missing}); the truststore trusts {trusted}, "
+            f"which does not include {missing}",
+            f"add {missing} (and any CA above it) to the truststore, e.g. `mtls-harness truststore URL`; "
+            "or have the server send its full chain",
+        )
+    return Verdict(
+        code,
+        "client",
+        f"the server's chain ends at {name_of(top)}, which the truststore does not hold (it trusts {trusted})",
+        f"add {name_of(top)} to the truststore (`mtls-harness truststore URL` builds one)",
+    )
+
+
+_SERVER_FIXES = {
+    "server-name-mismatch": "use a URL whose host the server certificate names",
+    "server-cert-expired": "the server's operator must renew its certificate",
+    "server-cert-untrusted": "add the server's CA certificates to the truststore (`mtls-harness truststore URL`)",
+}
+
+
+def _san_names(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(n.value) for n in san]
+
+
+def _refine_client_cert(code: str, evidence: Evidence, said: str) -> Verdict:
+    """Name the client certificate, its issuer and what the server trusts; tell chain gaps from untrusted CAs."""
+    keystore = evidence.keystore
+    entries = keystore.key_entries if keystore else ()
+    if code == "client-cert-missing":
+        return _missing(evidence, said)
+    if len(entries) > 1:
+        return Verdict(
+            "keystore-ambiguous",
+            "server",
+            f"{said}; the keystore holds {len(entries)} key entries ({', '.join(e.alias for e in entries)}) "
+            "and the platform presented one the server does not accept",
+            "keep exactly one key entry: the one issued by a CA the server trusts",
+        )
+    entry = evidence.key_entry
+    if entry is None or not entry.chain:
+        return Verdict(code, "server", said, _CLIENT_FIXES.get(code, ""))
+    leaf = entry.chain[0]
+    who = f"your certificate {name_of(leaf)} (key entry {entry.alias!r})"
+    if code == "client-cert-expired":
+        return Verdict(
+            code,
+            "server",
+            f"{said}: {who} expired on {leaf.not_valid_after_utc:%Y-%m-%d}",
+            "get a renewed certificate from your CA and rebuild the keystore",
+        )
+    if code == "client-cert-not-yet-valid":
+        return Verdict(
+            code,
+            "server",
+            f"{said}: {who} is valid only from {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+            "wait until then, or check the clocks; the certificate was issued for the future",
+        )
+    if code == "client-cert-wrong-usage":
+        return Verdict(
+            code,
+            "server",
+            f"{said}: {who} {_usage_problem(leaf)}",
+            "ask your CA for a certificate with extended key usage clientAuth (TLS Web Client Authentication)",
+        )
+    if code == "weak-key":
+        weak = next((w for c in entry.chain if (w := weak_key(c))), "a small key")
+        return Verdict(
+            code,
+            "server",
+            f"{said}: {who} has a {weak} key, below what the server accepts",
+            "get a certificate with an RSA-2048 (or stronger) or EC P-256 key",
+        )
+    if code == "weak-signature":
+        weak = next(
+            (f"{name_of(c)} is signed with {w}" for c in entry.chain if (w := weak_signature(c))),
+            "a certificate in the chain has a weak signature",
+        )
+        return Verdict(
+            code, "server", f"{said}: {weak}", "get a certificate (and CA chain) signed with SHA-256 or better"
+        )
+    return _untrusted(evidence, entry, said)
+
+
+_CLIENT_FIXES = {
+    "client-cert-untrusted": "use a certificate issued by a CA the server trusts, "
+    "or send the server's operator your CA certificate",
+    "client-cert-expired": "get a renewed certificate and rebuild the keystore",
+    "client-cert-wrong-usage": "get a certificate with extended key usage clientAuth",
+}
+
+
+def _usage_problem(cert: x509.Certificate) -> str:
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        if ExtendedKeyUsageOID.CLIENT_AUTH not in eku:
+            names = ", ".join(getattr(u, "_name", u.dotted_string) for u in eku)
+            return f"may be used only for {names}, not for client authentication"
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not ku.digital_signature:
+            return "has a key usage without digitalSignature, which client authentication needs"
+    except x509.ExtensionNotFound:
+        pass
+    return "is not allowed for client authentication"
+
+
+def _untrusted(evidence: Evidence, entry: KeyEntry, said: str) -> Verdict:
+    leaf, top = entry.chain[0], entry.chain[-1]
+    cas = evidence.client_cas
+    trusted_names = [name_of(c) for c in cas] if cas else [name_of(n) for n in evidence.ca_names or ()]
+    trusted = ", ".join(trusted_names) or "(unknown CAs)"
+    if not _is_self_signed(top):
+        # The chain stops below a root: if the missing intermediate leads to a
+        # CA the server trusts, the keystore's chain is what is wrong.
+        missing = _path_to_trusted(top, evidence)
+        if missing:
+            names = ", ".join(name_of(c) for c in missing)
+            return Verdict(
+                "client-chain-incomplete",
+                "server",
+                f"{said}: the server trusts {trusted}, but the key entry {entry.alias!r} holds {len(entry.chain)} "
+                f"certificate(s) ending at {name_of(top)}, without the intermediate {names}",
+                f"add the intermediate {names} to the key entry's chain "
+                "(import the full chain from your CA's PKCS#12 / PEM bundle)",
+            )
+    return Verdict(
+        "client-cert-untrusted",
+        "server",
+        f"{said}: the server trusts {trusted} but your certificate {name_of(leaf)} is issued by {name_of(leaf.issuer)}"
+        + (f" (chain up to {name_of(top)})" if len(entry.chain) > 1 else ""),
+        f"use a certificate issued by one of {trusted}, or ask the server's operator to trust {_top_ca(entry.chain)}",
+    )
+
+
+def _top_ca(chain: Sequence[x509.Certificate]) -> str:
+    """The CA at the top of a chain: the root when the chain holds it, else the last issuer named."""
+    top = chain[-1]
+    return name_of(top if _is_self_signed(top) else top.issuer)
+
+
+def _path_to_trusted(top: x509.Certificate, evidence: Evidence) -> list[x509.Certificate]:
+    """The known intermediates between ``top`` and a CA the server trusts (empty: no such path)."""
+    trusted = {c.subject for c in evidence.client_cas or ()} | set(evidence.ca_names or ())
+    path: list[x509.Certificate] = []
+    current = top
+    for _ in range(8):
+        if current.issuer in trusted:
+            return path
+        parent = next((c for c in evidence.known if c.subject == current.issuer and c != current), None)
+        if parent is None or (_is_self_signed(parent) and parent.subject not in trusted):
+            return []
+        path.append(parent)
+        current = parent
+    return []
+
+
+def _missing(evidence: Evidence, said: str) -> Verdict:
+    keystore = evidence.keystore
+    code = "client-cert-missing"
+    if keystore is not None and not keystore.key_entries:
+        return Verdict(
+            code,
+            "server",
+            f"{said}: the keystore holds no key entry, so the platform sends no certificate",
+            "import your key pair (`mtls-harness keystore KeyPair.p12 --out keystore.jks`)",
+        )
+    entry = evidence.key_entry
+    names = evidence.ca_names
+    if entry is not None and entry.chain and names:
+        issuers = {c.issuer for c in entry.chain} | {c.subject for c in entry.chain}
+        if not issuers & set(names):
+            listed = ", ".join(name_of(n) for n in names)
+            return Verdict(
+                code,
+                "server",
+                f"{said}: the server asks for a certificate issued by {listed}; your key entry {entry.alias!r} "
+                f"({name_of(entry.chain[0])}) is issued by {name_of(entry.chain[0].issuer)}, "
+                "so the JDK sends no certificate",
+                f"use a certificate issued by {listed}, or ask the server's operator to trust {_top_ca(entry.chain)}",
+            )
+    return Verdict(
+        code,
+        "server",
+        f"{said}: the client sent no certificate",
+        "check that the keystore holds the key entry for this server",
+    )
+
+
+def summary(code: str) -> str:
+    return SUMMARIES.get(code, code)

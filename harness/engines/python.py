@@ -1,0 +1,224 @@
+"""The ``python`` engine: the stdlib ``ssl`` module (OpenSSL) used the way the platform uses its stores.
+
+The keystore is opened with keystorePass and its key entry must open with the
+same password (the platform's rule: a differing key password is a failure,
+never worked around). The truststore's certificates, and the certificates of
+its key entries (as the JDK's TrustManagerFactory does), are the trust
+anchors. Hostname verification is on.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import secrets
+import socket
+import ssl
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from harness.engines import Outcome, Probe, Stage
+from harness.errors import StoreError
+from harness.stores import KeyEntry, read_store
+
+__all__ = ["PythonEngine", "alert_from_reason"]
+
+_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+# OpenSSL names a received alert "SSLV3_ALERT_BAD_CERTIFICATE",
+# "TLSV1_ALERT_UNKNOWN_CA", "TLSV13_ALERT_CERTIFICATE_REQUIRED": the RFC 8446
+# name is the part after ALERT_, lower-cased.
+_ALERT_REASON = re.compile(r"^(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)$")
+
+
+def alert_from_reason(reason: str | None) -> str | None:
+    match = _ALERT_REASON.match(reason or "")
+    return match[1].lower() if match else None
+
+
+class PythonEngine:
+    name = "python"
+
+    def unavailable_reason(self) -> str | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+    def probe(self, probe: Probe) -> Outcome:
+        started = time.perf_counter()
+        outcome = self._probe(probe)
+        return _with_elapsed(outcome, started)
+
+    def _probe(self, probe: Probe) -> Outcome:
+        details: dict[str, str] = {}
+        try:
+            keystore = read_store(probe.keystore, probe.keystore_password, "keystore")
+        except StoreError as exc:
+            return _failed("keystore", exc, details)
+        details["keystore_type"] = keystore.type
+        details["key_aliases"] = ",".join(e.alias for e in keystore.key_entries)
+        if len(keystore.key_entries) > 1:
+            # The JDK picks a key entry per handshake from the server's
+            # acceptable CA names; OpenSSL offers no such choice, so this
+            # engine refuses to guess which certificate the platform would send.
+            aliases = ", ".join(repr(e.alias) for e in keystore.key_entries)
+            return Outcome(
+                self.name,
+                "keystore",
+                error=f"{probe.keystore}: the keystore holds {len(keystore.key_entries)} key entries ({aliases})",
+                error_type="AmbiguousKeystore",
+                code_hint="keystore-ambiguous",
+                details=details,
+            )
+        entry = keystore.key_entries[0] if keystore.key_entries else None
+        if entry is not None and entry.locked:
+            return Outcome(
+                self.name,
+                "keystore",
+                error=f"{probe.keystore} (entry {entry.alias!r}): keystorePass does not open the key entry "
+                "(the JDK reports: Cannot recover key)",
+                error_type="UnrecoverableKey",
+                code_hint="key-password-mismatch",
+                details=details,
+            )
+        try:
+            truststore = read_store(probe.truststore, probe.truststore_password, "truststore")
+        except StoreError as exc:
+            return _failed("truststore", exc, details)
+        details["truststore_type"] = truststore.type
+        anchors = [*truststore.certificates, *(e.chain[0] for e in truststore.key_entries if e.chain)]
+        try:
+            context = _client_context(probe, anchors, entry)
+        except ssl.SSLError as exc:
+            return _ssl_failure("keystore", exc, details)
+        if entry is not None:
+            details["chosen_alias"] = entry.alias
+        return self._exchange(probe, context, details)
+
+    def _exchange(self, probe: Probe, context: ssl.SSLContext, details: dict[str, str]) -> Outcome:
+        url = urlsplit(probe.url)
+        host, port = url.hostname or "", url.port or 443
+        conn = http.client.HTTPSConnection(host, port, context=context, timeout=probe.timeout)
+        stage: Stage = "connect"
+        try:
+            try:
+                conn.connect()
+            except ssl.SSLError as exc:
+                return _ssl_failure("handshake", exc, details)
+            except OSError as exc:
+                return _os_failure("connect", exc, details, code_hint="connection-failed")
+            stage = "handshake"
+            assert isinstance(conn.sock, ssl.SSLSocket)
+            protocol, cipher = conn.sock.version(), conn.sock.cipher()
+            cipher_name = cipher[0] if cipher else None
+            # In TLS 1.3 the client finishes its handshake before the server has
+            # judged the client certificate: a rejection arrives as an alert on
+            # the first read, which is why it still counts as the handshake.
+            headers = {"Content-Type": probe.content_type, "Connection": "close"}
+            conn.request("POST", url.path or "/", body=probe.message, headers=headers)
+            response = conn.getresponse()
+            stage = "http"
+            body = response.read()
+        except ssl.SSLError as exc:
+            return _ssl_failure("handshake", exc, details)
+        except (OSError, http.client.HTTPException) as exc:
+            return _os_failure(stage, exc, details)
+        finally:
+            conn.close()
+        return Outcome(
+            self.name,
+            "done",
+            protocol=protocol,
+            cipher=cipher_name,
+            http_status=response.status,
+            server_seen=_seen_identity(body),
+            details=details,
+        )
+
+
+def _client_context(probe: Probe, anchors: Sequence[x509.Certificate], entry: KeyEntry | None) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname on
+    # The JDK accepts any truststore certificate as a trust anchor, even an
+    # intermediate; OpenSSL needs this flag to do the same.
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    # Security level 0 lets this client *present* a weak certificate (RSA-1024,
+    # SHA-1) as the JDK would; judging it is the server's job, as in production.
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    if probe.tls_versions:
+        versions = sorted(_VERSIONS[v] for v in probe.tls_versions)
+        context.minimum_version, context.maximum_version = versions[0], versions[-1]
+    pem = "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in anchors)
+    if pem:
+        context.load_verify_locations(cadata=pem)
+    if entry is not None and entry.key is not None:
+        _load_key_entry(context, entry)
+    return context
+
+
+def _load_key_entry(context: ssl.SSLContext, entry: KeyEntry) -> None:
+    """Give OpenSSL the key entry: through a private temporary file, key encrypted with a one-time password.
+
+    ``load_cert_chain`` reads files only; the directory is 0700, the file 0600,
+    the key never written in clear, and both are gone before the handshake.
+    """
+    assert entry.key is not None
+    one_time = secrets.token_urlsafe(24).encode()
+    key_pem = entry.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(one_time),
+    )
+    chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in entry.chain)
+    with tempfile.TemporaryDirectory(prefix="mtls-harness-key-") as folder:
+        path = Path(folder) / "entry.pem"
+        path.touch(mode=0o600)
+        path.write_bytes(chain_pem + key_pem)
+        context.load_cert_chain(path, password=one_time)
+
+
+def _seen_identity(body: bytes) -> dict[str, str] | None:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    client = answer.get("client") if isinstance(answer, dict) else None
+    return {k: str(v) for k, v in client.items()} if isinstance(client, dict) else None
+
+
+def _failed(stage: Stage, exc: StoreError, details: dict[str, str]) -> Outcome:
+    return Outcome(
+        "python", stage, error=exc.problem(), error_type=type(exc).__name__, code_hint=exc.code, details=details
+    )
+
+
+def _ssl_failure(stage: Stage, exc: ssl.SSLError, details: dict[str, str]) -> Outcome:
+    verify_code = exc.verify_code if isinstance(exc, ssl.SSLCertVerificationError) else None
+    return Outcome(
+        "python",
+        stage,
+        error=str(exc),
+        error_type=type(exc).__name__,
+        alert_received=alert_from_reason(exc.reason),
+        verify_code=verify_code,
+        details={**details, "reason": exc.reason or ""},
+    )
+
+
+def _os_failure(stage: Stage, exc: BaseException, details: dict[str, str], code_hint: str | None = None) -> Outcome:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, socket.timeout | TimeoutError):
+        text = f"timed out ({text})"
+    return Outcome("python", stage, error=text, error_type=type(exc).__name__, code_hint=code_hint, details=details)
+
+
+def _with_elapsed(outcome: Outcome, started: float) -> Outcome:
+    from dataclasses import replace
+
+    return replace(outcome, elapsed_ms=round((time.perf_counter() - started) * 1000, 1))

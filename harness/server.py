@@ -1,0 +1,396 @@
+"""The local MTLS server: hypercorn on 127.0.0.1, an ephemeral port, a record of every handshake.
+
+``LocalServer`` is a context manager: it binds the socket itself (so the port
+is known before anything runs), starts hypercorn in a thread with its own event
+loop, waits for it to listen (with a deadline), and stops it cleanly. Its ASGI
+app accepts a POSTed message and answers with the client identity *as the
+server saw it*. Every handshake is recorded (``harness.fidelity``): the
+accepted identity, or the OpenSSL reason the client was rejected.
+
+Only this module imports hypercorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hypercorn.asyncio.run as hypercorn_run
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from hypercorn.app_wrappers import ASGIWrapper
+from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.config import Config, Sockets
+from hypercorn.logging import Logger
+
+from harness.errors import ServerError
+from harness.fidelity import ClientAuth, HandshakeRecord, make_server_context
+
+__all__ = [
+    "HandshakeRecord",
+    "LocalServer",
+    "RequestRecord",
+    "ServerFiles",
+    "ServerPolicy",
+    "client_identity",
+    "describe_handshake",
+]
+
+log = logging.getLogger("harness.server")
+
+POLICY_FILE = "server.json"
+
+
+@dataclass(frozen=True)
+class ServerPolicy:
+    client_auth: ClientAuth = "required"
+    ca_names: bool = True
+    tls_versions: tuple[str, ...] = ("1.2", "1.3")
+    path: str = "/"
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class ServerFiles:
+    """What ``build`` writes under ``DIR/server/``: enough to run the server again."""
+
+    chain: Path  # the server's certificate chain as it sends it, leaf first
+    key: Path  # its private key (0600)
+    client_cas: Path | None  # CAs it trusts for client certificates
+    policy: ServerPolicy
+
+    @classmethod
+    def from_dir(cls, folder: Path) -> ServerFiles:
+        policy_path = folder / POLICY_FILE
+        try:
+            raw = json.loads(policy_path.read_text("utf-8"))
+            policy = ServerPolicy(**{**raw, "tls_versions": tuple(raw.get("tls_versions", ("1.2", "1.3")))})
+        except FileNotFoundError:
+            raise ServerError(
+                str(policy_path), "no such file", "give a folder written by `mtls-harness build`"
+            ) from None
+        except (ValueError, TypeError) as exc:
+            raise ServerError(str(policy_path), f"not a server policy ({exc})", "re-run `mtls-harness build`") from None
+        cas = folder / "client-cas.pem"
+        files = cls(folder / "chain.pem", folder / "key.pem", cas if cas.exists() else None, policy)
+        for needed in (files.chain, files.key):
+            if not needed.is_file():
+                raise ServerError(str(needed), "missing", "re-run `mtls-harness build`")
+        return files
+
+    def policy_json(self) -> str:
+        return json.dumps(asdict(self.policy), indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One HTTP request that reached the app (so its handshake was accepted)."""
+
+    method: str
+    path: str
+    status: int
+    received_bytes: int
+    client: Mapping[str, str] | None
+    at: float = field(default_factory=time.time)
+
+
+def client_identity(der: bytes) -> dict[str, str]:
+    """The client certificate as the server saw it: subject, issuer, serial, SHA-256 fingerprint."""
+    cert = x509.load_der_x509_certificate(der)
+    digest = cert.fingerprint(hashes.SHA256()).hex().upper()
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "serial": format(cert.serial_number, "X"),
+        "sha256": ":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),
+    }
+
+
+def describe_handshake(record: HandshakeRecord) -> str:
+    """One line for ``serve`` and the reports."""
+    if record.accepted:
+        who = client_identity(record.client_cert_der)["subject"] if record.client_cert_der else "no client certificate"
+        return f"handshake accepted: {who} ({record.protocol}, {record.cipher})"
+    parts = [f"handshake rejected: {record.reason or 'unknown reason'}"]
+    if record.verify_code is not None:
+        parts.append(f"verify error {record.verify_code}: {record.verify_message}")
+    if record.alert_sent:
+        parts.append(f"sent alert {record.alert_sent}")
+    return "; ".join(parts)
+
+
+# -- the smallest hook that hands the peer certificate to the app ---------------
+#
+# hypercorn builds the ASGI scope without any TLS information (no "tls"
+# extension in 0.18) but its TCPServer holds the connection's ssl object, and
+# the scope's "client" is that connection's peer address. This subclass files
+# the handshake record under the peer address for the app to find; it changes
+# nothing for a config that is not ours.
+
+
+class _RecordingTCPServer(TCPServer):
+    async def run(self) -> None:
+        connections = getattr(self.config, "mtls_connections", None)
+        if connections is None:
+            await super().run()
+            return
+        peer = self.writer.get_extra_info("peername")
+        ssl_object = self.writer.get_extra_info("ssl_object")
+        key = (str(peer[0]), int(peer[1])) if peer else None
+        if key is not None:
+            connections[key] = getattr(ssl_object, "handshake_record", None)
+        try:
+            await super().run()
+        finally:
+            if key is not None:
+                connections.pop(key, None)
+
+
+if getattr(hypercorn_run, "TCPServer", None) is TCPServer:
+    setattr(hypercorn_run, "TCPServer", _RecordingTCPServer)  # noqa: B010 - the module does not export it
+
+
+class _Config(Config):
+    def __init__(self, context: Any, ready: threading.Event) -> None:
+        super().__init__()
+        self._context = context
+        self.mtls_connections: dict[tuple[str, int], HandshakeRecord | None] = {}
+        self.mtls_ready = ready
+        self.logger_class = _Logger
+
+    @property
+    def ssl_enabled(self) -> bool:
+        return True
+
+    def create_ssl_context(self) -> Any:
+        return self._context
+
+
+class _Logger(Logger):
+    """hypercorn's logger, but quiet, and the "Running on" line is our readiness signal.
+
+    hypercorn logs "Running on https://..." right after ``asyncio.start_server``
+    returns: from then on handshakes are served. ``logger_class`` is hypercorn's
+    documented way to replace its logger.
+    """
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.access_logger = None
+        self.error_logger = log
+        self._ready = getattr(config, "mtls_ready", None)
+
+    async def info(self, message: str, *args: Any, **kwargs: Any) -> None:
+        if message.startswith("Running on") and self._ready is not None:
+            self._ready.set()
+        log.debug(message, *args)
+
+
+class LocalServer:
+    """A running local MTLS server. Use as ``with LocalServer(files) as server: server.url``."""
+
+    def __init__(
+        self,
+        files: ServerFiles,
+        *,
+        port: int = 0,
+        handshake_timeout: float = 5.0,
+        start_timeout: float = 10.0,
+        on_event: Callable[[str], None] | None = None,
+    ) -> None:
+        self.files = files
+        self.policy = files.policy
+        self.handshakes: list[HandshakeRecord] = []
+        self.requests: list[RequestRecord] = []
+        self._requested_port = port
+        self._handshake_timeout = handshake_timeout
+        self._start_timeout = start_timeout
+        self._on_event = on_event
+        self._records_changed = threading.Condition()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._shutdown: asyncio.Event | None = None
+        self._failure: BaseException | None = None
+        self._socket: socket.socket | None = None
+        self._connections: dict[tuple[str, int], HandshakeRecord | None] = {}
+        self.port = 0
+
+    # -- lifecycle
+
+    def __enter__(self) -> LocalServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}{self.policy.path}"
+
+    def start(self) -> None:
+        context = make_server_context(
+            cert_chain=self.files.chain,
+            key=self.files.key,
+            client_cas=self.files.client_cas,
+            client_auth=self.policy.client_auth,
+            tls_versions=self.policy.tls_versions,
+            advertise_ca_names=self.policy.ca_names,
+            on_record=self._record_handshake,
+        )
+        # HTTP/1.1 is what the platform (HttpsURLConnection) speaks.
+        context.set_alpn_protocols(["http/1.1"])
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            if self._requested_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self._requested_port))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            raise ServerError(
+                f"127.0.0.1:{self._requested_port}",
+                f"cannot listen: {exc.strerror}",
+                "pick another port, or --port 0 for a free one",
+            ) from None
+        sock.setblocking(False)
+        self._socket = sock
+        self.port = sock.getsockname()[1]
+        config = _Config(context, self._ready)
+        self._connections = config.mtls_connections
+        config.ssl_handshake_timeout = self._handshake_timeout
+        config.graceful_timeout = 1.0
+        config.keep_alive_timeout = 5.0
+        config.read_timeout = 30
+        self._thread = threading.Thread(
+            target=self._serve, args=(config, sock), name=f"mtls-server-{self.port}", daemon=True
+        )
+        self._thread.start()
+        if not self._ready.wait(self._start_timeout) or self._failure is not None:
+            reason = (
+                f"{type(self._failure).__name__}: {self._failure}"
+                if self._failure
+                else f"not listening after {self._start_timeout:g} s"
+            )
+            self.stop()
+            raise ServerError(
+                "local server", f"did not start ({reason})", "see the log above; report it if it persists"
+            )
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._loop is not None and self._shutdown is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop ended on its own
+                self._loop.call_soon_threadsafe(self._shutdown.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("local server on port %s did not stop within %s s", self.port, timeout)
+            self._thread = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def _serve(self, config: _Config, sock: socket.socket) -> None:
+        try:
+            asyncio.run(self._main(config, sock))
+        except BaseException as exc:  # noqa: BLE001 - surfaced to start() and the log, never lost
+            self._failure = exc
+            self._ready.set()
+            log.error("local server failed: %s: %s", type(exc).__name__, exc)
+
+    async def _main(self, config: _Config, sock: socket.socket) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._shutdown = asyncio.Event()
+        sockets = Sockets(secure_sockets=[sock], insecure_sockets=[], quic_sockets=[])
+        app = ASGIWrapper(self._app)  # type: ignore[arg-type]  # hypercorn's TypedDict scopes vs a plain dict
+        await hypercorn_run.worker_serve(app, config, sockets=sockets, shutdown_trigger=self._shutdown.wait)
+
+    # -- records
+
+    def _record_handshake(self, record: HandshakeRecord) -> None:
+        with self._records_changed:
+            self.handshakes.append(record)
+            self._records_changed.notify_all()
+        self._emit(describe_handshake(record))
+
+    def _emit(self, line: str) -> None:
+        log.info(line)
+        if self._on_event is not None:
+            self._on_event(line)
+
+    def wait_for_handshakes(self, count: int, timeout: float = 3.0) -> list[HandshakeRecord]:
+        """The handshake records once there are at least ``count`` (or whatever there is at the deadline)."""
+        deadline = time.monotonic() + timeout
+        with self._records_changed:
+            while len(self.handshakes) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._records_changed.wait(left)
+            return list(self.handshakes)
+
+    # -- the ASGI app
+
+    async def _app(
+        self, scope: dict[str, Any], receive: Callable[[], Any], send: Callable[[dict[str, Any]], Any]
+    ) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            received += len(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        client_addr = scope.get("client")
+        record = None
+        if client_addr:
+            record = self._connections.get((str(client_addr[0]), int(client_addr[1])))
+        identity = client_identity(record.client_cert_der) if record and record.client_cert_der else None
+        if scope["method"] != "POST":
+            status = 405
+        elif scope["path"] != self.policy.path:
+            status = 404
+        else:
+            status = self.policy.status
+        answer = {
+            "client": identity,
+            "protocol": record.protocol if record else None,
+            "cipher": record.cipher if record else None,
+            "received_bytes": received,
+            "path": scope["path"],
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        body = json.dumps(answer).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        self.requests.append(RequestRecord(scope["method"], scope["path"], status, received, identity))
+        who = identity["subject"] if identity else "no client certificate"
+        self._emit(f"{scope['method']} {scope['path']} -> {status} ({received} bytes) from {who}")
