@@ -1,0 +1,293 @@
+"""pytest plugin: every scenario file is a test, once per client engine.
+
+``pytest`` collects ``*.toml`` files in a folder named ``scenarios`` (and any
+``.toml`` file named on the command line) as :class:`ScenarioFile`; each holds
+one :class:`ScenarioItem` per engine (``ok-rsa[python]``, ``ok-rsa[jsse]``).
+The file's set-up builds the stores and starts the local server once; each
+item runs its engine's probe against it and compares the diagnosed outcome
+code with the scenario's ``[expect]``. A mismatch reads as expected vs actual
+code, the diagnosis and the raw error: a few lines, no traceback.
+
+Registered by the root ``conftest.py`` and by the ``pytest11`` entry point of
+the same name. Nothing imports this module; it imports everything else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.build import Built, probe_for, write_scenario_files
+from harness.diagnose import Evidence, Verdict, diagnose
+from harness.engines import ENGINE_NAMES, Engine, Outcome
+from harness.errors import HarnessError, StoreError
+from harness.pki import build_material
+from harness.scenario import Scenario, load_scenario
+from harness.server import HandshakeRecord, LocalServer, describe_handshake
+from harness.stores import StoreContents, read_store
+
+__all__ = ["EngineRegistry", "ScenarioFile", "ScenarioItem", "ScenarioMismatch"]
+
+_engines_key = pytest.StashKey["EngineRegistry"]()
+
+
+# -- engines, one registry per process (controller or xdist worker) ---------------
+
+
+class EngineRegistry:
+    """Engines by name, started lazily and closed at the end of the session."""
+
+    def __init__(self) -> None:
+        self._engines: dict[str, Engine] = {}
+
+    def get(self, name: str) -> Engine:
+        if name not in self._engines:
+            if name == "python":
+                from harness.engines.python import PythonEngine
+
+                self._engines[name] = PythonEngine()
+            else:
+                from harness.engines.jsse import JsseEngine
+
+                self._engines[name] = JsseEngine()
+        return self._engines[name]
+
+    def close(self) -> None:
+        for engine in self._engines.values():
+            engine.close()
+        self._engines.clear()
+
+
+def selected_engines(config: pytest.Config) -> tuple[str, ...]:
+    choice = config.getoption("mtls_engine") or "all"
+    return ENGINE_NAMES if choice == "all" else (choice,)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+# -- hooks ----------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mtls-harness", "mtls-harness scenarios")
+    group.addoption(
+        "--mtls-engine",
+        choices=("python", "jsse", "all"),
+        default=None,
+        help="client engine(s) to run each scenario with (default: all; jsse needs a JDK)",
+    )
+    group.addoption(
+        "--mtls-keep",
+        metavar="DIR",
+        default=None,
+        help="keep each scenario's built stores, destination.json and server files under DIR/<scenario>",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_engines_key] = EngineRegistry()
+    config.addinivalue_line("markers", "scenario: an mtls-harness scenario file")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    registry = config.stash.get(_engines_key, None)
+    if registry is not None:
+        registry.close()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"mtls-harness engines: {', '.join(selected_engines(config))}"
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
+    if file_path.suffix != ".toml":
+        return None
+    if file_path.parent.name == "scenarios" or parent.session.isinitpath(file_path):
+        file: ScenarioFile = ScenarioFile.from_parent(parent, path=file_path)
+        return file
+    return None
+
+
+# -- collection --------------------------------------------------------------------------
+
+
+@dataclass
+class _Running:
+    built: Built
+    server: LocalServer
+    keystore: StoreContents | None
+    truststore: StoreContents | None
+    folder: Path
+    keep: bool
+
+
+class ScenarioFile(pytest.File):
+    scenario: Scenario
+    running: _Running | None = None
+
+    def collect(self) -> Iterator[ScenarioItem]:
+        self.scenario = load_scenario(self.path)
+        for engine in selected_engines(self.config):
+            yield ScenarioItem.from_parent(self, name=f"{self.scenario.name}[{engine}]", engine=engine)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, HarnessError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def setup(self) -> None:
+        """Build the stores and start the server once for all of this scenario's engines."""
+        scenario = self.scenario
+        keep = self.config.getoption("mtls_keep")
+        if keep:
+            folder = Path(keep) / scenario.name
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+        else:
+            folder = Path(tempfile.mkdtemp(prefix=f"mtls-{scenario.name}-"))
+        try:
+            material = build_material(scenario)
+            built = write_scenario_files(scenario, folder, material=material)
+            server = LocalServer(built.server)
+            server.start()
+        except BaseException:
+            if not keep:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self.running = _Running(
+            built,
+            server,
+            _contents(built.keystore, scenario.keystore.password, "keystore"),
+            _contents(built.truststore, scenario.truststore.password, "truststore"),
+            folder,
+            bool(keep),
+        )
+
+    def teardown(self) -> None:
+        running, self.running = self.running, None
+        if running is None:
+            return
+        running.server.stop()
+        if not running.keep:
+            # The folder holds key material: never left behind in /tmp.
+            shutil.rmtree(running.folder, ignore_errors=True)
+
+
+def _contents(path: Path, password: Any, role: Any) -> StoreContents | None:
+    """The store as it really is (opened with its real password), for the diagnosis."""
+    try:
+        return read_store(path, password, role)
+    except StoreError:
+        return None
+
+
+class ScenarioMismatch(Exception):
+    """The scenario did not behave as its [expect] says."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, engine: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.engine = engine
+        self.add_marker("scenario")
+
+    @property
+    def scenario_file(self) -> ScenarioFile:
+        assert isinstance(self.parent, ScenarioFile)
+        return self.parent
+
+    def runtest(self) -> None:
+        scenario = self.scenario_file.scenario
+        running = self.scenario_file.running
+        assert running is not None
+        engine = self.config.stash[_engines_key].get(self.engine)
+        reason = engine.unavailable_reason()
+        if reason is not None:
+            if in_ci():
+                pytest.fail(f"{self.engine} engine unavailable in CI (CI=true): {reason}", pytrace=False)
+            pytest.skip(f"{self.engine} engine unavailable: {reason}")
+        server = running.server
+        mark = len(server.handshakes)
+        probe = probe_for(scenario, running.built, server.url)
+        outcome = engine.probe(probe)
+        record = None
+        if outcome.stage in ("handshake", "http", "done"):
+            # The server files its record as the handshake ends; the client can
+            # return a moment earlier. Bounded wait.
+            records = server.wait_for_handshakes(mark + 1, timeout=3.0)
+            record = records[mark] if len(records) > mark else None
+        material = running.built.material
+        evidence = Evidence(
+            keystore=running.keystore,
+            truststore=running.truststore,
+            server_chain=material.server_chain,
+            client_cas=material.client_cas,
+            ca_names=tuple(c.subject for c in material.client_cas) if scenario.server.ca_names else (),
+            handshake=record,
+            known=tuple(i.cert for i in material.issued.values()),
+            host="127.0.0.1",
+            now=material.now,
+        )
+        verdict = diagnose(outcome, evidence)
+        expected = scenario.expect.for_engine(self.engine)
+        report = _report_lines(scenario, self.engine, expected, verdict, outcome, record)
+        if verdict.code != expected:
+            raise ScenarioMismatch("\n".join(report))
+        # Captured: lands in the JUnit testcase's <system-out> and in -rA output.
+        print("\n".join(report))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioMismatch):
+            return excinfo.value.text
+        if isinstance(excinfo.value, HarnessError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo, style))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"scenario {self.name}"
+
+
+def _report_lines(
+    scenario: Scenario, engine: str, expected: str, verdict: Verdict, outcome: Outcome, record: HandshakeRecord | None
+) -> list[str]:
+    verdict_word = "as expected" if verdict.code == expected else "NOT as expected"
+    lines = [f"scenario {scenario.name} [{engine}]: expected {expected}, got {verdict.code} ({verdict_word})"]
+    if scenario.expect.why and verdict.code != expected:
+        lines.append(f"  why expected: {scenario.expect.why}")
+    side = {"server": "the server rejected", "client": "the client side failed", "none": ""}[verdict.side]
+    lines.append(f"  diagnosis{f' ({side})' if side else ''}: {verdict.explanation}")
+    if verdict.fix:
+        lines.append(f"  fix: {verdict.fix}")
+    if outcome.protocol:
+        lines.append(f"  tls: {outcome.protocol} {outcome.cipher or ''}".rstrip())
+    if outcome.http_status is not None:
+        lines.append(f"  http: {outcome.http_status}")
+    if outcome.server_seen:
+        seen = outcome.server_seen
+        lines.append(
+            f"  client identity seen by the server: {seen.get('subject')} (issuer {seen.get('issuer')}, "
+            f"serial {seen.get('serial')}, sha256 {seen.get('sha256')})"
+        )
+    if outcome.error:
+        lines.append(f"  raw error ({engine}): {_one_line(outcome.error)}")
+    if record is not None:
+        lines.append(f"  server: {describe_handshake(record)}")
+    return lines
+
+
+def _one_line(text: str, limit: int = 600) -> str:
+    flat = " | ".join(part.strip() for part in text.splitlines() if part.strip())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
