@@ -1,30 +1,50 @@
 """Server-side TLS fidelity: make the local server fail the way production MTLS servers fail.
 
-INTERFACE STUB — being implemented. Only ``harness.server`` imports this module.
+Only ``harness.server`` imports this module. ``make_server_context`` returns an
+``ssl.SSLContext`` subclass for asyncio servers (hypercorn passes it to
+``loop.create_server(ssl=...)``) that, compared with a plain context:
 
-What it provides (see ../shared/DESIGN.md, "Server fidelity"):
-- ``make_server_context(...)`` returns an ``ssl.SSLContext`` (a subclass) for
-  asyncio/hypercorn servers that
-  * records every handshake (accepted identity, or the OpenSSL reason, verify
-    code/message and the alert sent) through ``on_record``;
-  * flushes the TLS alert OpenSSL queued on a failed handshake and lingers
-    (bounded) until the client's EOF, so clients see ``unknown_ca`` etc., not
-    EOF / reset;
-  * advertises the acceptable client CA names in the CertificateRequest (TLS 1.2
-    and 1.3) unless told not to, with a runtime self-check that refuses to start.
+* records every handshake through ``on_record``: the accepted identity, or the
+  OpenSSL reason, verify code/message and the alert actually sent. The record
+  is also left on the connection's ``ssl.SSLObject`` as ``handshake_record``,
+  which the server reads from ``writer.get_extra_info("ssl_object")``;
+* delivers the alert OpenSSL queued on a failed handshake and lingers (bounded)
+  until the client's EOF, so clients see ``unknown_ca`` and the like, not EOF
+  or a reset (asyncio drops the queued alert, see ``_RecordingSSLObject``);
+* advertises the acceptable client CA names in the CertificateRequest (TLS 1.2
+  and 1.3), which the stdlib cannot do, after a runtime self-check that refuses
+  to start rather than write through a wrong pointer (see ``_ssl_ctx_pointer``).
+
+Reference behaviour: ``openssl s_server -Verify 2 -verify_return_error``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
+import os
+import secrets
 import ssl
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from harness.errors import ServerError
 
 __all__ = ["ClientAuth", "HandshakeRecord", "make_server_context"]
 
 ClientAuth = Literal["required", "optional", "none"]
+
+_VERIFY_MODES = {
+    "required": ssl.CERT_REQUIRED,
+    "optional": ssl.CERT_OPTIONAL,
+    "none": ssl.CERT_NONE,
+}
+_TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+_TLS_ALERT = 21  # TLS record content type "alert" (RFC 8446, section 5.1)
+_CA_NAMES_FIX = "set ca_names = false in the scenario's [server] table"
 
 
 @dataclass(frozen=True)
@@ -34,10 +54,12 @@ class HandshakeRecord:
     accepted: bool
     protocol: str | None = None
     cipher: str | None = None
-    # The client's leaf certificate (DER) when one was sent and accepted.
-    client_cert_der: bytes | None = None
+    # The client's leaf certificate (DER) when one was sent and accepted; kept
+    # out of repr (public, but kilobytes of noise in every report).
+    client_cert_der: bytes | None = field(default=None, repr=False)
     # On rejection: the OpenSSL reason ("CERTIFICATE_VERIFY_FAILED",
-    # "PEER_DID_NOT_RETURN_A_CERTIFICATE", "UNSUPPORTED_PROTOCOL", ...).
+    # "PEER_DID_NOT_RETURN_A_CERTIFICATE", "UNSUPPORTED_PROTOCOL", ...), or
+    # "handshake-incomplete" when the client never finished its handshake.
     reason: str | None = None
     verify_code: int | None = None
     verify_message: str | None = None
@@ -46,6 +68,188 @@ class HandshakeRecord:
     error: str | None = None
     # Seconds since the epoch when the handshake ended.
     at: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Settings:
+    on_record: Callable[[HandshakeRecord], None]
+    linger_seconds: float
+    linger_bytes: int
+    handshake_timeout: float | None
+
+
+def _why(exc: OSError) -> str:
+    # OpenSSL's reason or the OS's message; never the file's content.
+    return str(getattr(exc, "reason", None) or exc.strerror or type(exc).__name__)
+
+
+def _alert_name(code: int) -> str:
+    # ssl._TLSAlertType is the stdlib's copy of the IANA "TLS Alerts" registry.
+    alert_type = getattr(ssl, "_TLSAlertType", None)
+    try:
+        return str(alert_type(code).name).lower() if alert_type else f"alert_{code}"
+    except ValueError:
+        return f"alert_{code}"
+
+
+def _note_alert(
+    conn: object, direction: str, version: object, content_type: int, msg_type: object, data: bytes
+) -> None:
+    # OpenSSL's message callback (SSL_CTX_set_msg_callback, exposed by CPython as
+    # the debugging hook SSLContext._msg_callback, Lib/ssl.py) sees each alert
+    # before it is encrypted: in TLS 1.3 the alert on the wire is unreadable, and
+    # a table from verify errors to alerts (OpenSSL's ssl_x509err2alert) would be
+    # a guess at what was sent. It must never raise: CPython re-raises a
+    # callback's exception from the SSL call that triggered it. Its cost, measured
+    # on Python 3.11 / OpenSSL 3.0: ~37 calls a TLS 1.3 handshake (+0.1 ms, ~6 %),
+    # then 2 calls a TLS record (+4 us a record, whatever its size).
+    sent = direction == "write" and content_type == _TLS_ALERT
+    if sent and isinstance(conn, _RecordingSSLObject):
+        conn._alert_sent = data[1] if len(data) >= 2 else None
+
+
+class _RecordingSSLObject(ssl.SSLObject):
+    """The server end of one connection; records its handshake and delivers its alert.
+
+    ``handshake_record`` is ``None`` until the handshake ends, then the record
+    also passed to ``on_record``.
+
+    Why the linger: asyncio's ``SSLProtocol._do_handshake`` treats an ``SSLError``
+    as final and closes the transport without writing out the outgoing BIO, where
+    OpenSSL queued the alert; it only flushes after ``SSLWantReadError``. So the
+    first failure is reported as "want read", which makes asyncio send the alert
+    and keep the connection in its handshake state. Closing right after is still
+    not enough: unread client bytes make the kernel answer with a reset, and a
+    Java TLS 1.2 client, still sending its flight, reports "Broken pipe" instead
+    of the alert (measured; ``openssl s_server`` drains until EOF for the same
+    reason). So input is discarded until the client's EOF, which asyncio handles
+    itself during a handshake (``eof_received`` ends it with
+    ``ConnectionResetError``, never calling ``do_handshake``), or until a linger
+    bound, checked as data arrives; a client that neither closes nor sends is
+    dropped at ``ssl_handshake_timeout``. Only then is the real error raised.
+    """
+
+    handshake_record: HandshakeRecord | None = None
+    _settings: _Settings | None = None
+    _incoming: ssl.MemoryBIO
+    _outgoing: ssl.MemoryBIO
+    _alert_sent: int | None = None
+    _failure: ssl.SSLError | None = None
+    _linger_deadline = 0.0
+    _lingered_bytes = 0
+    _driven = 0
+    _timer: asyncio.TimerHandle | None = None
+
+    def _attach(self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, settings: _Settings) -> None:
+        self._incoming, self._outgoing, self._settings = incoming, outgoing, settings
+        if settings.handshake_timeout is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not driven by asyncio: no way to learn of a stall
+            return
+        # Neither a silent client's timeout nor its early close ever reaches the
+        # SSLObject (asyncio's handshake timer and eof_received act on the
+        # transport), so a timer of our own gives such connections their record.
+        self._timer = loop.call_later(settings.handshake_timeout, self._expire)
+
+    def do_handshake(self) -> None:
+        self._driven += 1
+        if self._failure is not None:
+            self._linger(self._failure)
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except ssl.SSLError as exc:
+            self._emit(self._rejection(exc))
+            if self._outgoing.pending:
+                self._failure = exc
+                self._linger_deadline = time.monotonic() + self._bounds().linger_seconds
+                raise ssl.SSLWantReadError("alert queued; flushing it before closing") from exc
+            raise
+        self._emit(
+            HandshakeRecord(
+                accepted=True,
+                protocol=self.version(),
+                cipher=cipher[0] if (cipher := self.cipher()) else None,
+                client_cert_der=self.getpeercert(binary_form=True),
+                at=time.time(),
+            )
+        )
+
+    def _linger(self, failure: ssl.SSLError) -> None:
+        self._lingered_bytes += len(self._incoming.read())
+        settings = self._bounds()
+        if (
+            self._incoming.eof
+            or self._lingered_bytes > settings.linger_bytes
+            or time.monotonic() >= self._linger_deadline
+        ):
+            raise failure
+        raise ssl.SSLWantReadError("alert sent; waiting for the client to close")
+
+    def _rejection(self, exc: ssl.SSLError) -> HandshakeRecord:
+        alert = self._alert_sent
+        return HandshakeRecord(
+            accepted=False,
+            reason=exc.reason or type(exc).__name__,
+            verify_code=getattr(exc, "verify_code", None),
+            verify_message=getattr(exc, "verify_message", None),
+            alert_sent=None if alert is None else _alert_name(alert),
+            error=str(exc),
+            at=time.time(),
+        )
+
+    def _expire(self) -> None:
+        self._timer = None
+        if self.handshake_record is not None:
+            return
+        timeout = self._bounds().handshake_timeout
+        began = "began its handshake but did not finish it" if self._driven > 1 else "sent nothing"
+        self._emit(
+            HandshakeRecord(
+                accepted=False,
+                reason="handshake-incomplete",
+                error=f"the client {began} within {timeout} s (it stalled, or closed early)",
+                at=time.time(),
+            )
+        )
+
+    def _emit(self, record: HandshakeRecord) -> None:
+        if self.handshake_record is not None:
+            return
+        self.handshake_record = record
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._bounds().on_record(record)
+
+    def _bounds(self) -> _Settings:
+        if self._settings is None:
+            raise RuntimeError("SSLObject not created through _RecordingContext.wrap_bio")
+        return self._settings
+
+
+class _RecordingContext(ssl.SSLContext):
+    """Server context whose connections are ``_RecordingSSLObject``."""
+
+    sslobject_class = _RecordingSSLObject
+    _settings: _Settings
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        # The SSLObject keeps its BIOs in C; this is the one place that sees them.
+        sslobj = super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
+        if isinstance(sslobj, _RecordingSSLObject):
+            sslobj._attach(incoming, outgoing, self._settings)
+        return sslobj
 
 
 def make_server_context(
@@ -57,5 +261,196 @@ def make_server_context(
     tls_versions: tuple[str, ...],
     advertise_ca_names: bool,
     on_record: Callable[[HandshakeRecord], None],
+    linger_seconds: float = 2.0,
+    linger_bytes: int = 1 << 20,
+    handshake_timeout: float | None = None,
 ) -> ssl.SSLContext:
-    raise NotImplementedError
+    """A server context for ``asyncio`` servers; see the module docstring.
+
+    ``on_record`` is called once per connection, on the event loop, and must not
+    raise. With ``handshake_timeout`` (pass the server's ``ssl_handshake_timeout``)
+    a connection whose handshake has not ended by then is recorded as
+    ``handshake-incomplete``; without it such connections leave no record.
+    After a failed handshake the server waits for the client's EOF at most
+    ``linger_seconds`` or ``linger_bytes`` (checked as data arrives) and at most
+    the ``ssl_handshake_timeout`` counted from the connection's start.
+    Refuses what it cannot serve with ``ServerError``.
+    """
+    where = "local server"
+    versions = sorted(_TLS_VERSIONS[v] for v in set(tls_versions) if v in _TLS_VERSIONS)
+    if not versions or len(versions) != len(set(tls_versions)):
+        raise ServerError(
+            where,
+            f"TLS versions {list(tls_versions)!r} not supported",
+            "use a non-empty subset of ['1.2', '1.3']",
+        )
+    if client_auth not in _VERIFY_MODES:
+        raise ServerError(where, f"client auth {client_auth!r} unknown", "use 'required', 'optional' or 'none'")
+    if client_cas is None and client_auth != "none":
+        raise ServerError(
+            where,
+            f"client auth {client_auth!r} but no client CAs to trust",
+            "list the client CAs the server trusts, or set client auth 'none'",
+        )
+    ctx = _RecordingContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx._settings = _Settings(on_record, linger_seconds, linger_bytes, handshake_timeout)
+    ctx.minimum_version, ctx.maximum_version = versions[0], versions[-1]
+    try:
+        ctx.load_cert_chain(cert_chain, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ServerError(
+            f"{cert_chain} + {key}",
+            f"cannot load the server certificate chain and key: {_why(exc)}",
+            "give a PEM chain (leaf first) and its unencrypted PEM key",
+        ) from None
+    ctx.verify_mode = _VERIFY_MODES[client_auth]
+    if client_cas is not None:
+        try:
+            ctx.load_verify_locations(cafile=client_cas)
+        except (OSError, ssl.SSLError) as exc:
+            raise ServerError(
+                str(client_cas),
+                f"cannot load the client CAs: {_why(exc)}",
+                "give a PEM bundle of CA certificates",
+            ) from None
+    ctx._msg_callback = _note_alert  # type: ignore[attr-defined]
+    if advertise_ca_names and client_cas is not None and client_auth != "none":
+        _advertise_client_ca_names(ctx, client_cas)
+    return ctx
+
+
+# --- Acceptable client CA names -------------------------------------------------
+#
+# Why not the stdlib: ``load_verify_locations`` only fills the trust store, and
+# ``_ssl`` binds neither SSL_CTX_set_client_CA_list nor SSL_CTX_set0_CA_list, the
+# only sources of the names OpenSSL puts in the TLS 1.2 CertificateRequest and the
+# TLS 1.3 certificate_authorities extension (get_ca_names, ssl/statem/statem_lib.c).
+# So a Python server lists no CAs, and JSSE then offers any key entry where a
+# production server's list makes it send only a certificate whose issuer is listed.
+#
+# Why this is sound: CPython's PySSLContext (Modules/_ssl.c) is PyObject_HEAD then
+# ``SSL_CTX *ctx``, which the object owns for its whole life; ``_ssl`` keeps no
+# copy of the CA list, so nothing goes stale. The list is written once, before
+# the context is shared or serves a connection, as a C server would, and
+# SSL_CTX_set_client_CA_list takes ownership of it. Before that write the pointer
+# is proved read-only, through the libssl already loaded for ``_ssl`` (RTLD_NOLOAD:
+# never a second copy): mapped memory (checked through /proc/self/mem, so a stray
+# pointer is refused, not dereferenced), a server method of that very library,
+# the context's options, and a random ticket count set through the public API
+# and read back through the pointer. A wrong layout fails these and is refused.
+
+# Bytes of SSL_CTX the checks may read: num_tickets, the farthest, is at 1040 in
+# OpenSSL 3.0 on x86-64; the span leaves room for later versions.
+_SSL_CTX_SPAN = 2048
+
+
+def _loaded_libssl() -> list[ctypes.CDLL]:
+    try:
+        with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
+            paths = {line.split(maxsplit=5)[-1].strip() for line in maps if "/libssl" in line}
+    except OSError:
+        paths = set()
+    libs = []
+    for path in sorted(paths):
+        try:
+            # RTLD_NOLOAD: a handle on the copy already mapped, or nothing.
+            libs.append(ctypes.CDLL(path, mode=os.RTLD_NOLOAD))
+        except OSError:
+            continue
+    return libs
+
+
+def _readable(address: int, size: int) -> bool:
+    # /proc/self/mem answers EIO for unmapped memory where a dereference would
+    # crash the interpreter.
+    if address <= 0 or address % 8 or address + size >= 1 << 63:
+        return False
+    try:
+        fd = os.open("/proc/self/mem", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return len(os.pread(fd, size, address)) == size
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _function(lib: ctypes.CDLL, name: str, restype: Any, *argtypes: Any) -> Any:
+    try:
+        fn = getattr(lib, name)
+    except AttributeError:
+        # e.g. SSL_CTX_get_options is a macro before OpenSSL 3.0.
+        raise ServerError(
+            "local server",
+            f"cannot advertise client CA names: libssl has no {name} (OpenSSL older than 3.0?)",
+            _CA_NAMES_FIX,
+        ) from None
+    fn.restype, fn.argtypes = restype, list(argtypes)
+    return fn
+
+
+def _ssl_ctx_pointer(ctx: ssl.SSLContext, lib: ctypes.CDLL, offset: int) -> int:
+    """The ``SSL_CTX *`` of ``ctx`` at ``offset`` in the object, proved before use."""
+
+    def refuse(why: str) -> ServerError:
+        return ServerError(
+            "local server",
+            f"cannot advertise client CA names: {why}",
+            _CA_NAMES_FIX + ", or run a CPython whose ssl module uses a shared OpenSSL 3 library",
+        )
+
+    vp = ctypes.c_void_p
+    if not isinstance(ctx, ssl.SSLContext) or offset + 8 > type(ctx).__basicsize__ or offset < 0:
+        raise refuse("not a CPython SSLContext with the expected layout")
+    version = _function(lib, "OpenSSL_version_num", ctypes.c_ulong)()
+    if version != ssl.OPENSSL_VERSION_NUMBER:
+        raise refuse(f"libssl {version:#x} is not the ssl module's {ssl.OPENSSL_VERSION_NUMBER:#x}")
+    pointer = vp.from_address(id(ctx) + offset).value or 0
+    if not _readable(pointer, _SSL_CTX_SPAN):
+        raise refuse("the SSL_CTX pointer does not point to readable memory")
+    if _function(lib, "SSL_CTX_get_ssl_method", vp, vp)(pointer) != (_function(lib, "TLS_server_method", vp)()):
+        raise refuse("the SSL_CTX pointer is not a TLS server context of this libssl")
+    if _function(lib, "SSL_CTX_get_options", ctypes.c_uint64, vp)(pointer) != int(ctx.options):
+        raise refuse("the SSL_CTX options differ from the context's")
+    saved, probe = ctx.num_tickets, 1000 + secrets.randbelow(1 << 20)
+    ctx.num_tickets = probe
+    try:
+        if _function(lib, "SSL_CTX_get_num_tickets", ctypes.c_size_t, vp)(pointer) != probe:
+            raise refuse("the SSL_CTX session ticket count differs from the context's")
+    finally:
+        ctx.num_tickets = saved
+    return pointer
+
+
+def _advertise_client_ca_names(ctx: ssl.SSLContext, client_cas: Path, *, offset: int = object.__basicsize__) -> None:
+    libs = _loaded_libssl()
+    if not libs:
+        raise ServerError(
+            "local server",
+            "cannot advertise client CA names: the ssl module's libssl is not a loaded shared library",
+            _CA_NAMES_FIX,
+        )
+    errors: list[ServerError] = []
+    for lib in libs:
+        try:
+            pointer = _ssl_ctx_pointer(ctx, lib, offset)
+        except ServerError as exc:
+            errors.append(exc)
+            continue
+        vp = ctypes.c_void_p
+        names = _function(lib, "SSL_load_client_CA_file", vp, ctypes.c_char_p)(os.fsencode(client_cas))
+        # Leave no error behind in OpenSSL's per-thread queue, where the ssl
+        # module could later mistake it for the cause of an unrelated failure.
+        _function(lib, "ERR_clear_error", None)()
+        if not names:
+            raise ServerError(
+                str(client_cas),
+                "no CA certificate names could be read",
+                "give a PEM bundle of the client CA certificates",
+            )
+        # Takes ownership of the name list.
+        _function(lib, "SSL_CTX_set_client_CA_list", None, vp, vp)(pointer, names)
+        return
+    raise errors[0]

@@ -122,6 +122,8 @@ def describe_handshake(record: HandshakeRecord) -> str:
         who = client_identity(record.client_cert_der)["subject"] if record.client_cert_der else "no client certificate"
         return f"handshake accepted: {who} ({record.protocol}, {record.cipher})"
     parts = [f"handshake rejected: {record.reason or 'unknown reason'}"]
+    if record.reason == "handshake-incomplete" and record.error:
+        parts.append(record.error)
     if record.verify_code is not None:
         parts.append(f"verify error {record.verify_code}: {record.verify_message}")
     if record.alert_sent:
@@ -248,6 +250,9 @@ class LocalServer:
             tls_versions=self.policy.tls_versions,
             advertise_ca_names=self.policy.ca_names,
             on_record=self._record_handshake,
+            # Also records clients that stall or leave mid-handshake, which
+            # asyncio drops without telling the SSL object.
+            handshake_timeout=self._handshake_timeout,
         )
         # HTTP/1.1 is what the platform (HttpsURLConnection) speaks.
         context.set_alpn_protocols(["http/1.1"])
