@@ -597,6 +597,22 @@ def _missing(evidence: Evidence, said: str) -> Verdict:
         issuers = {c.issuer for c in entry.chain} | {c.subject for c in entry.chain}
         if not issuers & set(names):
             listed = ", ".join(name_of(n) for n in names)
+            top = entry.chain[-1]
+            missing = _path_to_trusted(top, evidence) if not _is_self_signed(top) else []
+            if missing:
+                # The JDK (X509KeyManager.chooseClientAlias) matches the issuers
+                # of the whole key-entry chain against the server's CA names: a
+                # chain cut short of the named CA is never offered.
+                between = ", ".join(name_of(c) for c in missing)
+                return Verdict(
+                    "client-chain-incomplete",
+                    "server",
+                    f"{said}: the server asks for a certificate under {listed}; the key entry {entry.alias!r} holds "
+                    f"{len(entry.chain)} certificate(s) ending at {name_of(top)}, without the intermediate {between}, "
+                    "so the JDK finds no matching certificate and sends none",
+                    f"add the intermediate {between} to the key entry's chain "
+                    "(import the full chain from your CA's PKCS#12 / PEM bundle)",
+                )
             return Verdict(
                 code,
                 "server",

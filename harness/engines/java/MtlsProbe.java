@@ -1,0 +1,684 @@
+/*
+ * mtls-harness JSSE probe: one HTTPS POST with a client certificate, made the way
+ * the integration platform makes it (KeyStore -> KeyManagerFactory/TrustManagerFactory
+ * default algorithms -> SSLContext "TLS" -> HttpsURLConnection, default hostname check).
+ *
+ * Protocol: one JSON object per line. Without arguments the program prints a
+ * {"ready":...} line, then answers each request line on stdin until EOF, so one JVM
+ * serves many probes. With --once it answers a single request and exits.
+ * Passwords arrive on stdin only and are never written anywhere.
+ *
+ * Java 11+, no dependencies: it is compiled (or run by the source launcher) on
+ * whatever JDK the user has.
+ */
+
+import java.io.*;
+import java.net.*;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.security.KeyStore;
+import java.security.Principal;
+import java.security.PrivateKey;
+import java.security.UnrecoverableKeyException;
+import java.security.cert.X509Certificate;
+import java.util.*;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.net.ssl.*;
+import javax.security.auth.x500.X500Principal;
+
+public final class MtlsProbe {
+    private static final int MAX_BODY = 1 << 20;
+    private static final Pattern ALERT = Pattern.compile("Received fatal alert: (\\w+)");
+
+    public static void main(String[] args) throws IOException {
+        // HttpClient reads this once, in a static initialiser: set it before any
+        // HTTP class loads, so no probe ever reuses another probe's connection.
+        System.setProperty("http.keepAlive", "false");
+        PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, "UTF-8");
+        // Anything else that prints (debug logging, JAVA_TOOL_OPTIONS agents) must
+        // not corrupt the protocol channel.
+        System.setOut(System.err);
+        boolean once = args.length > 0 && "--once".equals(args[0]);
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        if (!once) {
+            Map<String, Object> ready = new LinkedHashMap<>();
+            ready.put("ready", Boolean.TRUE);
+            ready.put("javaVersion", System.getProperty("java.version"));
+            ready.put("javaVendor", System.getProperty("java.vendor"));
+            ready.put("pid", ProcessHandle.current().pid());
+            emit(out, ready);
+        }
+        String line;
+        while ((line = in.readLine()) != null) {
+            if (line.trim().isEmpty()) { continue; }
+            emit(out, answer(line));
+            if (once) { break; }
+        }
+        // A stray non-daemon thread must not keep the JVM alive after stdin closed.
+        System.exit(0);
+    }
+
+    private static void emit(PrintStream out, Map<String, Object> message) {
+        out.println(Json.write(message));
+        if (out.checkError()) {
+            System.exit(1); // the harness is gone: nobody to answer
+        }
+    }
+
+    private static Map<String, Object> answer(String line) {
+        Object id = null;
+        try {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> request = (Map<String, Object>) Json.parse(line);
+            id = request.get("id");
+            Map<String, Object> response = probe(request);
+            response.put("id", id);
+            return response;
+        } catch (Throwable t) { // a bug here must become an answer, not a dead JVM
+            Map<String, Object> response = new LinkedHashMap<>();
+            response.put("id", id);
+            response.put("internalError", chain(t));
+            return response;
+        }
+    }
+
+    static Map<String, Object> probe(Map<String, Object> req) {
+        long started = System.nanoTime();
+        Map<String, Object> res = new LinkedHashMap<>();
+        Map<String, Object> details = new LinkedHashMap<>();
+        Recorder rec = new Recorder();
+        char[] ksPass = string(req, "keystorePass").toCharArray();
+        char[] tsPass = string(req, "truststorePass").toCharArray();
+        int timeout = ((Number) req.get("timeoutMs")).intValue();
+        String stage = "keystore";
+        boolean loading = true;
+        HttpsURLConnection conn = null;
+        try {
+            KeyStore ks = load(string(req, "keystore"), ksPass, "keystore", details);
+            stage = "truststore";
+            KeyStore ts = load(string(req, "truststore"), tsPass, "truststore", details);
+            loading = false;
+
+            stage = "keystore";
+            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(ks, ksPass); // a key entry with another password fails here, as on the platform
+            stage = "truststore";
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(ts);
+
+            // A fresh context per probe: its own session cache, so no resumption
+            // carries over from an earlier probe.
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(recording(kmf.getKeyManagers(), rec), tmf.getTrustManagers(), null);
+            String[] protocols = protocols(req);
+            stage = "handshake";
+            if (protocols != null) {
+                List<String> supported = Arrays.asList(ctx.getSupportedSSLParameters().getProtocols());
+                for (String p : protocols) {
+                    if (!supported.contains(p)) {
+                        throw new IllegalArgumentException("Unsupported protocol: " + p + " (supported: " + supported + ")");
+                    }
+                }
+            }
+
+            stage = "connect";
+            URLConnection opened = URI.create(string(req, "url")).toURL().openConnection();
+            if (!(opened instanceof HttpsURLConnection)) {
+                throw new IllegalArgumentException("not an https URL: " + string(req, "url"));
+            }
+            conn = (HttpsURLConnection) opened;
+            conn.setSSLSocketFactory(new ProbeSocketFactory(ctx.getSocketFactory(), protocols, rec));
+            conn.setConnectTimeout(timeout);
+            conn.setReadTimeout(timeout);
+            conn.setUseCaches(false);
+            conn.setRequestMethod("POST");
+            conn.setDoOutput(true);
+            conn.setRequestProperty("Content-Type", string(req, "contentType"));
+            byte[] body = Base64.getDecoder().decode(string(req, "bodyB64"));
+            conn.connect(); // TCP connect and TLS handshake
+            stage = "http";
+            try (OutputStream os = conn.getOutputStream()) {
+                os.write(body);
+            }
+            int status = conn.getResponseCode();
+            stage = "done";
+            res.put("status", status);
+            try {
+                InputStream is = status >= 400 ? conn.getErrorStream() : conn.getInputStream();
+                res.put("bodyB64", Base64.getEncoder().encodeToString(readBounded(is)));
+            } catch (IOException e) {
+                details.put("body_error", String.join(" <- ", chain(e)));
+            }
+        } catch (Exception e) {
+            if (stage.equals("connect") && rec.socket != null && rec.socket.isConnected()) {
+                stage = "handshake"; // TCP is up: what failed is TLS
+            }
+            if (e instanceof SSLException) { stage = "handshake"; }
+            res.put("errors", chain(e));
+            res.put("errorType", e.getClass().getSimpleName());
+            res.put("alert", alert(e));
+            res.put("codeHint", hint(stage, loading, e));
+        } finally {
+            Arrays.fill(ksPass, '\0');
+            Arrays.fill(tsPass, '\0');
+            if (conn != null) { conn.disconnect(); }
+        }
+        res.put("stage", stage);
+        session(rec, res, details);
+        rec.describe(details);
+        res.put("details", details);
+        res.put("elapsedMs", (System.nanoTime() - started) / 1e6);
+        return res;
+    }
+
+    /** The store's real type comes from its content, as the platform's file would be read. */
+    static String detectType(byte[] b) {
+        if (b.length >= 4) {
+            int magic = ((b[0] & 0xff) << 24) | ((b[1] & 0xff) << 16) | ((b[2] & 0xff) << 8) | (b[3] & 0xff);
+            if (magic == 0xFEEDFEED) { return "JKS"; }
+            if (magic == 0xCECECECE) { return "JCEKS"; }
+        }
+        return "PKCS12";
+    }
+
+    private static KeyStore load(String path, char[] pass, String which, Map<String, Object> details) throws Exception {
+        byte[] bytes = Files.readAllBytes(Paths.get(path));
+        String type = detectType(bytes);
+        details.put(which + "_type", type);
+        KeyStore ks = KeyStore.getInstance(type);
+        ks.load(new ByteArrayInputStream(bytes), pass);
+        List<String> keys = new ArrayList<>();
+        int certs = 0;
+        for (String alias : Collections.list(ks.aliases())) {
+            if (ks.isKeyEntry(alias)) {
+                keys.add(alias);
+            } else if (ks.isCertificateEntry(alias)) {
+                certs++;
+            }
+        }
+        Collections.sort(keys);
+        if (which.equals("keystore")) {
+            details.put("key_entries", String.valueOf(keys.size()));
+            details.put("key_aliases", String.join("|", keys));
+        } else {
+            details.put("truststore_certs", String.valueOf(certs));
+            details.put("truststore_key_entries", String.valueOf(keys.size()));
+        }
+        return ks;
+    }
+
+    /** What is certain from the exception alone; anything subtler is diagnose's job. */
+    private static String hint(String stage, boolean loading, Throwable e) {
+        if (!stage.equals("keystore") && !stage.equals("truststore")) { return null; }
+        if (!loading) { return e instanceof UnrecoverableKeyException ? "key-password-mismatch" : null; }
+        // JKS: "Keystore was tampered with, or password was incorrect" (cause
+        // UnrecoverableKeyException); PKCS12: "keystore password was incorrect" or
+        // "Integrity check failed". A truncated or foreign file gives anything else.
+        for (Throwable t : causes(e)) {
+            String m = String.valueOf(t.getMessage());
+            if (t instanceof UnrecoverableKeyException || m.contains("password was incorrect")
+                    || m.contains("Integrity check failed")) {
+                return stage + "-password-wrong";
+            }
+        }
+        return "store-unreadable";
+    }
+
+    private static String alert(Throwable e) {
+        for (Throwable t : causes(e)) {
+            Matcher m = ALERT.matcher(String.valueOf(t.getMessage()));
+            if (m.find()) { return m.group(1); }
+        }
+        return null;
+    }
+
+    /**
+     * Protocol and cipher: the final session when the handshake completed, else
+     * what the handshake had agreed when the server asked for a certificate.
+     * The socket is closed first so getSession() cannot start a new handshake.
+     */
+    private static void session(Recorder rec, Map<String, Object> res, Map<String, Object> details) {
+        boolean completed = false;
+        if (rec.socket != null) {
+            try {
+                rec.socket.close();
+            } catch (IOException ignored) {
+                // closing only protects getSession(); a failure changes nothing
+            }
+            SSLSession s = rec.socket.getSession();
+            if (s != null && !"NONE".equals(s.getProtocol())) {
+                completed = true;
+                res.put("protocol", s.getProtocol());
+                res.put("cipher", s.getCipherSuite());
+            }
+        }
+        if (!completed && rec.handshakeProtocol != null) {
+            res.put("protocol", rec.handshakeProtocol);
+            res.put("cipher", rec.handshakeCipher);
+        }
+        details.put("handshake_completed", String.valueOf(completed));
+    }
+
+    private static String[] protocols(Map<String, Object> req) {
+        Object p = req.get("protocols");
+        if (!(p instanceof List)) { return null; }
+        List<?> list = (List<?>) p;
+        String[] out = new String[list.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = String.valueOf(list.get(i));
+        }
+        return out;
+    }
+
+    private static KeyManager[] recording(KeyManager[] kms, Recorder rec) {
+        KeyManager[] out = kms.clone();
+        for (int i = 0; i < out.length; i++) {
+            if (out[i] instanceof X509KeyManager) {
+                out[i] = new RecordingKeyManager((X509KeyManager) out[i], rec);
+            }
+        }
+        return out;
+    }
+
+    private static byte[] readBounded(InputStream is) throws IOException {
+        if (is == null) { return new byte[0]; }
+        try (InputStream in = is) {
+            ByteArrayOutputStream buf = new ByteArrayOutputStream();
+            byte[] chunk = new byte[8192];
+            int n;
+            while (buf.size() < MAX_BODY && (n = in.read(chunk)) != -1) {
+                buf.write(chunk, 0, Math.min(n, MAX_BODY - buf.size()));
+            }
+            return buf.toByteArray();
+        }
+    }
+
+    private static List<Throwable> causes(Throwable e) {
+        List<Throwable> out = new ArrayList<>();
+        Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Throwable t = e; t != null && seen.add(t) && out.size() < 32; t = t.getCause()) {
+            out.add(t);
+        }
+        return out;
+    }
+
+    /** The whole chain, outermost first: "class: message" per cause. */
+    static List<String> chain(Throwable e) {
+        List<String> out = new ArrayList<>();
+        for (Throwable t : causes(e)) {
+            out.add(t.getMessage() == null ? t.getClass().getName() : t.getClass().getName() + ": " + t.getMessage());
+        }
+        return out;
+    }
+
+    private static String string(Map<String, Object> m, String key) {
+        Object v = m.get(key);
+        if (!(v instanceof String)) {
+            throw new IllegalArgumentException("request field " + key + " must be a string");
+        }
+        return (String) v;
+    }
+
+    /** Per-probe record of what the JDK did on the client-certificate side. */
+    static final class Recorder {
+        volatile SSLSocket socket;
+        volatile int connections;
+        boolean requested;
+        String chosen;
+        String handshakeProtocol;
+        String handshakeCipher;
+        final Set<String> keyTypes = new LinkedHashSet<>();
+        final Set<String> issuers = new LinkedHashSet<>();
+
+        synchronized void asked(String[] types, Principal[] names, String alias, Socket s) {
+            requested = true;
+            if (types != null) { keyTypes.addAll(Arrays.asList(types)); }
+            if (names != null) {
+                for (Principal p : names) {
+                    issuers.add(p instanceof X500Principal ? ((X500Principal) p).getName(X500Principal.RFC2253) : p.getName());
+                }
+            }
+            // JSSE asks once per key type and sends the first alias it gets.
+            if (chosen == null && alias != null) { chosen = alias; }
+            if (s instanceof SSLSocket) {
+                SSLSession hs = ((SSLSocket) s).getHandshakeSession();
+                if (hs != null) {
+                    handshakeProtocol = hs.getProtocol();
+                    handshakeCipher = hs.getCipherSuite();
+                }
+            }
+        }
+
+        synchronized void describe(Map<String, Object> details) {
+            // HttpURLConnection silently retries a POST once when reading the
+            // response fails: the server may see two handshakes for one probe.
+            details.put("connections", String.valueOf(connections));
+            details.put("client_cert_requested", String.valueOf(requested));
+            if (requested) {
+                details.put("chosen_alias", chosen == null ? "" : chosen);
+                details.put("ca_names_seen", String.join("|", issuers));
+                details.put("key_types_asked", String.join("|", keyTypes));
+            }
+        }
+    }
+
+    /** Delegates everything; records which alias the JDK chose and the CA names it saw. */
+    static final class RecordingKeyManager extends X509ExtendedKeyManager {
+        private final X509KeyManager km;
+        private final Recorder rec;
+
+        RecordingKeyManager(X509KeyManager km, Recorder rec) {
+            this.km = km;
+            this.rec = rec;
+        }
+
+        @Override
+        public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
+            String alias = km.chooseClientAlias(keyType, issuers, socket);
+            rec.asked(keyType, issuers, alias, socket);
+            return alias;
+        }
+
+        @Override
+        public String chooseEngineClientAlias(String[] keyType, Principal[] issuers, SSLEngine engine) {
+            String alias = km instanceof X509ExtendedKeyManager
+                    ? ((X509ExtendedKeyManager) km).chooseEngineClientAlias(keyType, issuers, engine)
+                    : null;
+            rec.asked(keyType, issuers, alias, null);
+            return alias;
+        }
+
+        @Override
+        public String[] getClientAliases(String keyType, Principal[] issuers) {
+            return km.getClientAliases(keyType, issuers);
+        }
+
+        @Override
+        public String[] getServerAliases(String keyType, Principal[] issuers) {
+            return km.getServerAliases(keyType, issuers);
+        }
+
+        @Override
+        public String chooseServerAlias(String keyType, Principal[] issuers, Socket socket) {
+            return km.chooseServerAlias(keyType, issuers, socket);
+        }
+
+        @Override
+        public String chooseEngineServerAlias(String keyType, Principal[] issuers, SSLEngine engine) {
+            return km instanceof X509ExtendedKeyManager
+                    ? ((X509ExtendedKeyManager) km).chooseEngineServerAlias(keyType, issuers, engine)
+                    : null;
+        }
+
+        @Override
+        public X509Certificate[] getCertificateChain(String alias) {
+            return km.getCertificateChain(alias);
+        }
+
+        @Override
+        public PrivateKey getPrivateKey(String alias) {
+            return km.getPrivateKey(alias);
+        }
+    }
+
+    /**
+     * Restricts protocols per socket: https.protocols is read once per JVM, and
+     * this JVM outlives many probes. Also keeps the socket for session details.
+     */
+    static final class ProbeSocketFactory extends SSLSocketFactory {
+        private final SSLSocketFactory f;
+        private final String[] protocols;
+        private final Recorder rec;
+
+        ProbeSocketFactory(SSLSocketFactory f, String[] protocols, Recorder rec) {
+            this.f = f;
+            this.protocols = protocols;
+            this.rec = rec;
+        }
+
+        private Socket prepare(Socket s) {
+            if (s instanceof SSLSocket) {
+                SSLSocket ssl = (SSLSocket) s;
+                if (protocols != null) { ssl.setEnabledProtocols(protocols); }
+                rec.socket = ssl;
+                rec.connections++;
+            }
+            return s;
+        }
+
+        @Override
+        public String[] getDefaultCipherSuites() {
+            return f.getDefaultCipherSuites();
+        }
+
+        @Override
+        public String[] getSupportedCipherSuites() {
+            return f.getSupportedCipherSuites();
+        }
+
+        @Override
+        public Socket createSocket() throws IOException {
+            return prepare(f.createSocket());
+        }
+
+        @Override
+        public Socket createSocket(Socket s, String host, int port, boolean autoClose) throws IOException {
+            return prepare(f.createSocket(s, host, port, autoClose));
+        }
+
+        @Override
+        public Socket createSocket(String host, int port) throws IOException {
+            return prepare(f.createSocket(host, port));
+        }
+
+        @Override
+        public Socket createSocket(String host, int port, InetAddress local, int localPort) throws IOException {
+            return prepare(f.createSocket(host, port, local, localPort));
+        }
+
+        @Override
+        public Socket createSocket(InetAddress host, int port) throws IOException {
+            return prepare(f.createSocket(host, port));
+        }
+
+        @Override
+        public Socket createSocket(InetAddress host, int port, InetAddress local, int localPort) throws IOException {
+            return prepare(f.createSocket(host, port, local, localPort));
+        }
+    }
+
+    /** Just enough JSON: objects, arrays, strings, numbers, booleans, null. Output is ASCII. */
+    static final class Json {
+        private final String s;
+        private int i;
+
+        private Json(String s) {
+            this.s = s;
+        }
+
+        static Object parse(String text) {
+            Json p = new Json(text);
+            Object v = p.value();
+            p.ws();
+            if (p.i != text.length()) { throw p.error("trailing characters"); }
+            return v;
+        }
+
+        private IllegalArgumentException error(String what) {
+            return new IllegalArgumentException("bad JSON at offset " + i + ": " + what);
+        }
+
+        private void ws() {
+            while (i < s.length() && " \t\r\n".indexOf(s.charAt(i)) >= 0) {
+                i++;
+            }
+        }
+
+        private void expect(char c) {
+            ws();
+            if (i >= s.length() || s.charAt(i) != c) { throw error("expected '" + c + "'"); }
+            i++;
+        }
+
+        private boolean peek(char c) {
+            ws();
+            return i < s.length() && s.charAt(i) == c;
+        }
+
+        private Object value() {
+            ws();
+            if (i >= s.length()) { throw error("unexpected end"); }
+            char c = s.charAt(i);
+            if (c == '{') {
+                Map<String, Object> m = new LinkedHashMap<>();
+                i++;
+                if (peek('}')) {
+                    i++;
+                    return m;
+                }
+                do {
+                    ws();
+                    if (!peek('"')) { throw error("expected a string key"); }
+                    String key = string();
+                    expect(':');
+                    m.put(key, value());
+                } while (comma());
+                expect('}');
+                return m;
+            }
+            if (c == '[') {
+                List<Object> l = new ArrayList<>();
+                i++;
+                if (peek(']')) {
+                    i++;
+                    return l;
+                }
+                do {
+                    l.add(value());
+                } while (comma());
+                expect(']');
+                return l;
+            }
+            if (c == '"') { return string(); }
+            for (String word : new String[] {"true", "false", "null"}) {
+                if (s.startsWith(word, i)) {
+                    i += word.length();
+                    return word.equals("null") ? null : Boolean.valueOf(word);
+                }
+            }
+            int start = i;
+            while (i < s.length() && "+-0123456789.eE".indexOf(s.charAt(i)) >= 0) {
+                i++;
+            }
+            String num = s.substring(start, i);
+            try {
+                if (num.matches("-?\\d+")) { return Long.parseLong(num); }
+                return Double.parseDouble(num);
+            } catch (NumberFormatException e) {
+                i = start;
+                throw error("bad value");
+            }
+        }
+
+        private boolean comma() {
+            if (peek(',')) {
+                i++;
+                return true;
+            }
+            return false;
+        }
+
+        private String string() {
+            StringBuilder b = new StringBuilder();
+            i++; // the opening quote
+            while (true) {
+                if (i >= s.length()) { throw error("unterminated string"); }
+                char c = s.charAt(i++);
+                if (c == '"') { return b.toString(); }
+                if (c < 0x20) { throw error("control character in string"); }
+                if (c != '\\') {
+                    b.append(c);
+                    continue;
+                }
+                if (i >= s.length()) { throw error("unterminated escape"); }
+                char e = s.charAt(i++);
+                int at = "\"\\/bfnrt".indexOf(e);
+                if (at >= 0) {
+                    b.append("\"\\/\b\f\n\r\t".charAt(at));
+                } else if (e == 'u' && i + 4 <= s.length()) {
+                    int code = 0;
+                    for (int k = 0; k < 4; k++) {
+                        int d = Character.digit(s.charAt(i++), 16);
+                        if (d < 0) { throw error("bad \\u escape"); }
+                        code = code * 16 + d;
+                    }
+                    b.append((char) code); // surrogate pairs arrive as two escapes
+                } else {
+                    throw error("bad escape");
+                }
+            }
+        }
+
+        static String write(Object v) {
+            StringBuilder b = new StringBuilder();
+            write(b, v);
+            return b.toString();
+        }
+
+        private static void write(StringBuilder b, Object v) {
+            if (v == null) {
+                b.append("null");
+            } else if (v instanceof Boolean || v instanceof Integer || v instanceof Long) {
+                b.append(v);
+            } else if (v instanceof Number) {
+                double d = ((Number) v).doubleValue();
+                b.append(Double.isFinite(d) ? String.valueOf(d) : "null");
+            } else if (v instanceof Map) {
+                b.append('{');
+                String sep = "";
+                for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) {
+                    b.append(sep);
+                    quote(b, String.valueOf(e.getKey()));
+                    b.append(':');
+                    write(b, e.getValue());
+                    sep = ",";
+                }
+                b.append('}');
+            } else if (v instanceof List) {
+                b.append('[');
+                String sep = "";
+                for (Object o : (List<?>) v) {
+                    b.append(sep);
+                    write(b, o);
+                    sep = ",";
+                }
+                b.append(']');
+            } else {
+                quote(b, v.toString());
+            }
+        }
+
+        private static void quote(StringBuilder b, String s) {
+            b.append('"');
+            for (int k = 0; k < s.length(); k++) {
+                char c = s.charAt(k);
+                if (c == '"' || c == '\\') {
+                    b.append('\\').append(c);
+                } else if (c == '\n') {
+                    b.append("\\n");
+                } else if (c == '\r') {
+                    b.append("\\r");
+                } else if (c == '\t') {
+                    b.append("\\t");
+                } else if (c < 0x20 || c > 0x7e) {
+                    b.append(String.format("\\u%04x", (int) c));
+                } else {
+                    b.append(c);
+                }
+            }
+            b.append('"');
+        }
+    }
+}
