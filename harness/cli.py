@@ -7,14 +7,18 @@ expected / an error finding, 2 bad input (one line on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.errors import HarnessError, UsageError
+
+if TYPE_CHECKING:
+    from harness.secret import Secret
 
 __all__ = ["main"]
 
@@ -76,7 +80,91 @@ def _parser() -> _Parser:
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     serve.add_argument("--handshake-timeout", type=float, default=5.0, metavar="SECONDS")
     serve.set_defaults(handler=_serve)
+
+    check = commands.add_parser("check", help="judge a destination JSON, its stores and (with a URL) the live server")
+    check.add_argument("destination", type=Path, metavar="DESTINATION.json")
+    check.add_argument("--url", help='the destination\'s URL (default: its "url" attribute)')
+    check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    check.add_argument("--junit", type=Path, metavar="FILE", help="write one JUnit testcase per check")
+    check.add_argument(
+        "--engine", choices=("python", "jsse", "all"), default="all", help="engines for the live handshake"
+    )
+    check.add_argument(
+        "--at", metavar="DATETIME", help="judge validity at this time (RFC 3339 or +30d), e.g. the go-live date"
+    )
+    check.add_argument(
+        "--expiring-days", type=int, default=30, metavar="N", help="warn when a certificate expires within N days"
+    )
+    check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
+    _password_options(check, "keystore", "keystorePass")
+    _password_options(check, "truststore", "truststorePass")
+    check.set_defaults(handler=_check)
+
+    keystore = commands.add_parser(
+        "keystore", help="build the platform's keystore from a PKCS#12 key pair (KeyPair.p12)"
+    )
+    keystore.add_argument("pkcs12", type=Path, metavar="IN.p12")
+    keystore.add_argument("--out", type=Path, required=True, metavar="OUT")
+    keystore.add_argument("--alias", help="the key entry's alias (default: the PKCS#12 friendly name)")
+    keystore.add_argument("--format", choices=("jks", "pkcs12"), default="jks")
+    keystore.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    _password_options(keystore, "p12", "the PKCS#12 file's password")
+    _password_options(keystore, "", "the new keystore's password (also its key password)")
+    keystore.set_defaults(handler=_keystore)
+
+    truststore = commands.add_parser("truststore", help="build a truststore from the certificates a server presents")
+    truststore.add_argument("url", metavar="URL")
+    truststore.add_argument("--out", type=Path, required=True, metavar="OUT")
+    truststore.add_argument("--format", choices=("jks", "pkcs12"), default="jks")
+    truststore.add_argument(
+        "--add-keystore",
+        type=Path,
+        metavar="KS",
+        help="also trust this keystore's certificates (as the platform's guide does)",
+    )
+    truststore.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    truststore.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
+    _password_options(truststore, "keystore", "the --add-keystore keystore's password")
+    _password_options(truststore, "", "the new truststore's password")
+    truststore.set_defaults(handler=_truststore)
     return parser
+
+
+def _password_options(parser: argparse.ArgumentParser, prefix: str, what: str) -> None:
+    """``--PREFIX-password-env VAR`` / ``--PREFIX-password-file FILE`` (as keytool's ``-storepass:env``)."""
+    name = f"{prefix}-password" if prefix else "password"
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(f"--{name}-env", metavar="VAR", help=f"read {what} from environment variable VAR")
+    group.add_argument(f"--{name}-file", type=Path, metavar="FILE", help=f"read {what} from the first line of FILE")
+
+
+def _password(
+    args: argparse.Namespace, prefix: str, *, prompt: str | None = None, confirm: bool = False
+) -> Secret | None:
+    """The password from --…-env / --…-file, else a prompt on a terminal, else None."""
+    from harness.secret import Secret
+
+    name = f"{prefix}_password" if prefix else "password"
+    env, file = getattr(args, f"{name}_env"), getattr(args, f"{name}_file")
+    option = "--" + name.replace("_", "-")
+    if env is not None:
+        if env not in os.environ:
+            raise UsageError(f"{option}-env", f"environment variable {env} is not set", f"export {env}=... first")
+        return Secret(os.environ[env])
+    if file is not None:
+        try:
+            lines = file.read_text("utf-8").splitlines()
+        except OSError as exc:
+            raise UsageError(str(file), f"cannot read: {exc.strerror}", f"check {option}-file") from None
+        return Secret(lines[0] if lines else "")
+    if prompt is None or not sys.stdin.isatty():
+        return None
+    import getpass
+
+    first = getpass.getpass(f"{prompt}: ")
+    if confirm and getpass.getpass(f"{prompt} (again): ") != first:
+        raise UsageError("password", "the two entries differ", "run again and type the same password twice")
+    return Secret(first)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -209,6 +297,148 @@ def _serve(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
+    return EXIT_OK
+
+
+# -- check / keystore / truststore: the go-live commands ---------------------------------
+
+
+def _engines(choice: str) -> list[Any]:
+    from harness.engines.python import PythonEngine
+
+    engines: list[Any] = []
+    if choice in ("python", "all"):
+        engines.append(PythonEngine())
+    if choice in ("jsse", "all"):
+        from harness.engines.jsse import JsseEngine
+
+        engines.append(JsseEngine())
+    return engines
+
+
+def _check(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from harness.check import load_destination, render_text, run_check, write_report_junit
+    from harness.scenario import resolve_time
+
+    at = None
+    if args.at:
+        from harness.scenario import parse_time
+
+        spec = parse_time(args.at)
+        if spec is None:
+            raise UsageError(
+                "--at", f"{args.at!r} is not a date-time", "use RFC 3339 (2026-12-15 or 2026-12-15T09:00:00Z) or +30d"
+            )
+        at = resolve_time(spec, dt.datetime.now(dt.UTC))
+    destination = load_destination(
+        args.destination,
+        url=args.url,
+        keystore_password=_password(args, "keystore"),
+        truststore_password=_password(args, "truststore"),
+    )
+    engines = _engines(args.engine) if destination.url else []
+    try:
+        report = run_check(destination, engines=engines, at=at, expiring_days=args.expiring_days, timeout=args.timeout)
+    finally:
+        for engine in engines:
+            engine.close()
+    print(report.to_json() if args.json else render_text(report))
+    if args.junit:
+        write_report_junit(report, args.junit)
+    return EXIT_FAILED if report.errors else EXIT_OK
+
+
+def _refuse_overwrite(out: Path, force: bool) -> None:
+    if out.exists() and not force:
+        raise UsageError(str(out), "already exists", "choose another --out, or pass --force to replace it")
+    if out.is_dir():
+        raise UsageError(str(out), "is a folder", "give a file name, e.g. --out keystore.jks")
+
+
+def _keystore(args: argparse.Namespace) -> int:
+    from harness.files import write_atomic
+    from harness.stores import keystore_bytes, load_key_pair, read_store
+
+    _refuse_overwrite(args.out, args.force)
+    if not args.pkcs12.is_file():
+        raise UsageError(str(args.pkcs12), "no such file", "give the PKCS#12 key pair your CA issued")
+    p12_password = _password(args, "p12", prompt=f"Password of {args.pkcs12.name}")
+    if p12_password is None:
+        raise UsageError(
+            str(args.pkcs12), "no password given", "pass --p12-password-env VAR or --p12-password-file FILE"
+        )
+    entry = load_key_pair(args.pkcs12, p12_password)
+    password = _password(args, "", prompt=f"New password for {args.out.name}", confirm=True)
+    if password is None:
+        raise UsageError(str(args.out), "no password given", "pass --password-env VAR or --password-file FILE")
+    if not password.reveal():
+        raise UsageError(str(args.out), "the password is empty", "the platform needs a keystorePass")
+    alias = args.alias or entry.alias or "client"
+    if args.format == "jks":
+        alias = alias.lower()  # JKS aliases are lower case; the JDK folds them
+    write_atomic(args.out, keystore_bytes(entry, alias, args.format, password), private=True, overwrite=args.force)
+    written = read_store(args.out, password, "keystore")  # read back: what the platform will open
+    leaf = written.key_entries[0].chain[0]
+    print(f"wrote {args.out} ({args.format.upper()}, 0600): one key entry {alias!r}, key password = store password")
+    print(f"  certificate: {leaf.subject.rfc4514_string()}")
+    print(f"  issued by:   {leaf.issuer.rfc4514_string()}")
+    print(f"  valid until: {leaf.not_valid_after_utc:%Y-%m-%d}; chain of {len(written.key_entries[0].chain)}")
+    if len(entry.chain) == 1 and leaf.subject != leaf.issuer:
+        print(
+            "  warning: the PKCS#12 file holds no CA certificate: the chain is the leaf only (client-chain-incomplete)"
+        )
+    print(f'  in destination.json: "keystoreFile": "{args.out.name}", "keystorePass": the password you gave')
+    return EXIT_OK
+
+
+def _truststore(args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives import hashes
+
+    from harness.files import write_atomic
+    from harness.remote import inspect_server
+    from harness.stores import alias_for, read_store, truststore_bytes
+
+    _refuse_overwrite(args.out, args.force)
+    extra = []
+    if args.add_keystore is not None:
+        ks_password = _password(args, "keystore", prompt=f"Password of {args.add_keystore.name}")
+        if ks_password is None:
+            raise UsageError(
+                str(args.add_keystore),
+                "no password given",
+                "pass --keystore-password-env VAR or --keystore-password-file FILE",
+            )
+        contents = read_store(args.add_keystore, ks_password, "keystore")
+        extra = [c for e in contents.key_entries for c in e.chain] + list(contents.certificates)
+    password = _password(args, "", prompt=f"New password for {args.out.name}", confirm=True)
+    if password is None:
+        raise UsageError(str(args.out), "no password given", "pass --password-env VAR or --password-file FILE")
+    try:
+        view = inspect_server(args.url, timeout=args.timeout)
+    except OSError as exc:
+        raise UsageError(
+            args.url, f"cannot reach the server: {exc}", "check the URL, DNS, the port and any firewall"
+        ) from None
+    taken: set[str] = set()
+    seen: set[bytes] = set()
+    entries = []
+    for cert in [*view.chain, *extra]:
+        fingerprint = cert.fingerprint(hashes.SHA256())
+        if fingerprint not in seen:
+            seen.add(fingerprint)
+            entries.append((alias_for(cert, taken), cert))
+    write_atomic(args.out, truststore_bytes(entries, args.format, password), private=True, overwrite=args.force)
+    read_store(args.out, password, "truststore")  # read back: what the platform will open
+    print(f"wrote {args.out} ({args.format.upper()}): {len(entries)} trusted certificate(s)")
+    for alias, cert in entries:
+        digest = cert.fingerprint(hashes.SHA256()).hex().upper()
+        print(f"  {alias}: {cert.subject.rfc4514_string()}")
+        print(f"    SHA-256 {':'.join(digest[i : i + 2] for i in range(0, len(digest), 2))}")
+        print(f"    expires {cert.not_valid_after_utc:%Y-%m-%d}")
+    if len(view.chain) == 1 and view.chain[0].subject != view.chain[0].issuer:
+        print("  note: the server sends only its own certificate; the truststore trusts that certificate itself")
     return EXIT_OK
 
 

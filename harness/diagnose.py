@@ -35,6 +35,7 @@ __all__ = [
     "Verdict",
     "diagnose",
     "name_of",
+    "usage_problem",
     "verify_client_chain",
     "verify_server_chain",
     "weak_key",
@@ -484,7 +485,7 @@ def _refine_client_cert(code: str, evidence: Evidence, said: str) -> Verdict:
         return Verdict(
             code,
             "server",
-            f"{said}: {who} {_usage_problem(leaf)}",
+            f"{said}: {who} {usage_problem(leaf) or 'is not allowed for client authentication'}",
             "ask your CA for a certificate with extended key usage clientAuth (TLS Web Client Authentication)",
         )
     if code == "weak-key":
@@ -514,10 +515,11 @@ _CLIENT_FIXES = {
 }
 
 
-def _usage_problem(cert: x509.Certificate) -> str:
+def usage_problem(cert: x509.Certificate) -> str | None:
+    """Why ``cert`` cannot authenticate a TLS client (EKU without clientAuth, KU without digitalSignature)."""
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        if ExtendedKeyUsageOID.CLIENT_AUTH not in eku:
+        if ExtendedKeyUsageOID.CLIENT_AUTH not in eku and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in eku:
             names = ", ".join(getattr(u, "_name", u.dotted_string) for u in eku)
             return f"may be used only for {names}, not for client authentication"
     except x509.ExtensionNotFound:
@@ -528,7 +530,7 @@ def _usage_problem(cert: x509.Certificate) -> str:
             return "has a key usage without digitalSignature, which client authentication needs"
     except x509.ExtensionNotFound:
         pass
-    return "is not allowed for client authentication"
+    return None
 
 
 def _untrusted(evidence: Evidence, entry: KeyEntry, said: str) -> Verdict:

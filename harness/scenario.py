@@ -39,6 +39,7 @@ __all__ = [
     "chain_to_root",
     "load_scenario",
     "parse_scenario",
+    "parse_time",
     "resolve_time",
     "schema",
 ]
@@ -199,6 +200,18 @@ def parse_scenario(text: str, path: Path) -> Scenario:
     return _Builder(doc, path).build()
 
 
+def parse_time(text: str) -> TimeSpec | None:
+    """A relative time (``-30d``, ``+12h``; units s m h d w) or an RFC 3339 date / date-time (UTC if no offset)."""
+    if match := re.fullmatch(r"([+-])(\d+)([smhdw])", text):
+        seconds = int(match[2]) * _UNITS[match[3]]
+        return dt.timedelta(seconds=seconds if match[1] == "+" else -seconds)
+    try:
+        when = dt.datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
 def resolve_time(spec: TimeSpec, now: dt.datetime) -> dt.datetime:
     return now + spec if isinstance(spec, dt.timedelta) else spec
 
@@ -344,14 +357,10 @@ class _Builder:
     def time(self, key: str, text: str | None, default: TimeSpec | None) -> TimeSpec | None:
         if text is None:
             return default
-        if match := re.fullmatch(r"([+-])(\d+)([smhdw])", text):
-            seconds = int(match[2]) * _UNITS[match[3]]
-            return dt.timedelta(seconds=seconds if match[1] == "+" else -seconds)
-        try:
-            when = dt.datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-        except ValueError:
-            raise self.fail(key, f"{text!r} is not a valid date-time", "use RFC 3339") from None
-        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        spec = parse_time(text)
+        if spec is None:
+            raise self.fail(key, f"{text!r} is not a valid date-time", "use RFC 3339")
+        return spec
 
     def _pki(self) -> dict[str, CertSpec]:
         raw: dict[str, Any] = self.doc.get("pki", {})

@@ -34,11 +34,15 @@ __all__ = [
     "Role",
     "StoreContents",
     "StoreType",
+    "alias_for",
     "detect_type",
     "jks_bytes",
+    "keystore_bytes",
+    "load_key_pair",
     "pkcs12_bytes",
     "read_store",
     "scenario_store_bytes",
+    "truststore_bytes",
 ]
 
 StoreType = Literal["jks", "jceks", "pkcs12", "pem", "unknown"]
@@ -344,3 +348,69 @@ def _chain_from(leaf: x509.Certificate, pool: Iterable[x509.Certificate]) -> tup
         chain.append(parent)
         remaining.remove(parent)
     return tuple(chain)
+
+
+# -- go-live builders ----------------------------------------------------------------------
+
+
+def load_key_pair(path: Path, password: Secret) -> KeyEntry:
+    """The one key entry of a PKCS#12 file (``KeyPair.p12``), with its chain, opened by ``password``."""
+    try:
+        contents = read_store(path, password, "keystore")
+    except StoreError as exc:
+        if exc.code == "keystore-password-wrong":
+            raise StoreError(
+                str(path),
+                "the password does not open this PKCS#12 file",
+                "give the password it was exported with",
+                code=exc.code,
+            ) from None
+        raise
+    if contents.type != "pkcs12":
+        raise StoreError(
+            str(path),
+            f"is a {contents.type.upper()} file, not PKCS#12",
+            "give the KeyPair.p12 your CA issued",
+            code="store-type-mismatch",
+        )
+    if len(contents.key_entries) != 1 or contents.key_entries[0].locked:
+        raise StoreError(
+            str(path),
+            f"holds {len(contents.key_entries)} usable key pairs, not one",
+            "export the one key pair for this destination",
+            code="keystore-ambiguous",
+        )
+    return contents.key_entries[0]
+
+
+def keystore_bytes(entry: KeyEntry, alias: str, fmt: Literal["jks", "pkcs12"], password: Secret) -> bytes:
+    """One PrivateKeyEntry with its full chain, key password = store password (the platform's rule)."""
+    assert entry.key is not None
+    if fmt == "jks":
+        return jks_bytes([(alias, entry.key, entry.chain)], [], password)
+    return pkcs12_bytes((alias, entry.key, entry.chain), [], password)
+
+
+def truststore_bytes(
+    certs: Sequence[tuple[str, x509.Certificate]], fmt: Literal["jks", "pkcs12"], password: Secret
+) -> bytes:
+    if fmt == "jks":
+        return jks_bytes([], certs, password)
+    return pkcs12_bytes(None, certs, password)
+
+
+def alias_for(cert: x509.Certificate, taken: set[str]) -> str:
+    """A keytool-style alias from the certificate's CN (or O), lower case, unique among ``taken``."""
+    from cryptography.x509.oid import NameOID
+
+    names = (
+        cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        or cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+        or cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    )
+    base = re.sub(r"[^a-z0-9]+", "-", str(names[0].value).lower()).strip("-") if names else "cert"
+    alias, n = base or "cert", 2
+    while alias in taken:
+        alias, n = f"{base}-{n}", n + 1
+    taken.add(alias)
+    return alias

@@ -1,0 +1,610 @@
+"""``check``: judge a real destination — its JSON, its stores, and (with a URL) the live server.
+
+Static checks read the stores as the platform would and look at every
+certificate; with a URL, the server's chain and client CA names are fetched
+and checked against the stores, then a real handshake + POST runs through
+every available engine, diagnosed with the outcome codes. A broken store is a
+finding here (exit 1), not bad input: judging the input is this command's job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from harness.diagnose import Evidence, diagnose, name_of, usage_problem, verify_server_chain, weak_key, weak_signature
+from harness.engines import Engine, Probe
+from harness.errors import StoreError, UsageError
+from harness.remote import ServerView, inspect_server, split_url
+from harness.secret import Secret
+from harness.stores import KeyEntry, Role, StoreContents, detect_type, read_store
+
+__all__ = [
+    "CHECKS",
+    "Destination",
+    "Finding",
+    "Report",
+    "load_destination",
+    "render_text",
+    "run_check",
+    "write_report_junit",
+]
+
+Severity = Literal["error", "warning", "info"]
+
+# The checks, in order; each becomes one JUnit testcase.
+CHECKS = ("keystore", "client-certificate", "truststore", "server-chain", "client-ca-names", "handshake")
+_EXPIRING_DAYS = 30
+_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "jks": (".jks", ".keystore", ".truststore", ".ks", ".ts"),
+    "pkcs12": (".p12", ".pfx", ".pkcs12"),
+    "jceks": (".jceks",),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    check: str
+    subject: str  # the file, entry or certificate concerned
+    message: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class Destination:
+    """The platform's destination attributes. Passwords are Secrets; paths are resolved."""
+
+    source: Path
+    keystore: Path
+    keystore_password: Secret = field(repr=False)
+    truststore: Path
+    truststore_password: Secret = field(repr=False)
+    url: str | None = None
+
+
+@dataclass
+class Report:
+    destination: Destination
+    findings: list[Finding] = field(default_factory=list)
+    facts: dict[str, str] = field(default_factory=dict)  # what was seen, for the summary
+
+    def add(self, code: str, severity: Severity, check: str, subject: str, message: str, fix: str = "") -> None:
+        self.findings.append(Finding(code, severity, check, subject, message, fix))
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    def to_json(self) -> str:
+        doc = {
+            "destination": str(self.destination.source),
+            "url": self.destination.url,
+            "ok": not self.errors,
+            "findings": [asdict(f) for f in self.findings],
+            "facts": self.facts,
+        }
+        return json.dumps(doc, indent=2)
+
+
+# -- the destination JSON ------------------------------------------------------------
+
+
+def load_destination(
+    path: Path,
+    *,
+    url: str | None = None,
+    keystore_password: Secret | None = None,
+    truststore_password: Secret | None = None,
+) -> Destination:
+    """Read the platform's destination JSON. Unusable input raises UsageError (exit 2)."""
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise UsageError(str(path), "no such file", "give the destination's JSON file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(str(path), f"cannot read: {exc}", "give the destination's JSON file") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            str(path), f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", "fix the JSON"
+        ) from None
+    if not isinstance(doc, dict):
+        raise UsageError(str(path), "is not a JSON object", "give the destination's JSON object")
+
+    def text(key: str) -> str | None:
+        value = doc.get(key)
+        if value is not None and not isinstance(value, str):
+            raise UsageError(str(path), f"{key} must be a string", f"fix {key}")
+        return value
+
+    files = {}
+    for key in ("keystoreFile", "truststoreFile"):
+        value = text(key)
+        if not value:
+            raise UsageError(str(path), f"no {key}", f"add {key} (a path, relative to the JSON file's folder)")
+        files[key] = (path.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
+    passwords: dict[str, Secret] = {}
+    for key, given in (("keystorePass", keystore_password), ("truststorePass", truststore_password)):
+        value = text(key)
+        if given is None and value is None:
+            option = "--keystore-password-env" if key == "keystorePass" else "--truststore-password-env"
+            raise UsageError(str(path), f"no {key}", f"add it, or pass {option} VAR / -file FILE")
+        passwords[key] = given if given is not None else Secret(value or "")
+    if url is None:
+        url = text("url")
+    if url is not None:
+        split_url(url)  # refuse a malformed URL before any work
+    return Destination(
+        path,
+        files["keystoreFile"],
+        passwords["keystorePass"],
+        files["truststoreFile"],
+        passwords["truststorePass"],
+        url,
+    )
+
+
+# -- the checks ------------------------------------------------------------------------
+
+
+def run_check(
+    destination: Destination,
+    *,
+    engines: Sequence[Engine] = (),
+    at: dt.datetime | None = None,
+    expiring_days: int = _EXPIRING_DAYS,
+    timeout: float = 10.0,
+) -> Report:
+    now = at or dt.datetime.now(dt.UTC)
+    report = Report(destination)
+    keystore = _open(report, destination.keystore, destination.keystore_password, "keystore")
+    if keystore is not None:
+        _check_keystore(report, keystore, now, expiring_days)
+    truststore = _open(report, destination.truststore, destination.truststore_password, "truststore")
+    if truststore is not None:
+        _check_truststore(report, truststore, now)
+    if destination.url is None:
+        report.facts["url"] = "none given: live checks skipped (pass --url)"
+        return report
+    try:
+        view = inspect_server(destination.url, timeout=timeout)
+    except OSError as exc:
+        report.add(
+            "connection-failed",
+            "error",
+            "server-chain",
+            destination.url,
+            f"cannot reach the server: {exc}",
+            "check the URL, DNS, the port and any firewall between here and the server",
+        )
+        return report
+    _check_server_chain(report, view, truststore, now)
+    _check_ca_names(report, view, keystore)
+    _check_live(report, destination, view, keystore, truststore, engines, timeout)
+    return report
+
+
+def _open(report: Report, path: Path, password: Secret, role: Role) -> StoreContents | None:
+    check = role
+    label = path.name
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = b""
+    kind = detect_type(data) if data else "unknown"
+    try:
+        contents = read_store(path, password, role)
+    except StoreError as exc:
+        report.add(exc.code, "error", check, label, exc.problem(), exc.fix)
+        return None
+    report.facts[role] = (
+        f"{label}: {contents.type.upper()}, {len(contents.key_entries)} key entries, "
+        f"{len(contents.cert_entries)} trusted certificates"
+    )
+    suffix = path.suffix.lower()
+    if kind == "pem":
+        report.add(
+            "store-type-mismatch",
+            "error",
+            check,
+            label,
+            "this is a PEM file; the JDK cannot open PEM as a keystore",
+            f"convert it: `mtls-harness {'keystore' if role == 'keystore' else 'truststore'} ...` builds a JKS",
+        )
+    elif kind == "jceks":
+        report.add(
+            "store-type-mismatch",
+            "warning",
+            check,
+            label,
+            "this is a JCEKS store; the platform expects JKS (the JDK reads JCEKS, other tools may not)",
+            "convert it with `keytool -importkeystore -deststoretype JKS`",
+        )
+    elif (
+        suffix
+        and not any(suffix in exts for t, exts in _EXTENSIONS.items() if t == kind)
+        and any(suffix in exts for exts in _EXTENSIONS.values())
+    ):
+        report.add(
+            "store-type-mismatch",
+            "warning",
+            check,
+            label,
+            f"the file is {kind.upper()} but named {suffix}; the JDK opens it by content, other tools by name",
+            "rename it, or convert it with `keytool -importkeystore -deststoretype "
+            f"{'JKS' if suffix == '.jks' else 'PKCS12'}`",
+        )
+    return contents
+
+
+def _check_keystore(report: Report, keystore: StoreContents, now: dt.datetime, expiring_days: int) -> None:
+    label = keystore.path.name
+    entries = keystore.key_entries
+    if not entries:
+        report.add(
+            "client-cert-missing",
+            "error",
+            "keystore",
+            label,
+            "the keystore holds no key entry: the platform would send no client certificate",
+            "import your key pair: `mtls-harness keystore KeyPair.p12 --out keystore.jks`",
+        )
+        return
+    if len(entries) > 1:
+        aliases = ", ".join(repr(e.alias) for e in entries)
+        report.add(
+            "keystore-ambiguous",
+            "error",
+            "keystore",
+            label,
+            f"the keystore holds {len(entries)} key entries ({aliases}): the JDK chooses one per handshake, "
+            "by the server's CA names if it lists any, else by its own order",
+            "keep exactly one key entry (keytool -delete -alias OLD)",
+        )
+    for entry in entries:
+        subject = f"{label} (entry {entry.alias!r})"
+        if entry.locked:
+            report.add(
+                "key-password-mismatch",
+                "error",
+                "keystore",
+                subject,
+                "keystorePass does not open this key entry: its key password differs (the JDK reports: Cannot "
+                "recover key)",
+                "set the key password equal to keystorePass: keytool -keypasswd -alias ALIAS -keystore FILE",
+            )
+        if not entry.chain:
+            continue
+        _check_client_certificate(report, entry, subject, now, expiring_days)
+
+
+def _check_client_certificate(
+    report: Report, entry: KeyEntry, subject: str, now: dt.datetime, expiring_days: int
+) -> None:
+    leaf = entry.chain[0]
+    who = name_of(leaf)
+    check = "client-certificate"
+    report.facts[f"client certificate {entry.alias}"] = (
+        f"{who}, issued by {name_of(leaf.issuer)}, valid until {leaf.not_valid_after_utc:%Y-%m-%d}, chain of "
+        f"{len(entry.chain)}"
+    )
+    if leaf.not_valid_after_utc < now:
+        report.add(
+            "client-cert-expired",
+            "error",
+            check,
+            subject,
+            f"the certificate {who} expired on {leaf.not_valid_after_utc:%Y-%m-%d}",
+            "get a renewed certificate from your CA and rebuild the keystore",
+        )
+    elif leaf.not_valid_before_utc > now:
+        report.add(
+            "client-cert-not-yet-valid",
+            "error",
+            check,
+            subject,
+            f"the certificate {who} is valid only from {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+            "wait, or check that the certificate and the clocks are right",
+        )
+    elif leaf.not_valid_after_utc < now + dt.timedelta(days=expiring_days):
+        days = (leaf.not_valid_after_utc - now).days
+        report.add(
+            "expiring-soon",
+            "warning",
+            check,
+            subject,
+            f"the certificate {who} expires on {leaf.not_valid_after_utc:%Y-%m-%d}, in {days} days",
+            "order the renewal now and plan the keystore swap",
+        )
+    usage = usage_problem(leaf)
+    if usage:
+        report.add(
+            "client-cert-wrong-usage",
+            "error",
+            check,
+            subject,
+            f"the certificate {who} {usage}",
+            "ask your CA for a certificate with extended key usage clientAuth and key usage digitalSignature",
+        )
+    if leaf.subject == leaf.issuer:
+        report.add(
+            "self-signed-client-cert",
+            "warning",
+            check,
+            subject,
+            f"the certificate {who} is self-signed: the server must trust this very certificate",
+            "prefer a certificate issued by a CA the server trusts; otherwise send the server's operator this "
+            "certificate",
+        )
+    elif len(entry.chain) == 1:
+        report.add(
+            "client-chain-incomplete",
+            "warning",
+            check,
+            subject,
+            f"the key entry holds only {who}, not its issuer {name_of(leaf.issuer)}: unless the server trusts "
+            "that very issuer, it cannot link the certificate (and the JDK sends it only if the server names "
+            "that issuer)",
+            "import the full chain from your CA's PKCS#12 / PEM bundle",
+        )
+    for cert in entry.chain:
+        if cert.subject == cert.issuer and cert is not leaf:
+            continue  # a root's self-signature is never checked
+        if weak := weak_key(cert):
+            report.add(
+                "weak-key",
+                "error",
+                check,
+                subject,
+                f"{name_of(cert)} has a {weak} key; current servers refuse keys under RSA-2048 / EC P-256",
+                "get a certificate with an RSA-2048 (or stronger) or EC P-256 key",
+            )
+        if weak := weak_signature(cert):
+            report.add(
+                "weak-signature",
+                "error",
+                check,
+                subject,
+                f"{name_of(cert)} is signed with {weak}; current servers refuse it",
+                "get a certificate (and CA chain) signed with SHA-256 or better",
+            )
+    for upper, lower in zip(entry.chain[1:], entry.chain, strict=False):
+        if lower.issuer != upper.subject:
+            report.add(
+                "client-chain-incomplete",
+                "error",
+                check,
+                subject,
+                f"the chain is out of order or mixed: {name_of(lower)} is issued by {name_of(lower.issuer)}, "
+                f"but the next certificate is {name_of(upper)}",
+                "re-import the key pair with its own chain, leaf first",
+            )
+            break
+
+
+def _check_truststore(report: Report, truststore: StoreContents, now: dt.datetime) -> None:
+    label = truststore.path.name
+    if truststore.key_entries:
+        aliases = ", ".join(repr(e.alias) for e in truststore.key_entries)
+        report.add(
+            "truststore-has-private-key",
+            "warning",
+            "truststore",
+            label,
+            f"the truststore holds private key entries ({aliases}): a truststore needs only certificates, and "
+            "the key is exposed wherever it is copied",
+            "build the truststore from certificates only (`mtls-harness truststore URL`)",
+        )
+    anchors = [*truststore.certificates, *(e.chain[0] for e in truststore.key_entries if e.chain)]
+    if not anchors:
+        report.add(
+            "truststore-empty",
+            "error",
+            "truststore",
+            label,
+            "the truststore holds no certificate: the platform trusts no server at all (Java: the "
+            "trustAnchors parameter must be non-empty)",
+            "add the server's CA certificates: `mtls-harness truststore URL --out truststore.jks`",
+        )
+    for entry in truststore.cert_entries:
+        if entry.cert.not_valid_after_utc < now:
+            report.add(
+                "truststore-cert-expired",
+                "warning",
+                "truststore",
+                f"{label} (entry {entry.alias!r})",
+                f"the trusted certificate {name_of(entry.cert)} expired on {entry.cert.not_valid_after_utc:%Y-%m-%d}",
+                "remove it, and add the server's current CA if it was renewed",
+            )
+
+
+def _check_server_chain(report: Report, view: ServerView, truststore: StoreContents | None, now: dt.datetime) -> None:
+    leaf = view.chain[0]
+    report.facts["server"] = (
+        f"{view.host}:{view.port} {view.protocol}: {name_of(leaf)}, issued by {name_of(leaf.issuer)}, "
+        f"{len(view.chain)} certificate(s) sent, valid until {leaf.not_valid_after_utc:%Y-%m-%d}"
+    )
+    subject = f"server {view.host}:{view.port}"
+    expired = [c for c in view.chain if c.not_valid_after_utc < now]
+    if expired:
+        report.add(
+            "server-cert-expired",
+            "error",
+            "server-chain",
+            subject,
+            f"the server sends {name_of(expired[0])}, which expired on {expired[0].not_valid_after_utc:%Y-%m-%d}",
+            "the server's operator must renew it",
+        )
+    if truststore is None:
+        return
+    anchors = [*truststore.certificates, *(e.chain[0] for e in truststore.key_entries if e.chain)]
+    problem = verify_server_chain(view.chain, anchors, view.host, now)
+    if problem is None or expired:
+        return
+    if "subjectAltName" in problem or ("name" in problem.lower() and "match" in problem.lower()):
+        report.add(
+            "server-name-mismatch",
+            "error",
+            "server-chain",
+            subject,
+            f"the server certificate {name_of(leaf)} does not name {view.host} ({problem})",
+            f"use the host name the certificate names, or have the server's certificate include {view.host}",
+        )
+        return
+    top = view.chain[-1]
+    missing = top.issuer if top.subject != top.issuer else top.subject
+    report.add(
+        "server-cert-untrusted",
+        "error",
+        "server-chain",
+        subject,
+        f"the truststore cannot verify the server's chain ({problem}): the server sends {len(view.chain)} "
+        f"certificate(s) up to {name_of(top)}; the truststore trusts "
+        f"{', '.join(name_of(c) for c in anchors) or 'nothing'}",
+        f"add {name_of(missing)} to the truststore: `mtls-harness truststore {report.destination.url} --out "
+        "truststore.jks`",
+    )
+
+
+def _check_ca_names(report: Report, view: ServerView, keystore: StoreContents | None) -> None:
+    subject = f"server {view.host}:{view.port}"
+    if view.ca_names is None:
+        report.add(
+            "client-cert-not-requested",
+            "warning",
+            "client-ca-names",
+            subject,
+            "the server did not ask for a client certificate in the handshake (it may ask later, per path, or "
+            "not use MTLS at all)",
+            "confirm with the server's operator that MTLS is on for this URL",
+        )
+        return
+    if not view.ca_names:
+        report.add(
+            "no-ca-names",
+            "info",
+            "client-ca-names",
+            subject,
+            "the server lists no acceptable CA names: the JDK sends its key entry whatever its issuer",
+        )
+        return
+    listed = ", ".join(name_of(n) for n in view.ca_names)
+    report.facts["client CA names"] = listed
+    if keystore is None:
+        return
+    for entry in keystore.key_entries:
+        if not entry.chain:
+            continue
+        issuers = {c.issuer for c in entry.chain} | {c.subject for c in entry.chain}
+        if not issuers & set(view.ca_names):
+            report.add(
+                "client-cert-missing",
+                "error",
+                "client-ca-names",
+                f"{keystore.path.name} (entry {entry.alias!r})",
+                f"the server accepts certificates issued by {listed}; the key entry's chain "
+                f"({name_of(entry.chain[0])}, up to {name_of(entry.chain[-1])}) reaches none of them, so the "
+                "JDK will send no certificate",
+                "use the certificate issued for this partner, or import the intermediate that links yours to "
+                "one of those CAs",
+            )
+
+
+def _check_live(
+    report: Report,
+    destination: Destination,
+    view: ServerView,
+    keystore: StoreContents | None,
+    truststore: StoreContents | None,
+    engines: Iterable[Engine],
+    timeout: float,
+) -> None:
+    assert destination.url is not None
+    probe = Probe(
+        url=destination.url,
+        keystore=destination.keystore,
+        keystore_password=destination.keystore_password,
+        truststore=destination.truststore,
+        truststore_password=destination.truststore_password,
+        timeout=timeout,
+    )
+    evidence = Evidence(
+        keystore=keystore, truststore=truststore, server_chain=view.chain, ca_names=view.ca_names or (), host=view.host
+    )
+    for engine in engines:
+        reason = engine.unavailable_reason()
+        subject = f"{engine.name} engine"
+        if reason is not None:
+            report.add("engine-unavailable", "warning", "handshake", subject, reason)
+            continue
+        outcome = engine.probe(probe)
+        verdict = diagnose(outcome, evidence)
+        report.facts[f"handshake {engine.name}"] = (
+            f"{verdict.code}: {outcome.protocol or '-'} {outcome.cipher or ''} HTTP "
+            f"{outcome.http_status or '-'}".strip()
+        )
+        if verdict.code == "ok":
+            report.add("ok", "info", "handshake", subject, verdict.explanation)
+        else:
+            severity: Severity = "warning" if verdict.code == "http-error" else "error"
+            raw = f" [raw: {outcome.error}]" if outcome.error and outcome.error not in verdict.explanation else ""
+            report.add(verdict.code, severity, "handshake", subject, verdict.explanation + raw, verdict.fix)
+
+
+# -- output ------------------------------------------------------------------------------
+
+_MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "info   "}
+
+
+def render_text(report: Report) -> str:
+    """The readable summary: what was seen, then every finding with its fix, then the result."""
+    dest = report.destination
+    lines = [f"check {dest.source}" + (f" against {dest.url}" if dest.url else "")]
+    lines += [f"  {key}: {value}" for key, value in report.facts.items()]
+    for finding in report.findings:
+        lines.append(f"{_MARK[finding.severity]} {finding.code}: {finding.subject}: {finding.message}")
+        if finding.fix:
+            lines.append(f"        fix: {finding.fix}")
+    errors = len(report.errors)
+    warnings = sum(1 for f in report.findings if f.severity == "warning")
+    verdict = (
+        "NOT ready for go-live"
+        if errors
+        else "ready for go-live"
+        if dest.url
+        else "stores look right (no URL: not tried live)"
+    )
+    lines.append(f"result: {errors} error(s), {warnings} warning(s): {verdict}")
+    return "\n".join(lines)
+
+
+def write_report_junit(report: Report, path: Path) -> None:
+    """One testcase per check; a check fails when it has an error finding."""
+    from harness.junit import Case, write_junit
+
+    cases = []
+    for check in CHECKS:
+        found = [f for f in report.findings if f.check == check]
+        errors = [f for f in found if f.severity == "error"]
+        text = "\n".join(
+            f"{f.severity} {f.code}: {f.subject}: {f.message}" + (f" (fix: {f.fix})" if f.fix else "") for f in found
+        )
+        cases.append(
+            Case(
+                name=check,
+                classname="mtls-harness.check",
+                failure=text if errors else None,
+                output="" if errors else text,
+            )
+        )
+    facts = {
+        "destination": str(report.destination.source),
+        **({"url": report.destination.url} if report.destination.url else {}),
+        **report.facts,
+    }
+    write_junit(path, "mtls-harness check", cases, facts)

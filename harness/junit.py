@@ -1,0 +1,58 @@
+"""A small JUnit XML writer for commands that do not run through pytest (``check``).
+
+The output follows the common JUnit schema (junit-10.xsd, as Jenkins and
+GitLab read it): ``testsuites/testsuite/testcase`` with ``failure`` and
+``system-out``; suite-level facts go in the suite's ``properties``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.files import write_atomic
+
+__all__ = ["Case", "write_junit"]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    classname: str
+    failure: str | None = None  # the failure text; None when the case passed
+    output: str = ""
+    seconds: float = 0.0
+
+
+def write_junit(path: Path, suite: str, cases: Sequence[Case], properties: Mapping[str, str] | None = None) -> None:
+    failures = sum(1 for c in cases if c.failure is not None)
+    root = ET.Element("testsuites", name=suite, tests=str(len(cases)), failures=str(failures), errors="0")
+    node = ET.SubElement(
+        root,
+        "testsuite",
+        name=suite,
+        tests=str(len(cases)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+        time=f"{sum(c.seconds for c in cases):.3f}",
+        timestamp=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        hostname=socket.gethostname(),
+    )
+    if properties:
+        props = ET.SubElement(node, "properties")
+        for key, value in properties.items():
+            ET.SubElement(props, "property", name=key, value=value)
+    for case in cases:
+        element = ET.SubElement(node, "testcase", name=case.name, classname=case.classname, time=f"{case.seconds:.3f}")
+        if case.failure is not None:
+            failure = ET.SubElement(element, "failure", message=case.failure.splitlines()[0][:300], type="failure")
+            failure.text = case.failure
+        if case.output:
+            ET.SubElement(element, "system-out").text = case.output
+    data = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    write_atomic(path, data, private=False)
