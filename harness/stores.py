@@ -321,9 +321,11 @@ def _read_pem(path: Path, data: bytes, password: Secret, role: Role, where: str)
     key_blocks = [b for b in blocks if b"PRIVATE KEY-----" in b.split(b"\n", 1)[0]]
     if not key_blocks:
         return StoreContents(path, "pem", (), tuple(CertEntry(f"cert-{i}", c) for i, c in enumerate(certs)))
+    # An unencrypted key refuses a password: offer one only to an encrypted block.
+    encrypted = b"ENCRYPTED" in key_blocks[0]
     try:
         key = _usable_key(
-            serialization.load_pem_private_key(key_blocks[0], password=password.reveal().encode() or None)
+            serialization.load_pem_private_key(key_blocks[0], password=password.reveal().encode() if encrypted else None)
         )
     except (ValueError, TypeError):
         key = None  # encrypted with another password, or damaged: locked, like a JKS key entry
