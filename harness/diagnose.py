@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -466,19 +466,39 @@ def _refine_client_cert(code: str, evidence: Evidence, said: str) -> Verdict:
     if entry is None or not entry.chain:
         return Verdict(code, "server", said, _CLIENT_FIXES.get(code, ""))
     leaf = entry.chain[0]
-    who = f"your certificate {name_of(leaf)} (key entry {entry.alias!r})"
+    path = _with_ancestors(entry.chain, evidence)
+    tests: dict[str, Callable[[x509.Certificate], bool]] = {
+        "client-cert-expired": lambda c: c.not_valid_after_utc < evidence.now,
+        "client-cert-not-yet-valid": lambda c: c.not_valid_before_utc > evidence.now,
+        "weak-key": lambda c: weak_key(c) is not None,
+        "weak-signature": lambda c: weak_signature(c) is not None and not _is_self_signed(c),
+        "client-cert-wrong-usage": lambda c: c is leaf,
+    }
+    if code not in tests:
+        return _untrusted(evidence, entry, said)
+    # The server names the failure, not the certificate: find which one it is,
+    # in the key entry's chain or above it, so the fix goes to the right CA.
+    culprit = next((c for c in path if tests[code](c)), leaf)
+    if culprit is leaf:
+        who = f"your certificate {name_of(leaf)} (key entry {entry.alias!r})"
+    elif culprit in entry.chain:
+        who = f"the CA certificate {name_of(culprit)} in key entry {entry.alias!r}"
+    else:
+        who = f"the CA certificate {name_of(culprit)} above your certificate {name_of(leaf)}"
     if code == "client-cert-expired":
         return Verdict(
             code,
             "server",
-            f"{said}: {who} expired on {leaf.not_valid_after_utc:%Y-%m-%d}",
-            "get a renewed certificate from your CA and rebuild the keystore",
+            f"{said}: {who} expired on {culprit.not_valid_after_utc:%Y-%m-%d}",
+            "get a renewed certificate from your CA and rebuild the keystore"
+            if culprit is leaf
+            else f"the CA {name_of(culprit)} must be renewed; rebuild the keystore with the renewed chain",
         )
     if code == "client-cert-not-yet-valid":
         return Verdict(
             code,
             "server",
-            f"{said}: {who} is valid only from {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+            f"{said}: {who} is valid only from {culprit.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
             "wait until then, or check the clocks; the certificate was issued for the future",
         )
     if code == "client-cert-wrong-usage":
@@ -489,22 +509,30 @@ def _refine_client_cert(code: str, evidence: Evidence, said: str) -> Verdict:
             "ask your CA for a certificate with extended key usage clientAuth (TLS Web Client Authentication)",
         )
     if code == "weak-key":
-        weak = next((w for c in entry.chain if (w := weak_key(c))), "a small key")
         return Verdict(
             code,
             "server",
-            f"{said}: {who} has a {weak} key, below what the server accepts",
-            "get a certificate with an RSA-2048 (or stronger) or EC P-256 key",
+            f"{said}: {who} has an {weak_key(culprit) or 'undersized'} key, below what the server accepts",
+            "get certificates (and a CA chain) with RSA-2048 or stronger, or EC P-256 keys",
         )
-    if code == "weak-signature":
-        weak = next(
-            (f"{name_of(c)} is signed with {w}" for c in entry.chain if (w := weak_signature(c))),
-            "a certificate in the chain has a weak signature",
-        )
-        return Verdict(
-            code, "server", f"{said}: {weak}", "get a certificate (and CA chain) signed with SHA-256 or better"
-        )
-    return _untrusted(evidence, entry, said)
+    return Verdict(
+        code,
+        "server",
+        f"{said}: {who} is signed with {weak_signature(culprit) or 'a weak hash'}",
+        "get a certificate (and CA chain) signed with SHA-256 or better",
+    )
+
+
+def _with_ancestors(chain: Sequence[x509.Certificate], evidence: Evidence) -> list[x509.Certificate]:
+    """The key entry's chain, then the CAs above it that the evidence knows, up to a root."""
+    path = list(chain)
+    pool = [*evidence.known, *(evidence.client_cas or ())]
+    while not _is_self_signed(path[-1]) and len(path) < 10:
+        parent = next((c for c in pool if c.subject == path[-1].issuer and c not in path), None)
+        if parent is None:
+            break
+        path.append(parent)
+    return path
 
 
 _CLIENT_FIXES = {

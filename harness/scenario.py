@@ -418,6 +418,15 @@ class _Builder:
                 path_length=body.get("path_length"),
             )
         self._check_no_cycles(specs)
+        for name, spec in specs.items():
+            signer = specs[spec.issuer] if spec.issuer else spec
+            if spec.signature == "md5" and not signer.key.startswith("rsa"):
+                # No ecdsa-with-MD5 algorithm exists (RFC 5758 defines SHA-1/SHA-2 only).
+                raise self.fail(
+                    f"pki.{name}.signature",
+                    "md5 signatures need an RSA issuer key",
+                    'use signature = "sha1", or an RSA issuer',
+                )
         return specs
 
     def _subject(self, key: str, text: str) -> str:
@@ -524,7 +533,30 @@ class _Builder:
                 full = chain_to_root(pki, owner)
                 chain = full[:-1] if len(full) > 1 else full
             keys.append(KeyEntrySpec(alias, owner, chain))
+        if common["format"] == "pkcs12" and common.get("file") is None:
+            self._pkcs12_generatable("keystore", keys, certs)
         return StoreSpec(key_password=key_password, key_entries=tuple(keys), cert_entries=tuple(certs), **common)
+
+    def _pkcs12_generatable(self, table: str, keys: list[KeyEntrySpec], certs: list[CertEntrySpec]) -> None:
+        """cryptography writes a PKCS#12 store with one key entry and its chain, or trusted certificates only."""
+        if len(keys) > 1:
+            raise self.fail(
+                f"{table}.entries[1]",
+                "a generated PKCS#12 keystore holds one key entry",
+                'use format = "jks" for several',
+            )
+        if keys and certs:
+            raise self.fail(
+                f"{table}.entries",
+                "a generated PKCS#12 keystore holds a key entry or trusted certificates, not both",
+                'use format = "jks"',
+            )
+        if not keys and not certs:
+            raise self.fail(
+                f"{table}.entries" if table == "keystore" else "truststore.trust",
+                "a generated PKCS#12 store cannot be empty",
+                'use format = "jks" for an empty store',
+            )
 
     def _alias(self, key: str, alias: str, fmt: str, seen: set[str]) -> str:
         if fmt == "jks" and alias != alias.lower():
@@ -559,6 +591,8 @@ class _Builder:
             key = f"truststore.entries[{i}]"
             alias = self._alias(f"{key}.alias", entry["alias"], common["format"], aliases)
             certs.append(CertEntrySpec(alias, self._ref(f"{key}.cert", entry["cert"], pki)))
+        if common["format"] == "pkcs12" and common.get("file") is None:
+            self._pkcs12_generatable("truststore", [], certs)
         return StoreSpec(key_password=common["password"], cert_entries=tuple(certs), **common)
 
     def _server(self, pki: Mapping[str, CertSpec]) -> ServerSpec:

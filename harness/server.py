@@ -388,6 +388,9 @@ class LocalServer:
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         body = json.dumps(answer).encode()
+        # Recorded before the answer leaves: a client that has its answer finds
+        # its request in ``requests``.
+        self.requests.append(RequestRecord(scope["method"], scope["path"], status, received, identity))
         await send(
             {
                 "type": "http.response.start",
@@ -396,6 +399,5 @@ class LocalServer:
             }
         )
         await send({"type": "http.response.body", "body": body})
-        self.requests.append(RequestRecord(scope["method"], scope["path"], status, received, identity))
         who = identity["subject"] if identity else "no client certificate"
         self._emit(f"{scope['method']} {scope['path']} -> {status} ({received} bytes) from {who}")
