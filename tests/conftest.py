@@ -1,0 +1,244 @@
+"""Shared fixtures: scenario files from a base + overrides, the whole pipeline over loopback, tool gates.
+
+Passwords here are distinctive strings, so a leak anywhere is found by a
+substring search (``assert_no_secret``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.build import Built, probe_for, write_scenario_files
+from harness.diagnose import Evidence, Verdict, diagnose
+from harness.engines import Outcome
+from harness.engines.python import PythonEngine
+from harness.errors import StoreError
+from harness.pki import build_material
+from harness.scenario import Scenario, load_scenario
+from harness.server import HandshakeRecord, LocalServer, RequestRecord
+from harness.stores import StoreContents, read_store
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = sorted((REPO / "scenarios").glob("*.toml"))
+
+
+# A client PKI with an intermediate, a JKS keystore with one key entry, a
+# truststore trusting the server's root (the default), a server trusting the
+# client root: the platform's normal case. Tests override parts of it.
+BASE: dict[str, Any] = {
+    "description": "base scenario of the test suite",
+    "pki": {
+        "client-root": {"kind": "root", "subject": "CN=Test Client Root CA,O=Test Corp"},
+        "client-ca": {
+            "kind": "intermediate",
+            "issuer": "client-root",
+            "subject": "CN=Test Client Issuing CA,O=Test Corp",
+        },
+        "client": {"kind": "leaf", "issuer": "client-ca", "subject": "CN=test-client,O=Test Corp"},
+    },
+    "keystore": {"password": "ks-Pw-91c4e7", "entries": [{"alias": "test-client", "key": "client"}]},
+    "truststore": {"password": "ts-Pw-2d8b05"},
+    "server": {"trust": ["client-root"], "path": "/inbound"},
+    "expect": {"outcome": "ok"},
+}
+
+
+# -- tools -------------------------------------------------------------------------------
+
+
+def require_tool(name: str) -> str:
+    """The path of a JDK / OpenSSL command line tool; skipped when absent, but a failure when CI=true."""
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / name).is_file():
+        return str(Path(home) / "bin" / name)
+    found = shutil.which(name)
+    if found is not None:
+        return found
+    how = "install OpenSSL" if name == "openssl" else "install a JDK or set JAVA_HOME"
+    reason = f"{name} not found on PATH: {how}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and {reason}: a CI image without it proves nothing", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def keytool() -> str:
+    return require_tool("keytool")
+
+
+@pytest.fixture
+def java() -> str:
+    return require_tool("java")
+
+
+@pytest.fixture
+def openssl() -> str:
+    return require_tool("openssl")
+
+
+# -- scenario files ------------------------------------------------------------------------
+
+
+def merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        if value is None:  # TOML has no null: None in overrides removes the key
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON string escapes are valid TOML basic-string escapes
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no TOML for {type(value).__name__}")
+
+
+def to_toml(doc: Mapping[str, Any], path: tuple[str, ...] = ()) -> str:
+    """TOML text of ``doc``: scalars and arrays first, then each table under its own header."""
+    lines = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in doc.items() if not isinstance(v, Mapping)]
+    for key, value in doc.items():
+        if isinstance(value, Mapping):
+            header = ".".join(_toml_key(k) for k in (*path, key))
+            lines += ["", f"[{header}]", to_toml(value, (*path, key))]
+    return "\n".join(lines)
+
+
+WriteScenario = Callable[..., Path]
+
+
+@pytest.fixture
+def write_scenario(tmp_path: Path) -> WriteScenario:
+    """``write_scenario(overrides, name=...)``: BASE merged with overrides (None removes a key), as a file.
+
+    ``write_scenario(text=...)`` writes the text as it is (for files that are not even TOML).
+    """
+
+    def write(overrides: Mapping[str, Any] | None = None, *, name: str = "case", text: str | None = None) -> Path:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(text if text is not None else to_toml(merged(BASE, overrides or {})) + "\n", "utf-8")
+        return path
+
+    return write
+
+
+# -- the pipeline ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    scenario: Scenario
+    built: Built
+    outcome: Outcome
+    record: HandshakeRecord | None
+    verdict: Verdict
+    requests: tuple[RequestRecord, ...]
+
+
+def _contents(path: Path, password: Any, role: Any) -> StoreContents | None:
+    try:
+        return read_store(path, password, role)
+    except StoreError:
+        return None
+
+
+def run_pipeline(path: Path, folder: Path) -> Run:
+    """scenario → material → stores → LocalServer → PythonEngine probe → diagnosis.
+
+    The same steps and evidence as ``ScenarioItem.runtest`` (harness/plugin.py), but returning the
+    pieces instead of pass/fail; the plugin path itself is tested end to end in test_plugin.py.
+    """
+    scenario = load_scenario(path)
+    material = build_material(scenario)
+    folder.mkdir(parents=True, exist_ok=True)
+    built = write_scenario_files(scenario, folder, material=material)
+    with LocalServer(built.server, handshake_timeout=5.0) as server:
+        outcome = PythonEngine().probe(probe_for(scenario, built, server.url))
+        record = None
+        if outcome.stage in ("handshake", "http", "done"):
+            records = server.wait_for_handshakes(1, timeout=5.0)
+            record = records[0] if records else None
+    # The app files a request after answering it; stopping the server (joining its thread) settles the list.
+    requests = tuple(server.requests)
+    evidence = Evidence(
+        keystore=_contents(built.keystore, scenario.keystore.password, "keystore"),
+        truststore=_contents(built.truststore, scenario.truststore.password, "truststore"),
+        server_chain=material.server_chain,
+        client_cas=material.client_cas,
+        ca_names=tuple(c.subject for c in material.client_cas) if scenario.server.ca_names else (),
+        handshake=record,
+        known=tuple(i.cert for i in material.issued.values()),
+        host="127.0.0.1",
+        now=material.now,
+    )
+    return Run(scenario, built, outcome, record, diagnose(outcome, evidence), requests)
+
+
+@pytest.fixture
+def run_scenario(tmp_path: Path, write_scenario: WriteScenario) -> Callable[..., Run]:
+    """``run_scenario(overrides)`` or ``run_scenario(path=...)``: the whole pipeline over loopback."""
+    count = 0
+
+    def run(overrides: Mapping[str, Any] | None = None, *, path: Path | None = None) -> Run:
+        nonlocal count
+        count += 1
+        if path is None:
+            path = write_scenario(overrides, name=f"case{count}")
+        return run_pipeline(path, tmp_path / f"built{count}")
+
+    return run
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+def scenario_secrets(scenario: Scenario) -> set[str]:
+    stores = (scenario.keystore, scenario.truststore)
+    found = {s.reveal() for st in stores for s in (st.password, st.destination_password, st.key_password)}
+    return found - {"changeit"}  # keytool's well-known default is no secret
+
+
+def assert_no_secret(text: str | bytes, source: Scenario | Iterable[str]) -> None:
+    """No password of ``source`` (a scenario, or passwords) appears in ``text``."""
+    secrets = scenario_secrets(source) if isinstance(source, Scenario) else set(source)
+    assert secrets, "nothing to look for"
+    data = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    leaked = sorted(s for s in secrets if s in data)
+    # The message must not print the password either.
+    assert not leaked, f"{len(leaked)} password(s) leaked into the text"
+
+
+@pytest.fixture
+def no_secret() -> Callable[[str | bytes, Scenario | Iterable[str]], None]:
+    return assert_no_secret
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A ``shipped_scenario`` argument runs the test once per file in scenarios/."""
+    if "shipped_scenario" in metafunc.fixturenames:
+        metafunc.parametrize("shipped_scenario", SHIPPED, ids=[p.stem for p in SHIPPED])
