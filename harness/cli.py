@@ -58,6 +58,9 @@ def _parser() -> _Parser:
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching EXPR (pytest -k)")
     run.add_argument("-n", dest="workers", metavar="N|auto", help="parallel workers (pytest-xdist)")
     run.add_argument("--keep", type=Path, metavar="DIR", help="keep each scenario's stores and server files under DIR")
+    run.add_argument(
+        "--key-cache", type=Path, metavar="DIR", help="cache generated RSA-3072/4096 keys in DIR across runs"
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="print every scenario's details")
     run.set_defaults(handler=_run)
 
@@ -225,6 +228,8 @@ def _run(args: argparse.Namespace) -> int:
         pytest_args += ["-n", args.workers]
     if args.keep:
         pytest_args += ["--mtls-keep", str(args.keep)]
+    if args.key_cache:
+        pytest_args += ["--mtls-key-cache", str(args.key_cache)]
     pytest_args += ["-rA", "-v"] if args.verbose else ["-rfEs"]
     code = int(pytest.main(pytest_args))
     if code == 0:

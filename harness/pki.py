@@ -12,9 +12,11 @@ reused across scenarios. A certificate is always freshly issued.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeAlias
 
 import trustme
@@ -23,9 +25,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from harness.files import write_atomic
 from harness.scenario import Scenario, ServerIdentitySpec, resolve_time
 
-__all__ = ["Issued", "Material", "PrivateKey", "build_material", "generate_key", "key_description"]
+__all__ = ["KEY_CACHE_ENV", "Issued", "Material", "PrivateKey", "build_material", "generate_key", "key_description"]
 
 PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -97,15 +100,55 @@ def generate_key(key_type: str) -> PrivateKey:
     return ec.generate_private_key(curves[size])
 
 
+# Opt-in on-disk cache for the slow key types (RSA-4096 ~0.5 s, RSA-3072
+# ~0.2 s each): MTLS_HARNESS_KEY_CACHE=DIR, or --key-cache DIR on `run` /
+# --mtls-key-cache DIR on pytest. Test keys only, but still private keys:
+# the folder is 0700, each file 0600, and nothing is cached unless asked.
+KEY_CACHE_ENV = "MTLS_HARNESS_KEY_CACHE"
+_DISK_CACHED = ("rsa-3072", "rsa-4096")
+
+
 def _pooled_key(key_type: str, index: int) -> PrivateKey:
     """The ``index``-th pooled key of ``key_type``: same index, same key, any scenario."""
     with _pool_lock:
         key = _pool.get((key_type, index))
     if key is None:
-        key = generate_key(key_type)
+        key = _cached_key(key_type, index) if key_type in _DISK_CACHED else generate_key(key_type)
         with _pool_lock:
             key = _pool.setdefault((key_type, index), key)
     return key
+
+
+def _cached_key(key_type: str, index: int) -> PrivateKey:
+    folder = os.environ.get(KEY_CACHE_ENV)
+    if not folder:
+        return generate_key(key_type)
+    path = Path(folder) / f"{key_type}-{index}.pem"
+    cached = _load_cached(path, key_type)
+    if cached is not None:
+        return cached
+    key = generate_key(key_type)
+    Path(folder).mkdir(mode=0o700, parents=True, exist_ok=True)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    try:
+        # A damaged file is replaced; an absent one is created only if no
+        # other process (an xdist worker) got there first.
+        write_atomic(path, pem, private=True, overwrite=path.exists())
+    except FileExistsError:
+        # Use the other process's key, so that every process agrees on the
+        # index-th key of this type.
+        return _load_cached(path, key_type) or key
+    return key
+
+
+def _load_cached(path: Path, key_type: str) -> PrivateKey | None:
+    try:
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError):
+        return None  # absent or damaged
+    if isinstance(loaded, rsa.RSAPrivateKey) and f"rsa-{loaded.key_size}" == key_type:
+        return loaded
+    return None
 
 
 def key_description(key: object) -> str:

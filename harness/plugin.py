@@ -28,7 +28,7 @@ from harness.build import Built, probe_for, write_scenario_files
 from harness.diagnose import Evidence, Verdict, diagnose
 from harness.engines import ENGINE_NAMES, Engine, Outcome
 from harness.errors import HarnessError, StoreError
-from harness.pki import build_material
+from harness.pki import KEY_CACHE_ENV, build_material
 from harness.scenario import Scenario, load_scenario
 from harness.server import HandshakeRecord, LocalServer, describe_handshake
 from harness.stores import StoreContents, read_store
@@ -86,6 +86,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="client engine(s) to run each scenario with (default: all; jsse needs a JDK)",
     )
     group.addoption(
+        "--mtls-key-cache",
+        metavar="DIR",
+        default=None,
+        help="cache generated RSA-3072/4096 keys in DIR across runs (test keys; files 0600)",
+    )
+    group.addoption(
         "--mtls-keep",
         metavar="DIR",
         default=None,
@@ -95,6 +101,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_engines_key] = EngineRegistry()
+    cache = config.getoption("mtls_key_cache", None)
+    if cache:
+        # Through the environment, so pytest-xdist workers inherit it.
+        os.environ[KEY_CACHE_ENV] = str(Path(cache).resolve())
     config.addinivalue_line("markers", "scenario: an mtls-harness scenario file")
 
 
