@@ -20,18 +20,22 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.build import Built, probe_for, write_scenario_files
-from harness.diagnose import Evidence, Verdict, diagnose
 from harness.engines import ENGINE_NAMES, Engine, Outcome
 from harness.errors import HarnessError, StoreError
-from harness.pki import KEY_CACHE_ENV, build_material
 from harness.scenario import Scenario, load_scenario
-from harness.server import HandshakeRecord, LocalServer, describe_handshake
-from harness.stores import StoreContents, read_store
+
+# pytest loads this plugin in every run, `pytest tests/...` and every xdist
+# worker included: the heavy modules (pyjks, hypercorn, trustme, the
+# verifier) are imported when a scenario is set up, not at start-up.
+if TYPE_CHECKING:
+    from harness.build import Built
+    from harness.diagnose import Verdict
+    from harness.server import HandshakeRecord, LocalServer
+    from harness.stores import StoreContents
 
 __all__ = ["EngineRegistry", "ScenarioFile", "ScenarioItem", "ScenarioMismatch"]
 
@@ -103,6 +107,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_engines_key] = EngineRegistry()
     cache = config.getoption("mtls_key_cache", None)
     if cache:
+        from harness.pki import KEY_CACHE_ENV
+
         # Through the environment, so pytest-xdist workers inherit it.
         os.environ[KEY_CACHE_ENV] = str(Path(cache).resolve())
     config.addinivalue_line("markers", "scenario: an mtls-harness scenario file")
@@ -156,6 +162,10 @@ class ScenarioFile(pytest.File):
 
     def setup(self) -> None:
         """Build the stores and start the server once for all of this scenario's engines."""
+        from harness.build import write_scenario_files
+        from harness.pki import build_material
+        from harness.server import LocalServer
+
         scenario = self.scenario
         keep = self.config.getoption("mtls_keep")
         if keep:
@@ -194,6 +204,8 @@ class ScenarioFile(pytest.File):
 
 def _contents(path: Path, password: Any, role: Any) -> StoreContents | None:
     """The store as it really is (opened with its real password), for the diagnosis."""
+    from harness.stores import read_store
+
     try:
         return read_store(path, password, role)
     except StoreError:
@@ -220,6 +232,9 @@ class ScenarioItem(pytest.Item):
         return self.parent
 
     def runtest(self) -> None:
+        from harness.build import probe_for
+        from harness.diagnose import Evidence, diagnose
+
         scenario = self.scenario_file.scenario
         running = self.scenario_file.running
         assert running is not None
@@ -294,6 +309,8 @@ def _report_lines(
     if outcome.error:
         lines.append(f"  raw error ({engine}): {_one_line(outcome.error)}")
     if record is not None:
+        from harness.server import describe_handshake
+
         lines.append(f"  server: {describe_handshake(record)}")
     return lines
 

@@ -11,6 +11,7 @@ naming the file and the key path. See docs/scenarios.md for the format.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import re
 import tomllib
@@ -195,6 +196,10 @@ def parse_scenario(text: str, path: Path) -> Scenario:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(path), f"not valid TOML: {exc}", "fix the syntax") from None
+    except ValueError:  # tomllib's int() past Python's 4300-digit limit (sys.set_int_max_str_digits)
+        raise ScenarioError(str(path), "not valid TOML: an integer has too many digits", "fix the number") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ScenarioError(str(path), "not valid TOML: arrays or tables nested too deeply", "fix the syntax") from None
     doc = _times_as_text(doc)
     _check_schema(doc, path)
     return _Builder(doc, path).build()
@@ -236,10 +241,17 @@ def _times_as_text(value: Any) -> Any:
     return value
 
 
-def _check_schema(doc: dict[str, Any], path: Path) -> None:
+@cache
+def _validator() -> Any:
     import jsonschema  # deferred: costs ~60 ms, needed only when a scenario is read
 
-    validator = jsonschema.Draft202012Validator(schema())
+    return jsonschema.Draft202012Validator(schema())
+
+
+def _check_schema(doc: dict[str, Any], path: Path) -> None:
+    import jsonschema
+
+    validator = _validator()
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is None:
         return
@@ -324,6 +336,17 @@ def _toml_repr(value: Any) -> str:
 
 
 # -- meaning -------------------------------------------------------------------
+
+
+def _is_ip(text: str) -> bool:
+    """An IP address or network, as trustme reads a server name."""
+    for parse in (ipaddress.ip_address, ipaddress.ip_network):
+        try:
+            parse(text)
+        except ValueError:
+            continue
+        return True
+    return False
 
 
 class _Builder:
@@ -620,9 +643,12 @@ class _Builder:
                 "list the client CA names under [pki] it trusts",
             )
         ident = raw.get("identity", {})
+        names = tuple(ident.get("names", ("127.0.0.1", "localhost")))
+        for i, name in enumerate(names):
+            self._server_name(f"server.identity.names[{i}]", name, common_name=i == 0)
         identity = ServerIdentitySpec(
             key=ident.get("key", "ec-p256"),
-            names=tuple(ident.get("names", ("127.0.0.1", "localhost"))),
+            names=names,
             intermediate=ident.get("intermediate", True),
             not_before=self.time("server.identity.not_before", ident.get("not_before"), None),
             not_after=self.time("server.identity.not_after", ident.get("not_after"), None),
@@ -637,6 +663,25 @@ class _Builder:
             status=raw.get("status", 200),
             identity=identity,
         )
+
+    def _server_name(self, key: str, name: str, *, common_name: bool) -> None:
+        """A name trustme can issue the server certificate for, by trustme's own rules (``_identity_string_to_x509``)."""
+        import idna  # trustme's IDNA library (UTS #46), a dependency of trustme
+        from cryptography import x509
+
+        try:
+            if "@" in name:
+                x509.RFC822Name(name)
+            elif not _is_ip(name):
+                idna.encode(name.removeprefix("*."), uts46=True)
+        except ValueError:  # idna.IDNAError is a UnicodeError, hence a ValueError
+            raise self.fail(
+                key, f"{name!r} is not a DNS name, IP address or e-mail address", 'e.g. "localhost" or "127.0.0.1"'
+            ) from None
+        if common_name and len(name.encode("utf-8")) > 64:
+            raise self.fail(
+                key, "the first name is the certificate's common name: at most 64 bytes", "put a shorter name first"
+            )
 
     def _client(self) -> ClientSpec:
         raw = self.doc.get("client", {})
