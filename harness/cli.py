@@ -362,6 +362,17 @@ def _refuse_overwrite(out: Path, force: bool) -> None:
         raise UsageError(str(out), "is a folder", "give a file name, e.g. --out keystore.jks")
 
 
+def _refuse_unreadable_password(out: Path, fmt: str, password: Secret) -> None:
+    # The JDK's PKCS#12 store takes ASCII passwords only ("Password is not
+    # ASCII"); a file written with another would never open on the platform.
+    if fmt == "pkcs12" and not password.reveal().isascii():
+        raise UsageError(
+            str(out),
+            "a PKCS#12 password must be ASCII for the JDK to open it",
+            "choose an ASCII password, or --format jks",
+        )
+
+
 def _keystore(args: argparse.Namespace) -> int:
     from harness.files import write_atomic
     from harness.stores import keystore_bytes, load_key_pair, read_store
@@ -380,6 +391,7 @@ def _keystore(args: argparse.Namespace) -> int:
         raise UsageError(str(args.out), "no password given", "pass --password-env VAR or --password-file FILE")
     if not password.reveal():
         raise UsageError(str(args.out), "the password is empty", "the platform needs a keystorePass")
+    _refuse_unreadable_password(args.out, args.format, password)
     alias = args.alias or entry.alias or "client"
     if args.format == "jks":
         alias = alias.lower()  # JKS aliases are lower case; the JDK folds them
@@ -420,6 +432,7 @@ def _truststore(args: argparse.Namespace) -> int:
     password = _password(args, "", prompt=f"New password for {args.out.name}", confirm=True)
     if password is None:
         raise UsageError(str(args.out), "no password given", "pass --password-env VAR or --password-file FILE")
+    _refuse_unreadable_password(args.out, args.format, password)
     try:
         view = inspect_server(args.url, timeout=args.timeout)
     except OSError as exc:

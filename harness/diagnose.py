@@ -284,17 +284,56 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
         return _server_rejected(record, outcome, evidence)
     if (client_side := _client_rejected(outcome, evidence)) is not None:
         return client_side
+    # A server that is not ours: only its alert and the material tell the story.
     alert = outcome.alert_received or _alert_in(outcome.error)
+    said = f"the server sent the alert {alert}"
+    if alert in ("bad_certificate", "certificate_unknown") and (found := _chain_problem(evidence)):
+        # OpenSSL and JSSE servers send these for a certificate that is not yet
+        # valid, weak or of the wrong use as well as for an unknown issuer
+        # (ssl_x509err2alert): the certificate itself tells which.
+        return _refine_client_cert(found, evidence, said)
     if alert in _ALERT_CODES:
-        return _refine_client_cert(_ALERT_CODES[alert], evidence, f"the server sent the alert {alert}")
-    if alert == "handshake_failure" and evidence.keystore is not None and not evidence.keystore.key_entries:
-        return _refine_client_cert("client-cert-missing", evidence, "the server sent the alert handshake_failure")
+        return _refine_client_cert(_ALERT_CODES[alert], evidence, said)
+    if alert == "handshake_failure" and _sent_no_certificate(outcome, evidence):
+        # TLS 1.2 servers answer a missing client certificate with handshake_failure.
+        return _refine_client_cert("client-cert-missing", evidence, said)
     return Verdict(
         "handshake-failed",
         "none",
         f"the handshake failed and the harness cannot tell why: {outcome.error}",
         "reproduce with `openssl s_client` and report the output",
     )
+
+
+def _chain_problem(evidence: Evidence) -> str | None:
+    """The outcome code a server's judgement of the key entry's chain would give, if the chain itself is at fault."""
+    entry = evidence.key_entry
+    if entry is None or not entry.chain:
+        return None
+    leaf, path = entry.chain[0], _with_ancestors(entry.chain, evidence)
+    checks: tuple[tuple[str, Callable[[x509.Certificate], bool]], ...] = (
+        ("client-cert-expired", lambda c: c.not_valid_after_utc < evidence.now),
+        ("client-cert-not-yet-valid", lambda c: c.not_valid_before_utc > evidence.now),
+        ("weak-key", lambda c: weak_key(c) is not None),
+        ("weak-signature", lambda c: weak_signature(c) is not None and not _is_self_signed(c)),
+        ("client-cert-wrong-usage", lambda c: c is leaf and usage_problem(c) is not None),
+    )
+    return next((code for code, failing in checks if any(failing(c) for c in path)), None)
+
+
+def _sent_no_certificate(outcome: Outcome, evidence: Evidence) -> bool:
+    """Whether the client sent no certificate: none to send, or none matching the server's CA names."""
+    if outcome.details.get("client_cert_requested") == "true" and outcome.details.get("chosen_alias") == "":
+        return True  # the JDK says so itself
+    keystore = evidence.keystore
+    if keystore is not None and not keystore.key_entries:
+        return True
+    entry = evidence.key_entry
+    if entry is None or not entry.chain or not evidence.ca_names or outcome.engine != "jsse":
+        return False
+    # Only the JDK filters by CA names (docs/engines.md); OpenSSL sends its certificate anyway.
+    names = set(evidence.ca_names)
+    return not ({c.issuer for c in entry.chain} | {c.subject for c in entry.chain}) & names
 
 
 def _alert_in(text: str | None) -> str | None:

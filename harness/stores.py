@@ -358,6 +358,14 @@ def _chain_from(leaf: x509.Certificate, pool: Iterable[x509.Certificate]) -> tup
 def load_key_pair(path: Path, password: Secret) -> KeyEntry:
     """The one key entry of a PKCS#12 file (``KeyPair.p12``), with its chain, opened by ``password``."""
     try:
+        kind = detect_type(path.read_bytes())
+    except OSError:
+        kind = "unknown"  # read_store below says why
+    if kind in ("jks", "jceks", "pem"):
+        # Named before any password is tried: "wrong password" would mislead.
+        what, fix = f"is a {kind.upper()} file, not PKCS#12", "give the KeyPair.p12 your CA issued"
+        raise StoreError(str(path), what, fix, code="store-type-mismatch")
+    try:
         contents = read_store(path, password, "keystore")
     except StoreError as exc:
         if exc.code == "keystore-password-wrong":

@@ -6,17 +6,21 @@ substring search (``assert_no_secret``).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from harness.build import Built, probe_for, write_scenario_files
 from harness.diagnose import Evidence, Verdict, diagnose
@@ -242,3 +246,69 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A ``shipped_scenario`` argument runs the test once per file in scenarios/."""
     if "shipped_scenario" in metafunc.fixturenames:
         metafunc.parametrize("shipped_scenario", SHIPPED, ids=[p.stem for p in SHIPPED])
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, replace_env: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``mtls-harness`` with stdin not a terminal (no prompt can be answered)."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        cwd=cwd,
+        env=env if replace_env else {**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert re.match(r"mtls-harness( [a-z]+)?: error: ", done.stderr), done.stderr
+    assert done.stdout == ""
+    for word in words:
+        assert word in done.stderr, done.stderr
+
+
+# -- a scenario's server, running for the test ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Live:
+    scenario: Scenario
+    built: Built
+    server: LocalServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def chain(self) -> list[x509.Certificate]:
+        """What the server sends, as written by build (server/chain.pem)."""
+        return x509.load_pem_x509_certificates(self.built.server.chain.read_bytes())
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Callable[[Path], Live]]:
+    """``live(scenario_path)``: built into tmp_path, its server running until the test ends."""
+    with contextlib.ExitStack() as stack:
+        count = 0
+
+        def start(path: Path) -> Live:
+            nonlocal count
+            count += 1
+            scenario = load_scenario(path)
+            folder = tmp_path / f"built{count}"
+            folder.mkdir()
+            built = write_scenario_files(scenario, folder)
+            server = stack.enter_context(LocalServer(built.server, handshake_timeout=5.0))
+            return Live(scenario, built, server)
+
+        yield start

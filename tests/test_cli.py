@@ -24,30 +24,11 @@ from harness.engines.python import PythonEngine
 from harness.scenario import load_scenario
 from harness.secret import Secret
 from harness.stores import jks_bytes, read_store
+from tests.conftest import assert_one_line_error, cli
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 OK_RSA = SHIPPED_DIR / "ok-rsa.toml"
 LISTENING = re.compile(r"listening on (https://127\.0\.0\.1:(\d+)(/\S*))")
-
-
-def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def assert_one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr
-    assert done.stderr.count("\n") == 1, done.stderr
-    for word in words:
-        assert word in done.stderr
 
 
 # -- run -----------------------------------------------------------------------------------------------
