@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +28,8 @@ from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyB
 from harness.codes import SUMMARIES
 from harness.engines import Outcome
 from harness.fidelity import HandshakeRecord
+from harness.pki import Material
+from harness.scenario import Scenario
 from harness.stores import KeyEntry, StoreContents
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     "Verdict",
     "diagnose",
     "name_of",
+    "reaches_ca_names",
+    "scenario_evidence",
     "usage_problem",
     "verify_client_chain",
     "verify_server_chain",
@@ -81,6 +85,28 @@ class Verdict:
     def text(self) -> str:
         fix = f" Fix: {self.fix}" if self.fix else ""
         return f"{self.code}: {self.explanation}{fix}"
+
+
+def scenario_evidence(
+    scenario: Scenario,
+    material: Material,
+    *,
+    keystore: StoreContents | None,
+    truststore: StoreContents | None,
+    handshake: HandshakeRecord | None,
+) -> Evidence:
+    """Everything a scenario's own material tells: the server's chain, trusted CAs, names, the whole PKI."""
+    return Evidence(
+        keystore=keystore,
+        truststore=truststore,
+        server_chain=material.server_chain,
+        client_cas=material.client_cas,
+        ca_names=tuple(c.subject for c in material.client_cas) if scenario.server.ca_names else (),
+        handshake=handshake,
+        known=tuple(i.cert for i in material.issued.values()),
+        host="127.0.0.1",
+        now=material.now,
+    )
 
 
 def name_of(name: x509.Name | x509.Certificate) -> str:
@@ -332,8 +358,7 @@ def _sent_no_certificate(outcome: Outcome, evidence: Evidence) -> bool:
     if entry is None or not entry.chain or not evidence.ca_names or outcome.engine != "jsse":
         return False
     # Only the JDK filters by CA names (docs/engines.md); OpenSSL sends its certificate anyway.
-    names = set(evidence.ca_names)
-    return not ({c.issuer for c in entry.chain} | {c.subject for c in entry.chain}) & names
+    return not reaches_ca_names(entry.chain, evidence.ca_names)
 
 
 def _alert_in(text: str | None) -> str | None:
@@ -605,20 +630,9 @@ def _untrusted(evidence: Evidence, entry: KeyEntry, said: str) -> Verdict:
     cas = evidence.client_cas
     trusted_names = [name_of(c) for c in cas] if cas else [name_of(n) for n in evidence.ca_names or ()]
     trusted = ", ".join(trusted_names) or "(unknown CAs)"
-    if not _is_self_signed(top):
-        # The chain stops below a root: if the missing intermediate leads to a
-        # CA the server trusts, the keystore's chain is what is wrong.
-        missing = _path_to_trusted(top, evidence)
-        if missing:
-            names = ", ".join(name_of(c) for c in missing)
-            return Verdict(
-                "client-chain-incomplete",
-                "server",
-                f"{said}: the server trusts {trusted}, but the key entry {entry.alias!r} holds {len(entry.chain)} "
-                f"certificate(s) ending at {name_of(top)}, without the intermediate {names}",
-                f"add the intermediate {names} to the key entry's chain "
-                "(import the full chain from your CA's PKCS#12 / PEM bundle)",
-            )
+    incomplete = _incomplete_chain(entry, evidence, f"{said}: the server trusts {trusted}, but")
+    if incomplete is not None:
+        return incomplete
     return Verdict(
         "client-cert-untrusted",
         "server",
@@ -626,6 +640,31 @@ def _untrusted(evidence: Evidence, entry: KeyEntry, said: str) -> Verdict:
         + (f" (chain up to {name_of(top)})" if len(entry.chain) > 1 else ""),
         f"use a certificate issued by one of {trusted}, or ask the server's operator to trust {_top_ca(entry.chain)}",
     )
+
+
+def _incomplete_chain(entry: KeyEntry, evidence: Evidence, said: str, consequence: str = "") -> Verdict | None:
+    """client-chain-incomplete when the chain stops below a root and known intermediates lead to a trusted CA."""
+    top = entry.chain[-1]
+    missing = [] if _is_self_signed(top) else _path_to_trusted(top, evidence)
+    if not missing:
+        return None
+    between = ", ".join(name_of(c) for c in missing)
+    return Verdict(
+        "client-chain-incomplete",
+        "server",
+        f"{said} the key entry {entry.alias!r} holds {len(entry.chain)} certificate(s) ending at {name_of(top)}, "
+        f"without the intermediate {between}{consequence}",
+        f"add the intermediate {between} to the key entry's chain "
+        "(import the full chain from your CA's PKCS#12 / PEM bundle)",
+    )
+
+
+def reaches_ca_names(chain: Sequence[x509.Certificate], names: Iterable[x509.Name]) -> bool:
+    """Whether a key entry's chain is issued by (or holds) one of the server's acceptable CA names.
+
+    The JDK's X509KeyManager.chooseClientAlias offers a key entry only then.
+    """
+    return bool(({c.issuer for c in chain} | {c.subject for c in chain}) & set(names))
 
 
 def _top_ca(chain: Sequence[x509.Certificate]) -> str:
@@ -662,34 +701,26 @@ def _missing(evidence: Evidence, said: str) -> Verdict:
         )
     entry = evidence.key_entry
     names = evidence.ca_names
-    if entry is not None and entry.chain and names:
-        issuers = {c.issuer for c in entry.chain} | {c.subject for c in entry.chain}
-        if not issuers & set(names):
-            listed = ", ".join(name_of(n) for n in names)
-            top = entry.chain[-1]
-            missing = _path_to_trusted(top, evidence) if not _is_self_signed(top) else []
-            if missing:
-                # The JDK (X509KeyManager.chooseClientAlias) matches the issuers
-                # of the whole key-entry chain against the server's CA names: a
-                # chain cut short of the named CA is never offered.
-                between = ", ".join(name_of(c) for c in missing)
-                return Verdict(
-                    "client-chain-incomplete",
-                    "server",
-                    f"{said}: the server asks for a certificate under {listed}; the key entry {entry.alias!r} holds "
-                    f"{len(entry.chain)} certificate(s) ending at {name_of(top)}, without the intermediate {between}, "
-                    "so the JDK finds no matching certificate and sends none",
-                    f"add the intermediate {between} to the key entry's chain "
-                    "(import the full chain from your CA's PKCS#12 / PEM bundle)",
-                )
-            return Verdict(
-                code,
-                "server",
-                f"{said}: the server asks for a certificate issued by {listed}; your key entry {entry.alias!r} "
-                f"({name_of(entry.chain[0])}) is issued by {name_of(entry.chain[0].issuer)}, "
-                "so the JDK sends no certificate",
-                f"use a certificate issued by {listed}, or ask the server's operator to trust {_top_ca(entry.chain)}",
-            )
+    if entry is not None and entry.chain and names and not reaches_ca_names(entry.chain, names):
+        listed = ", ".join(name_of(n) for n in names)
+        # The JDK matches the whole key-entry chain against the server's CA
+        # names: a chain cut short of the named CA is never offered.
+        incomplete = _incomplete_chain(
+            entry,
+            evidence,
+            f"{said}: the server asks for a certificate under {listed};",
+            ", so the JDK finds no matching certificate and sends none",
+        )
+        if incomplete is not None:
+            return incomplete
+        return Verdict(
+            code,
+            "server",
+            f"{said}: the server asks for a certificate issued by {listed}; your key entry {entry.alias!r} "
+            f"({name_of(entry.chain[0])}) is issued by {name_of(entry.chain[0].issuer)}, "
+            "so the JDK sends no certificate",
+            f"use a certificate issued by {listed}, or ask the server's operator to trust {_top_ca(entry.chain)}",
+        )
     return Verdict(
         code,
         "server",

@@ -233,7 +233,7 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         from harness.build import probe_for
-        from harness.diagnose import Evidence, diagnose
+        from harness.diagnose import diagnose, scenario_evidence
 
         scenario = self.scenario_file.scenario
         running = self.scenario_file.running
@@ -254,17 +254,12 @@ class ScenarioItem(pytest.Item):
             # return a moment earlier. Bounded wait.
             records = server.wait_for_handshakes(mark + 1, timeout=3.0)
             record = records[mark] if len(records) > mark else None
-        material = running.built.material
-        evidence = Evidence(
+        evidence = scenario_evidence(
+            scenario,
+            running.built.material,
             keystore=running.keystore,
             truststore=running.truststore,
-            server_chain=material.server_chain,
-            client_cas=material.client_cas,
-            ca_names=tuple(c.subject for c in material.client_cas) if scenario.server.ca_names else (),
             handshake=record,
-            known=tuple(i.cert for i in material.issued.values()),
-            host="127.0.0.1",
-            now=material.now,
         )
         verdict = diagnose(outcome, evidence)
         expected = scenario.expect.for_engine(self.engine)

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from harness.build import probe_for, write_scenario_files
-from harness.diagnose import Evidence, diagnose
+from harness.diagnose import diagnose, scenario_evidence
 from harness.engines.jsse import JsseEngine
 from harness.engines.python import PythonEngine
 from harness.errors import StoreError
@@ -70,15 +70,12 @@ def main() -> int:
                             truststore = read_store(built.truststore, scenario.truststore.password, "truststore")
                         except StoreError:
                             keystore = truststore = None
-                        evidence = Evidence(
+                        evidence = scenario_evidence(
+                            scenario,
+                            material,
                             keystore=keystore,
                             truststore=truststore,
-                            server_chain=material.server_chain,
-                            client_cas=material.client_cas,
-                            ca_names=tuple(c.subject for c in material.client_cas) if scenario.server.ca_names else (),
                             handshake=records[mark] if len(records) > mark else None,
-                            known=tuple(i.cert for i in material.issued.values()),
-                            now=material.now,
                         )
                         got[engine.name] = diagnose(outcome, evidence).code
                         if engine is jsse:

@@ -23,7 +23,7 @@ import pytest
 from cryptography import x509
 
 from harness.build import Built, probe_for, write_scenario_files
-from harness.diagnose import Evidence, Verdict, diagnose
+from harness.diagnose import Verdict, diagnose, scenario_evidence
 from harness.engines import Outcome
 from harness.engines.python import PythonEngine
 from harness.errors import StoreError
@@ -189,16 +189,12 @@ def run_pipeline(path: Path, folder: Path) -> Run:
             record = records[0] if records else None
     # The app files a request after answering it; stopping the server (joining its thread) settles the list.
     requests = tuple(server.requests)
-    evidence = Evidence(
+    evidence = scenario_evidence(
+        scenario,
+        material,
         keystore=_contents(built.keystore, scenario.keystore.password, "keystore"),
         truststore=_contents(built.truststore, scenario.truststore.password, "truststore"),
-        server_chain=material.server_chain,
-        client_cas=material.client_cas,
-        ca_names=tuple(c.subject for c in material.client_cas) if scenario.server.ca_names else (),
         handshake=record,
-        known=tuple(i.cert for i in material.issued.values()),
-        host="127.0.0.1",
-        now=material.now,
     )
     return Run(scenario, built, outcome, record, diagnose(outcome, evidence), requests)
 
