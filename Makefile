@@ -37,7 +37,7 @@ fuzz: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m slow -k fuzz
 
 load: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -m slow -k load
+	MTLS_LOAD=1 $(BIN)/python -m pytest -m slow -k load -p no:cacheprovider
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py
