@@ -42,6 +42,23 @@ def test_run_shipped_scenarios_exit_0_with_junit(tmp_path: Path) -> None:
     assert names == {f"{p.stem}[python]" for p in SHIPPED_DIR.glob("*.toml")}
 
 
+def test_run_in_parallel_workers(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    done = cli(
+        "run",
+        str(OK_RSA),
+        str(SHIPPED_DIR / "client-cert-untrusted.toml"),
+        "-n",
+        "2",
+        "--junit",
+        str(junit),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert "2 workers" in done.stdout
+    assert junit.read_text("utf-8").count("<testcase") == 4
+
+
 def test_run_with_a_wrong_expectation_exits_1(tmp_path: Path, no_secret: Any) -> None:
     text = (SHIPPED_DIR / "client-cert-untrusted.toml").read_text("utf-8")
     wrong = tmp_path / "client-cert-untrusted.toml"
