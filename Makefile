@@ -34,7 +34,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 fuzz: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -m slow -k fuzz
+	MTLS_FUZZ=1 $(BIN)/python -m pytest tests/test_fuzz.py -m slow -k fuzz -p no:cacheprovider
 
 load: $(VENV)/.installed-test
 	MTLS_LOAD=1 $(BIN)/python -m pytest -m slow -k load -p no:cacheprovider

@@ -16,7 +16,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from harness.diagnose import Evidence, diagnose, name_of, usage_problem, verify_server_chain, weak_key, weak_signature
+from harness.diagnose import (
+    Evidence,
+    diagnose,
+    name_of,
+    reaches_ca_names,
+    usage_problem,
+    verify_server_chain,
+    weak_key,
+    weak_signature,
+)
 from harness.engines import Engine, Probe
 from harness.errors import StoreError, UsageError
 from harness.remote import ServerView, inspect_server, split_url
@@ -38,6 +47,7 @@ Severity = Literal["error", "warning", "info"]
 
 # The checks, in order; each becomes one JUnit testcase.
 CHECKS = ("keystore", "client-certificate", "truststore", "server-chain", "client-ca-names", "handshake")
+_LIVE_CHECKS = ("server-chain", "client-ca-names", "handshake")  # they need a URL
 _EXPIRING_DAYS = 30
 _EXTENSIONS: dict[str, tuple[str, ...]] = {
     "jks": (".jks", ".keystore", ".truststore", ".ks", ".ts"),
@@ -113,6 +123,8 @@ def load_destination(
         raise UsageError(
             str(path), f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", "fix the JSON"
         ) from None
+    except RecursionError:
+        raise UsageError(str(path), "not valid JSON (nested too deeply)", "fix the JSON") from None
     if not isinstance(doc, dict):
         raise UsageError(str(path), "is not a JSON object", "give the destination's JSON object")
 
@@ -127,6 +139,10 @@ def load_destination(
         value = text(key)
         if not value:
             raise UsageError(str(path), f"no {key}", f"add {key} (a path, relative to the JSON file's folder)")
+        if not value.isprintable():
+            # A NUL (ValueError when opened), a lone surrogate from a "\ud800" escape (UnicodeEncodeError), or a
+            # control character or line break, which would break the one-line messages that name the file.
+            raise UsageError(str(path), f"{key} holds a control character or line break", f"fix {key}")
         files[key] = (path.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
     passwords: dict[str, Secret] = {}
     for key, given in (("keystorePass", keystore_password), ("truststorePass", truststore_password)):
@@ -135,10 +151,17 @@ def load_destination(
             option = "--keystore-password-env" if key == "keystorePass" else "--truststore-password-env"
             raise UsageError(str(path), f"no {key}", f"add it, or pass {option} VAR / -file FILE")
         passwords[key] = given if given is not None else Secret(value or "")
+    given_url = url is not None
     if url is None:
         url = text("url")
     if url is not None:
-        split_url(url)  # refuse a malformed URL before any work
+        where = "--url" if given_url else str(path)
+        if not url or not url.isprintable():
+            raise UsageError(where, "the URL is empty or holds a line break or control character", "fix the URL")
+        try:
+            split_url(url)  # refuse a malformed URL before any work
+        except ValueError as exc:  # urlsplit: a bad IPv6 literal, or a host name that NFKC changes
+            raise UsageError(where, f"not a valid URL ({exc})", "fix the URL") from None
     return Destination(
         path,
         files["keystoreFile"],
@@ -500,8 +523,7 @@ def _check_ca_names(report: Report, view: ServerView, keystore: StoreContents | 
     for entry in keystore.key_entries:
         if not entry.chain:
             continue
-        issuers = {c.issuer for c in entry.chain} | {c.subject for c in entry.chain}
-        if not issuers & set(view.ca_names):
+        if not reaches_ca_names(entry.chain, view.ca_names):
             report.add(
                 "client-cert-missing",
                 "error",
@@ -594,12 +616,16 @@ def write_report_junit(report: Report, path: Path) -> None:
         text = "\n".join(
             f"{f.severity} {f.code}: {f.subject}: {f.message}" + (f" (fix: {f.fix})" if f.fix else "") for f in found
         )
+        skipped = None
+        if check in _LIVE_CHECKS and report.destination.url is None and not found:
+            skipped = "no URL given: the live checks did not run (pass --url)"
         cases.append(
             Case(
                 name=check,
                 classname="mtls-harness.check",
                 failure=text if errors else None,
                 output="" if errors else text,
+                skipped=skipped,
             )
         )
     facts = {

@@ -25,11 +25,13 @@ class Case:
     classname: str
     failure: str | None = None  # the failure text; None when the case passed
     output: str = ""
+    skipped: str | None = None  # why the case did not run
     seconds: float = 0.0
 
 
 def write_junit(path: Path, suite: str, cases: Sequence[Case], properties: Mapping[str, str] | None = None) -> None:
     failures = sum(1 for c in cases if c.failure is not None)
+    skipped = sum(1 for c in cases if c.skipped is not None)
     root = ET.Element("testsuites", name=suite, tests=str(len(cases)), failures=str(failures), errors="0")
     node = ET.SubElement(
         root,
@@ -38,7 +40,7 @@ def write_junit(path: Path, suite: str, cases: Sequence[Case], properties: Mappi
         tests=str(len(cases)),
         failures=str(failures),
         errors="0",
-        skipped="0",
+        skipped=str(skipped),
         time=f"{sum(c.seconds for c in cases):.3f}",
         timestamp=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         hostname=socket.gethostname(),
@@ -49,6 +51,8 @@ def write_junit(path: Path, suite: str, cases: Sequence[Case], properties: Mappi
             ET.SubElement(props, "property", name=key, value=value)
     for case in cases:
         element = ET.SubElement(node, "testcase", name=case.name, classname=case.classname, time=f"{case.seconds:.3f}")
+        if case.skipped is not None:
+            ET.SubElement(element, "skipped", message=case.skipped, type="skipped")
         if case.failure is not None:
             failure = ET.SubElement(element, "failure", message=case.failure.splitlines()[0][:300], type="failure")
             failure.text = case.failure

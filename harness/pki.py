@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from harness.files import write_atomic
-from harness.scenario import Scenario, ServerIdentitySpec, resolve_time
+from harness.scenario import Scenario, ServerIdentitySpec, general_name, resolve_time
 
 __all__ = ["KEY_CACHE_ENV", "Issued", "Material", "PrivateKey", "build_material", "generate_key", "key_description"]
 
@@ -230,7 +230,7 @@ def _issue(
         builder = builder.add_extension(x509.ExtendedKeyUsage([_EKU[e] for e in spec.eku]), critical=False)
     if spec.san:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([_general_name(s) for s in spec.san]), critical=False
+            x509.SubjectAlternativeName([general_name(s) for s in spec.san]), critical=False
         )
     signing_key = signer.key if signer else key
     if spec.signature in _WEAK_SIGNATURES:
@@ -302,19 +302,6 @@ def _der_children(data: bytes) -> list[bytes]:
         children.append(data[pos : value_start + size])
         pos = value_start + size
     return children
-
-
-def _general_name(text: str) -> x509.GeneralName:
-    import ipaddress
-
-    kind, _, value = text.partition(":")
-    if kind == "DNS":
-        return x509.DNSName(value)
-    if kind == "IP":
-        return x509.IPAddress(ipaddress.ip_address(value))
-    if kind == "EMAIL":
-        return x509.RFC822Name(value)
-    return x509.UniformResourceIdentifier(value)
 
 
 def _server_identity(spec: ServerIdentitySpec, now: dt.datetime) -> dict[str, Issued]:

@@ -38,6 +38,7 @@ __all__ = [
     "StoreSpec",
     "TimeSpec",
     "chain_to_root",
+    "general_name",
     "load_scenario",
     "parse_scenario",
     "parse_time",
@@ -53,6 +54,11 @@ TimeSpec = dt.timedelta | dt.datetime
 StoreFormat = Literal["jks", "pkcs12"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# What a certificate's validity can hold: cryptography refuses dates before 1950; datetime ends in 9999.
+_EARLIEST = dt.datetime(1950, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
+_TRUSTME_NOT_BEFORE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_TRUSTME_NOT_AFTER = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
 _DEFAULT_PASSWORD = "changeit"  # noqa: S105 - keytool's well-known default; only for an omitted [truststore]
 
 
@@ -208,13 +214,33 @@ def parse_scenario(text: str, path: Path) -> Scenario:
 def parse_time(text: str) -> TimeSpec | None:
     """A relative time (``-30d``, ``+12h``; units s m h d w) or an RFC 3339 date / date-time (UTC if no offset)."""
     if match := re.fullmatch(r"([+-])(\d+)([smhdw])", text):
-        seconds = int(match[2]) * _UNITS[match[3]]
-        return dt.timedelta(seconds=seconds if match[1] == "+" else -seconds)
+        try:
+            seconds = int(match[2]) * _UNITS[match[3]]
+            return dt.timedelta(seconds=seconds if match[1] == "+" else -seconds)
+        except (ValueError, OverflowError):  # more digits than int() reads, or beyond timedelta's 999999999 days
+            return None
     try:
         when = dt.datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def general_name(text: str) -> Any:
+    """The ``x509.GeneralName`` of a ``san`` entry ("DNS:host", "IP:10.0.0.1", "EMAIL:a@b", "URI:...").
+
+    ValueError (or its UnicodeEncodeError) when cryptography would refuse it.
+    """
+    from cryptography import x509  # deferred: scenario parsing stays light
+
+    kind, _, value = text.partition(":")
+    if kind == "DNS":
+        return x509.DNSName(value)
+    if kind == "IP":
+        return x509.IPAddress(ipaddress.ip_address(value))
+    if kind == "EMAIL":
+        return x509.RFC822Name(value)
+    return x509.UniformResourceIdentifier(value)
 
 
 def resolve_time(spec: TimeSpec, now: dt.datetime) -> dt.datetime:
@@ -245,7 +271,15 @@ def _times_as_text(value: Any) -> Any:
 def _validator() -> Any:
     import jsonschema  # deferred: costs ~60 ms, needed only when a scenario is read
 
-    return jsonschema.Draft202012Validator(schema())
+    def pattern(validator: Any, regex: str, instance: Any, _schema: Any) -> Any:
+        # JSON Schema patterns are ECMA-262, where "$" ends the string; Python's "$" also matches
+        # before a final newline, which let "name\n" pass as a name and break one-line messages.
+        if regex.endswith("$") and not regex.endswith("\\$"):
+            regex = regex[:-1] + "\\Z"
+        if validator.is_type(instance, "string") and not re.search(regex, instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {regex!r}")
+
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": pattern})(schema())
 
 
 def _check_schema(doc: dict[str, Any], path: Path) -> None:
@@ -353,6 +387,7 @@ class _Builder:
     def __init__(self, doc: dict[str, Any], path: Path) -> None:
         self.doc = doc
         self.path = path
+        self.now = dt.datetime.now(dt.UTC)  # relative times are checked as if the certificates were issued now
 
     def fail(self, key: str, what: str, fix: str = "") -> ScenarioError:
         return ScenarioError(str(self.path), what, fix, key=key)
@@ -383,7 +418,46 @@ class _Builder:
         spec = parse_time(text)
         if spec is None:
             raise self.fail(key, f"{text!r} is not a valid date-time", "use RFC 3339")
+        try:
+            when = resolve_time(spec, self.now).astimezone(dt.UTC)
+        except OverflowError:  # past year 9999 (or before year 1) once resolved or moved to UTC
+            when = None
+        if when is None or not _EARLIEST <= when <= _LATEST:
+            raise self.fail(
+                key, f"{text!r} is outside the dates a certificate can hold", "use a time between 1950 and 9999"
+            )
         return spec
+
+    def validity(
+        self,
+        key: str,
+        before: TimeSpec | None,
+        after: TimeSpec | None,
+        default_before: TimeSpec,
+        default_after: TimeSpec,
+    ) -> tuple[TimeSpec, TimeSpec]:
+        """A certificate's not_before and not_after. An omitted one takes its default, unless that would put the
+        validity backwards: then it is the given one (a zero-length validity: an expired or not-yet-valid
+        certificate). Both given must be in order."""
+        if before is None:
+            before = default_before if after is None or self.at(after) >= self.at(default_before) else after
+        if after is None:
+            after = default_after if self.at(default_after) >= self.at(before) else before
+        self.check_validity(key, self.at(before), self.at(after))
+        return before, after
+
+    def at(self, spec: TimeSpec) -> dt.datetime:
+        return resolve_time(spec, self.now)
+
+    def check_validity(self, key: str, not_before: dt.datetime, not_after: dt.datetime) -> None:
+        """cryptography refuses a certificate whose not_after is before its not_before."""
+        if not_after < not_before:
+            after, before = not_after.astimezone(dt.UTC), not_before.astimezone(dt.UTC)
+            raise self.fail(
+                f"{key}.not_after",
+                f"is before not_before ({after:%Y-%m-%d %H:%M} < {before:%Y-%m-%d %H:%M} UTC)",
+                "make not_after later than not_before",
+            )
 
     def _pki(self) -> dict[str, CertSpec]:
         raw: dict[str, Any] = self.doc.get("pki", {})
@@ -420,19 +494,20 @@ class _Builder:
                 )
             else:
                 default_ku = ("digitalSignature", "keyCertSign", "cRLSign")
-            not_before = self.time(f"{key}.not_before", body.get("not_before"), dt.timedelta(days=-1))
-            not_after = self.time(
-                f"{key}.not_after", body.get("not_after"), dt.timedelta(days=365 if kind == "leaf" else 3650)
+            not_before, not_after = self.validity(
+                key,
+                self.time(f"{key}.not_before", body.get("not_before"), None),
+                self.time(f"{key}.not_after", body.get("not_after"), None),
+                dt.timedelta(days=-1),
+                dt.timedelta(days=365 if kind == "leaf" else 3650),
             )
-            assert not_before is not None
-            assert not_after is not None
             specs[name] = CertSpec(
                 name=name,
                 kind=kind,
                 issuer=issuer,
                 key=key_type,
                 subject=self._subject(f"{key}.subject", body.get("subject", f"CN={name}")),
-                san=tuple(body.get("san", ())),
+                san=tuple(self._san(f"{key}.san[{j}]", text) for j, text in enumerate(body.get("san", ()))),
                 eku=tuple(body.get("eku", default_eku)),
                 ku=tuple(body.get("ku", default_ku)),
                 not_before=not_before,
@@ -464,6 +539,17 @@ class _Builder:
             ) from None
         return text
 
+    def _san(self, key: str, text: str) -> str:
+        try:
+            general_name(text)
+        except ValueError:  # not an IP address, or not ASCII (UnicodeEncodeError)
+            raise self.fail(
+                key,
+                f"{text!r} is not a valid subject alternative name",
+                'IP: takes one address; DNS:, EMAIL:, URI: take ASCII (A-labels: "DNS:xn--bcher-kva.example")',
+            ) from None
+        return text
+
     def _check_no_cycles(self, specs: Mapping[str, CertSpec]) -> None:
         for name in specs:
             seen = [name]
@@ -474,6 +560,13 @@ class _Builder:
                 seen.append(issuer)
 
     def _ref(self, key: str, name: str, pki: Mapping[str, CertSpec]) -> str:
+        identity = self.doc.get("server", {}).get("identity", {})
+        if name == "server.intermediate" and not identity.get("intermediate", True):
+            raise self.fail(
+                key,
+                "'server.intermediate' does not exist: [server.identity] has intermediate = false",
+                "remove it, or set intermediate = true",
+            )
         if name in pki or name in SERVER_NAMES:
             return name
         known = ", ".join([*sorted(pki), *SERVER_NAMES])
@@ -493,7 +586,7 @@ class _Builder:
             if not file.is_file():
                 raise self.fail(
                     f"{table}.file",
-                    f"{raw['file']!r} does not exist (looked in {file.parent})",
+                    f"{raw['file']!r} does not exist (looked in {str(file.parent)!r})",
                     "give a path relative to the scenario file",
                 )
             common["file"] = file
@@ -621,6 +714,9 @@ class _Builder:
     def _server(self, pki: Mapping[str, CertSpec]) -> ServerSpec:
         raw = self.doc.get("server", {})
         client_auth = raw.get("client_auth", "required")
+        if not re.fullmatch(r"/[\x21-\x7e]*", raw.get("path", "/")):
+            # The request line carries it: http.client refuses spaces and control characters, and non-ASCII.
+            raise self.fail("server.path", "must be printable ASCII without spaces", 'percent-encode, e.g. "/a%20b"')
         default_trust = [n for n, c in pki.items() if c.kind == "root"]
         trust = raw.get("trust", default_trust)
         for i, name in enumerate(trust):
@@ -643,6 +739,18 @@ class _Builder:
                 "list the client CA names under [pki] it trusts",
             )
         ident = raw.get("identity", {})
+        server_not_before = self.time("server.identity.not_before", ident.get("not_before"), None)
+        server_not_after = self.time("server.identity.not_after", ident.get("not_after"), None)
+        # harness.pki gives trustme None for an omitted (or zero: falsy) time, and trustme then takes
+        # 2000-01-01 / 3000-01-01; an omitted one is moved to the given one as for [pki] certificates.
+        at_before = self.at(server_not_before) if server_not_before else _TRUSTME_NOT_BEFORE
+        at_after = self.at(server_not_after) if server_not_after else _TRUSTME_NOT_AFTER
+        if at_after < at_before and not (server_not_before and server_not_after):
+            given = server_not_before or server_not_after
+            assert given is not None  # the defaults alone are in order
+            server_not_before = server_not_after = given
+            at_before = at_after = self.at(given)
+        self.check_validity("server.identity", at_before, at_after)
         names = tuple(ident.get("names", ("127.0.0.1", "localhost")))
         for i, name in enumerate(names):
             self._server_name(f"server.identity.names[{i}]", name, common_name=i == 0)
@@ -650,8 +758,8 @@ class _Builder:
             key=ident.get("key", "ec-p256"),
             names=names,
             intermediate=ident.get("intermediate", True),
-            not_before=self.time("server.identity.not_before", ident.get("not_before"), None),
-            not_after=self.time("server.identity.not_after", ident.get("not_after"), None),
+            not_before=server_not_before,
+            not_after=server_not_after,
         )
         return ServerSpec(
             client_auth=client_auth,
@@ -665,7 +773,7 @@ class _Builder:
         )
 
     def _server_name(self, key: str, name: str, *, common_name: bool) -> None:
-        """A name trustme can issue the server certificate for, by trustme's own rules (``_identity_string_to_x509``)."""
+        """A name trustme can issue the server certificate for (trustme's ``_identity_string_to_x509`` rules)."""
         import idna  # trustme's IDNA library (UTS #46), a dependency of trustme
         from cryptography import x509
 
@@ -686,6 +794,9 @@ class _Builder:
     def _client(self) -> ClientSpec:
         raw = self.doc.get("client", {})
         versions = raw.get("tls_versions")
+        if not re.fullmatch(r"[\x20-\x7e]*", raw.get("content_type", "")):
+            # An HTTP header value: http.client refuses line breaks and anything outside Latin-1.
+            raise self.fail("client.content_type", "must be printable ASCII", 'e.g. "application/json"')
         return ClientSpec(
             tls_versions=tuple(sorted(versions)) if versions else None,
             message=raw.get("message", ClientSpec.message),

@@ -11,6 +11,7 @@ Only this module imports pyjks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ from typing import Literal
 
 import jks
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -253,9 +255,22 @@ def _wrong_password(where: str, role: Role) -> StoreError:
     )
 
 
+# The JDK (com.sun.crypto.provider.KeyProtector) refuses a JCEKS key protected with more PBE
+# iterations than this; pyjks would run them all, in Python: hours for a damaged count.
+_JCE_MAX_ITERATIONS = 5_000_000
+
+
 def _read_jks(path: Path, data: bytes, kind: StoreType, password: Secret, role: Role, where: str) -> StoreContents:
     try:
-        store = jks.KeyStore.loads(data, password.reveal())
+        # Keys are decrypted here, not by loads(): after the integrity check, with a bounded iteration count.
+        store = jks.KeyStore.loads(data, password.reveal(), try_decrypt_keys=False)
+        for alias, entry in store.private_keys.items():
+            if _jce_iterations(entry) > _JCE_MAX_ITERATIONS:
+                raise _damaged_entry(where, kind, role, alias, "its key's PBE iteration count is above the JDK's limit")
+            with contextlib.suppress(jks.util.DecryptionFailureException):
+                entry.decrypt(password.reveal())  # with another key password, the entry stays locked
+    except StoreError:
+        raise
     except jks.util.KeystoreSignatureException:
         raise _wrong_password(where, role) from None
     except Exception as exc:  # noqa: BLE001 - pyjks raises struct, pyasn1 and its own errors on damaged input
@@ -266,15 +281,57 @@ def _read_jks(path: Path, data: bytes, kind: StoreType, password: Secret, role: 
             code="store-unreadable",
         ) from None
     keys: list[KeyEntry] = []
+    certs: list[CertEntry] = []
+    # pyjks hands over the DER of certificates and keys unparsed: damage shows here, per entry.
     for alias, entry in store.private_keys.items():
-        chain = tuple(x509.load_der_x509_certificate(der) for _, der in entry.cert_chain)
-        key = None
-        if entry.is_decrypted():
-            loaded = serialization.load_der_private_key(entry.pkey_pkcs8, password=None)
-            key = _usable_key(loaded)
+        try:
+            chain = tuple(_parsed(x509.load_der_x509_certificate(der)) for _, der in entry.cert_chain)
+            key = None
+            if entry.is_decrypted():
+                loaded = serialization.load_der_private_key(entry.pkey_pkcs8, password=None)
+                key = _usable_key(loaded)
+        except (ValueError, UnsupportedAlgorithm):
+            raise _damaged_entry(where, kind, role, alias) from None
         keys.append(KeyEntry(alias, chain, key))
-    certs = [CertEntry(alias, x509.load_der_x509_certificate(e.cert)) for alias, e in store.certs.items()]
+    for alias, cert_entry in store.certs.items():
+        try:
+            certs.append(CertEntry(alias, _parsed(x509.load_der_x509_certificate(cert_entry.cert))))
+        except ValueError:
+            raise _damaged_entry(where, kind, role, alias) from None
     return StoreContents(path, kind, tuple(keys), tuple(certs))
+
+
+def _damaged_entry(
+    where: str, kind: StoreType, role: Role, alias: str, why: str = "its certificate or key does not parse"
+) -> StoreError:
+    label = "PKCS#12" if kind == "pkcs12" else kind.upper()
+    return StoreError(
+        where, f"damaged {label} entry ({why})", f"re-create the {role}", code="store-unreadable", entry=alias
+    )
+
+
+def _parsed(cert: x509.Certificate) -> x509.Certificate:
+    """``cert``, once what every reader of a store looks at parses: cryptography parses names, validity and
+    extensions lazily (ValueError on first use); the JDK refuses such a certificate when it loads the store."""
+    try:
+        _ = (cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc, cert.extensions)
+    except TypeError as exc:  # a name attribute of type BIT STRING: x509.NameAttribute refuses it with TypeError
+        raise ValueError(str(exc)) from None
+    return cert
+
+
+def _jce_iterations(entry: jks.PrivateKeyEntry) -> int:
+    """The PBE iteration count protecting a JCEKS key entry; 0 for JKS's own protection (no iterations)."""
+    from pyasn1.codec.ber import decoder  # type: ignore[import-untyped]  # pyjks's own ASN.1 library
+    from pyasn1_modules import rfc5208  # type: ignore[import-untyped]
+
+    # pyjks 20.0.0 (pinned) keeps the encrypted EncryptedPrivateKeyInfo in ``_encrypted`` until decrypt().
+    info = decoder.decode(entry._encrypted, asn1Spec=rfc5208.EncryptedPrivateKeyInfo())[0]
+    algorithm = info["encryptionAlgorithm"]
+    if algorithm["algorithm"].asTuple() != jks.sun_crypto.SUN_JCE_ALGO_ID:
+        return 0
+    params = decoder.decode(algorithm["parameters"].asOctets(), asn1Spec=jks.rfc2898.PBEParameter())[0]
+    return int(params["iterationCount"])
 
 
 def _read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: str) -> StoreContents:
@@ -286,6 +343,14 @@ def _read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: s
             f"re-create the {role}",
             code="store-unreadable",
         )
+    if "\x00" in password.reveal():
+        # cryptography's PKCS#12 loader panics (a BaseException) on a NUL in the password: refuse it first.
+        raise StoreError(
+            where,
+            f"{role}Pass contains a NUL character, which no PKCS#12 password holds",
+            f"set {role}Pass to the password the {role} was saved with",
+            code=f"{role}-password-wrong",
+        )
     try:
         loaded = pkcs12.load_pkcs12(data, password.reveal().encode("utf-8"))
     except ValueError:
@@ -295,6 +360,14 @@ def _read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: s
         raise StoreError(
             where, f"damaged PKCS#12 store ({type(exc).__name__})", f"re-create the {role}", code="store-unreadable"
         ) from None
+    for bag in (loaded.cert, *loaded.additional_certs):
+        if bag is None:
+            continue
+        try:
+            _parsed(bag.certificate)
+        except ValueError:
+            alias = (bag.friendly_name or b"").decode("utf-8", "replace")
+            raise _damaged_entry(where, "pkcs12", role, alias, "its certificate does not parse") from None
     extra = [c.certificate for c in loaded.additional_certs]
     keys: list[KeyEntry] = []
     chain_members: set[bytes] = set()
@@ -315,7 +388,9 @@ def _read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: s
 def _read_pem(path: Path, data: bytes, password: Secret, role: Role, where: str) -> StoreContents:
     blocks = [m.group(0) for m in _PEM_BLOCK.finditer(data)]
     try:
-        certs = [x509.load_pem_x509_certificate(b) for b in blocks if b.startswith(b"-----BEGIN CERTIFICATE-----")]
+        certs = [
+            _parsed(x509.load_pem_x509_certificate(b)) for b in blocks if b.startswith(b"-----BEGIN CERTIFICATE-----")
+        ]
     except ValueError:
         raise StoreError(where, "damaged PEM certificate", f"re-export the {role}", code="store-unreadable") from None
     key_blocks = [b for b in blocks if b"PRIVATE KEY-----" in b.split(b"\n", 1)[0]]
@@ -325,10 +400,12 @@ def _read_pem(path: Path, data: bytes, password: Secret, role: Role, where: str)
     encrypted = b"ENCRYPTED" in key_blocks[0]
     try:
         key = _usable_key(
-            serialization.load_pem_private_key(key_blocks[0], password=password.reveal().encode() if encrypted else None)
+            serialization.load_pem_private_key(
+                key_blocks[0], password=password.reveal().encode() if encrypted else None
+            )
         )
-    except (ValueError, TypeError):
-        key = None  # encrypted with another password, or damaged: locked, like a JKS key entry
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        key = None  # encrypted with another password, damaged, or of an unknown type: locked, like a JKS key entry
     chain = _chain_from(certs[0], certs[1:]) if certs else ()
     return StoreContents(path, "pem", (KeyEntry("pem", chain, key),), ())
 
