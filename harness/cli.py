@@ -214,6 +214,10 @@ def _run(args: argparse.Namespace) -> int:
 
     pytest_args = [str(f) for f in files]
     pytest_args += ["-p", "harness.plugin", "-p", "no:cacheprovider", "--mtls-engine", args.engine]
+    # Scenario items hold no assert statements: rewriting the harness's modules
+    # (pytest rewrites a plugin's whole distribution) and hypothesis's plugin
+    # (installed with the test extras) only cost start-up time.
+    pytest_args += ["--assert=plain", "-p", "no:hypothesispytest"]
     pytest_args += ["-o", "junit_logging=system-out", "-o", "junit_family=xunit2"]
     if args.junit:
         args.junit.parent.mkdir(parents=True, exist_ok=True)

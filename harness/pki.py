@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import threading
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias
@@ -28,7 +29,17 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from harness.files import write_atomic
 from harness.scenario import Scenario, ServerIdentitySpec, general_name, resolve_time
 
-__all__ = ["KEY_CACHE_ENV", "Issued", "Material", "PrivateKey", "build_material", "generate_key", "key_description"]
+__all__ = [
+    "KEY_CACHE_ENV",
+    "Issued",
+    "Material",
+    "PrivateKey",
+    "build_material",
+    "generate_key",
+    "key_description",
+    "key_slots",
+    "prefetch_keys",
+]
 
 PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -89,7 +100,9 @@ class Material:
 # -- keys -------------------------------------------------------------------
 
 _pool: dict[tuple[str, int], PrivateKey] = {}
+_pending: dict[tuple[str, int], Future[PrivateKey]] = {}
 _pool_lock = threading.Lock()
+_prefetcher: ThreadPoolExecutor | None = None
 
 
 def generate_key(key_type: str) -> PrivateKey:
@@ -109,14 +122,63 @@ _DISK_CACHED = ("rsa-3072", "rsa-4096")
 
 
 def _pooled_key(key_type: str, index: int) -> PrivateKey:
-    """The ``index``-th pooled key of ``key_type``: same index, same key, any scenario."""
+    """The ``index``-th pooled key of ``key_type``: same index, same key, any scenario.
+
+    A key being made (by the prefetcher, or another thread) is waited for, never made twice.
+    """
+    slot = (key_type, index)
     with _pool_lock:
-        key = _pool.get((key_type, index))
-    if key is None:
+        key = _pool.get(slot)
+        if key is not None:
+            return key
+        future = _pending.get(slot)
+        mine = future is None
+        if future is None:
+            future = _pending[slot] = Future()
+    if not mine:
+        return future.result()
+    try:
         key = _cached_key(key_type, index) if key_type in _DISK_CACHED else generate_key(key_type)
+    except BaseException as exc:
         with _pool_lock:
-            key = _pool.setdefault((key_type, index), key)
+            _pending.pop(slot, None)
+        future.set_exception(exc)
+        raise
+    with _pool_lock:
+        key = _pool.setdefault(slot, key)
+        _pending.pop(slot, None)
+    future.set_result(key)
     return key
+
+
+def key_slots(scenario: Scenario) -> list[tuple[str, int]]:
+    """The pooled keys a scenario uses, (type, index) per certificate, issuers first."""
+    used: dict[str, int] = {}
+    slots = []
+    for name in _issuers_first(scenario):
+        key_type = scenario.pki[name].key
+        slots.append((key_type, used.get(key_type, 0)))
+        used[key_type] = used.get(key_type, 0) + 1
+    return slots
+
+
+def prefetch_keys(scenario: Scenario) -> None:
+    """Make a scenario's keys in the background, ahead of ``build_material``.
+
+    Key generation releases the GIL (cryptography's RSA keygen runs in Rust/
+    OpenSSL outside it, measured), so it runs on another core while pytest
+    collects and sets up. One thread: the pool is small and bounded by the
+    largest scenario, so nothing long is left queued at exit.
+    """
+    global _prefetcher
+    with _pool_lock:
+        missing = [slot for slot in key_slots(scenario) if slot not in _pool and slot not in _pending]
+        if not missing:
+            return
+        if _prefetcher is None:
+            _prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mtls-keys")
+    for key_type, index in missing:
+        _prefetcher.submit(_pooled_key, key_type, index)
 
 
 def _cached_key(key_type: str, index: int) -> PrivateKey:
@@ -143,7 +205,10 @@ def _cached_key(key_type: str, index: int) -> PrivateKey:
 
 def _load_cached(path: Path, key_type: str) -> PrivateKey | None:
     try:
-        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        # Our own cached key (0600): no consistency check (~30-100 ms for RSA-3072/4096).
+        loaded = serialization.load_pem_private_key(
+            path.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True
+        )
     except (OSError, ValueError):
         return None  # absent or damaged
     if isinstance(loaded, rsa.RSAPrivateKey) and f"rsa-{loaded.key_size}" == key_type:
@@ -167,13 +232,10 @@ def key_description(key: object) -> str:
 def build_material(scenario: Scenario, now: dt.datetime | None = None) -> Material:
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     issued: dict[str, Issued] = {}
-    used: dict[str, int] = {}
     # Issuers first: [pki] may list a leaf before its CA.
-    for name in _issuers_first(scenario):
+    for name, (key_type, index) in zip(_issuers_first(scenario), key_slots(scenario), strict=True):
         spec = scenario.pki[name]
-        index = used.get(spec.key, 0)
-        used[spec.key] = index + 1
-        key = _pooled_key(spec.key, index)
+        key = _pooled_key(key_type, index)
         signer = issued[spec.issuer] if spec.issuer else None
         issued[name] = Issued(name, _issue(spec_name=name, scenario=scenario, key=key, signer=signer, now=now), key)
     server = _server_identity(scenario.server.identity, now)
@@ -338,6 +400,7 @@ def _server_identity(spec: ServerIdentitySpec, now: dt.datetime) -> dict[str, Is
 
 
 def _from_trustme(cert_pem: bytes, key_pem: bytes, name: str) -> Issued:
-    key = serialization.load_pem_private_key(key_pem, password=None)
+    # trustme's own key, just made: its consistency check (~30 ms for RSA) proves nothing.
+    key = serialization.load_pem_private_key(key_pem, password=None, unsafe_skip_rsa_key_validation=True)
     assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
     return Issued(name, x509.load_pem_x509_certificate(cert_pem), key)

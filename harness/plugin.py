@@ -151,8 +151,15 @@ class ScenarioFile(pytest.File):
     running: _Running | None = None
 
     def collect(self) -> Iterator[ScenarioItem]:
+        from harness.pki import prefetch_keys
+
         self.scenario = load_scenario(self.path)
+        prefetch_keys(self.scenario)
+        registry = self.config.stash[_engines_key]
         for engine in selected_engines(self.config):
+            # Start what is slow to start (the JVM, ~0.5 s) while the rest is
+            # collected and the first scenario is built.
+            registry.get(engine).warm_up()
             yield ScenarioItem.from_parent(self, name=f"{self.scenario.name}[{engine}]", engine=engine)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]

@@ -83,6 +83,9 @@ class Engine(Protocol):
     def unavailable_reason(self) -> str | None:
         """None when the engine can run here; otherwise why not and how to fix it."""
 
+    def warm_up(self) -> None:
+        """Get ready in the background (start a JVM, say); probes wait for it. May do nothing."""
+
     def probe(self, probe: Probe) -> Outcome: ...
 
     def close(self) -> None: ...

@@ -240,6 +240,7 @@ class JsseEngine:
         self._jvm: _Jvm | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._next_id = 0
+        self._warming = False
         self._stderr_seen: collections.deque[str] = collections.deque(maxlen=2000)
 
     @property
@@ -298,14 +299,30 @@ class JsseEngine:
         if jvm is not None and jvm.stop(kill=kill):
             self._stderr_seen.extend(jvm.stderr)
 
+    def warm_up(self) -> None:
+        """Start the JVM in the background, so that the first probe does not wait ~0.5 s for it."""
+        if self._jvm is None and not self._warming and self.unavailable_reason() is None:
+            self._warming = True
+            threading.Thread(target=self._start_quietly, name="jsse-warm-up", daemon=True).start()
+
+    def _start_quietly(self) -> None:
+        # On failure the first probe starts it again and reports why it cannot.
+        with self._lock, contextlib.suppress(EngineUnavailable):
+            self._running()
+
+    def _running(self) -> _Jvm:
+        """The live JVM, started if there is none (the caller holds ``_lock``)."""
+        jvm = self._jvm
+        if jvm is None or jvm.proc.poll() is not None:
+            self._discard(jvm, kill=True)
+            jvm = self._start()
+            with self._state:
+                self._jvm = jvm
+        return jvm
+
     def probe(self, probe: Probe) -> Outcome:
         with self._lock:
-            jvm = self._jvm
-            if jvm is None or jvm.proc.poll() is not None:
-                self._discard(jvm, kill=True)
-                jvm = self._start()
-                with self._state:
-                    self._jvm = jvm
+            jvm = self._running()
             self._next_id += 1
             request = encode_request(probe, self._next_id)
             started = time.monotonic()

@@ -48,6 +48,9 @@ class PythonEngine:
     def unavailable_reason(self) -> str | None:
         return None
 
+    def warm_up(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
