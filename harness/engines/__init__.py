@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 from harness.secret import Secret
 
-__all__ = ["ENGINE_NAMES", "Engine", "Outcome", "Probe", "Stage"]
+__all__ = ["ENGINE_NAMES", "Engine", "Outcome", "Probe", "Stage", "server_seen"]
 
 ENGINE_NAMES = ("python", "jsse")
 
@@ -75,6 +75,23 @@ class Outcome:
     def completed(self) -> bool:
         """True when the handshake succeeded and an HTTP answer was read."""
         return self.stage == "done"
+
+
+def server_seen(body: bytes) -> dict[str, str] | None:
+    """The client identity the local server saw: the string fields of its answer's ``client`` object.
+
+    None for any other answer (a real destination's own response).
+    """
+    import json
+
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    client = answer.get("client") if isinstance(answer, dict) else None
+    if not isinstance(client, dict):
+        return None
+    return {k: v for k, v in client.items() if isinstance(v, str)}
 
 
 class Engine(Protocol):

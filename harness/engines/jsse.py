@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast, get_args
 
-from harness.engines import Outcome, Probe, Stage
+from harness.engines import Outcome, Probe, Stage, server_seen
 from harness.errors import EngineUnavailable
 
 __all__ = ["Jdk", "JsseEngine", "encode_request", "find_jdk", "launch_command"]
@@ -392,7 +392,7 @@ def _outcome(reply: Mapping[str, Any], java_version: str) -> Outcome:
             details=details,
         )
     body = base64.b64decode(reply.get("bodyB64") or "")
-    seen = _server_seen(body)
+    seen = server_seen(body)
     if seen is None and body:
         details["response_body"] = body[:500].decode("utf-8", "replace")
     stage = reply.get("stage")
@@ -411,15 +411,3 @@ def _outcome(reply: Mapping[str, Any], java_version: str) -> Outcome:
         elapsed_ms=float(reply.get("elapsedMs") or 0.0),
         details=details,
     )
-
-
-def _server_seen(body: bytes) -> dict[str, str] | None:
-    """The string fields of the answer's ``client`` object: the identity the server saw."""
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return None
-    client = answer.get("client") if isinstance(answer, dict) else None
-    if not isinstance(client, dict):
-        return None
-    return {k: v for k, v in client.items() if isinstance(v, str)}

@@ -10,7 +10,6 @@ anchors. Hostname verification is on.
 from __future__ import annotations
 
 import http.client
-import json
 import re
 import secrets
 import socket
@@ -24,7 +23,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from harness.engines import Outcome, Probe, Stage
+from harness.engines import Outcome, Probe, Stage, server_seen
 from harness.errors import StoreError
 from harness.stores import KeyEntry, read_store
 
@@ -141,7 +140,7 @@ class PythonEngine:
             protocol=protocol,
             cipher=cipher_name,
             http_status=response.status,
-            server_seen=_seen_identity(body),
+            server_seen=server_seen(body),
             details=details,
         )
 
@@ -184,15 +183,6 @@ def _load_key_entry(context: ssl.SSLContext, entry: KeyEntry) -> None:
         path.touch(mode=0o600)
         path.write_bytes(chain_pem + key_pem)
         context.load_cert_chain(path, password=one_time)
-
-
-def _seen_identity(body: bytes) -> dict[str, str] | None:
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return None
-    client = answer.get("client") if isinstance(answer, dict) else None
-    return {k: str(v) for k, v in client.items()} if isinstance(client, dict) else None
 
 
 def _failed(stage: Stage, exc: StoreError, details: dict[str, str]) -> Outcome:
