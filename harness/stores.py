@@ -101,7 +101,10 @@ def detect_type(data: bytes) -> StoreType:
         return "jks"
     if data.startswith(_JCEKS_MAGIC):
         return "jceks"
-    if data.lstrip().startswith(b"-----BEGIN "):
+    # PEM, possibly after text: `openssl pkcs12 -nodes` writes "Bag Attributes"
+    # lines before each block, and customers convert their .p12 that way.
+    head = data[:4096]
+    if b"-----BEGIN " in head and head.isascii():
         return "pem"
     if _pfx_length(data) is not None:
         return "pkcs12"

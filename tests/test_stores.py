@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -381,3 +382,23 @@ def test_keytool_reports_the_signature_algorithm(build: Any, keytool: str, signa
     assert done.returncode == 0, done.stderr
     first = done.stdout.split("Certificate[2]:")[0]
     assert re.search(rf"^Signature algorithm name: {name}\b", first, re.M)
+
+
+def test_pem_written_by_openssl_pkcs12_nodes_is_pem(openssl: str, tmp_path: Path) -> None:
+    """`openssl pkcs12 -nodes` puts "Bag Attributes" text before each PEM block: still PEM, with its key entry."""
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "p12"
+    password = json.loads((fixtures / "passwords.json").read_text("utf-8"))["KeyPair-aes.p12"]
+    out = tmp_path / "keypair.pem"
+    subprocess.run(
+        [openssl, "pkcs12", "-in", str(fixtures / "KeyPair-aes.p12"), "-nodes", "-passin", "env:P", "-out", str(out)],
+        env={**os.environ, "P": password},
+        check=True,
+        capture_output=True,
+    )
+    data = out.read_bytes()
+    assert data.startswith(b"Bag Attributes")
+    assert detect_type(data) == "pem"
+    contents = read_store(out, Secret("unused"), "keystore")
+    assert [(e.alias, e.locked, len(e.chain)) for e in contents.key_entries] == [("pem", False, 2)]
+    # The twin: binary DER that happens to hold no PEM marker is not PEM.
+    assert detect_type(b"Bag Attributes\n" + bytes(range(256))) == "unknown"
