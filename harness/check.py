@@ -30,7 +30,7 @@ from harness.engines import Engine, Probe
 from harness.errors import StoreError, UsageError
 from harness.remote import ServerView, inspect_server, split_url
 from harness.secret import Secret
-from harness.stores import KeyEntry, Role, StoreContents, detect_type, read_store
+from harness.stores import KeyEntry, Role, StoreContents, read_store
 
 __all__ = [
     "CHECKS",
@@ -216,11 +216,6 @@ def _open(report: Report, path: Path, password: Secret, role: Role) -> StoreCont
     check = role
     label = path.name
     try:
-        data = path.read_bytes()
-    except OSError:
-        data = b""
-    kind = detect_type(data) if data else "unknown"
-    try:
         contents = read_store(path, password, role)
     except StoreError as exc:
         report.add(exc.code, "error", check, label, exc.problem(), exc.fix)
@@ -229,7 +224,7 @@ def _open(report: Report, path: Path, password: Secret, role: Role) -> StoreCont
         f"{label}: {contents.type.upper()}, {len(contents.key_entries)} key entries, "
         f"{len(contents.cert_entries)} trusted certificates"
     )
-    suffix = path.suffix.lower()
+    kind, suffix = contents.type, path.suffix.lower()
     if kind == "pem":
         report.add(
             "store-type-mismatch",
@@ -237,7 +232,7 @@ def _open(report: Report, path: Path, password: Secret, role: Role) -> StoreCont
             check,
             label,
             "this is a PEM file; the JDK cannot open PEM as a keystore",
-            f"convert it: `mtls-harness {'keystore' if role == 'keystore' else 'truststore'} ...` builds a JKS",
+            f"convert it: `mtls-harness {role} ...` builds a JKS",
         )
     elif kind == "jceks":
         report.add(
@@ -248,11 +243,7 @@ def _open(report: Report, path: Path, password: Secret, role: Role) -> StoreCont
             "this is a JCEKS store; the platform expects JKS (the JDK reads JCEKS, other tools may not)",
             "convert it with `keytool -importkeystore -deststoretype JKS`",
         )
-    elif (
-        suffix
-        and not any(suffix in exts for t, exts in _EXTENSIONS.items() if t == kind)
-        and any(suffix in exts for exts in _EXTENSIONS.values())
-    ):
+    elif suffix not in _EXTENSIONS.get(kind, ()) and any(suffix in exts for exts in _EXTENSIONS.values()):
         report.add(
             "store-type-mismatch",
             "warning",

@@ -336,15 +336,21 @@ def _chain_problem(evidence: Evidence) -> str | None:
     entry = evidence.key_entry
     if entry is None or not entry.chain:
         return None
-    leaf, path = entry.chain[0], _with_ancestors(entry.chain, evidence)
-    checks: tuple[tuple[str, Callable[[x509.Certificate], bool]], ...] = (
-        ("client-cert-expired", lambda c: c.not_valid_after_utc < evidence.now),
-        ("client-cert-not-yet-valid", lambda c: c.not_valid_before_utc > evidence.now),
-        ("weak-key", lambda c: weak_key(c) is not None),
-        ("weak-signature", lambda c: weak_signature(c) is not None and not _is_self_signed(c)),
-        ("client-cert-wrong-usage", lambda c: c is leaf and usage_problem(c) is not None),
-    )
-    return next((code for code, failing in checks if any(failing(c) for c in path)), None)
+    path = _with_ancestors(entry.chain, evidence)
+    faults = _chain_faults(entry.chain[0], evidence.now)
+    return next((code for code, failing in faults.items() if any(failing(c) for c in path)), None)
+
+
+def _chain_faults(leaf: x509.Certificate, now: dt.datetime) -> dict[str, Callable[[x509.Certificate], bool]]:
+    """Outcome code -> whether a certificate of the client's chain has that fault, in the order to test them."""
+    return {
+        "client-cert-expired": lambda c: c.not_valid_after_utc < now,
+        "client-cert-not-yet-valid": lambda c: c.not_valid_before_utc > now,
+        "weak-key": lambda c: weak_key(c) is not None,
+        # A root's self-signature is never checked.
+        "weak-signature": lambda c: weak_signature(c) is not None and not _is_self_signed(c),
+        "client-cert-wrong-usage": lambda c: c is leaf and usage_problem(c) is not None,
+    }
 
 
 def _sent_no_certificate(outcome: Outcome, evidence: Evidence) -> bool:
@@ -531,13 +537,7 @@ def _refine_client_cert(code: str, evidence: Evidence, said: str) -> Verdict:
         return Verdict(code, "server", said, _CLIENT_FIXES.get(code, ""))
     leaf = entry.chain[0]
     path = _with_ancestors(entry.chain, evidence)
-    tests: dict[str, Callable[[x509.Certificate], bool]] = {
-        "client-cert-expired": lambda c: c.not_valid_after_utc < evidence.now,
-        "client-cert-not-yet-valid": lambda c: c.not_valid_before_utc > evidence.now,
-        "weak-key": lambda c: weak_key(c) is not None,
-        "weak-signature": lambda c: weak_signature(c) is not None and not _is_self_signed(c),
-        "client-cert-wrong-usage": lambda c: c is leaf,
-    }
+    tests = _chain_faults(leaf, evidence.now)
     if code not in tests:
         return _untrusted(evidence, entry, said)
     # The server names the failure, not the certificate: find which one it is,
