@@ -420,6 +420,7 @@ def _truststore(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives import hashes
 
     from harness.files import write_atomic
+    from harness.pki import sha256_fingerprint
     from harness.remote import inspect_server
     from harness.stores import alias_for, read_store, truststore_bytes
 
@@ -457,9 +458,8 @@ def _truststore(args: argparse.Namespace) -> int:
     read_store(args.out, password, "truststore")  # read back: what the platform will open
     print(f"wrote {args.out} ({args.format.upper()}): {len(entries)} trusted certificate(s)")
     for alias, cert in entries:
-        digest = cert.fingerprint(hashes.SHA256()).hex().upper()
         print(f"  {alias}: {cert.subject.rfc4514_string()}")
-        print(f"    SHA-256 {':'.join(digest[i : i + 2] for i in range(0, len(digest), 2))}")
+        print(f"    SHA-256 {sha256_fingerprint(cert)}")
         print(f"    expires {cert.not_valid_after_utc:%Y-%m-%d}")
     if len(view.chain) == 1 and view.chain[0].subject != view.chain[0].issuer:
         print("  note: the server sends only its own certificate; the truststore trusts that certificate itself")

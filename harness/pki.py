@@ -39,6 +39,7 @@ __all__ = [
     "key_description",
     "key_slots",
     "prefetch_keys",
+    "sha256_fingerprint",
 ]
 
 PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -214,6 +215,11 @@ def _load_cached(path: Path, key_type: str) -> PrivateKey | None:
     if isinstance(loaded, rsa.RSAPrivateKey) and f"rsa-{loaded.key_size}" == key_type:
         return loaded
     return None
+
+
+def sha256_fingerprint(cert: x509.Certificate) -> str:
+    """The SHA-256 fingerprint as keytool prints it: "AB:CD:...", upper case."""
+    return cert.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
 def key_description(key: object) -> str:

@@ -27,7 +27,6 @@ from typing import Any
 
 import hypercorn.asyncio.run as hypercorn_run
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.config import Config, Sockets
@@ -35,6 +34,7 @@ from hypercorn.logging import Logger
 
 from harness.errors import ServerError
 from harness.fidelity import ClientAuth, HandshakeRecord, make_server_context
+from harness.pki import sha256_fingerprint
 
 __all__ = [
     "HandshakeRecord",
@@ -107,12 +107,11 @@ class RequestRecord:
 def client_identity(der: bytes) -> dict[str, str]:
     """The client certificate as the server saw it: subject, issuer, serial, SHA-256 fingerprint."""
     cert = x509.load_der_x509_certificate(der)
-    digest = cert.fingerprint(hashes.SHA256()).hex().upper()
     return {
         "subject": cert.subject.rfc4514_string(),
         "issuer": cert.issuer.rfc4514_string(),
         "serial": format(cert.serial_number, "X"),
-        "sha256": ":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),
+        "sha256": sha256_fingerprint(cert),
     }
 
 
