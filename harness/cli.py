@@ -225,13 +225,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     if args.workers:
-        import importlib.util
-
-        # Looked up, not imported: pytest must import xdist itself, or it
-        # warns that the module escaped its assertion rewriting.
-        if importlib.util.find_spec("xdist") is None:
-            raise UsageError("-n", "parallel runs need pytest-xdist", "pip install pytest-xdist")
-        pytest_args += ["-n", args.workers]
+        pytest_args += ["-n", args.workers]  # pytest-xdist is a dependency
     if args.keep:
         pytest_args += ["--mtls-keep", str(args.keep)]
     if args.key_cache:

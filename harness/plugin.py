@@ -170,7 +170,6 @@ class ScenarioFile(pytest.File):
     def setup(self) -> None:
         """Build the stores and start the server once for all of this scenario's engines."""
         from harness.build import write_scenario_files
-        from harness.pki import build_material
         from harness.server import LocalServer
 
         scenario = self.scenario
@@ -182,8 +181,7 @@ class ScenarioFile(pytest.File):
         else:
             folder = Path(tempfile.mkdtemp(prefix=f"mtls-{scenario.name}-"))
         try:
-            material = build_material(scenario)
-            built = write_scenario_files(scenario, folder, material=material)
+            built = write_scenario_files(scenario, folder)
             server = LocalServer(built.server)
             server.start()
         except BaseException:

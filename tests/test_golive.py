@@ -159,12 +159,17 @@ def mode(path: Path) -> int:
 
 
 def keystore_cmd(
-    tmp_path: Path, name: str, out: Path, *extra: str, p12_pw: str | None = None, out_pw: str = OUT_PW
+    tmp_path: Path, name: str | Path, out: Path, *extra: str, p12_pw: str | None = None, out_pw: str = OUT_PW
 ) -> subprocess.CompletedProcess[str]:
-    env = {"P12_PW": P12_PASSWORDS[name] if p12_pw is None else p12_pw, "OUT_PW": out_pw}
+    """``mtls-harness keystore`` on a fixture .p12 (by name, with its password) or on any file (a Path)."""
+    source = name if isinstance(name, Path) else FIXTURES / P12[name]["file"]
+    if p12_pw is None:
+        assert isinstance(name, str), "give p12_pw for a file that is not a fixture"
+        p12_pw = P12_PASSWORDS[name]
+    env = {"P12_PW": p12_pw, "OUT_PW": out_pw}
     return cli(
         "keystore",
-        str(FIXTURES / P12[name]["file"]),
+        str(source),
         "--out",
         str(out),
         "--p12-password-env",
@@ -326,18 +331,7 @@ def _good_jks() -> tuple[Path, str]:
 def test_keystore_refuses_a_jks_file_as_input(tmp_path: Path, no_secret: Any) -> None:
     jks, password = _good_jks()
     out = tmp_path / "keystore.jks"
-    done = cli(
-        "keystore",
-        str(jks),
-        "--out",
-        str(out),
-        "--p12-password-env",
-        "P12_PW",
-        "--password-env",
-        "OUT_PW",
-        cwd=tmp_path,
-        env={"P12_PW": password, "OUT_PW": OUT_PW},
-    )
+    done = keystore_cmd(tmp_path, jks, out, p12_pw=password)
     assert_one_line_error(done, "JKS", "not PKCS#12")
     assert not out.exists()
     no_secret(done.stderr, _secrets(password))
@@ -346,18 +340,7 @@ def test_keystore_refuses_a_jks_file_as_input(tmp_path: Path, no_secret: Any) ->
 def test_keystore_names_a_jks_input_even_when_the_password_does_not_open_it(tmp_path: Path) -> None:
     jks, _ = _good_jks()
     out = tmp_path / "keystore.jks"
-    done = cli(
-        "keystore",
-        str(jks),
-        "--out",
-        str(out),
-        "--p12-password-env",
-        "P12_PW",
-        "--password-env",
-        "OUT_PW",
-        cwd=tmp_path,
-        env={"P12_PW": "p12-Wrong-Pw-5c3b", "OUT_PW": OUT_PW},
-    )
+    done = keystore_cmd(tmp_path, jks, out, p12_pw="p12-Wrong-Pw-5c3b")
     assert done.returncode == 2
     assert not out.exists()
     assert "not PKCS#12" in done.stderr, done.stderr
@@ -365,18 +348,7 @@ def test_keystore_names_a_jks_input_even_when_the_password_does_not_open_it(tmp_
 
 def test_keystore_with_a_missing_input_is_exit_2(tmp_path: Path) -> None:
     out = tmp_path / "keystore.jks"
-    done = cli(
-        "keystore",
-        str(tmp_path / "KeyPair.p12"),
-        "--out",
-        str(out),
-        "--p12-password-env",
-        "P12_PW",
-        "--password-env",
-        "OUT_PW",
-        cwd=tmp_path,
-        env={"P12_PW": "x", "OUT_PW": OUT_PW},
-    )
+    done = keystore_cmd(tmp_path, tmp_path / "KeyPair.p12", out, p12_pw="x")
     assert_one_line_error(done, "KeyPair.p12", "no such file")
     assert not out.exists()
 
