@@ -183,3 +183,25 @@ def test_distinct_keys_within_a_scenario_shared_across(tmp_path: Path) -> None:
     assert len({n.d for n in numbers}) == 3  # type: ignore[union-attr]
     assert one.issued["client"].key is two.issued["client"].key
     assert one.cert("client") != two.cert("client")  # certificates are always new
+
+
+def test_prefetched_keys_are_made_once_and_waited_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """build_material right after prefetch_keys waits for the keys in the making; none is made twice."""
+    made: list[str] = []
+    real_generate = harness.pki.generate_key
+
+    def slow_generate(key_type: str) -> Any:
+        made.append(key_type)
+        time.sleep(0.05)  # long enough for build_material to ask for a key still being made
+        return real_generate(key_type)
+
+    monkeypatch.setattr(harness.pki, "_pool", {})
+    monkeypatch.setattr(harness.pki, "generate_key", slow_generate)
+    scenario = parse_scenario(to_toml(BASE) + "\n", tmp_path / "prefetch.toml")
+    harness.pki.prefetch_keys(scenario)
+    material = build_material(scenario)
+    slots = harness.pki.key_slots(scenario)
+    assert sorted(made) == sorted(key_type for key_type, _ in slots)  # each pooled key made exactly once
+    assert {material.issued[n].key for n in ("client-root", "client-ca", "client")} == {
+        harness.pki._pool[slot] for slot in slots
+    }
