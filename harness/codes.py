@@ -34,6 +34,18 @@ SUMMARIES: dict[str, str] = {
     # Not in the original list: a TLS failure the harness cannot attribute.
     # Better an honest "don't know" with the raw error than a wrong guess.
     "handshake-failed": "the TLS handshake failed for a reason the harness cannot tell",
+    # Added with real servers, the JDK matrix and support cases (issues 10-12).
+    "client-cert-rejected": "the server rejected the client certificate without saying which check failed",
+    "client-cert-name-mismatch": "the server checks the client certificate's names against the client's address",
+    "renegotiation-failed": "the server asks for the client certificate after the handshake and the client could not answer",
+    "keystore-format-unsupported": "this JDK cannot read the store's encryption or MAC algorithms",
+    "truststore-empty": "the truststore holds no trust anchors the JDK can use",
+    "keystore-no-key-entry": "the keystore holds no private key entry",
+    "key-cert-mismatch": "the key entry's private key does not match its certificate",
+    "cipher-mismatch": "client and server share no cipher suite",
+    "server-name-unrecognized": "the server does not recognise the host name sent in SNI",
+    "server-chain-incomplete": "the server does not send the intermediate certificates Java needs",
+    "revocation-check-failed": "a certificate is revoked or its revocation status could not be checked",
 }
 
 OUTCOME_CODES: tuple[str, ...] = tuple(SUMMARIES)
