@@ -288,6 +288,8 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
     """The outcome code of one probe, the side that rejected, and what to do."""
     if outcome.completed:
         status = outcome.http_status or 0
+        if status >= 400 and (rejected := _http_rejection(outcome, evidence)) is not None:
+            return rejected
         if status >= 400:
             return Verdict(
                 "http-error",
@@ -296,6 +298,14 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
                 f"but answered HTTP {status}",
                 "the MTLS set-up is right; look at the server's answer (wrong URL path, message format, authorisation)",
             )
+        if _sent_none_when_asked(outcome):
+            # Optional client auth (nginx `ssl_verify_client optional`, JSSE
+            # setWantClientAuth): served, but the platform meant to authenticate.
+            said = (
+                f"the server asked for a client certificate, got none and served the request anyway "
+                f"(HTTP {status}: optional client authentication)"
+            )
+            return _refine_client_cert("client-cert-missing", evidence, said)
         return Verdict(
             "ok", "none", f"handshake ({outcome.protocol}, {outcome.cipher}) and POST succeeded, HTTP {status}"
         )
@@ -313,6 +323,10 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
     # A server that is not ours: only its alert and the material tell the story.
     alert = outcome.alert_received or _alert_in(outcome.error)
     said = f"the server sent the alert {alert}"
+    if alert == "internal_error" and _asked_and_sent(outcome):
+        return _chain_too_long(outcome, evidence, said)
+    if alert is None and _broken(outcome) and outcome.details.get("client_cert_requested") == "true":
+        return _rejected_after_certificate(outcome, evidence)
     if alert in ("bad_certificate", "certificate_unknown") and (found := _chain_problem(evidence)):
         # OpenSSL and JSSE servers send these for a certificate that is not yet
         # valid, weak or of the wrong use as well as for an unknown issuer
@@ -328,6 +342,164 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
         "none",
         f"the handshake failed and the harness cannot tell why: {outcome.error}",
         "reproduce with `openssl s_client` and report the output",
+    )
+
+
+# -- real servers: what they say after the handshake, and connections that break -------------
+#
+# nginx 1.22 completes the handshake and answers HTTP 400 with one of its own
+# pages (ngx_http_special_response.c: "No required SSL certificate was sent",
+# "The SSL certificate error"); its internal statuses 495/496 show when a site
+# turns those pages off or maps them. Apache httpd answers 403 with "Cannot
+# perform Post-Handshake Authentication" when a <Location> asks for the
+# certificate after a TLS 1.3 handshake the client allowed no PHA in (AH10158).
+# Gateways write similar texts. Each row: (pattern on status line + body, kind).
+_HTTP_REJECTIONS: tuple[tuple[str, str], ...] = (
+    (r"Post-Handshake Auth", "post-handshake"),
+    (r"^HTTP 496\b|No required SSL certificate|(client )?certificate (is )?required", "missing"),
+    (
+        r"^HTTP 495\b|SSL certificate error|certificate (was )?(rejected|invalid)|invalid (client )?certificate",
+        "rejected",
+    ),
+)
+_TAG = re.compile(r"<[^>]*>")
+# What a Java or OpenSSL client reports when the server closed (with an alert it
+# never read) while the client was still writing: measured against nginx,
+# Apache and HAProxy (docs/servers.md).
+_BROKEN = re.compile(
+    r"Broken pipe|Connection reset|Error writing to server|EOF occurred in violation of protocol|"
+    r"Remote host terminated|SSLEOFError|Connection or outbound has closed|Unexpected end of file"
+)
+
+
+def _first_line(body: str) -> str:
+    """The first line of a body that says something: tags stripped, so an HTML page gives its title."""
+    for line in _TAG.sub("\n", body).splitlines():
+        if line.strip():
+            return line.strip()[:200]
+    return ""
+
+
+def _http_rejection(outcome: Outcome, evidence: Evidence) -> Verdict | None:
+    """A 4xx whose status or body says the client certificate was missing or rejected, as a client-cert verdict."""
+    status = outcome.http_status or 0
+    reason = outcome.details.get("http_reason", "")
+    status_line = f"HTTP {status}" + (f" {reason}" if reason else "")
+    body = outcome.details.get("response_body", "")
+    first = _first_line(body)
+    text = f"{status_line}\n{_TAG.sub(' ', body)}"
+    kind = next((k for pattern, k in _HTTP_REJECTIONS if re.search(pattern, text, re.IGNORECASE | re.MULTILINE)), None)
+    if kind is None:
+        return None
+    said = f"the handshake succeeded ({outcome.protocol}) but the server answered {status_line}" + (
+        f' "{first}"' if first else ""
+    )
+    if kind == "post-handshake":
+        return _post_handshake(outcome, said)
+    if kind == "missing" or not _asked_and_sent(outcome):
+        return _refine_client_cert("client-cert-missing", evidence, said)
+    return _why_rejected(outcome, evidence, said)
+
+
+def _post_handshake(outcome: Outcome, said: str) -> Verdict:
+    if outcome.engine == "jsse":
+        cannot = "the JDK does not implement TLS 1.3 post-handshake authentication, so the platform cannot answer"
+    else:
+        cannot = "this client did not offer TLS 1.3 post-handshake authentication (the JDK cannot)"
+    return Verdict(
+        "renegotiation-failed",
+        "server",
+        f"{said}: the server asks for the client certificate only for this path, after the handshake; {cannot}",
+        "ask the server's operator to request the client certificate in the handshake (Apache: SSLVerifyClient "
+        "require for the whole virtual host, not in <Location>), or pin the destination to TLS 1.2 where the "
+        "server renegotiates and the JDK answers",
+    )
+
+
+def _sent_none_when_asked(outcome: Outcome) -> bool:
+    """The engine says the server asked for a certificate and the client sent none."""
+    details = outcome.details
+    if details.get("client_cert_requested") != "true":
+        return False
+    if outcome.engine == "jsse":
+        return details.get("chosen_alias") == ""
+    return details.get("client_cert_sent") == "false"
+
+
+def _asked_and_sent(outcome: Outcome) -> bool:
+    details = outcome.details
+    return details.get("client_cert_requested") == "true" and not _sent_none_when_asked(outcome)
+
+
+def _broken(outcome: Outcome) -> bool:
+    return outcome.stage in ("handshake", "http") and bool(_BROKEN.search(outcome.error or ""))
+
+
+def _rejected_after_certificate(outcome: Outcome, evidence: Evidence) -> Verdict:
+    """The connection broke after the server asked for a certificate: the alert was lost, the material tells why."""
+    said = (
+        f"the server closed the connection right after the client's certificate and the client reported "
+        f"{outcome.error!r} (what the platform prints too; the server's alert was lost because it closed at once)"
+    )
+    if _sent_none_when_asked(outcome) or not (evidence.keystore is None or evidence.keystore.key_entries):
+        return _refine_client_cert("client-cert-missing", evidence, said)
+    return _why_rejected(outcome, evidence, said)
+
+
+def _why_rejected(outcome: Outcome, evidence: Evidence, said: str) -> Verdict:
+    """A sent certificate rejected without the reason: the material's own fault if it has one, else the candidates."""
+    if (found := _chain_problem(evidence)) is not None:
+        return _refine_client_cert(found, evidence, f"{said}; most likely cause")
+    entry = evidence.key_entry
+    if entry is not None and entry.chain and evidence.ca_names and not reaches_ca_names(entry.chain, evidence.ca_names):
+        return _untrusted(evidence, entry, f"{said}; most likely cause")
+    return _candidates(evidence, said)
+
+
+def _needed_depth(evidence: Evidence) -> int:
+    """The verify depth a server needs for the key entry's chain: CA certificates above the leaf, root included."""
+    entry = evidence.key_entry
+    if entry is None or not entry.chain:
+        return 0
+    path = _with_ancestors(entry.chain, evidence)
+    return len(path) - (1 if _is_self_signed(path[-1]) else 0)
+
+
+def _chain_too_long(outcome: Outcome, evidence: Evidence, said: str) -> Verdict:
+    depth = _needed_depth(evidence)
+    if depth < 2:
+        return _candidates(evidence, f"{said} after receiving the client certificate")
+    return Verdict(
+        "client-cert-rejected",
+        "server",
+        f"{said} after receiving the client certificate, whose chain has {depth} CA level(s) above it: Apache httpd "
+        f"does this when the chain is longer than its SSLVerifyDepth (default 1; its log says AH02040: "
+        "Certificate Chain too long)",
+        f"ask the server's operator to raise SSLVerifyDepth (Apache) / ssl_verify_depth (nginx) to at least {depth}",
+    )
+
+
+def _candidates(evidence: Evidence, said: str) -> Verdict:
+    depth = _needed_depth(evidence)
+    causes = []
+    if depth >= 2:
+        causes.append(
+            f"the server's verify depth is below your chain's {depth} CA levels "
+            "(nginx ssl_verify_depth, Apache SSLVerifyDepth; both default to 1)"
+        )
+    causes += [
+        "the server's client-CA file differs from the CA names it advertises",
+        "the certificate is revoked (the server checks a CRL or OCSP)",
+        "the server restricts which client certificates it accepts (subject, fingerprint)",
+    ]
+    listed = "; ".join(f"({i}) {c}" for i, c in enumerate(causes, 1))
+    return Verdict(
+        "client-cert-rejected",
+        "server",
+        f"{said}: the server rejected the client certificate without saying why, and the certificate itself looks "
+        f"right; candidate causes: {listed}",
+        "ask the server's operator for the reason in their error log (nginx error.log, Apache ssl log, HAProxy log)"
+        + (f"; if it is the verify depth, raise it to at least {depth}" if depth >= 2 else ""),
     )
 
 

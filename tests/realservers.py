@@ -8,7 +8,7 @@ foreground, waits (bounded) until it accepts TCP connections, and stops it by
 its pid. Nothing here touches port 80/443 or another address.
 
 Also a script: ``python tests/realservers.py [SCENARIO...]`` prints, for every
-set-up × scenario, what ``check`` reports per engine (the measurement of
+set-up and scenario, what ``check`` reports per engine (the measurement of
 issue 10; docs/servers.md is made by tests/servers_table.py).
 """
 
@@ -143,9 +143,9 @@ class Running:
 
 def missing(kind: ServerKind) -> str | None:
     """None when the server's binary is installed; else what to do."""
-    if shutil.which(BINARIES[kind]) or Path("/usr/sbin", BINARIES[kind]).is_file():
-        if kind != "apache" or (APACHE_MODULES / "mod_ssl.so").is_file():
-            return None
+    installed = shutil.which(BINARIES[kind]) or Path("/usr/sbin", BINARIES[kind]).is_file()
+    if installed and (kind != "apache" or (APACHE_MODULES / "mod_ssl.so").is_file()):
+        return None
     return f"{BINARIES[kind]} not installed: {INSTALL}"
 
 
@@ -360,8 +360,11 @@ def real_server(setup: Setup, material: Material, *, attempts: int = 3) -> Itera
                     _stop(proc)
                 return
             _stop(proc)
-            last = (folder / "stdout.log").read_text("utf-8", "replace")[-2000:]
-            last += (folder / "error.log").read_text("utf-8", "replace")[-2000:] if (folder / "error.log").exists() else ""
+            last = "".join(
+                (folder / log).read_text("utf-8", "replace")[-2000:]
+                for log in ("stdout.log", "error.log")
+                if (folder / log).exists()
+            )
             if "in use" not in last:
                 break  # not a port race: retrying will not help
         raise RuntimeError(f"{setup.name} did not start within {START_TIMEOUT:g} s: {last.strip()}")
@@ -411,7 +414,9 @@ def _main(argv: list[str]) -> int:
                     dest = load_destination(built.destination, url=running.url)
                     report = run_check(dest, engines=engines)
                     codes = {
-                        f.subject.split()[0]: f"{f.code}: {f.message[:160]}" for f in report.findings if f.check == "handshake"
+                        f.subject.split()[0]: f"{f.code}: {f.message[:160]}"
+                        for f in report.findings
+                        if f.check == "handshake"
                     }
                     verdict = "NOT ready" if report.errors else "ready"
                     print(f"{name:32} {setup.name:22} {verdict:9} py={codes.get('python')}")

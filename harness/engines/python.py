@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import re
 import secrets
+import select
 import socket
 import ssl
 import tempfile
@@ -34,6 +35,13 @@ _VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 # "TLSV1_ALERT_UNKNOWN_CA", "TLSV13_ALERT_CERTIFICATE_REQUIRED": the RFC 8446
 # name is the part after ALERT_, lower-cased.
 _ALERT_REASON = re.compile(r"^(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)$")
+# The body kept for diagnosis (an nginx 400 page is ~250 bytes); never more is read.
+MAX_BODY = 64 * 1024
+# How long, at most, a TLS 1.3 client waits after its Finished for the server's
+# verdict on its certificate before it sends the request (see _await_verdict).
+VERDICT_WAIT = 1.0
+_HANDSHAKE, _ALERT = 22, 21  # TLS record content types (RFC 8446, section 5.1)
+_CERTIFICATE, _CERTIFICATE_REQUEST = 11, 13  # handshake message types
 
 
 def alert_from_reason(reason: str | None) -> str | None:
@@ -100,6 +108,7 @@ class PythonEngine:
             context = _client_context(probe, anchors, entry)
         except ssl.SSLError as exc:
             return _ssl_failure("keystore", exc, details)
+        _watch_handshake(context, details)
         if entry is not None:
             details["chosen_alias"] = entry.alias
         return self._exchange(probe, context, details)
@@ -123,26 +132,91 @@ class PythonEngine:
             # In TLS 1.3 the client finishes its handshake before the server has
             # judged the client certificate: a rejection arrives as an alert on
             # the first read, which is why it still counts as the handshake.
+            if protocol == "TLSv1.3" and details.get("client_cert_requested") == "true":
+                _await_verdict(conn.sock, min(VERDICT_WAIT, probe.timeout), details)
             headers = {"Content-Type": probe.content_type, "Connection": "close"}
             conn.request("POST", url.path or "/", body=probe.message, headers=headers)
             response = conn.getresponse()
             stage = "http"
-            body = response.read()
+            body = response.read(MAX_BODY)
         except ssl.SSLError as exc:
             return _ssl_failure("handshake", exc, details)
         except (OSError, http.client.HTTPException) as exc:
             return _os_failure(stage, exc, details)
         finally:
             conn.close()
+        seen = server_seen(body)
+        details["http_reason"] = response.reason or ""
+        if seen is None:
+            # A real destination's answer: kept (bounded) for diagnose to read,
+            # as the jsse engine keeps it.
+            details["response_body"] = body[:500].decode("utf-8", "replace")
         return Outcome(
             self.name,
             "done",
             protocol=protocol,
             cipher=cipher_name,
             http_status=response.status,
-            server_seen=server_seen(body),
+            server_seen=seen,
             details=details,
         )
+
+
+def _watch_handshake(context: ssl.SSLContext, details: dict[str, str]) -> None:
+    """Record, as the jsse engine does, whether the server asked for a certificate and whether one was sent.
+
+    OpenSSL's message callback (CPython's debugging hook ``_msg_callback``, the
+    one harness.fidelity uses on the server side) sees each handshake message
+    in clear, TLS 1.3 included. It must never raise.
+    """
+
+    def note(conn: object, direction: str, version: object, content_type: int, msg_type: object, data: bytes) -> None:
+        if content_type == _ALERT and direction == "read" and len(data) >= 2:
+            details["alert_seen"] = str(data[1])
+        if content_type != _HANDSHAKE or not data:
+            return
+        kind = data[0]
+        if kind == _CERTIFICATE_REQUEST and direction == "read":
+            details["client_cert_requested"] = "true"
+        elif kind == _CERTIFICATE and direction == "write" and len(data) >= 7:
+            # TLS 1.3 puts a certificate_request_context before the list (RFC 8446, 4.4.2).
+            start = 4 + 1 + data[4] if version == ssl.TLSVersion.TLSv1_3 else 4
+            empty = data[start : start + 3] == b"\0\0\0"
+            details["client_cert_sent"] = "false" if empty else "true"
+
+    details["client_cert_requested"] = "false"
+    context._msg_callback = note  # type: ignore[attr-defined]
+
+
+def _await_verdict(sock: ssl.SSLSocket, bound: float, details: dict[str, str]) -> None:
+    """Wait (at most ``bound`` s) for the TLS 1.3 server's answer to the client's certificate.
+
+    A TLS 1.3 server judges the client certificate after the client's Finished
+    (RFC 8446, 4.4.2.4) and answers with an alert, or goes on with its session
+    tickets. Real servers close right after the alert; a client that writes its
+    request first gets a reset that discards the alert ("EOF occurred in
+    violation of protocol", Java's "Broken pipe"). Reading first lets the alert
+    surface as the ``SSLError`` it is; tickets end the wait at once. Nothing is
+    sent meanwhile.
+    """
+    deadline = time.monotonic() + bound
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([sock], [], [], left)
+            if not readable:
+                break
+            try:
+                data = sock.recv(1)
+            except ssl.SSLWantReadError:
+                details["server_after_handshake"] = "session tickets"
+                return  # the server went on: it accepted the certificate
+            details["server_after_handshake"] = "data before the request" if data else "closed"
+            return
+        details["server_after_handshake"] = f"nothing within {bound:g} s"
+    finally:
+        sock.settimeout(timeout)
 
 
 def _client_context(probe: Probe, anchors: Sequence[x509.Certificate], entry: KeyEntry | None) -> ssl.SSLContext:
