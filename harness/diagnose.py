@@ -482,6 +482,10 @@ def _chain_too_long(outcome: Outcome, evidence: Evidence, said: str) -> Verdict:
 def _candidates(evidence: Evidence, said: str) -> Verdict:
     depth = _needed_depth(evidence)
     causes = []
+    entry = evidence.key_entry
+    if entry is not None and entry.chain and not evidence.ca_names:
+        # No CA names: nothing here tells which CAs the server trusts.
+        causes.append(f"the server does not trust {_top_ca(entry.chain)}, the CA your certificate chains to")
     if depth >= 2:
         causes.append(
             f"the server's verify depth is below your chain's {depth} CA levels "
