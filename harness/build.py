@@ -96,7 +96,17 @@ def write_scenario_files(
         client_cas = server_dir / "client-cas.pem"
         write_atomic(client_cas, b"".join(c.public_bytes(pem) for c in material.client_cas), private=False)
     spec = scenario.server
-    policy = ServerPolicy(spec.client_auth, spec.ca_names, spec.tls_versions, spec.path, spec.status)
+    policy = ServerPolicy(
+        spec.client_auth,
+        spec.ca_names,
+        spec.tls_versions,
+        spec.path,
+        spec.status,
+        persona=spec.persona,
+        rejection=spec.rejection,
+        client_cert_request=spec.client_cert_request,
+        verify_depth=spec.verify_depth,
+    )
     files = ServerFiles(server_dir / "chain.pem", server_dir / "key.pem", client_cas, policy)
     write_atomic(server_dir / POLICY_FILE, files.policy_json().encode(), private=False)
     return Built(folder, keystore, truststore, destination, files, material)

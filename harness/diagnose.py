@@ -575,6 +575,9 @@ def _from_hint(outcome: Outcome, evidence: Evidence) -> Verdict:
 def _server_rejected(record: HandshakeRecord, outcome: Outcome, evidence: Evidence) -> Verdict:
     said = f"the server rejected the handshake ({record.reason}"
     said += f", verify error {record.verify_code}: {record.verify_message})" if record.verify_code is not None else ")"
+    if any("chain too long" in e for e in record.verify_errors):
+        # The apache persona's SSLVerifyDepth refusal (harness.personas).
+        return _chain_too_long(outcome, evidence, f"{said}; {record.verify_errors[0]}")
     if record.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE":
         return _refine_client_cert("client-cert-missing", evidence, said)
     if record.reason in _PROTOCOL_REASONS or (record.reason or "").startswith("VERSION_TOO"):

@@ -21,11 +21,15 @@ Reference behaviour: ``openssl s_server -Verify 2 -verify_return_error``.
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 import ctypes
 import os
 import secrets
 import ssl
+import sys
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +37,14 @@ from typing import Any, Literal
 
 from harness.errors import ServerError
 
-__all__ = ["ClientAuth", "HandshakeRecord", "make_server_context"]
+__all__ = ["ClientAuth", "HandshakeRecord", "Rejection", "make_server_context"]
 
 ClientAuth = Literal["required", "optional", "none"]
+# How a rejected client certificate is answered: the alert, then wait for the
+# client's EOF (openssl s_server); the alert, then close at once (nginx, Apache,
+# HAProxy: a client still writing sees a reset or "Broken pipe"); or accept the
+# handshake and let the HTTP layer answer (nginx's 400 pages).
+Rejection = Literal["alert-linger", "alert-close", "http"]
 
 _VERIFY_MODES = {
     "required": ssl.CERT_REQUIRED,
@@ -65,6 +74,9 @@ class HandshakeRecord:
     verify_message: str | None = None
     # The TLS alert the server sent, RFC 8446 name ("unknown_ca").
     alert_sent: str | None = None
+    # Accepted handshakes of a server that verifies at the HTTP layer (nginx):
+    # the verify errors it let through, "verify error 10 at depth 0: certificate has expired".
+    verify_errors: tuple[str, ...] = ()
     error: str | None = None
     # Seconds since the epoch when the handshake ended.
     at: float = 0.0
@@ -76,6 +88,19 @@ class _Settings:
     linger_seconds: float
     linger_bytes: int
     handshake_timeout: float | None
+    close_at_once: bool = False
+
+
+# The connection whose handshake runs on this thread: OpenSSL's verify callback
+# (harness.personas) runs inside SSL_do_handshake, on the caller's thread, and
+# files what it saw here.
+_current = threading.local()
+
+
+def current_connection() -> _RecordingSSLObject | None:
+    """The server connection whose handshake is running on this thread, if any."""
+    found = getattr(_current, "connection", None)
+    return found if isinstance(found, _RecordingSSLObject) else None
 
 
 def _why(exc: OSError) -> str:
@@ -139,9 +164,18 @@ class _RecordingSSLObject(ssl.SSLObject):
     _lingered_bytes = 0
     _driven = 0
     _timer: asyncio.TimerHandle | None = None
+    _protocol: weakref.ref[Any] | None = None
+    # Filled by a persona's verify callback during the handshake.
+    verify_errors: list[str]
+    refused: str | None = None
 
-    def _attach(self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, settings: _Settings) -> None:
+    def _attach(
+        self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, settings: _Settings, protocol: object = None
+    ) -> None:
         self._incoming, self._outgoing, self._settings = incoming, outgoing, settings
+        self.verify_errors = []
+        if isinstance(protocol, asyncio.sslproto.SSLProtocol):
+            self._protocol = weakref.ref(protocol)
         if settings.handshake_timeout is None:
             return
         try:
@@ -157,6 +191,7 @@ class _RecordingSSLObject(ssl.SSLObject):
         self._driven += 1
         if self._failure is not None:
             self._linger(self._failure)
+        _current.connection = self
         try:
             super().do_handshake()
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
@@ -166,23 +201,43 @@ class _RecordingSSLObject(ssl.SSLObject):
             if self._outgoing.pending:
                 self._failure = exc
                 self._linger_deadline = time.monotonic() + self._bounds().linger_seconds
+                if self._bounds().close_at_once:
+                    self._close_soon()
                 raise ssl.SSLWantReadError("alert queued; flushing it before closing") from exc
             raise
+        finally:
+            _current.connection = None
         self._emit(
             HandshakeRecord(
                 accepted=True,
                 protocol=self.version(),
                 cipher=cipher[0] if (cipher := self.cipher()) else None,
                 client_cert_der=self.getpeercert(binary_form=True),
+                verify_errors=tuple(self.verify_errors),
                 at=time.time(),
             )
         )
+
+    def _close_soon(self) -> None:
+        # asyncio writes the alert out when do_handshake says "want read"; the
+        # next do_handshake, called right after, raises the real error, and
+        # asyncio then closes the socket at once (SSLProtocol._fatal_error), as
+        # nginx, Apache and HAProxy do. Unread or later client bytes make the
+        # kernel answer with a reset: what their Java clients see.
+        protocol = self._protocol() if self._protocol is not None else None
+        if protocol is None:
+            return  # not driven by asyncio: the linger bounds still end it
+        try:
+            asyncio.get_running_loop().call_soon(protocol._do_handshake)
+        except RuntimeError:
+            return
 
     def _linger(self, failure: ssl.SSLError) -> None:
         self._lingered_bytes += len(self._incoming.read())
         settings = self._bounds()
         if (
-            self._incoming.eof
+            settings.close_at_once
+            or self._incoming.eof
             or self._lingered_bytes > settings.linger_bytes
             or time.monotonic() >= self._linger_deadline
         ):
@@ -197,6 +252,7 @@ class _RecordingSSLObject(ssl.SSLObject):
             verify_code=getattr(exc, "verify_code", None),
             verify_message=getattr(exc, "verify_message", None),
             alert_sent=None if alert is None else _alert_name(alert),
+            verify_errors=tuple(getattr(self, "verify_errors", ())),
             error=str(exc),
             at=time.time(),
         )
@@ -248,7 +304,11 @@ class _RecordingContext(ssl.SSLContext):
         # The SSLObject keeps its BIOs in C; this is the one place that sees them.
         sslobj = super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
         if isinstance(sslobj, _RecordingSSLObject):
-            sslobj._attach(incoming, outgoing, self._settings)
+            # asyncio's SSLProtocol calls wrap_bio from its __init__: the one
+            # place to learn which protocol drives this connection (to close it
+            # at once after an alert).
+            caller = sys._getframe(1).f_locals.get("self")
+            sslobj._attach(incoming, outgoing, self._settings, caller)
         return sslobj
 
 
@@ -264,6 +324,8 @@ def make_server_context(
     linger_seconds: float = 2.0,
     linger_bytes: int = 1 << 20,
     handshake_timeout: float | None = None,
+    rejection: Rejection = "alert-linger",
+    post_handshake: bool = False,
 ) -> ssl.SSLContext:
     """A server context for ``asyncio`` servers; see the module docstring.
 
@@ -274,6 +336,10 @@ def make_server_context(
     After a failed handshake the server waits for the client's EOF at most
     ``linger_seconds`` or ``linger_bytes`` (checked as data arrives) and at most
     the ``ssl_handshake_timeout`` counted from the connection's start.
+    ``rejection`` says how a rejected certificate is answered (see ``Rejection``;
+    ``http`` needs a persona's verify callback, harness.personas). With
+    ``post_handshake`` the handshake asks for no certificate: the server asks
+    after it (TLS 1.3 post-handshake authentication), per request.
     Refuses what it cannot serve with ``ServerError``.
     """
     where = "local server"
@@ -293,7 +359,9 @@ def make_server_context(
             "list the client CAs the server trusts, or set client auth 'none'",
         )
     ctx = _RecordingContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx._settings = _Settings(on_record, linger_seconds, linger_bytes, handshake_timeout)
+    ctx._settings = _Settings(
+        on_record, linger_seconds, linger_bytes, handshake_timeout, close_at_once=rejection == "alert-close"
+    )
     ctx.minimum_version, ctx.maximum_version = versions[0], versions[-1]
     try:
         ctx.load_cert_chain(cert_chain, key)
@@ -303,7 +371,12 @@ def make_server_context(
             f"cannot load the server certificate chain and key: {_why(exc)}",
             "give a PEM chain (leaf first) and its unencrypted PEM key",
         ) from None
-    ctx.verify_mode = _VERIFY_MODES[client_auth]
+    if post_handshake:
+        # OpenSSL's SSL_VERIFY_POST_HANDSHAKE: no CertificateRequest in the
+        # handshake; verify_client_post_handshake() sends one later.
+        ctx.post_handshake_auth = True
+    # nginx verifies with SSL_VERIFY_PEER only and judges at the HTTP layer.
+    ctx.verify_mode = ssl.CERT_OPTIONAL if rejection == "http" and client_auth != "none" else _VERIFY_MODES[client_auth]
     if client_cas is not None:
         try:
             ctx.load_verify_locations(cafile=client_cas)

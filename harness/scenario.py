@@ -133,6 +133,12 @@ class ServerSpec:
     path: str = "/"
     status: int = 200
     identity: ServerIdentitySpec = field(default_factory=ServerIdentitySpec)
+    # Server personas (harness.personas, docs/scenarios.md): what the server
+    # imitates, and the knobs that override it (None: the persona's own).
+    persona: str = "openssl"
+    rejection: str | None = None
+    client_cert_request: str | None = None
+    verify_depth: int | None = None
 
 
 @dataclass(frozen=True)
@@ -761,7 +767,24 @@ class _Builder:
             not_before=server_not_before,
             not_after=server_not_after,
         )
+        request = raw.get("client_cert_request")
+        if request == "post-handshake":
+            if tuple(raw.get("tls_versions", ())) != ("1.3",):
+                raise self.fail(
+                    "server.client_cert_request",
+                    "asking after the handshake is TLS 1.3 post-handshake authentication here; TLS 1.2 "
+                    "renegotiation cannot be imitated (Python's ssl module cannot renegotiate)",
+                    'set tls_versions = ["1.3"]',
+                )
+            if client_auth == "none":
+                raise self.fail(
+                    "server.client_cert_request", "post-handshake with client_auth = \"none\"", "set client_auth"
+                )
         return ServerSpec(
+            persona=raw.get("persona", "openssl"),
+            rejection=raw.get("rejection"),
+            client_cert_request=request,
+            verify_depth=raw.get("verify_depth"),
             client_auth=client_auth,
             trust=tuple(trust),
             ca_names=raw.get("ca_names", True),

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -34,6 +35,15 @@ from hypercorn.logging import Logger
 
 from harness.errors import ServerError
 from harness.fidelity import ClientAuth, HandshakeRecord, make_server_context
+from harness.personas import (
+    NGINX_ERROR,
+    NGINX_MISSING,
+    Persona,
+    apache_forbidden_page,
+    install_verify_callback,
+    nginx_page,
+    persona,
+)
 from harness.pki import sha256_fingerprint
 
 __all__ = [
@@ -58,6 +68,19 @@ class ServerPolicy:
     tls_versions: tuple[str, ...] = ("1.2", "1.3")
     path: str = "/"
     status: int = 200
+    # harness.personas: the persona and the knobs that override it (None: its own).
+    persona: str = "openssl"
+    rejection: str | None = None
+    client_cert_request: str | None = None
+    verify_depth: int | None = None
+
+    def chosen_persona(self) -> Persona:
+        return persona(
+            self.persona,
+            rejection=self.rejection,  # type: ignore[arg-type]  # validated by the scenario schema
+            client_cert_request=self.client_cert_request,  # type: ignore[arg-type]
+            verify_depth=self.verify_depth,
+        )
 
 
 @dataclass(frozen=True)
@@ -75,11 +98,12 @@ class ServerFiles:
         try:
             raw = json.loads(policy_path.read_text("utf-8"))
             policy = ServerPolicy(**{**raw, "tls_versions": tuple(raw.get("tls_versions", ("1.2", "1.3")))})
+            policy.chosen_persona()
         except FileNotFoundError:
             raise ServerError(
                 str(policy_path), "no such file", "give a folder written by `mtls-harness build`"
             ) from None
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, KeyError) as exc:
             raise ServerError(str(policy_path), f"not a server policy ({exc})", "re-run `mtls-harness build`") from None
         cas = folder / "client-cas.pem"
         files = cls(folder / "chain.pem", folder / "key.pem", cas if cas.exists() else None, policy)
@@ -148,13 +172,16 @@ class _RecordingTCPServer(TCPServer):
         peer = self.writer.get_extra_info("peername")
         ssl_object = self.writer.get_extra_info("ssl_object")
         key = (str(peer[0]), int(peer[1])) if peer else None
+        ssl_objects = getattr(self.config, "mtls_ssl_objects", {})
         if key is not None:
             connections[key] = getattr(ssl_object, "handshake_record", None)
+            ssl_objects[key] = ssl_object
         try:
             await super().run()
         finally:
             if key is not None:
                 connections.pop(key, None)
+                ssl_objects.pop(key, None)
 
 
 if getattr(hypercorn_run, "TCPServer", None) is TCPServer:
@@ -166,6 +193,7 @@ class _Config(Config):
         super().__init__()
         self._context = context
         self.mtls_connections: dict[tuple[str, int], HandshakeRecord | None] = {}
+        self.mtls_ssl_objects: dict[tuple[str, int], Any] = {}
         self.mtls_ready = ready
         self.logger_class = _Logger
 
@@ -225,6 +253,8 @@ class LocalServer:
         self._failure: BaseException | None = None
         self._socket: socket.socket | None = None
         self._connections: dict[tuple[str, int], HandshakeRecord | None] = {}
+        self._ssl_objects: dict[tuple[str, int], Any] = {}
+        self.persona = self.policy.chosen_persona()
         self.port = 0
 
     # -- lifecycle
@@ -252,7 +282,11 @@ class LocalServer:
             # Also records clients that stall or leave mid-handshake, which
             # asyncio drops without telling the SSL object.
             handshake_timeout=self._handshake_timeout,
+            rejection=self.persona.rejection,
+            post_handshake=self.persona.client_cert_request == "post-handshake",
         )
+        if self.policy.client_auth != "none":
+            install_verify_callback(context, self.persona)
         # HTTP/1.1 is what the platform (HttpsURLConnection) speaks.
         context.set_alpn_protocols(["http/1.1"])
         # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY on a
@@ -279,6 +313,7 @@ class LocalServer:
         self.port = sock.getsockname()[1]
         config = _Config(context, self._ready)
         self._connections = config.mtls_connections
+        self._ssl_objects = config.mtls_ssl_objects
         config.ssl_handshake_timeout = self._handshake_timeout
         config.graceful_timeout = 1.0
         config.keep_alive_timeout = 5.0
@@ -375,24 +410,30 @@ class LocalServer:
                 break
         client_addr = scope.get("client")
         record = None
-        if client_addr:
-            record = self._connections.get((str(client_addr[0]), int(client_addr[1])))
+        peer = (str(client_addr[0]), int(client_addr[1])) if client_addr else None
+        if peer:
+            record = self._connections.get(peer)
         identity = client_identity(record.client_cert_der) if record and record.client_cert_der else None
-        if scope["method"] != "POST":
-            status = 405
-        elif scope["path"] != self.policy.path:
-            status = 404
+        refusal = self._persona_refusal(scope["path"], record, self._ssl_objects.get(peer) if peer else None)
+        if refusal is not None:
+            status, content_type, body = refusal
+            identity = None
         else:
-            status = self.policy.status
-        answer = {
-            "client": identity,
-            "protocol": record.protocol if record else None,
-            "cipher": record.cipher if record else None,
-            "received_bytes": received,
-            "path": scope["path"],
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
-        body = json.dumps(answer).encode()
+            if scope["method"] != "POST":
+                status = 405
+            elif scope["path"] != self.policy.path:
+                status = 404
+            else:
+                status = self.policy.status
+            answer = {
+                "client": identity,
+                "protocol": record.protocol if record else None,
+                "cipher": record.cipher if record else None,
+                "received_bytes": received,
+                "path": scope["path"],
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+            content_type, body = b"application/json", json.dumps(answer).encode()
         # Recorded before the answer leaves: a client that has its answer finds
         # its request in ``requests``.
         self.requests.append(RequestRecord(scope["method"], scope["path"], status, received, identity))
@@ -400,9 +441,37 @@ class LocalServer:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
             }
         )
         await send({"type": "http.response.body", "body": body})
         who = identity["subject"] if identity else "no client certificate"
         self._emit(f"{scope['method']} {scope['path']} -> {status} ({received} bytes) from {who}")
+
+    def _persona_refusal(
+        self, path: str, record: HandshakeRecord | None, ssl_object: Any
+    ) -> tuple[int, bytes, bytes] | None:
+        """The HTTP-level refusal of the persona (status, content type, body), or None to serve the request."""
+        chosen = self.persona
+        if self.policy.client_auth == "none":
+            return None
+        if chosen.client_cert_request == "post-handshake" and path == self.policy.path:
+            # Apache's <Location> SSLVerifyClient: TLS 1.3 post-handshake auth.
+            # A client that did not offer it (the JDK cannot; the engines do not)
+            # makes OpenSSL refuse to send the request: Apache answers 403.
+            try:
+                ssl_object.verify_client_post_handshake()
+                why = "the client offered post-handshake auth, which this persona cannot complete over hypercorn"
+            except (ssl.SSLError, AttributeError, ValueError) as exc:
+                why = f"cannot perform post-handshake authentication ({exc})"
+            self._emit(f"post-handshake certificate request for {path}: {why}")
+            return 403, b"text/html; charset=iso-8859-1", apache_forbidden_page()
+        if chosen.rejection != "http" or record is None:
+            return None
+        if record.verify_errors:
+            self._emit(f"nginx persona: 400 {NGINX_ERROR} ({'; '.join(record.verify_errors)})")
+            return 400, b"text/html", nginx_page(NGINX_ERROR)
+        if record.client_cert_der is None and self.policy.client_auth == "required":
+            self._emit(f"nginx persona: 400 {NGINX_MISSING}")
+            return 400, b"text/html", nginx_page(NGINX_MISSING)
+        return None
