@@ -8,7 +8,7 @@ JUNIT  ?= reports/junit.xml
 # Parallel test workers; `make test N=0` runs in one process.
 N      ?= auto
 
-.PHONY: run test lint fuzz load bench clean
+.PHONY: run test lint fuzz load bench clean real-servers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,22 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/mtls-harness run scenarios/ --junit $(JUNIT)
 
-test: $(VENV)/.installed-test
+# The real servers of tests/test_realservers.py: installed from Debian's
+# packages when missing and running as root (as CI does); their services are
+# kept from starting (policy-rc.d), the tests run their own instances.
+REAL_SERVERS := nginx apache2 haproxy
+real-servers:
+	@missing=""; for b in $(REAL_SERVERS); do \
+	  command -v $$b >/dev/null 2>&1 || [ -x /usr/sbin/$$b ] || missing="$$missing $$b"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "real servers missing:$$missing (their tests skip; as root: apt-get install$$missing)"; exit 0; fi; \
+	own_policy=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1; fi; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends$$missing; \
+	status=$$?; [ -n "$$own_policy" ] && rm -f /usr/sbin/policy-rc.d; exit $$status
+
+test: $(VENV)/.installed-test real-servers
 	$(BIN)/python -m pytest -n $(N)
 
 lint: $(VENV)/.installed-test

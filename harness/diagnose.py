@@ -475,7 +475,15 @@ def _chain_too_long(outcome: Outcome, evidence: Evidence, said: str) -> Verdict:
         f"{said} after receiving the client certificate, whose chain has {depth} CA level(s) above it: Apache httpd "
         f"does this when the chain is longer than its SSLVerifyDepth (default 1; its log says AH02040: "
         "Certificate Chain too long)",
-        f"ask the server's operator to raise SSLVerifyDepth (Apache) / ssl_verify_depth (nginx) to at least {depth}",
+        _depth_fix(depth),
+    )
+
+
+def _depth_fix(depth: int) -> str:
+    # Apache counts the root (the leaf is depth 0); nginx's OpenSSL limit counts intermediates only.
+    return (
+        f"ask the server's operator to raise SSLVerifyDepth (Apache) to at least {depth}, "
+        f"or ssl_verify_depth (nginx) to at least {depth - 1}"
     )
 
 
@@ -488,8 +496,8 @@ def _candidates(evidence: Evidence, said: str) -> Verdict:
         causes.append(f"the server does not trust {_top_ca(entry.chain)}, the CA your certificate chains to")
     if depth >= 2:
         causes.append(
-            f"the server's verify depth is below your chain's {depth} CA levels "
-            "(nginx ssl_verify_depth, Apache SSLVerifyDepth; both default to 1)"
+            f"the server's verify depth is too small for your chain's {depth} CA levels "
+            f"(Apache SSLVerifyDepth below {depth}, its default is 1; nginx ssl_verify_depth below {depth - 1})"
         )
     causes += [
         "the server's client-CA file differs from the CA names it advertises",
@@ -503,7 +511,7 @@ def _candidates(evidence: Evidence, said: str) -> Verdict:
         f"{said}: the server rejected the client certificate without saying why, and the certificate itself looks "
         f"right; candidate causes: {listed}",
         "ask the server's operator for the reason in their error log (nginx error.log, Apache ssl log, HAProxy log)"
-        + (f"; if it is the verify depth, raise it to at least {depth}" if depth >= 2 else ""),
+        + (f"; if it is the verify depth: {_depth_fix(depth)}" if depth >= 2 else ""),
     )
 
 

@@ -53,8 +53,11 @@ class Persona:
     name: str
     rejection: Rejection = "alert-linger"
     client_cert_request: CertRequest = "handshake"
-    # Deepest certificate a client chain may have, counted as nginx and Apache
-    # count (the leaf is 0); None: no limit.
+    # The client chain depth limit, counted as the imitated server counts:
+    # nginx (OpenSSL's SSL_CTX_set_verify_depth) allows that many intermediate
+    # CAs between the leaf and the trusted root; Apache (its own check in
+    # ssl_callback_SSLVerify) refuses any certificate deeper than it, the leaf
+    # being 0, so the root counts. None: no limit.
     verify_depth: int | None = None
 
     @property
@@ -120,7 +123,6 @@ def apache_forbidden_page() -> bytes:
 _VERIFY_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
 _SSL_VERIFY_PEER, _SSL_VERIFY_FAIL_IF_NO_PEER_CERT, _SSL_VERIFY_POST_HANDSHAKE = 0x01, 0x02, 0x08
 _X509_V_OK = 0
-_CHAIN_TOO_LONG = 22  # X509_V_ERR_CERT_CHAIN_TOO_LONG
 # Callbacks must outlive every connection of their context: kept for the process.
 _KEEP: list[Any] = []
 
@@ -144,6 +146,9 @@ def install_verify_callback(ctx: ssl.SSLContext, chosen: Persona) -> None:
         # Keeps the mode the ssl module set (it keeps a callback it finds when
         # the mode changes later: _ssl.c _set_verify_mode).
         _function(lib, "SSL_CTX_set_verify", None, vp, ctypes.c_int, _VERIFY_CB)(pointer, mode, callback)
+        if chosen.rejection == "http" and chosen.verify_depth is not None:
+            # nginx's ssl_verify_depth is OpenSSL's own limit.
+            _function(lib, "SSL_CTX_set_verify_depth", None, vp, ctypes.c_int)(pointer, chosen.verify_depth)
         return
     if errors:
         raise ServerError(
@@ -172,17 +177,12 @@ def _make_callback(lib: ctypes.CDLL, chosen: Persona) -> Callable[[int, int | No
         # prints it and returns 0), so every path returns a verdict.
         try:
             depth = int(get_depth(store))
-            if preverify_ok and chosen.verify_depth is not None and depth > chosen.verify_depth:
-                if accept_all:
-                    # nginx: OpenSSL's own depth check (SSL_CTX_set_verify_depth) fails the chain
-                    set_error(store, _CHAIN_TOO_LONG)
-                    preverify_ok = 0
-                else:
-                    # Apache's callback refuses past SSLVerifyDepth and leaves the
-                    # error at X509_V_OK: OpenSSL then sends internal_error (AH02040).
-                    set_error(store, _X509_V_OK)
-                    _note(f"certificate chain too long: depth {depth} > verify depth {chosen.verify_depth}")
-                    return 0
+            if preverify_ok and not accept_all and chosen.verify_depth is not None and depth > chosen.verify_depth:
+                # Apache's callback refuses past SSLVerifyDepth and leaves the
+                # error at X509_V_OK: OpenSSL then sends internal_error (AH02040).
+                set_error(store, _X509_V_OK)
+                _note(f"certificate chain too long: depth {depth} > verify depth {chosen.verify_depth}")
+                return 0
             if not preverify_ok:
                 code = int(get_error(store))
                 text = (error_string(code) or b"").decode("ascii", "replace")

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from cryptography import x509
@@ -69,7 +69,11 @@ def require_tool(name: str) -> str:
     if found is not None:
         return found
     how = "install OpenSSL" if name == "openssl" else "install a JDK or set JAVA_HOME"
-    reason = f"{name} not found on PATH: {how}"
+    unavailable(f"{name} not found on PATH: {how}")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip for a missing tool or server, but fail when CI=true: a CI image without it proves nothing."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true and {reason}: a CI image without it proves nothing", pytrace=False)
     pytest.skip(reason)

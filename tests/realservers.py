@@ -65,6 +65,13 @@ SETUPS: dict[str, Setup] = {
             "nginx-optional", "nginx", verify="optional", what="nginx `ssl_verify_client optional; ssl_verify_depth 3`"
         ),
         Setup("nginx-depth0", "nginx", verify="on", depth=0, what="nginx `ssl_verify_client on; ssl_verify_depth 0`"),
+        Setup(
+            "nginx-depth-default",
+            "nginx",
+            verify="on",
+            depth=None,
+            what="nginx `ssl_verify_client on`, default `ssl_verify_depth` (1)",
+        ),
         Setup("apache-host", "apache", verify="host", what="Apache `SSLVerifyClient require` per host, depth 3"),
         Setup(
             "apache-host-tls12",
