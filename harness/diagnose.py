@@ -453,6 +453,10 @@ def _why_rejected(outcome: Outcome, evidence: Evidence, said: str) -> Verdict:
     entry = evidence.key_entry
     if entry is not None and entry.chain and evidence.ca_names and not reaches_ca_names(entry.chain, evidence.ca_names):
         return _untrusted(evidence, entry, f"{said}; most likely cause")
+    if entry is not None and entry.chain and not evidence.ca_names and not _is_self_signed(entry.chain[-1]):
+        # A right certificate whose CA the server does not name (HAProxy
+        # no-ca-names): an untrusted issuer is by far the likeliest refusal.
+        return _untrusted(evidence, entry, f"{said}; most likely cause (the server names no CAs, so unconfirmed)")
     return _candidates(evidence, said)
 
 
@@ -469,12 +473,14 @@ def _chain_too_long(outcome: Outcome, evidence: Evidence, said: str) -> Verdict:
     depth = _needed_depth(evidence)
     if depth < 2:
         return _candidates(evidence, f"{said} after receiving the client certificate")
+    also = _chain_problem(evidence)
     return Verdict(
         "client-cert-rejected",
         "server",
         f"{said} after receiving the client certificate, whose chain has {depth} CA level(s) above it: Apache httpd "
         f"does this when the chain is longer than its SSLVerifyDepth (default 1; its log says AH02040: "
-        "Certificate Chain too long)",
+        "Certificate Chain too long)"
+        + (f"; the certificate has a fault of its own as well ({also}), found next" if also else ""),
         _depth_fix(depth),
     )
 
@@ -820,11 +826,20 @@ def _untrusted(evidence: Evidence, entry: KeyEntry, said: str) -> Verdict:
     incomplete = _incomplete_chain(entry, evidence, f"{said}: the server trusts {trusted}, but")
     if incomplete is not None:
         return incomplete
+    # Without the issuer's certificate nobody can tell whether it is a root the
+    # server does not trust, or an intermediate the key entry lacks.
+    maybe_gap = (
+        f"; if {name_of(top.issuer)} is an intermediate CA under one of those, the key entry lacks it "
+        "(import the full chain)"
+        if not _is_self_signed(top) and cas is None
+        else ""
+    )
     return Verdict(
         "client-cert-untrusted",
         "server",
         f"{said}: the server trusts {trusted} but your certificate {name_of(leaf)} is issued by {name_of(leaf.issuer)}"
-        + (f" (chain up to {name_of(top)})" if len(entry.chain) > 1 else ""),
+        + (f" (chain up to {name_of(top)})" if len(entry.chain) > 1 else "")
+        + maybe_gap,
         f"use a certificate issued by one of {trusted}, or ask the server's operator to trust {_top_ca(entry.chain)}",
     )
 

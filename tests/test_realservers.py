@@ -71,15 +71,21 @@ _JDK_ALERT = re.compile(r"Received fatal alert: \w+")
 _TAG = re.compile(r"<[^>]*>")
 
 
-def client_sees(outcome: Outcome) -> str:
-    """What the client itself reports: the exception text, or the HTTP status and the body's first line."""
+def client_sees(outcome: Outcome, *, raw: bool = False) -> str:
+    """What the client itself reports: the exception text, or the HTTP status and the body's first line.
+
+    Not ``raw``: the JDK's closed-while-writing texts as one (see CLOSED).
+    """
     if outcome.completed:
         body = outcome.details.get("response_body", "")
         lines = [line.strip() for line in _TAG.sub("\n", body).splitlines() if line.strip()]
-        error_page = (outcome.http_status or 0) >= 400 and lines
-        return f"HTTP {outcome.http_status}" + (f" {lines[0]}" if error_page else "")
+        status = f"HTTP {outcome.http_status}"
+        if (outcome.http_status or 0) < 400 or not lines:
+            return status
+        # An HTML error page's title repeats the status ("400 The SSL certificate error").
+        return f"{status} {lines[0].removeprefix(f'{outcome.http_status} ')}"
     text = re.sub(r" \(_ssl\.c:\d+\)", "", outcome.error or "")
-    return CLOSED if _CLOSED_WHILE_WRITING.search(text) else text
+    return CLOSED if _CLOSED_WHILE_WRITING.search(text) and not raw else text
 
 
 def same_sight(engine: str, real: str, persona: str) -> bool:
