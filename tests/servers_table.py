@@ -49,6 +49,26 @@ class _Recording:
         self.engine.close()
 
 
+NOTES = (
+    "## Reading the table",
+    "",
+    "- `client-cert-untrusted` and `client-chain-incomplete` against a server that sends CA names:",
+    "  the JDK sends no certificate at all when the key entry's chain does not reach a named CA, so",
+    "  the jsse engine's finding is `client-cert-missing` (with the CA names and the fix), which is",
+    "  what the platform really does; OpenSSL sends its certificate anyway and gets `unknown_ca`.",
+    "- `client-chain-incomplete` reads as `client-cert-untrusted` from a real server: without the",
+    "  intermediate's certificate nothing tells an intermediate the key entry lacks from a CA the",
+    "  server does not trust; the finding says both. Against the harness's own server, which knows",
+    "  the whole PKI, it is `client-chain-incomplete`.",
+    "- `client-cert-rejected` names the candidates: the verify depth (`SSLVerifyDepth` counts the",
+    "  root, `ssl_verify_depth` counts intermediates), a client-CA file that differs from the CA",
+    "  names, revocation, a subject/fingerprint restriction.",
+    "- `apache-location` on TLS 1.3: neither the JDK nor the python engine does post-handshake",
+    "  authentication, so every row is `renegotiation-failed`; on TLS 1.2 Apache renegotiates and",
+    "  both answer (`apache-location-tls12`).",
+)
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")[:140]
 
@@ -125,7 +145,7 @@ def main() -> int:
                 )
     for engine in engines:
         engine.close()
-    print("\n".join(out))
+    print("\n".join([*out, "", *NOTES]))
     return 0
 
 
