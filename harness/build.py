@@ -106,6 +106,7 @@ def write_scenario_files(
         rejection=spec.rejection,
         client_cert_request=spec.client_cert_request,
         verify_depth=spec.verify_depth,
+        check_client_names=spec.check_client_names,
     )
     files = ServerFiles(server_dir / "chain.pem", server_dir / "key.pem", client_cas, policy)
     write_atomic(server_dir / POLICY_FILE, files.policy_json().encode(), private=False)

@@ -327,11 +327,25 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
         return _chain_too_long(outcome, evidence, said)
     if alert is None and _broken(outcome) and outcome.details.get("client_cert_requested") == "true":
         return _rejected_after_certificate(outcome, evidence)
+    if alert in ("bad_certificate", "certificate_unknown", "handshake_failure") and _sent_none_when_asked(outcome):
+        # JSSE servers (JDK 17 too) answer an empty client chain with bad_certificate.
+        return _refine_client_cert("client-cert-missing", evidence, said)
     if alert in ("bad_certificate", "certificate_unknown") and (found := _chain_problem(evidence)):
         # OpenSSL and JSSE servers send these for a certificate that is not yet
         # valid, weak or of the wrong use as well as for an unknown issuer
         # (ssl_x509err2alert): the certificate itself tells which.
         return _refine_client_cert(found, evidence, said)
+    entry = evidence.key_entry
+    if (
+        alert == "certificate_unknown"
+        and entry is not None
+        and entry.chain
+        and evidence.ca_names
+        and reaches_ca_names(entry.chain, evidence.ca_names)
+    ):
+        # A JSSE server's answer to any CertificateException: with a sound
+        # certificate under a CA it names, untrusted is a guess, and a wrong fix.
+        return _candidates(evidence, said, jsse_server=True)
     if alert in _ALERT_CODES:
         return _refine_client_cert(_ALERT_CODES[alert], evidence, said)
     if alert == "handshake_failure" and _sent_no_certificate(outcome, evidence):
@@ -493,10 +507,16 @@ def _depth_fix(depth: int) -> str:
     )
 
 
-def _candidates(evidence: Evidence, said: str) -> Verdict:
+def _candidates(evidence: Evidence, said: str, *, jsse_server: bool = False) -> Verdict:
     depth = _needed_depth(evidence)
     causes = []
     entry = evidence.key_entry
+    if jsse_server and entry is not None and entry.chain:
+        names = ", ".join(_san_names(entry.chain[0])) or "no subject alternative names"
+        causes.append(
+            "the server (a JSSE one, by its certificate_unknown) checks your certificate's names against your "
+            f"address, and your certificate has {names} (client-cert-name-mismatch)"
+        )
     if entry is not None and entry.chain and not evidence.ca_names:
         # No CA names: nothing here tells which CAs the server trusts.
         causes.append(f"the server does not trust {_top_ca(entry.chain)}, the CA your certificate chains to")
@@ -589,6 +609,8 @@ def _from_hint(outcome: Outcome, evidence: Evidence) -> Verdict:
 def _server_rejected(record: HandshakeRecord, outcome: Outcome, evidence: Evidence) -> Verdict:
     said = f"the server rejected the handshake ({record.reason}"
     said += f", verify error {record.verify_code}: {record.verify_message})" if record.verify_code is not None else ")"
+    if record.reason == "JSSE":
+        return _jsse_server_rejected(record, outcome, evidence)
     if any("chain too long" in e for e in record.verify_errors):
         # The apache persona's SSLVerifyDepth refusal (harness.personas).
         return _chain_too_long(outcome, evidence, f"{said}; {record.verify_errors[0]}")
@@ -609,6 +631,45 @@ def _server_rejected(record: HandshakeRecord, outcome: Outcome, evidence: Eviden
         f"{said}; the client saw: {outcome.error}",
         "compare with `openssl s_client` against the server",
     )
+
+
+# What a JSSE server (the java persona) reports when it refuses the client, JDK 17:
+# sun.security.util.HostnameChecker, PKIXValidator, CertificateMessage; most specific first.
+_JSSE_SERVER_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"No subject alternative (DNS |IP )?names? (matching|present)|No name matching", "client-cert-name-mismatch"),
+    (r"Empty client certificate chain|Empty server certificate chain", "client-cert-missing"),
+    (r"CertificateExpiredException|validity check failed", "client-cert-expired"),
+    (r"CertificateNotYetValidException", "client-cert-not-yet-valid"),
+    (r"KeyUsage|ExtendedKeyUsage|Extended key usage", "client-cert-wrong-usage"),
+    (r"PKIX path building failed|unable to find valid certification path", "client-cert-untrusted"),
+    (r"No appropriate protocol|protocol is disabled|Unsupported protocol", "protocol-mismatch"),
+)
+
+
+def _jsse_server_rejected(record: HandshakeRecord, outcome: Outcome, evidence: Evidence) -> Verdict:
+    error = record.error or ""
+    said = f"the server (JSSE) rejected the handshake: {error.split(' <- ')[-1]}"
+    code = next((c for pattern, c in _JSSE_SERVER_PATTERNS if re.search(pattern, error)), None)
+    if code == "client-cert-name-mismatch":
+        entry = evidence.key_entry
+        names = _san_names(entry.chain[0]) if entry is not None and entry.chain else []
+        return Verdict(
+            code,
+            "server",
+            f"{said}: the server checks the client certificate's subject alternative names against the address "
+            f"the client connects from ({evidence.host} here), and your certificate names "
+            f"{', '.join(names) or 'none'}",
+            "ask the server's operator to turn off endpoint identification of clients "
+            "(Jetty: setEndpointIdentificationAlgorithm(null) on the server's SslContextFactory), or get a "
+            "certificate whose subject alternative names include the platform's outgoing address",
+        )
+    if code == "protocol-mismatch":
+        return _protocol(evidence, said)
+    if code is not None:
+        return _refine_client_cert(code, evidence, said)
+    if (client_side := _client_rejected(outcome, evidence)) is not None:
+        return client_side
+    return Verdict("handshake-failed", "server", f"{said}; the client saw: {outcome.error}", "")
 
 
 def _protocol(evidence: Evidence, said: str) -> Verdict:
@@ -915,12 +976,19 @@ def _missing(evidence: Evidence, said: str) -> Verdict:
         )
         if incomplete is not None:
             return incomplete
+        top = entry.chain[-1]
+        maybe_gap = (
+            f"; if {name_of(top.issuer)} is an intermediate CA under one of those, the key entry lacks it "
+            "(import the full chain)"
+            if not _is_self_signed(top) and evidence.client_cas is None
+            else ""
+        )
         return Verdict(
             code,
             "server",
             f"{said}: the server asks for a certificate issued by {listed}; your key entry {entry.alias!r} "
             f"({name_of(entry.chain[0])}) is issued by {name_of(entry.chain[0].issuer)}, "
-            "so the JDK sends no certificate",
+            f"so the JDK sends no certificate{maybe_gap}",
             f"use a certificate issued by {listed}, or ask the server's operator to trust {_top_ca(entry.chain)}",
         )
     return Verdict(

@@ -70,6 +70,8 @@ PERSONAS: dict[str, Persona] = {
     "nginx": Persona("nginx", "http"),
     "apache": Persona("apache", "alert-close"),
     "haproxy": Persona("haproxy", "alert-close"),
+    # A JSSE SSLServerSocket (harness.javaserver): its own alerts and closing.
+    "java": Persona("java", "alert-close"),
 }
 
 

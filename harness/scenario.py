@@ -139,6 +139,7 @@ class ServerSpec:
     rejection: str | None = None
     client_cert_request: str | None = None
     verify_depth: int | None = None
+    check_client_names: bool = False
 
 
 @dataclass(frozen=True)
@@ -780,8 +781,17 @@ class _Builder:
                 raise self.fail(
                     "server.client_cert_request", "post-handshake with client_auth = \"none\"", "set client_auth"
                 )
+        chosen = raw.get("persona", "openssl")
+        knobs = [k for k in ("rejection", "client_cert_request", "verify_depth") if k in raw]
+        if chosen == "java" and knobs:
+            raise self.fail(
+                f"server.{knobs[0]}", "is not a knob of the java persona (a real JSSE server)", "remove it"
+            )
+        if raw.get("check_client_names") and chosen != "java":
+            raise self.fail("server.check_client_names", "needs persona = \"java\"", 'set persona = "java"')
         return ServerSpec(
-            persona=raw.get("persona", "openssl"),
+            persona=chosen,
+            check_client_names=raw.get("check_client_names", False),
             rejection=raw.get("rejection"),
             client_cert_request=request,
             verify_depth=raw.get("verify_depth"),

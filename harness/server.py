@@ -73,6 +73,8 @@ class ServerPolicy:
     rejection: str | None = None
     client_cert_request: str | None = None
     verify_depth: int | None = None
+    # The java persona's endpoint identification of the client (javaserver.py).
+    check_client_names: bool = False
 
     def chosen_persona(self) -> Persona:
         return persona(
@@ -255,6 +257,7 @@ class LocalServer:
         self._connections: dict[tuple[str, int], HandshakeRecord | None] = {}
         self._ssl_objects: dict[tuple[str, int], Any] = {}
         self.persona = self.policy.chosen_persona()
+        self._java: Any = None
         self.port = 0
 
     # -- lifecycle
@@ -271,6 +274,9 @@ class LocalServer:
         return f"https://127.0.0.1:{self.port}{self.policy.path}"
 
     def start(self) -> None:
+        if self.persona.name == "java":
+            self._start_java()
+            return
         context = make_server_context(
             cert_chain=self.files.chain,
             key=self.files.key,
@@ -333,7 +339,33 @@ class LocalServer:
                 "local server", f"did not start ({reason})", "see the log above; report it if it persists"
             )
 
+    def _start_java(self) -> None:
+        from harness.javaserver import JavaServerProcess  # only this persona needs a JVM
+
+        def on_request(method: str, path: str, status: int, subject: str | None) -> None:
+            identity = {"subject": subject} if subject else None
+            self.requests.append(RequestRecord(method, path, status, 0, identity))
+            self._emit(f"{method} {path} -> {status} from {subject or 'no client certificate'}")
+
+        self._java = JavaServerProcess(
+            chain=self.files.chain,
+            key=self.files.key,
+            client_cas=self.files.client_cas,
+            client_auth=self.policy.client_auth,
+            tls_versions=self.policy.tls_versions,
+            path=self.policy.path,
+            status=self.policy.status,
+            check_client_names=self.policy.check_client_names,
+            on_record=self._record_handshake,
+            on_request=on_request,
+            start_timeout=max(self._start_timeout, 30.0),
+        )
+        self.port = self._java.start()
+
     def stop(self, timeout: float = 5.0) -> None:
+        if self._java is not None:
+            self._java.stop(timeout)
+            self._java = None
         if self._loop is not None and self._shutdown is not None and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop ended on its own
                 self._loop.call_soon_threadsafe(self._shutdown.set)

@@ -101,3 +101,30 @@ def test_unknown_persona_is_refused(write_scenario: WriteScenario, tmp_path: Pat
     path = write_scenario({"server": {"persona": "tomcat"}})
     done = cli("build", str(path), "--out", str(tmp_path / "out"), cwd=REPO)
     assert_one_line_error(done, "persona")
+
+
+JAVA_NAMES = {"pki": {"client": {"san": ["DNS:acme-integration.example"]}}}
+
+
+def test_java_persona_checking_client_names_is_name_mismatch(java: str, run_scenario: RunScenario) -> None:
+    run = run_scenario({**JAVA_NAMES, "server": {"persona": "java", "check_client_names": True}})
+    assert run.record is not None
+    assert not run.record.accepted
+    assert "No subject alternative names matching IP address 127.0.0.1" in (run.record.error or "")
+    assert run.verdict.code == "client-cert-name-mismatch", run.verdict.text()
+    # Twins: the same certificate without the check, and a certificate naming the address, are accepted.
+    assert run_scenario({**JAVA_NAMES, "server": {"persona": "java"}}).verdict.code == "ok"
+    named = {"pki": {"client": {"san": ["IP:127.0.0.1"]}}}
+    assert run_scenario({**named, "server": {"persona": "java", "check_client_names": True}}).verdict.code == "ok"
+
+
+def test_java_persona_without_certificate_is_missing(java: str, run_scenario: RunScenario) -> None:
+    run = run_scenario({"keystore": {"entries": []}, "server": {"persona": "java"}})
+    assert run.outcome.alert_received == "bad_certificate"  # JDK 17's answer to an empty chain
+    assert run.verdict.code == "client-cert-missing", run.verdict.text()
+
+
+def test_check_client_names_needs_the_java_persona(write_scenario: WriteScenario, tmp_path: Path) -> None:
+    path = write_scenario({"server": {"check_client_names": True}})
+    done = cli("build", str(path), "--out", str(tmp_path / "out"), cwd=REPO)
+    assert_one_line_error(done, "server.check_client_names", 'persona = "java"')
