@@ -343,9 +343,10 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
         and evidence.ca_names
         and reaches_ca_names(entry.chain, evidence.ca_names)
     ):
-        # A JSSE server's answer to any CertificateException: with a sound
-        # certificate under a CA it names, untrusted is a guess, and a wrong fix.
-        return _candidates(evidence, said, jsse_server=True)
+        # A JSSE server's answer to any CertificateException. Its CA names are
+        # its truststore's subjects, so a sound certificate under one of them is
+        # trusted: untrusted would be a wrong guess with a wrong fix.
+        return _jsse_refusal(entry, evidence, said)
     if alert in _ALERT_CODES:
         return _refine_client_cert(_ALERT_CODES[alert], evidence, said)
     if alert == "handshake_failure" and _sent_no_certificate(outcome, evidence):
@@ -507,6 +508,30 @@ def _depth_fix(depth: int) -> str:
     )
 
 
+def _jsse_refusal(entry: KeyEntry, evidence: Evidence, said: str) -> Verdict:
+    """certificate_unknown for a sound certificate under a CA the (JSSE) server names."""
+    leaf = entry.chain[0]
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        addresses = san.get_values_for_type(x509.IPAddress)
+    except x509.ExtensionNotFound:
+        addresses = []
+    if addresses:
+        return _candidates(evidence, said, jsse_server=True)
+    names = ", ".join(_san_names(leaf)) or "no subject alternative names"
+    return Verdict(
+        "client-cert-name-mismatch",
+        "server",
+        f"{said} for your certificate {name_of(leaf)}, which is sound and issued under a CA the server names "
+        f"(so trusted by it); most likely the server checks the certificate's names against the client's address "
+        f"(endpoint identification of the client, e.g. Jetty), and it has {names}, no IP address. Unconfirmed: "
+        "a JSSE server sends this alert for any certificate problem, e.g. also a failed revocation check",
+        "ask the server's operator whether client endpoint identification is on (Jetty: "
+        "setEndpointIdentificationAlgorithm(null) on the server's SslContextFactory turns it off), or get a "
+        "certificate whose subject alternative names include the platform's outgoing address",
+    )
+
+
 def _candidates(evidence: Evidence, said: str, *, jsse_server: bool = False) -> Verdict:
     depth = _needed_depth(evidence)
     causes = []
@@ -530,6 +555,8 @@ def _candidates(evidence: Evidence, said: str, *, jsse_server: bool = False) -> 
         "the certificate is revoked (the server checks a CRL or OCSP)",
         "the server restricts which client certificates it accepts (subject, fingerprint)",
     ]
+    if not jsse_server:
+        causes.append("a JSSE server checks your certificate's names against your address (client-cert-name-mismatch)")
     listed = "; ".join(f"({i}) {c}" for i, c in enumerate(causes, 1))
     return Verdict(
         "client-cert-rejected",
