@@ -128,3 +128,21 @@ def test_check_client_names_needs_the_java_persona(write_scenario: WriteScenario
     path = write_scenario({"server": {"check_client_names": True}})
     done = cli("build", str(path), "--out", str(tmp_path / "out"), cwd=REPO)
     assert_one_line_error(done, "server.check_client_names", 'persona = "java"')
+
+
+def test_python_engine_reads_the_tls13_verdict_before_writing(run_scenario: RunScenario) -> None:
+    # Apache closes right after its alert: a client that wrote first would see EOF.
+    run = run_scenario({"keystore": {"entries": []}, "server": {"persona": "apache", "tls_versions": ["1.3"]}})
+    assert run.outcome.alert_received == "certificate_required", run.outcome
+    assert run.outcome.details["client_cert_requested"] == "true"
+    assert run.outcome.details["client_cert_sent"] == "false"
+    # Twin: an accepted certificate; the server's session tickets end the wait.
+    ok = run_scenario({"server": {"persona": "apache", "tls_versions": ["1.3"]}})
+    assert ok.verdict.code == "ok"
+    assert ok.outcome.details["server_after_handshake"] == "session tickets"
+
+
+def test_an_http_400_that_is_not_about_the_certificate_stays_http_error(run_scenario: RunScenario) -> None:
+    # The twin of nginx's 400 pages: the local server's own 400 (a JSON answer).
+    run = run_scenario({"server": {"status": 400}})
+    assert run.verdict.code == "http-error", run.verdict.text()
