@@ -176,7 +176,8 @@ def _nginx_conf(setup: Setup, m: Material, port: int, folder: Path) -> str:
     temp = "\n".join(
         f"    {name}_temp_path {folder}/{name};" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
-    user = "user root;" if os.geteuid() == 0 else ""
+    # As root, workers run unprivileged (the master has read the key and opened the logs).
+    user = f"user {_unprivileged()} {_unprivileged_group()};" if os.geteuid() == 0 else ""
     return f"""{user}
 worker_processes 1;
 daemon off;
@@ -275,7 +276,8 @@ def _haproxy_conf(setup: Setup, m: Material, port: int, folder: Path) -> str:
     bundle.write_bytes(m.chain.read_bytes() + m.key.read_bytes())
     versions = sorted(setup.tls_versions)
     names = " no-ca-names" if not setup.ca_names else ""
-    return f"""global
+    drop = f"\n    user {_unprivileged()}\n    group {_unprivileged_group()}" if os.geteuid() == 0 else ""
+    return f"""global{drop}
     pidfile {folder}/haproxy.pid
     log stderr format raw local0 info
 defaults
