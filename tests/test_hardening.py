@@ -1,0 +1,351 @@
+"""Hostile input files: each attack is refused by its documented limit (docs/limits.md), in one line.
+
+Every attack has a genuine twin just inside the limit that reads as before,
+so a refusal is proved to come from the limit and not from other damage.
+Where the JDK enforces the same limit, the real ``keytool`` is shown refusing
+the same file. No wall-clock assertion: the readers refuse before any costly
+work, which the refusal's wording (the limit named) proves; every child
+process has a timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from harness import limits
+from harness.check import load_destination
+from harness.errors import ScenarioError, StoreError, UsageError
+from harness.scenario import load_scenario, parse_scenario
+from harness.secret import Secret
+from harness.stores import jks_bytes, pkcs12_iteration_counts, read_store
+from tests import hostile
+
+PASSWORD = "Hostile-Pw-7q"
+
+
+def bounded(call: Callable[[], object], seconds: float = 60.0) -> object:
+    """``call()`` in a thread with a deadline: a reader that blocks (a FIFO, /dev/zero) fails the test, not hangs it."""
+    result: list[object] = []
+
+    def run() -> None:
+        try:
+            result.append(call())
+        except BaseException as exc:  # noqa: BLE001 - handed to the test below
+            result.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still reading after {seconds} s"
+    return result[0]
+
+
+def store_error(path: Path, password: str = PASSWORD) -> StoreError:
+    outcome = bounded(lambda: read_store(path, Secret(password), "truststore"))
+    assert isinstance(outcome, StoreError), outcome
+    assert "\n" not in str(outcome)
+    assert password not in str(outcome)
+    return outcome
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate and key, made by the real openssl."""
+    folder = tmp_path_factory.mktemp("pki")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+         "-subj", "/CN=hostile-test", "-days", "2"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def openssl_pfx(pki: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A PKCS#12 keystore written by ``openssl pkcs12 -export -iter 2048`` (MAC and PBE counts alike)."""
+    cert, key = pki
+    out = tmp_path_factory.mktemp("pfx") / "keystore.p12"
+    subprocess.run(
+        ["openssl", "pkcs12", "-export", "-in", cert, "-inkey", key, "-name", "hostile", "-out", out,
+         "-passout", f"pass:{PASSWORD}", "-iter", "2048"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return out.read_bytes()
+
+
+def certificate(pki: tuple[Path, Path]) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pki[0].read_bytes())
+
+
+# -- PKCS#12 iteration counts ---------------------------------------------------------------
+
+
+def test_pkcs12_iteration_counts_are_read_from_the_der(openssl_pfx: bytes) -> None:
+    # openssl -iter 2048: the MAC, the certificate bag's PBE and the key bag's PBKDF2.
+    assert pkcs12_iteration_counts(openssl_pfx) == [2048, 2048, 2048]
+    assert pkcs12_iteration_counts(hostile.pfx_with_iterations(openssl_pfx, 2**31 - 1)) == [2**31 - 1] * 3
+
+
+@pytest.mark.parametrize("count", [2**31 - 1, limits.JDK_PBE_ITERATIONS.value + 1])
+def test_pkcs12_with_a_huge_iteration_count_is_refused_before_any_pbkdf2(
+    openssl_pfx: bytes, tmp_path: Path, count: int
+) -> None:
+    path = tmp_path / "huge.p12"
+    path.write_bytes(hostile.pfx_with_iterations(openssl_pfx, count))
+    error = store_error(path)
+    assert error.code == "store-unreadable"
+    assert f"{count:,} iterations, above the limit of 5,000,000 iterations" in str(error)
+    assert "-iter" in error.fix
+
+
+def test_pkcs12_at_a_normal_iteration_count_reads(openssl_pfx: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "normal.p12"
+    path.write_bytes(openssl_pfx)
+    contents = read_store(path, Secret(PASSWORD), "keystore")
+    assert [e.alias for e in contents.key_entries] == ["hostile"]
+    assert not contents.key_entries[0].locked
+
+
+def test_the_jdk_refuses_the_same_iteration_count(openssl_pfx: bytes, tmp_path: Path, keytool: str) -> None:
+    """The limit is the JDK's: keytool refuses the count above it, and opens the genuine file."""
+    path = tmp_path / "huge.p12"
+    path.write_bytes(hostile.pfx_with_iterations(openssl_pfx, limits.JDK_PBE_ITERATIONS.value + 1))
+    listed = subprocess.run(
+        [keytool, "-list", "-keystore", path, "-storetype", "PKCS12", "-storepass", PASSWORD],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert listed.returncode != 0
+    assert "iteration count too large" in listed.stdout + listed.stderr
+    genuine = tmp_path / "genuine.p12"
+    genuine.write_bytes(openssl_pfx)
+    listed = subprocess.run(
+        [keytool, "-list", "-keystore", genuine, "-storetype", "PKCS12", "-storepass", PASSWORD],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "hostile" in listed.stdout
+
+
+# -- JKS headers ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def jks_truststore(pki: tuple[Path, Path]) -> bytes:
+    return jks_bytes([], [("hostile", certificate(pki))], Secret(PASSWORD))
+
+
+def test_jks_declaring_billions_of_entries_is_refused_from_its_header(jks_truststore: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "count.jks"
+    path.write_bytes(hostile.jks_declaring_entries(jks_truststore, 2**31 - 1))
+    error = store_error(path)
+    assert "2,147,483,647 entries, above the limit of 5,000 entries" in str(error)
+    assert "MTLS_MAX_STORE_ENTRIES" in str(error)
+
+
+def test_jks_declaring_a_huge_certificate_length_is_damaged_not_read(jks_truststore: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "length.jks"
+    path.write_bytes(hostile.jks_with_huge_certificate_length(jks_truststore))
+    error = store_error(path)
+    assert error.code == "store-unreadable"
+    assert "damaged JKS store" in str(error)
+
+
+def test_genuine_jks_reads(jks_truststore: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "genuine.jks"
+    path.write_bytes(jks_truststore)
+    assert [e.alias for e in read_store(path, Secret(PASSWORD), "truststore").cert_entries] == ["hostile"]
+
+
+# -- PEM bundles and file sizes ----------------------------------------------------------------
+
+
+def test_pem_bundle_of_100000_certificates_is_refused_by_its_size(pki: tuple[Path, Path], tmp_path: Path) -> None:
+    path = tmp_path / "bundle.pem"
+    path.write_bytes(hostile.pem_bundle(pki[0].read_bytes(), 100_000))
+    error = store_error(path)
+    assert f"{path.stat().st_size:,} bytes, above the limit of 8,388,608 bytes" in str(error)
+    assert "MTLS_MAX_STORE_BYTES" in str(error)
+
+
+def test_pem_bundle_within_the_size_but_above_the_entry_count_is_refused(
+    pki: tuple[Path, Path], tmp_path: Path
+) -> None:
+    path = tmp_path / "bundle.pem"
+    path.write_bytes(hostile.pem_bundle(pki[0].read_bytes(), 5_001))
+    assert path.stat().st_size < limits.STORE_BYTES.value
+    error = store_error(path)
+    assert "5,001 entries, above the limit of 5,000 entries" in str(error)
+
+
+def test_pem_bundle_of_cacerts_size_reads(pki: tuple[Path, Path], tmp_path: Path) -> None:
+    path = tmp_path / "bundle.pem"
+    path.write_bytes(hostile.pem_bundle(pki[0].read_bytes(), 150))
+    assert len(read_store(path, Secret(PASSWORD), "truststore").cert_entries) == 150
+
+
+def test_the_entry_limit_is_raised_by_its_variable(
+    pki: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "bundle.pem"
+    path.write_bytes(hostile.pem_bundle(pki[0].read_bytes(), 5_001))
+    monkeypatch.setenv("MTLS_MAX_STORE_ENTRIES", "6000")
+    assert len(read_store(path, Secret(PASSWORD), "truststore").cert_entries) == 5_001
+
+
+# -- not a regular file ------------------------------------------------------------------------
+
+
+def test_fifo_is_refused_before_reading(tmp_path: Path) -> None:
+    fifo = tmp_path / "truststore.jks"
+    os.mkfifo(fifo)
+    error = store_error(fifo)  # a read() would block forever: no writer ever opens it
+    assert "is a FIFO (named pipe), not a regular file" in str(error)
+
+
+def test_dev_zero_is_refused_before_reading() -> None:
+    error = store_error(Path("/dev/zero"))  # endless: a read_bytes() never returns
+    assert "is a character device, not a regular file" in str(error)
+
+
+def test_directory_is_refused(tmp_path: Path) -> None:
+    assert "is a directory, not a regular file" in str(store_error(tmp_path))
+
+
+def test_unix_socket_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s"  # AF_UNIX paths are short
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        # open() of a socket fails (ENXIO) before fstat: refused as unreadable all the same.
+        error = store_error(path)
+    assert error.code == "store-unreadable"
+
+
+def test_symlink_to_a_regular_store_reads(jks_truststore: bytes, tmp_path: Path) -> None:
+    real = tmp_path / "real.jks"
+    real.write_bytes(jks_truststore)
+    link = tmp_path / "link.jks"
+    link.symlink_to(real)
+    assert read_store(link, Secret(PASSWORD), "truststore").type == "jks"
+
+
+def test_check_refuses_a_fifo_keystore_as_a_finding(tmp_path: Path) -> None:
+    """Through the command line: a finding naming the file, no hang (the child has a deadline)."""
+    os.mkfifo(tmp_path / "keystore.jks")
+    os.mkfifo(tmp_path / "truststore.jks")
+    (tmp_path / "destination.json").write_text(
+        '{"url": "https://127.0.0.1:1/", "keystoreFile": "keystore.jks", "keystorePass": "ks-Pw-fifo-1",'
+        ' "truststoreFile": "truststore.jks", "truststorePass": "ts-Pw-fifo-1"}'
+    )
+    done = subprocess.run(
+        [*cli_argv(), "check", "destination.json"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FIFO" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert "ks-Pw-fifo-1" not in done.stdout + done.stderr
+
+
+def cli_argv() -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "harness.cli"]
+
+
+# -- TOML and JSON ---------------------------------------------------------------------------------
+
+
+def test_huge_scenario_file_is_refused_by_size(tmp_path: Path) -> None:
+    path = tmp_path / "huge.toml"
+    path.write_text('description = "' + "x" * (2 << 20) + '"\n')
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert "scenario file size" in str(caught.value)
+    assert "MTLS_MAX_SCENARIO_BYTES" in str(caught.value)
+
+
+def test_deeply_nested_toml_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text(hostile.deep_toml(100_000))
+    assert path.stat().st_size < limits.SCENARIO_BYTES.value
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert "nested too deeply" in str(caught.value)
+
+
+def test_scenario_path_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "fifo.toml"
+    os.mkfifo(path)
+    outcome = bounded(lambda: load_scenario(path))
+    assert isinstance(outcome, ScenarioError)
+    assert "FIFO" in str(outcome)
+
+
+def test_huge_destination_json_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "destination.json"
+    path.write_text('{"url": "' + "x" * (2 << 20) + '"}')
+    with pytest.raises(UsageError) as caught:
+        load_destination(path)
+    assert "destination JSON size" in str(caught.value)
+
+
+def test_deeply_nested_destination_json_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "destination.json"
+    path.write_text(hostile.deep_json(200_000))
+    with pytest.raises(UsageError) as caught:
+        load_destination(path)
+    assert "nested too deeply" in str(caught.value)
+
+
+def test_destination_json_that_is_dev_zero_is_refused() -> None:
+    outcome = bounded(lambda: load_destination(Path("/dev/zero")))
+    assert isinstance(outcome, UsageError)
+    assert "character device" in str(outcome)
+
+
+# -- scenarios asking for too much work ---------------------------------------------------------------
+
+
+def test_rsa_16384_is_refused_by_the_schema(tmp_path: Path) -> None:
+    text = hostile.scenario_with_certs(2).replace('kind = "root"\n', 'kind = "root"\nkey = "rsa-16384"\n', 1)
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text, tmp_path / "big-key.toml")
+    assert "pki.ca0.key" in str(caught.value)
+    assert "rsa-4096" in str(caught.value)  # the largest offered
+
+
+def test_thousands_of_certificates_are_refused_before_any_key(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(hostile.scenario_with_certs(5_000), tmp_path / "many.toml")
+    assert "5,000 certificates, above the limit of 200 certificates" in str(caught.value)
+    assert "MTLS_MAX_SCENARIO_CERTS" in str(caught.value)
+
+
+def test_certificates_up_to_the_limit_parse(tmp_path: Path) -> None:
+    assert len(parse_scenario(hostile.scenario_with_certs(200), tmp_path / "many.toml").pki) == 200
+
+
+@pytest.mark.parametrize("depth", [17, 1_000])
+def test_deep_chains_are_refused(tmp_path: Path, depth: int) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(hostile.scenario_chain(depth), tmp_path / "deep.toml")
+    assert "above the limit" in str(caught.value)
+
+
+def test_chain_at_the_depth_limit_parses(tmp_path: Path) -> None:
+    scenario = parse_scenario(hostile.scenario_chain(16), tmp_path / "deep.toml")
+    assert len(scenario.chain_to_root("client")) == 16
+
+
+def test_chain_depth_limit_is_raised_by_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MTLS_MAX_CHAIN_DEPTH", "17")
+    assert len(parse_scenario(hostile.scenario_chain(17), tmp_path / "deep.toml").pki) == 17
