@@ -10,23 +10,31 @@ process has a timeout.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import socket
+import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
-from harness import limits
+from harness import limits, remote
+from harness.build import Built, probe_for, write_scenario_files
 from harness.check import load_destination
+from harness.engines.python import PythonEngine
 from harness.errors import ScenarioError, StoreError, UsageError
-from harness.scenario import load_scenario, parse_scenario
+from harness.remote import ServerTooLarge, ServerTooSlow, inspect_server
+from harness.scenario import Scenario, load_scenario, parse_scenario
 from harness.secret import Secret
 from harness.stores import jks_bytes, pkcs12_iteration_counts, read_store
 from tests import hostile
+from tests.conftest import Live, WriteScenario, assert_one_line_error
 
 PASSWORD = "Hostile-Pw-7q"
 
@@ -349,3 +357,256 @@ def test_chain_at_the_depth_limit_parses(tmp_path: Path) -> None:
 def test_chain_depth_limit_is_raised_by_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MTLS_MAX_CHAIN_DEPTH", "17")
     assert len(parse_scenario(hostile.scenario_chain(17), tmp_path / "deep.toml").pki) == 17
+
+
+# == hostile servers (127.0.0.1 only, every loop bounded) =========================================
+
+
+class HostileServer:
+    """A TCP server on 127.0.0.1 that runs ``behave(conn)`` for each connection, in a thread."""
+
+    def __init__(self, behave: Callable[[socket.socket], None]) -> None:
+        self._behave = behave
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.connections = 0
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> HostileServer:
+        self._accepting.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._accepting.join(5)
+        for thread in self._threads:
+            thread.join(5)
+        self._listener.close()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            self._behave(conn)
+
+
+def drip(conn: socket.socket, data: bytes, server: Callable[[], bool], pause: float = 0.05, limit: int = 600) -> None:
+    """Send ``data`` (repeated) one byte per ``pause``, at most ``limit`` bytes, until the client leaves."""
+    for i in range(limit):
+        if server():
+            return
+        conn.sendall(data[i % len(data) : i % len(data) + 1])
+        time.sleep(pause)
+
+
+@pytest.fixture
+def built_scenario(write_scenario: WriteScenario, tmp_path: Path) -> tuple[Scenario, Built]:
+    scenario = load_scenario(write_scenario())
+    folder = tmp_path / "built"
+    folder.mkdir()
+    return scenario, write_scenario_files(scenario, folder)
+
+
+def test_slow_drip_handshake_ends_at_the_deadline() -> None:
+    holder: list[HostileServer] = []
+
+    def behave(conn: socket.socket) -> None:
+        # A TLS handshake record header, then its body one byte at a time: each read gets a byte in time.
+        drip(conn, b"\x16\x03\x03\x40\x00" + b"\x02" * 64, lambda: holder[0].stopping)
+
+    with HostileServer(behave) as server:
+        holder.append(server)
+        started = time.monotonic()
+        with pytest.raises(ServerTooSlow) as caught:
+            inspect_server(f"https://127.0.0.1:{server.port}/", timeout=1.0, deadline=2.0)
+        took = time.monotonic() - started
+    assert "gave up after 2 s, the deadline for the whole exchange" in str(caught.value)
+    assert took >= 2.0  # not a per-read timeout: bytes kept coming
+    assert "\n" not in str(caught.value)
+
+
+def test_silent_server_ends_at_the_read_timeout() -> None:
+    def behave(conn: socket.socket) -> None:
+        conn.recv(1 << 16)
+        time.sleep(3)
+
+    with HostileServer(behave) as server, pytest.raises(OSError, match="sent nothing") as caught:
+        inspect_server(f"https://127.0.0.1:{server.port}/", timeout=0.5, deadline=5.0)
+    assert "sent nothing for 0.5 s" in str(caught.value)
+
+
+def test_genuine_server_is_seen_within_the_same_limits(
+    live: Callable[[Path], Live], write_scenario: WriteScenario
+) -> None:
+    running = live(write_scenario())
+    view = inspect_server(running.url, timeout=1.0, deadline=2.0)
+    assert [c.subject for c in view.chain] == [c.subject for c in running.chain()]
+    # A look, never a client certificate: the server recorded none.
+    record = running.server.wait_for_handshakes(1, timeout=5.0)[0]
+    assert record.client_cert_der is None
+
+
+def test_handshake_byte_cap(
+    live: Callable[[Path], Live], write_scenario: WriteScenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenSSL refuses oversize messages itself (100 KiB certificate list); the cap is shown with a small value."""
+    running = live(write_scenario())
+    monkeypatch.setattr(remote, "HANDSHAKE_BYTES", 512)
+    with pytest.raises(ServerTooLarge) as caught:
+        inspect_server(running.url, timeout=2.0)
+    assert "above the limit of 512 bytes" in str(caught.value)
+
+
+def test_chain_of_40_certificates_is_cut_at_32(tmp_path: Path, pki: tuple[Path, Path]) -> None:
+    cert, key = pki
+    # The leaf and 39 more certificates in the chain file: OpenSSL sends them all as extra chain certificates.
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(cert.read_bytes() * 40)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(chain, key)
+
+    def behave(conn: socket.socket) -> None:
+        conn.settimeout(5)
+        with context.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(1)
+
+    with HostileServer(behave) as server:
+        view = inspect_server(f"https://127.0.0.1:{server.port}/", timeout=2.0)
+    assert len(view.chain) == remote.MAX_CHAIN
+    assert "the server sent 40 certificates; the first 32 are shown" in (view.handshake_error or "")
+
+
+def tls_server(built: Built) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(built.server.chain, built.server.key)
+    assert built.server.client_cas is not None
+    context.load_verify_locations(built.server.client_cas)
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def answer_then(built: Built, head: bytes, then: Callable[[ssl.SSLSocket], None]) -> Callable[[socket.socket], None]:
+    context = tls_server(built)
+
+    def behave(conn: socket.socket) -> None:
+        conn.settimeout(10)
+        with context.wrap_socket(conn, server_side=True) as tls:
+            read_request(tls)
+            tls.sendall(head)
+            then(tls)
+            # Until the client leaves: closing first could reset the connection under unread answer bytes.
+            for _ in range(1_000):
+                if not tls.recv(1 << 16):
+                    break
+
+    return behave
+
+
+def read_request(tls: ssl.SSLSocket) -> bytes:
+    """The whole request: headers, then Content-Length bytes of body."""
+    data = b""
+    for _ in range(1_000):
+        if b"\r\n\r\n" in data:
+            break
+        data += tls.recv(1 << 16)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(v) for k, _, v in (h.partition(b":") for h in head.split(b"\r\n")) if k.lower() == b"content-length"
+    )
+    for _ in range(1_000):
+        if len(body) >= length:
+            break
+        body += tls.recv(1 << 16)
+    return data
+
+
+def test_python_engine_slow_drip_answer_ends_at_the_deadline(built_scenario: tuple[Scenario, Built]) -> None:
+    scenario, built = built_scenario
+    holder: list[HostileServer] = []
+    behave = answer_then(
+        built, b"HTTP/1.1 200 OK\r\n", lambda tls: drip(tls, b"X-Drip: 1\r\n", lambda: holder[0].stopping)
+    )
+    with HostileServer(behave) as server:
+        holder.append(server)
+        probe = dataclasses.replace(probe_for(scenario, built, f"https://127.0.0.1:{server.port}/inbound"), timeout=1.5)
+        started = time.monotonic()
+        outcome = PythonEngine().probe(probe)
+        took = time.monotonic() - started
+    assert outcome.stage == "http"
+    assert "deadline for the whole exchange" in (outcome.error or "")
+    assert 1.5 <= took < 10  # each read got a byte well within 1.5 s: only the deadline ended it
+
+
+def test_python_engine_endless_body_is_cut(built_scenario: tuple[Scenario, Built]) -> None:
+    scenario, built = built_scenario
+    holder: list[HostileServer] = []
+
+    def endless(tls: ssl.SSLSocket) -> None:
+        for _ in range(2_000):  # 128 MiB at most
+            if holder[0].stopping:
+                return
+            tls.sendall(b"\0" * (1 << 16))
+
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n"
+    with HostileServer(answer_then(built, head, endless)) as server:
+        holder.append(server)
+        outcome = PythonEngine().probe(probe_for(scenario, built, f"https://127.0.0.1:{server.port}/inbound"))
+    assert outcome.stage == "done"
+    assert outcome.http_status == 200
+    assert outcome.details["body"] == "cut at 1,048,576 bytes (limit)"
+
+
+def test_python_engine_oversized_headers_fail_cleanly(built_scenario: tuple[Scenario, Built]) -> None:
+    scenario, built = built_scenario
+    head = b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n"
+    with HostileServer(answer_then(built, head, lambda tls: None)) as server:
+        outcome = PythonEngine().probe(probe_for(scenario, built, f"https://127.0.0.1:{server.port}/inbound"))
+    # http.client's cap (64 KiB a header line): refused, not read on.
+    assert outcome.error_type == "LineTooLong"
+    assert outcome.http_status is None
+
+
+def test_python_engine_genuine_answer_is_whole(built_scenario: tuple[Scenario, Built]) -> None:
+    scenario, built = built_scenario
+    body = b'{"client": null}'
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    with HostileServer(answer_then(built, head, lambda tls: None)) as server:
+        outcome = PythonEngine().probe(probe_for(scenario, built, f"https://127.0.0.1:{server.port}/inbound"))
+    assert outcome.stage == "done", outcome.error
+    assert outcome.http_status == 200
+    assert "body" not in outcome.details
+
+
+def test_truststore_command_against_a_slow_drip_server_is_one_line(tmp_path: Path) -> None:
+    holder: list[HostileServer] = []
+
+    def behave(conn: socket.socket) -> None:
+        drip(conn, b"\x16\x03\x03\x40\x00" + b"\x02" * 64, lambda: holder[0].stopping)
+
+    with HostileServer(behave) as server:
+        holder.append(server)
+        done = subprocess.run(
+            [*cli_argv(), "truststore", f"https://127.0.0.1:{server.port}/", "--out", "ts.jks", "--timeout", "0.5",
+             "--password-env", "TS_PW"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False,
+            env={**os.environ, "TS_PW": "ts-Pw-drip-9"},
+        )  # fmt: skip
+    assert_one_line_error(done, "gave up after 1 s, the deadline for the whole exchange")
+    assert "ts-Pw-drip-9" not in done.stderr
+    assert not (tmp_path / "ts.jks").exists()

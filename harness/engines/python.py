@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 
 from harness.engines import Outcome, Probe, Stage, server_seen
 from harness.errors import StoreError
+from harness.remote import BODY_BYTES, ServerTooSlow, exchange_deadline, read_body
 from harness.stores import KeyEntry, read_store
 
 __all__ = ["PythonEngine", "alert_from_reason"]
@@ -124,10 +125,22 @@ class PythonEngine:
             # judged the client certificate: a rejection arrives as an alert on
             # the first read, which is why it still counts as the handshake.
             headers = {"Content-Type": probe.content_type, "Connection": "close"}
-            conn.request("POST", url.path or "/", body=probe.message, headers=headers)
-            response = conn.getresponse()
-            stage = "http"
-            body = response.read()
+            # The timeout holds per read; the deadline for the whole answer (a server dripping bytes) and the
+            # body cap are harness.remote's (issue 15).
+            with exchange_deadline(conn.sock, probe.timeout) as deadline:
+                try:
+                    conn.request("POST", url.path or "/", body=probe.message, headers=headers)
+                    response = conn.getresponse()
+                    stage = "http"
+                    body, cut = read_body(response)
+                except (OSError, http.client.HTTPException):
+                    if not deadline.fired:
+                        raise
+                    raise ServerTooSlow(probe.timeout) from None
+            if deadline.fired:
+                raise ServerTooSlow(probe.timeout)
+            if cut:
+                details["body"] = f"cut at {BODY_BYTES:,} bytes (limit)"
         except ssl.SSLError as exc:
             return _ssl_failure("handshake", exc, details)
         except (OSError, http.client.HTTPException) as exc:
