@@ -25,6 +25,7 @@ import pytest
 from cryptography import x509
 
 from harness import limits, remote
+from harness import server as server_module
 from harness.build import Built, probe_for, write_scenario_files
 from harness.check import load_destination
 from harness.engines.python import PythonEngine
@@ -32,8 +33,9 @@ from harness.errors import ScenarioError, StoreError, UsageError
 from harness.remote import ServerTooLarge, ServerTooSlow, inspect_server
 from harness.scenario import Scenario, load_scenario, parse_scenario
 from harness.secret import Secret
+from harness.server import LocalServer
 from harness.stores import jks_bytes, pkcs12_iteration_counts, read_store
-from tests import hostile
+from tests import abuse, hostile
 from tests.conftest import Live, WriteScenario, assert_one_line_error
 
 PASSWORD = "Hostile-Pw-7q"
@@ -610,3 +612,71 @@ def test_truststore_command_against_a_slow_drip_server_is_one_line(tmp_path: Pat
     assert_one_line_error(done, "gave up after 1 s, the deadline for the whole exchange")
     assert "ts-Pw-drip-9" not in done.stderr
     assert not (tmp_path / "ts.jks").exists()
+
+
+# == the local server under abuse ====================================================================
+
+
+def test_local_server_keeps_answering_a_good_client_under_abuse(
+    built_scenario: tuple[Scenario, Built], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, built = built_scenario
+    context = abuse.good_context(built, tmp_path)
+    with LocalServer(built.server, handshake_timeout=1.0) as server:
+        assert server._socket is not None
+        assert server._socket.getsockname()[0] == "127.0.0.1"
+        quiet, quiet_latency = abuse.measure(server.port, context, 10)
+        with abuse.Abusers(server.port, context, idle=300, half_hellos=50, garbage=50) as abusers:
+            during, during_latency = abuse.measure(server.port, context, 30)
+            # Idle and half-open connections are dropped by the handshake timeout (1 s here), not kept.
+            left = abusers.idle_still_open(within=10.0)
+        result = abusers.result
+        after, _ = abuse.measure(server.port, context, 5)
+    assert quiet == [200] * 10
+    assert during == [200] * 30
+    assert after == [200] * 5
+    assert left == 0
+    assert set(result.outcomes["oversized-body"]) == {"status 413"}
+    # hypercorn refuses headers above its 16 KiB buffer (h11_max_incomplete_size) with a 400.
+    assert set(result.outcomes["oversized-header"]) <= {"status 400", "status 431"}
+    for kind in ("garbage", "plain-http"):
+        assert set(result.outcomes[kind]) <= {"closed by the server", "reset by the server"}, result.outcomes[kind]
+    with capsys.disabled():
+        q50, q99 = abuse.percentiles(quiet_latency)
+        d50, d99 = abuse.percentiles(during_latency)
+        print(
+            f"\n  good client: p50 {q50:.1f} ms / p99 {q99:.1f} ms quiet; p50 {d50:.1f} / p99 {d99:.1f} ms under abuse"
+        )
+
+
+def test_connections_above_the_cap_are_closed_and_the_rest_served(
+    built_scenario: tuple[Scenario, Built], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, built = built_scenario
+    context = abuse.good_context(built, tmp_path)
+    monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 3)
+    with LocalServer(built.server) as server, contextlib.ExitStack() as stack:
+        # Three trusted clients finish their handshake and then say nothing: they hold the cap.
+        for _ in range(3):
+            raw = stack.enter_context(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+            stack.enter_context(context.wrap_socket(raw, server_hostname="127.0.0.1"))
+        deadline = time.monotonic() + 5
+        while len(server._connections) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        status, _ = abuse.good_post(server.port, context)
+        assert status is None  # the fourth is closed at once
+        stack.close()
+        deadline = time.monotonic() + 5
+        while server._connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert abuse.good_post(server.port, context)[0] == 200
+
+
+def test_body_below_the_cap_is_answered(built_scenario: tuple[Scenario, Built], tmp_path: Path) -> None:
+    _, built = built_scenario
+    context = abuse.good_context(built, tmp_path)
+    body = b"." * (server_module.MAX_BODY - 1)
+    with LocalServer(built.server) as server:
+        answer = abuse._post(server.port, context, body=body)
+    assert abuse.status_of(answer) == 200
+    assert b'"received_bytes": %d' % len(body) in answer
