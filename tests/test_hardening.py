@@ -680,3 +680,208 @@ def test_body_below_the_cap_is_answered(built_scenario: tuple[Scenario, Built], 
         answer = abuse._post(server.port, context, body=body)
     assert abuse.status_of(answer) == 200
     assert b'"received_bytes": %d' % len(body) in answer
+
+
+# == files and secrets ==================================================================================
+
+OK_RSA = Path(__file__).resolve().parent.parent / "scenarios" / "ok-rsa.toml"
+
+
+def mtls(*args: str, cwd: Path, umask: int | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*cli_argv(), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        check=False, preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
+    )  # fmt: skip
+
+
+def test_build_refuses_a_symlinked_out_and_leaves_its_destination_alone(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    link = tmp_path / "out"
+    link.symlink_to(victim)
+    for flags in ([], ["--force"]):
+        done = mtls("build", str(OK_RSA), "--out", str(link), *flags, cwd=tmp_path)
+        assert_one_line_error(done, "is a symbolic link")
+        assert sorted(p.name for p in victim.iterdir()) == ["precious.txt"]
+        assert link.is_symlink()
+
+
+def test_build_force_never_deletes_outside_the_output_folder(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+    out = tmp_path / "out"
+    assert mtls("build", str(OK_RSA), "--out", str(out), cwd=tmp_path).returncode == 0
+    (out / "link-to-outside").symlink_to(outside)  # something a user put inside the built folder
+    done = mtls("build", str(OK_RSA), "--out", str(out), "--force", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (outside / "precious.txt").read_text() == "keep me"
+    assert not (out / "link-to-outside").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # staging and old copy removed
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_symlink_at_the_target_file_is_never_written_through(tmp_path: Path, force: bool) -> None:
+    from harness.files import write_atomic
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    target = tmp_path / "keystore.jks"
+    target.symlink_to(victim)
+    if force:
+        write_atomic(target, b"new store", private=True, overwrite=True)
+        assert not target.is_symlink()
+        assert target.read_bytes() == b"new store"
+    else:
+        with pytest.raises(FileExistsError):
+            write_atomic(target, b"new store", private=True, overwrite=False)
+        assert target.is_symlink()
+    assert victim.read_text() == "keep me"
+
+
+def test_a_dangling_symlink_at_the_target_is_not_followed(tmp_path: Path) -> None:
+    from harness.files import write_atomic
+
+    target = tmp_path / "keystore.jks"
+    target.symlink_to(tmp_path / "would-be-created")
+    with pytest.raises(FileExistsError):
+        write_atomic(target, b"new store", private=True, overwrite=False)
+    assert not (tmp_path / "would-be-created").exists()
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o077])
+def test_key_bearing_files_are_0600_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    out = tmp_path / "out"
+    done = mtls("build", str(OK_RSA), "--out", str(out), cwd=tmp_path, umask=umask)
+    assert done.returncode == 0, done.stderr
+    modes = {str(p.relative_to(out)): p.stat().st_mode & 0o777 for p in out.rglob("*") if p.is_file()}
+    for private in ("keystore.jks", "truststore.jks", "destination.json", "server/key.pem"):
+        assert modes[private] == 0o600, (private, oct(modes[private]))
+    assert modes["server/chain.pem"] == 0o644
+    assert out.stat().st_mode & 0o077 == 0  # the folder itself: mkdtemp's 0700
+
+
+def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path: Path) -> None:
+    from harness.files import STALE_SECONDS, write_atomic
+
+    stale = tmp_path / ".keystore.jks.abc123.tmp"
+    fresh = tmp_path / ".keystore.jks.def456.tmp"
+    for path in (stale, fresh):
+        path.write_bytes(b"half a store")
+    old = time.time() - STALE_SECONDS - 60
+    os.utime(stale, (old, old))
+    write_atomic(tmp_path / "keystore.jks", b"store", private=True)
+    assert not stale.exists()
+    assert fresh.exists()  # perhaps another writer's, in progress
+
+
+def test_sigkill_at_any_moment_leaves_no_half_written_build(tmp_path: Path) -> None:
+    """Kill ``build`` at moments spread over its whole run: the folder is absent or complete, never partial."""
+    import random
+    import signal
+
+    started = time.monotonic()
+    assert mtls("build", str(OK_RSA), "--out", str(tmp_path / "timing"), cwd=tmp_path).returncode == 0
+    whole = time.monotonic() - started
+    rng = random.Random(15)
+    expected = {"keystore.jks", "truststore.jks", "destination.json", "server"}
+    outcomes = {"absent": 0, "complete": 0}
+    for i in range(24):
+        out = tmp_path / f"out{i}"
+        child = subprocess.Popen(
+            [*cli_argv(), "build", str(OK_RSA), "--out", str(out)], cwd=tmp_path,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(rng.uniform(0, whole * 1.1))
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        if not out.exists():
+            outcomes["absent"] += 1
+            continue
+        assert {p.name for p in out.iterdir()} == expected, i
+        assert {p.name for p in (out / "server").iterdir()} >= {"chain.pem", "key.pem", "server.json"}
+        contents = read_store(out / "keystore.jks", Secret("ks-Secret-0k"), "keystore")
+        assert not contents.key_entries[0].locked
+        outcomes["complete"] += 1
+    # Leftovers of a kill are hidden staging folders, private to the user.
+    for leftover in tmp_path.iterdir():
+        if leftover.name.startswith(".out"):
+            assert leftover.stat().st_mode & 0o077 == 0, leftover
+    print(f"killed 24 builds over {whole:.2f} s: {outcomes}")
+
+
+def test_sigkill_at_any_moment_leaves_no_half_written_keystore(tmp_path: Path) -> None:
+    """The same for ``keystore --force`` over an existing store: the old or the new one, whole."""
+    import json as json_module
+    import random
+    import signal
+
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "p12"
+    p12_password = json_module.loads((fixtures / "passwords.json").read_text("utf-8"))["KeyPair-aes.p12"]
+    env = {**os.environ, "P12": p12_password, "KS": "ks-Pw-kill-1"}
+    argv = [*cli_argv(), "keystore", str(fixtures / "KeyPair-aes.p12"), "--out", "ks.jks", "--force",
+            "--p12-password-env", "P12", "--password-env", "KS"]  # fmt: skip
+    started = time.monotonic()
+    first = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert first.returncode == 0, first.stderr
+    whole = time.monotonic() - started
+    rng = random.Random(16)
+    for _ in range(20):
+        child = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0, whole * 1.1))
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        contents = read_store(tmp_path / "ks.jks", Secret("ks-Pw-kill-1"), "keystore")
+        assert len(contents.key_entries) == 1
+        assert not contents.key_entries[0].locked
+        assert (tmp_path / "ks.jks").stat().st_mode & 0o777 == 0o600
+    leftovers = [p for p in tmp_path.iterdir() if p.name != "ks.jks"]
+    assert all(p.name.startswith(".ks.jks.") and p.stat().st_mode & 0o077 == 0 for p in leftovers), leftovers
+
+
+# -- JUnit ------------------------------------------------------------------------------------------------
+
+HOSTILE_TEXTS = [
+    "control \x00\x01\x08\x0b\x0c\x1b\x7f characters",
+    "cdata end ]]> and <tags> & ampersands",
+    "lone surrogates \ud800 \udc80 and non-characters \ufffe \uffff",
+    "subject CN=\x1b[31mred\x1b[0m,O=Evil\r\n",
+]
+
+
+def test_junit_is_valid_xml_for_hostile_names_and_messages(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    import xmlschema
+
+    from harness.junit import Case, write_junit
+
+    cases = [
+        Case(name=text, classname=f"check.{text}", failure=f"{text}\nsecond line {text}", output=text)
+        for text in HOSTILE_TEXTS
+    ] + [Case(name="skipped " + HOSTILE_TEXTS[0], classname="check", skipped=HOSTILE_TEXTS[2])]
+    path = tmp_path / "junit.xml"
+    write_junit(path, HOSTILE_TEXTS[0], cases, {"url": HOSTILE_TEXTS[1], "subject": HOSTILE_TEXTS[3]})
+    schema = xmlschema.XMLSchema(Path(__file__).parent / "data" / "junit-10.xsd")
+    schema.validate(str(path))
+    names = [c.get("name") for c in ET.parse(path).iter("testcase")]  # noqa: S314 - our own output
+    # Nothing dropped: what XML cannot carry reads as its escape.
+    assert names[0] == "control \\x00\\x01\\x08\\x0b\\x0c\\x1b\x7f characters"  # DEL is allowed in XML 1.0
+    assert names[1] == HOSTILE_TEXTS[1]
+    assert names[2] == "lone surrogates \\ud800 \\udc80 and non-characters \\ufffe \\uffff"
+
+
+def test_junit_for_plain_names_is_unchanged(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from harness.junit import Case, write_junit
+
+    path = tmp_path / "junit.xml"
+    write_junit(path, "check", [Case(name="keystore opens — ü", classname="check", failure="bad\nmore")])
+    case = next(ET.parse(path).iter("testcase"))  # noqa: S314 - our own output
+    assert case.get("name") == "keystore opens — ü"
+    failure = case.find("failure")
+    assert failure is not None
+    assert failure.get("message") == "bad"
+    assert failure.text == "bad\nmore"
