@@ -191,6 +191,16 @@ def load_scenario(path: Path | str) -> Scenario:
 
     path = Path(path)
     try:
+        # `mtls-harness run` validates every file, then pytest loads each again: the same file, unchanged
+        # (inode, size, mtime), is the same Scenario (immutable). Failures are not cached.
+        info = path.stat()
+        identity = (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
+        cached = _LOADED.get(identity)
+        if cached is not None:
+            return cached
+    except OSError:
+        identity = None
+    try:
         text = read_bounded(path, SCENARIO_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError(str(path), "no such file", "check the path") from None
@@ -200,7 +210,15 @@ def load_scenario(path: Path | str) -> Scenario:
         raise ScenarioError(str(path), f"not read: {exc}", "give a scenario TOML file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(str(path), f"cannot read: {exc}", "give a UTF-8 TOML file") from None
-    return parse_scenario(text, path)
+    scenario = parse_scenario(text, path)
+    if identity is not None:
+        if len(_LOADED) >= 4096:
+            _LOADED.clear()
+        _LOADED[identity] = scenario
+    return scenario
+
+
+_LOADED: dict[tuple[str, int, int, int], Scenario] = {}
 
 
 def parse_scenario(text: str, path: Path) -> Scenario:

@@ -885,3 +885,55 @@ def test_junit_for_plain_names_is_unchanged(tmp_path: Path) -> None:
     assert failure is not None
     assert failure.get("message") == "bad"
     assert failure.text == "bad\nmore"
+
+
+# == catalogue speed: what the speed-ups must not change ============================================
+
+
+def test_throwaway_writes_skip_fsync_and_kept_ones_do_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.files import write_atomic
+
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    write_atomic(tmp_path / "throwaway.jks", b"x", private=True, durable=False)
+    assert synced == []
+    write_atomic(tmp_path / "kept.jks", b"x", private=True)
+    assert len(synced) == 1
+    assert (tmp_path / "throwaway.jks").stat().st_mode & 0o777 == 0o600
+
+
+def test_scratch_folders_go_to_ram_unless_a_place_is_chosen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.files import scratch_dir
+
+    for var in ("MTLS_SCRATCH", "TMPDIR", "TEMP", "TMP"):
+        monkeypatch.delenv(var, raising=False)
+    expected = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    assert scratch_dir() == expected
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert scratch_dir() is None  # the user's choice of temporary folder wins
+    monkeypatch.setenv("MTLS_SCRATCH", str(tmp_path / "scratch"))
+    assert scratch_dir() == str(tmp_path / "scratch")
+
+
+def test_read_store_cache_never_answers_for_other_bytes_or_another_password(
+    jks_truststore: bytes, tmp_path: Path
+) -> None:
+    path = tmp_path / "ts.jks"
+    path.write_bytes(jks_truststore)
+    first = read_store(path, Secret(PASSWORD), "truststore")
+    assert read_store(path, Secret(PASSWORD), "truststore") is first  # the same bytes, the same password
+    with pytest.raises(StoreError) as caught:
+        read_store(path, Secret("another-password"), "truststore")
+    assert caught.value.code == "truststore-password-wrong"
+    path.write_bytes(jks_truststore[: len(jks_truststore) // 2])
+    with pytest.raises(StoreError):
+        read_store(path, Secret(PASSWORD), "truststore")  # changed bytes: read again, and damaged
+
+
+def test_an_edited_scenario_is_parsed_again(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(hostile.scenario_with_certs(3))
+    assert len(load_scenario(path).pki) == 3
+    path.write_text(hostile.scenario_with_certs(4))
+    assert len(load_scenario(path).pki) == 4

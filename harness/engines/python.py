@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 
 from harness.engines import Outcome, Probe, Stage, server_seen
 from harness.errors import StoreError
+from harness.files import scratch_dir
 from harness.remote import BODY_BYTES, ServerTooSlow, exchange_deadline, read_body
 from harness.stores import KeyEntry, read_store
 
@@ -191,7 +192,7 @@ def _load_key_entry(context: ssl.SSLContext, entry: KeyEntry) -> None:
         serialization.BestAvailableEncryption(one_time),
     )
     chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in entry.chain)
-    with tempfile.TemporaryDirectory(prefix="mtls-harness-key-") as folder:
+    with tempfile.TemporaryDirectory(prefix="mtls-harness-key-", dir=scratch_dir()) as folder:
         path = Path(folder) / "entry.pem"
         path.touch(mode=0o600)
         path.write_bytes(chain_pem + key_pem)
