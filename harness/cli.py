@@ -232,7 +232,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     if args.workers:
-        pytest_args += ["-n", args.workers]  # pytest-xdist is a dependency
+        # pytest-xdist is a dependency. loadfile: a scenario's engine items stay on one worker, which builds its
+        # stores and starts its server once (load would split them and build twice).
+        pytest_args += ["-n", args.workers, "--dist", "loadfile"]
     if args.keep:
         pytest_args += ["--mtls-keep", str(args.keep)]
     if args.key_cache:
