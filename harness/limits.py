@@ -23,6 +23,7 @@ __all__ = [
     "CHAIN_DEPTH",
     "DESTINATION_BYTES",
     "JDK_PBE_ITERATIONS",
+    "SCENARIO_BIG_KEYS",
     "SCENARIO_BYTES",
     "SCENARIO_CERTS",
     "STORE_BYTES",
@@ -71,6 +72,9 @@ DESTINATION_BYTES = Limit("destination JSON size", 1 << 20, "bytes", "MTLS_MAX_J
 SCENARIO_BYTES = Limit("scenario file size", 1 << 20, "bytes", "MTLS_MAX_SCENARIO_BYTES")
 # Certificates under a scenario's [pki]: each costs a key (pooled, but RSA-4096 still seconds).
 SCENARIO_CERTS = Limit("certificates in one scenario", 200, "certificates", "MTLS_MAX_SCENARIO_CERTS")
+# RSA-3072/4096 keys in one scenario: pooled keys are distinct within a scenario, and one RSA-4096 key
+# takes ~0.5 s to make (2 cores); 20 of them bound a scenario's key making to ~10 s.
+SCENARIO_BIG_KEYS = Limit("RSA-3072/4096 keys in one scenario", 20, "keys", "MTLS_MAX_SCENARIO_BIG_KEYS")
 # Certificates from a leaf to its root. OpenSSL's default verify depth is 100;
 # no real PKI comes near 16.
 CHAIN_DEPTH = Limit("certificate chain depth", 16, "certificates", "MTLS_MAX_CHAIN_DEPTH")

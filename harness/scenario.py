@@ -238,6 +238,11 @@ def parse_scenario(text: str, path: Path) -> Scenario:
         raise ScenarioError(str(path), SCENARIO_CERTS.refusal(len(pki)), "split the scenario", key="pki")
     doc = _times_as_text(doc)
     _check_schema(doc, path)
+    from harness.limits import SCENARIO_BIG_KEYS
+
+    big = sum(1 for body in doc.get("pki", {}).values() if body.get("key") in ("rsa-3072", "rsa-4096"))
+    if big > SCENARIO_BIG_KEYS.value:
+        raise ScenarioError(str(path), SCENARIO_BIG_KEYS.refusal(big), "use rsa-2048 for most of them", key="pki")
     return _Builder(doc, path).build()
 
 

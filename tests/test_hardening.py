@@ -340,6 +340,18 @@ def test_thousands_of_certificates_are_refused_before_any_key(tmp_path: Path) ->
     assert "MTLS_MAX_SCENARIO_CERTS" in str(caught.value)
 
 
+@pytest.mark.parametrize(("count", "refused"), [(21, True), (20, False)])
+def test_rsa_4096_keys_per_scenario_are_bounded(tmp_path: Path, count: int, refused: bool) -> None:
+    text = hostile.scenario_with_certs(count).replace('kind = "leaf"\n', 'kind = "leaf"\nkey = "rsa-4096"\n')
+    text = text.replace('kind = "root"\n', 'kind = "root"\nkey = "rsa-4096"\n')
+    if refused:
+        with pytest.raises(ScenarioError) as caught:
+            parse_scenario(text, tmp_path / "big-keys.toml")
+        assert "21 keys, above the limit of 20 keys" in str(caught.value)
+    else:
+        assert len(parse_scenario(text, tmp_path / "big-keys.toml").pki) == count
+
+
 def test_certificates_up_to_the_limit_parse(tmp_path: Path) -> None:
     assert len(parse_scenario(hostile.scenario_with_certs(200), tmp_path / "many.toml").pki) == 200
 
