@@ -16,6 +16,7 @@ import os
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -949,3 +950,43 @@ def test_an_edited_scenario_is_parsed_again(tmp_path: Path) -> None:
     assert len(load_scenario(path).pki) == 3
     path.write_text(hostile.scenario_with_certs(4))
     assert len(load_scenario(path).pki) == 4
+
+
+def test_scenarios_prepared_ahead_are_the_same_and_unused_ones_are_removed(write_scenario: WriteScenario) -> None:
+    from harness.pipeline import Ahead, discard
+
+    first = load_scenario(write_scenario(name="first"))
+    second = load_scenario(write_scenario(name="second"))
+    ahead = Ahead()
+    ahead.start("first", first, None)
+    ahead.start("second", second, None)
+    taken = ahead.take("first")
+    assert taken is not None
+    assert ahead.take("never-started") is None
+    try:
+        assert taken.keystore is not None
+        assert [e.alias for e in taken.keystore.key_entries] == ["test-client"]
+        assert abuse.good_post(taken.server.port, abuse.good_context(taken.built, taken.folder))[0] == 200
+    finally:
+        discard(taken)
+    assert not taken.folder.exists()
+    ahead.close()  # "second" was prepared and never taken: stopped and removed
+    leftovers = [p for p in Path(tempfile.gettempdir()).glob("mtls-second-*")]
+    leftovers += [p for p in Path("/dev/shm").glob("mtls-second-*")] if Path("/dev/shm").is_dir() else []
+    assert leftovers == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("mtls-server-") and t.is_alive()]
+
+
+def test_a_failed_preparation_is_raised_in_its_own_setup(write_scenario: WriteScenario, tmp_path: Path) -> None:
+    from harness.pipeline import Ahead
+
+    store = tmp_path / "gone.jks"
+    store.write_bytes(b"x")
+    broken = load_scenario(write_scenario({"keystore": {"file": str(store), "entries": None}}, name="broken"))
+    store.unlink()  # gone between parsing and building
+    ahead = Ahead()
+    ahead.start("broken", broken, None)
+    with pytest.raises(StoreError) as caught:
+        ahead.take("broken")
+    assert "no such file" in str(caught.value)
+    ahead.close()
