@@ -143,8 +143,11 @@ def inspect_server(url: str, timeout: float = 10.0, *, deadline: float | None = 
             # A TLS 1.3 server judges the (absent) client certificate after our
             # side of the handshake ends: its verdict is not read, only what it sent.
             error = str(exc)
+        if protocol is not None:
+            with contextlib.suppress(ssl.SSLError):
+                tls.unwrap()  # a close_notify, as the socket-based look sent when its `with` ended
         with contextlib.suppress(OSError):
-            _flush(raw, outgoing, clock, timeout)  # our alert, if any: best effort
+            _flush(raw, outgoing, clock, timeout)  # our close_notify or alert, if any: best effort
     if seen.chain_cut:
         error = f"{error}; " if error else ""
         error += f"the server sent {seen.chain_cut} certificates; the first {MAX_CHAIN} are shown (limit)"
