@@ -64,17 +64,29 @@ def destination_json(url: str, keystore: str, keystore_pass: Secret, truststore:
 
 
 def write_scenario_files(
-    scenario: Scenario, folder: Path, *, port: int = DEFAULT_PORT, material: Material | None = None
+    scenario: Scenario,
+    folder: Path,
+    *,
+    port: int = DEFAULT_PORT,
+    material: Material | None = None,
+    durable: bool = True,
 ) -> Built:
-    """Write every file of a built scenario into ``folder`` (which must exist)."""
+    """Write every file of a built scenario into ``folder`` (which must exist).
+
+    ``durable=False`` for a throwaway folder (a catalogue run's): no fsync per file.
+    """
+
+    def put(path: Path, data: bytes, *, private: bool) -> None:
+        write_atomic(path, data, private=private, durable=durable)
+
     material = material or build_material(scenario)
     keystore = folder / f"keystore{scenario.keystore.extension}"
     truststore = folder / f"truststore{scenario.truststore.extension}"
-    write_atomic(keystore, scenario_store_bytes(scenario.keystore, material, "keystore"), private=True)
-    write_atomic(truststore, scenario_store_bytes(scenario.truststore, material, "truststore"), private=True)
+    put(keystore, scenario_store_bytes(scenario.keystore, material, "keystore"), private=True)
+    put(truststore, scenario_store_bytes(scenario.truststore, material, "truststore"), private=True)
     url = f"https://127.0.0.1:{port}{scenario.server.path}"
     destination = folder / "destination.json"
-    write_atomic(
+    put(
         destination,
         destination_json(
             url,
@@ -88,13 +100,13 @@ def write_scenario_files(
     server_dir = folder / "server"
     server_dir.mkdir(exist_ok=True)
     pem = serialization.Encoding.PEM
-    write_atomic(server_dir / "chain.pem", b"".join(c.public_bytes(pem) for c in material.server_chain), private=False)
+    put(server_dir / "chain.pem", b"".join(c.public_bytes(pem) for c in material.server_chain), private=False)
     key_pem = material.server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    write_atomic(server_dir / "key.pem", key_pem, private=True)
+    put(server_dir / "key.pem", key_pem, private=True)
     client_cas = None
     if material.client_cas:
         client_cas = server_dir / "client-cas.pem"
-        write_atomic(client_cas, b"".join(c.public_bytes(pem) for c in material.client_cas), private=False)
+        put(client_cas, b"".join(c.public_bytes(pem) for c in material.client_cas), private=False)
     spec = scenario.server
     policy = ServerPolicy(
         spec.client_auth,
@@ -109,12 +121,15 @@ def write_scenario_files(
         check_client_names=spec.check_client_names,
     )
     files = ServerFiles(server_dir / "chain.pem", server_dir / "key.pem", client_cas, policy)
-    write_atomic(server_dir / POLICY_FILE, files.policy_json().encode(), private=False)
+    put(server_dir / POLICY_FILE, files.policy_json().encode(), private=False)
     return Built(folder, keystore, truststore, destination, files, material)
 
 
 def build_scenario(scenario: Scenario, out: Path, *, port: int = DEFAULT_PORT, force: bool = False) -> Built:
     """Build into ``out``: refused if it holds anything, unless ``force``; never half-written."""
+    if out.is_symlink():
+        # Written through, the link's destination would be filled (or, with --force, replaced).
+        raise UsageError(str(out), "is a symbolic link; nothing is written through it", "give the real folder as --out")
     if out.exists() and not out.is_dir():
         raise UsageError(str(out), "exists and is not a folder", "choose another --out")
     if out.is_dir() and any(out.iterdir()) and not force:

@@ -113,10 +113,14 @@ def load_destination(
     truststore_password: Secret | None = None,
 ) -> Destination:
     """Read the platform's destination JSON. Unusable input raises UsageError (exit 2)."""
+    from harness.limits import DESTINATION_BYTES, NotARegularFile, TooLarge, read_bounded
+
     try:
-        doc = json.loads(path.read_text("utf-8"))
+        doc = json.loads(read_bounded(path, DESTINATION_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise UsageError(str(path), "no such file", "give the destination's JSON file") from None
+    except (NotARegularFile, TooLarge) as exc:
+        raise UsageError(str(path), f"not read: {exc}", "give the destination's JSON file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(str(path), f"cannot read: {exc}", "give the destination's JSON file") from None
     except json.JSONDecodeError as exc:

@@ -202,6 +202,13 @@ def _scenario_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
+def _pytest_paths(paths: Sequence[Path], files: Sequence[Path]) -> list[str]:
+    """Folders as folders (with --mtls-scenario-dirs), files as files: pytest collects a folder once."""
+    if not any(p.is_dir() for p in paths):
+        return [str(f) for f in files]
+    return [str(p) for p in paths] + ["--mtls-scenario-dirs"]
+
+
 def _run(args: argparse.Namespace) -> int:
     from harness.scenario import load_scenario
 
@@ -212,7 +219,7 @@ def _run(args: argparse.Namespace) -> int:
         load_scenario(file)
     import pytest
 
-    pytest_args = [str(f) for f in files]
+    pytest_args = _pytest_paths(args.paths, files)
     pytest_args += ["-p", "harness.plugin", "-p", "no:cacheprovider", "--mtls-engine", args.engine]
     # Scenario items hold no assert statements: rewriting the harness's modules
     # (pytest rewrites a plugin's whole distribution) and hypothesis's plugin
@@ -225,7 +232,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     if args.workers:
-        pytest_args += ["-n", args.workers]  # pytest-xdist is a dependency
+        # pytest-xdist is a dependency. loadfile: a scenario's engine items stay on one worker, which builds its
+        # stores and starts its server once (load would split them and build twice).
+        pytest_args += ["-n", args.workers, "--dist", "loadfile"]
     if args.keep:
         pytest_args += ["--mtls-keep", str(args.keep)]
     if args.key_cache:

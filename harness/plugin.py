@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.engines import ENGINE_NAMES, Engine, Outcome
-from harness.errors import HarnessError, StoreError
+from harness.errors import HarnessError
 from harness.scenario import Scenario, load_scenario
 
 # pytest loads this plugin in every run, `pytest tests/...` and every xdist
@@ -34,12 +33,14 @@ from harness.scenario import Scenario, load_scenario
 if TYPE_CHECKING:
     from harness.build import Built
     from harness.diagnose import Verdict
+    from harness.pipeline import Ahead
     from harness.server import HandshakeRecord, LocalServer
     from harness.stores import StoreContents
 
 __all__ = ["EngineRegistry", "ScenarioFile", "ScenarioItem", "ScenarioMismatch"]
 
 _engines_key = pytest.StashKey["EngineRegistry"]()
+_ahead_key: pytest.StashKey[Ahead] = pytest.StashKey()
 
 
 # -- engines, one registry per process (controller or xdist worker) ---------------
@@ -96,6 +97,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="cache generated RSA-3072/4096 keys in DIR across runs (test keys; files 0600)",
     )
     group.addoption(
+        "--mtls-scenario-dirs",
+        action="store_true",
+        default=False,
+        help="collect every .toml file directly inside the folders given (what `mtls-harness run DIR` passes)",
+    )
+    group.addoption(
         "--mtls-keep",
         metavar="DIR",
         default=None,
@@ -105,6 +112,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_engines_key] = EngineRegistry()
+    from harness.pipeline import Ahead
+
+    config.stash[_ahead_key] = Ahead()
     cache = config.getoption("mtls_key_cache", None)
     if cache:
         from harness.pki import KEY_CACHE_ENV
@@ -115,9 +125,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    ahead = config.stash.get(_ahead_key, None)
+    if ahead is not None:
+        ahead.close()  # scenarios prepared and never run (-x, Ctrl-C): servers stopped, folders removed
     registry = config.stash.get(_engines_key, None)
     if registry is not None:
         registry.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    # Which scenario comes next, so it can be prepared while this one is probed (harness.pipeline).
+    if isinstance(item, ScenarioItem):
+        item.next_item = nextitem
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -127,7 +147,11 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
     if file_path.suffix != ".toml":
         return None
-    if file_path.parent.name == "scenarios" or parent.session.isinitpath(file_path):
+    session = parent.session
+    # A folder named on the command line, not its files one by one: pytest re-collects a folder for each file
+    # argument in it (quadratic: 2,500 scenario files cost 6 million collector calls).
+    in_given_dir = session.config.getoption("mtls_scenario_dirs") and session.isinitpath(file_path.parent)
+    if file_path.parent.name == "scenarios" or in_given_dir or session.isinitpath(file_path):
         file: ScenarioFile = ScenarioFile.from_parent(parent, path=file_path)
         return file
     return None
@@ -169,32 +193,13 @@ class ScenarioFile(pytest.File):
 
     def setup(self) -> None:
         """Build the stores and start the server once for all of this scenario's engines."""
-        from harness.build import write_scenario_files
-        from harness.server import LocalServer
+        from harness.pipeline import prepare
 
-        scenario = self.scenario
         keep = self.config.getoption("mtls_keep")
-        if keep:
-            folder = Path(keep) / scenario.name
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
-        else:
-            folder = Path(tempfile.mkdtemp(prefix=f"mtls-{scenario.name}-"))
-        try:
-            built = write_scenario_files(scenario, folder)
-            server = LocalServer(built.server)
-            server.start()
-        except BaseException:
-            if not keep:
-                shutil.rmtree(folder, ignore_errors=True)
-            raise
+        # Prepared in the background while the scenario before was probed, if it was (harness.pipeline).
+        prepared = self.config.stash[_ahead_key].take(self.path) or prepare(self.scenario, keep)
         self.running = _Running(
-            built,
-            server,
-            _contents(built.keystore, scenario.keystore.password, "keystore"),
-            _contents(built.truststore, scenario.truststore.password, "truststore"),
-            folder,
-            bool(keep),
+            prepared.built, prepared.server, prepared.keystore, prepared.truststore, prepared.folder, prepared.keep
         )
 
     def teardown(self) -> None:
@@ -205,16 +210,6 @@ class ScenarioFile(pytest.File):
         if not running.keep:
             # The folder holds key material: never left behind in /tmp.
             shutil.rmtree(running.folder, ignore_errors=True)
-
-
-def _contents(path: Path, password: Any, role: Any) -> StoreContents | None:
-    """The store as it really is (opened with its real password), for the diagnosis."""
-    from harness.stores import read_store
-
-    try:
-        return read_store(path, password, role)
-    except StoreError:
-        return None
 
 
 class ScenarioMismatch(Exception):
@@ -229,7 +224,15 @@ class ScenarioItem(pytest.Item):
     def __init__(self, *, engine: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.engine = engine
+        self.next_item: pytest.Item | None = None
         self.add_marker("scenario")
+
+    def _prepare_next(self) -> None:
+        following = self.next_item
+        if isinstance(following, ScenarioItem) and following.parent is not self.parent:
+            file = following.scenario_file
+            if file.running is None:
+                self.config.stash[_ahead_key].start(file.path, file.scenario, self.config.getoption("mtls_keep"))
 
     @property
     def scenario_file(self) -> ScenarioFile:
@@ -252,6 +255,7 @@ class ScenarioItem(pytest.Item):
         server = running.server
         mark = len(server.handshakes)
         probe = probe_for(scenario, running.built, server.url)
+        self._prepare_next()
         outcome = engine.probe(probe)
         record = None
         if outcome.stage in ("handshake", "http", "done"):

@@ -13,8 +13,13 @@ CertificateRequest's CA names at all.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import socket
 import ssl
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -22,12 +27,33 @@ from cryptography import x509
 
 from harness.errors import UsageError
 
-__all__ = ["ServerView", "inspect_server", "split_url"]
+__all__ = [
+    "BODY_BYTES",
+    "HANDSHAKE_BYTES",
+    "MAX_CHAIN",
+    "Deadline",
+    "ServerTooLarge",
+    "ServerTooSlow",
+    "ServerView",
+    "exchange_deadline",
+    "inspect_server",
+    "read_body",
+    "split_url",
+]
 
 _HANDSHAKE = 22  # TLS record content type (RFC 8446 5.1)
 _CERTIFICATE = 11  # handshake message types (RFC 8446 4)
 _CERTIFICATE_REQUEST = 13
 _CERTIFICATE_AUTHORITIES = 47  # extension type (RFC 8446 4.2.4)
+
+# Bytes accepted from a server during the handshake. OpenSSL caps the
+# certificate list at 100 KiB by default (SSL_CTX_set_max_cert_list); 1 MiB
+# leaves room for the rest of the flight and still bounds memory.
+HANDSHAKE_BYTES = 1 << 20
+# Certificates parsed from a server's chain; real chains have 2-4.
+MAX_CHAIN = 32
+# Bytes of an HTTP answer body read (the local server's answer is < 1 KiB).
+BODY_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -58,27 +84,154 @@ def split_url(url: str) -> tuple[str, int, str]:
     return parts.hostname, port, parts.path or "/"
 
 
-def inspect_server(url: str, timeout: float = 10.0) -> ServerView:
-    """Connect as an anonymous client and read what the server presents. OSError when unreachable."""
+def inspect_server(url: str, timeout: float = 10.0, *, deadline: float | None = None) -> ServerView:
+    """Connect as an anonymous client and read what the server presents. OSError when unreachable.
+
+    ``timeout`` bounds the connect and each read; ``deadline`` (default twice
+    ``timeout``) the whole look, however slowly the server drips its bytes.
+    At most HANDSHAKE_BYTES are accepted from the server and MAX_CHAIN
+    certificates parsed. A server that is too slow or too large before its
+    certificate arrived raises ServerTooSlow / ServerTooLarge (both OSError,
+    one line naming the limit); after it, the view is returned with
+    ``handshake_error`` saying which limit ended the look.
+    """
     host, port, _ = split_url(url)
+    clock = Deadline(deadline if deadline is not None else 2 * timeout)
     seen = _Seen()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # a look at the chain, not a decision to trust it
     context._msg_callback = seen.message  # type: ignore[attr-defined]
-    error = None
+    # Never a client certificate: none is loaded into this context.
+    error: str | None = None
+    limit: OSError | None = None
     protocol = None
-    with socket.create_connection((host, port), timeout=timeout) as raw:
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    # Through memory BIOs: every byte from the server passes here, so the
+    # deadline and the byte cap hold for the handshake as a whole, not per read.
+    tls = context.wrap_bio(incoming, outgoing, server_hostname=host)
+    with socket.create_connection((host, port), timeout=clock.bound(timeout)) as raw:
+        received = 0
         try:
+            while True:
+                try:
+                    tls.do_handshake()
+                    protocol = tls.version()
+                    break
+                except ssl.SSLWantReadError:
+                    _flush(raw, outgoing, clock, timeout)
+                    raw.settimeout(clock.bound(timeout))
+                    try:
+                        data = raw.recv(1 << 16)
+                    except TimeoutError:
+                        if clock.expired:
+                            raise ServerTooSlow(clock.seconds, received) from None
+                        raise OSError(
+                            f"the server sent nothing for {timeout:g} s (the timeout for each read)"
+                        ) from None
+                    if not data:
+                        incoming.write_eof()
+                        continue
+                    received += len(data)
+                    if received > HANDSHAKE_BYTES:
+                        raise ServerTooLarge(received) from None
+                    incoming.write(data)
+        except (ServerTooSlow, ServerTooLarge) as exc:
+            limit = exc
+            error = str(exc)
+        except (ssl.SSLError, OSError) as exc:
             # A TLS 1.3 server judges the (absent) client certificate after our
             # side of the handshake ends: its verdict is not read, only what it sent.
-            with context.wrap_socket(raw, server_hostname=host) as tls:
-                protocol = tls.version()
-        except (ssl.SSLError, OSError) as exc:
             error = str(exc)
+        if protocol is not None:
+            with contextlib.suppress(ssl.SSLError):
+                tls.unwrap()  # a close_notify, as the socket-based look sent when its `with` ended
+        with contextlib.suppress(OSError):
+            _flush(raw, outgoing, clock, timeout)  # our close_notify or alert, if any: best effort
+    if seen.chain_cut:
+        error = f"{error}; " if error else ""
+        error += f"the server sent {seen.chain_cut} certificates; the first {MAX_CHAIN} are shown (limit)"
     if not seen.chain:
+        if limit is not None:
+            raise limit
         raise OSError(error or "the server sent no certificate")
     return ServerView(host, port, tuple(seen.chain), seen.ca_names, seen.version or protocol, error)
+
+
+def _flush(raw: socket.socket, outgoing: ssl.MemoryBIO, clock: Deadline, timeout: float) -> None:
+    data = outgoing.read()
+    if data:
+        raw.settimeout(clock.bound(timeout))
+        raw.sendall(data)
+
+
+class Deadline:
+    """A point in time; ``bound(t)`` is the smaller of ``t`` and what is left (never below 1 ms)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._end = time.monotonic() + seconds
+        self.fired = False  # set by exchange_deadline when it shut the socket
+
+    @property
+    def left(self) -> float:
+        return self._end - time.monotonic()
+
+    @property
+    def expired(self) -> bool:
+        return self.left <= 0
+
+    def bound(self, seconds: float) -> float:
+        return max(0.001, min(seconds, self.left))
+
+
+class ServerTooSlow(TimeoutError):
+    """The server did not finish within the deadline (a slow drip, or nothing at all)."""
+
+    def __init__(self, seconds: float, received: int | None = None) -> None:
+        sent = "" if received is None else f"; the server had sent {received:,} bytes by then"
+        why = "(a server that drips or never ends)"
+        super().__init__(f"gave up after {seconds:g} s, the deadline for the whole exchange{sent} {why}")
+
+
+class ServerTooLarge(OSError):
+    """The server sent more than the cap allows."""
+
+    def __init__(self, received: int, what: str = "during the handshake", cap: int | None = None) -> None:
+        cap = HANDSHAKE_BYTES if cap is None else cap
+        super().__init__(f"the server sent {received:,} bytes {what}, above the limit of {cap:,} bytes; stopped there")
+
+
+@contextlib.contextmanager
+def exchange_deadline(sock: socket.socket, seconds: float) -> Iterator[Deadline]:
+    """Shut ``sock`` down when ``seconds`` have passed, whatever blocking read is under way.
+
+    For code that reads through a library (``http.client``) whose socket
+    timeout applies per read: a server that sends one byte a second would
+    otherwise keep it going for ever. ``deadline.fired`` tells afterwards that
+    the read ended because of it (http.client takes the shut socket's end of
+    file for the end of the headers, so a read may even seem to succeed).
+    """
+    clock = Deadline(seconds)
+    timer = threading.Timer(seconds, _shut, args=(sock, clock))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield clock
+    finally:
+        timer.cancel()
+
+
+def _shut(sock: socket.socket, clock: Deadline) -> None:
+    clock.fired = True
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def read_body(response: http.client.HTTPResponse, cap: int = BODY_BYTES) -> tuple[bytes, bool]:
+    """At most ``cap`` bytes of an HTTP body, and whether there was more (then the rest is not read)."""
+    data = response.read(cap + 1)
+    return data[:cap], len(data) > cap
 
 
 class _Seen:
@@ -88,6 +241,7 @@ class _Seen:
         self.chain: list[x509.Certificate] = []
         self.ca_names: tuple[x509.Name, ...] | None = None
         self.version: str | None = None
+        self.chain_cut = 0  # how many certificates the server sent, when above MAX_CHAIN
 
     def message(
         self, _conn: object, direction: str, version: object, content_type: int, _msg: object, data: bytes
@@ -102,7 +256,8 @@ class _Seen:
         body = data[4:]
         try:
             if data[0] == _CERTIFICATE and not self.chain:
-                self.chain = _certificates(body, tls13)
+                self.chain, sent = _certificates(body, tls13)
+                self.chain_cut = sent if sent > MAX_CHAIN else 0
                 self.version = "TLSv1.3" if tls13 else "TLSv1.2"
             elif data[0] == _CERTIFICATE_REQUEST:
                 self.ca_names = _ca_names(body, tls13)
@@ -129,17 +284,22 @@ class _Reader:
         return self.pos < len(self.data)
 
 
-def _certificates(body: bytes, tls13: bool) -> list[x509.Certificate]:
+def _certificates(body: bytes, tls13: bool) -> tuple[list[x509.Certificate], int]:
+    """The first MAX_CHAIN certificates of a Certificate message, and how many it holds."""
     message = _Reader(body)
     if tls13:
         message.vector(1)  # certificate_request_context
     entries = _Reader(message.vector(3))
     chain = []
+    sent = 0
     while entries.left:
-        chain.append(x509.load_der_x509_certificate(entries.vector(3)))
+        der = entries.vector(3)
+        sent += 1
+        if sent <= MAX_CHAIN:
+            chain.append(x509.load_der_x509_certificate(der))
         if tls13:
             entries.vector(2)  # per-certificate extensions
-    return chain
+    return chain, sent
 
 
 def _ca_names(body: bytes, tls13: bool) -> tuple[x509.Name, ...]:

@@ -194,14 +194,38 @@ def schema() -> dict[str, Any]:
 
 def load_scenario(path: Path | str) -> Scenario:
     """Read and validate one scenario file."""
+    from harness.limits import SCENARIO_BYTES, NotARegularFile, TooLarge, read_bounded
+
     path = Path(path)
     try:
-        text = path.read_text("utf-8")
+        # `mtls-harness run` validates every file, then pytest loads each again: the same file, unchanged
+        # (inode, size, mtime), is the same Scenario (immutable). Failures are not cached.
+        info = path.stat()
+        identity = (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
+        cached = _LOADED.get(identity)
+        if cached is not None:
+            return cached
+    except OSError:
+        identity = None
+    try:
+        text = read_bounded(path, SCENARIO_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError(str(path), "no such file", "check the path") from None
+    except NotARegularFile as exc:
+        raise ScenarioError(str(path), str(exc), "give a scenario TOML file") from None
+    except TooLarge as exc:
+        raise ScenarioError(str(path), f"not read: {exc}", "give a scenario TOML file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(str(path), f"cannot read: {exc}", "give a UTF-8 TOML file") from None
-    return parse_scenario(text, path)
+    scenario = parse_scenario(text, path)
+    if identity is not None:
+        if len(_LOADED) >= 4096:
+            _LOADED.clear()
+        _LOADED[identity] = scenario
+    return scenario
+
+
+_LOADED: dict[tuple[str, int, int, int], Scenario] = {}
 
 
 def parse_scenario(text: str, path: Path) -> Scenario:
@@ -213,8 +237,19 @@ def parse_scenario(text: str, path: Path) -> Scenario:
         raise ScenarioError(str(path), "not valid TOML: an integer has too many digits", "fix the number") from None
     except RecursionError:  # tomllib parses nested arrays and inline tables recursively
         raise ScenarioError(str(path), "not valid TOML: arrays or tables nested too deeply", "fix the syntax") from None
+    from harness.limits import SCENARIO_CERTS
+
+    pki = doc.get("pki")
+    if isinstance(pki, dict) and len(pki) > SCENARIO_CERTS.value:
+        # Each certificate costs a key: refused before the schema walks them or any key is made.
+        raise ScenarioError(str(path), SCENARIO_CERTS.refusal(len(pki)), "split the scenario", key="pki")
     doc = _times_as_text(doc)
     _check_schema(doc, path)
+    from harness.limits import SCENARIO_BIG_KEYS
+
+    big = sum(1 for body in doc.get("pki", {}).values() if body.get("key") in ("rsa-3072", "rsa-4096"))
+    if big > SCENARIO_BIG_KEYS.value:
+        raise ScenarioError(str(path), SCENARIO_BIG_KEYS.refusal(big), "use rsa-2048 for most of them", key="pki")
     return _Builder(doc, path).build()
 
 
@@ -558,6 +593,8 @@ class _Builder:
         return text
 
     def _check_no_cycles(self, specs: Mapping[str, CertSpec]) -> None:
+        from harness.limits import CHAIN_DEPTH
+
         for name in specs:
             seen = [name]
             while (issuer := specs[seen[-1]].issuer) is not None:
@@ -565,6 +602,8 @@ class _Builder:
                     loop = " -> ".join([*seen, issuer])
                     raise self.fail(f"pki.{name}.issuer", f"issuers form a loop: {loop}", "end the chain at a root")
                 seen.append(issuer)
+                if len(seen) > CHAIN_DEPTH.value:
+                    raise self.fail(f"pki.{name}.issuer", CHAIN_DEPTH.refusal(len(seen)), "shorten the chain")
 
     def _ref(self, key: str, name: str, pki: Mapping[str, CertSpec]) -> str:
         identity = self.doc.get("server", {}).get("identity", {})

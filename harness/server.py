@@ -60,6 +60,17 @@ log = logging.getLogger("harness.server")
 
 POLICY_FILE = "server.json"
 
+# Abuse limits (docs/limits.md; issue 15). A request body above MAX_BODY is
+# answered 413 and not read on; at most MAX_CONNECTIONS TLS connections are
+# served at once (more are closed on arrival); a connection lives at most
+# CONNECTION_LIFETIME seconds (a client dripping its headers a byte at a time
+# gets past any per-read timeout, not past this). Connections still in their
+# TLS handshake are bounded by the handshake timeout.
+MAX_BODY = 4 << 20
+MAX_CONNECTIONS = 512
+CONNECTION_LIFETIME = 60.0
+READ_TIMEOUT = 10
+
 
 @dataclass(frozen=True)
 class ServerPolicy:
@@ -171,6 +182,9 @@ class _RecordingTCPServer(TCPServer):
         if connections is None:
             await super().run()
             return
+        if len(connections) >= MAX_CONNECTIONS:
+            self.writer.close()  # over the cap: closed at once, the others keep being served
+            return
         peer = self.writer.get_extra_info("peername")
         ssl_object = self.writer.get_extra_info("ssl_object")
         key = (str(peer[0]), int(peer[1])) if peer else None
@@ -179,7 +193,10 @@ class _RecordingTCPServer(TCPServer):
             connections[key] = getattr(ssl_object, "handshake_record", None)
             ssl_objects[key] = ssl_object
         try:
-            await super().run()
+            try:
+                await asyncio.wait_for(super().run(), CONNECTION_LIFETIME)
+            except TimeoutError:
+                self.writer.close()
         finally:
             if key is not None:
                 connections.pop(key, None)
@@ -323,7 +340,7 @@ class LocalServer:
         config.ssl_handshake_timeout = self._handshake_timeout
         config.graceful_timeout = 1.0
         config.keep_alive_timeout = 5.0
-        config.read_timeout = 30
+        config.read_timeout = READ_TIMEOUT
         self._thread = threading.Thread(
             target=self._serve, args=(config, sock), name=f"mtls-server-{self.port}", daemon=True
         )
@@ -438,6 +455,9 @@ class LocalServer:
             if message["type"] == "http.disconnect":
                 return
             received += len(message.get("body", b""))
+            if received > MAX_BODY:
+                await _too_large(send)
+                return
             if not message.get("more_body"):
                 break
         client_addr = scope.get("client")
@@ -507,3 +527,9 @@ class LocalServer:
             self._emit(f"nginx persona: 400 {NGINX_MISSING}")
             return 400, b"text/html", nginx_page(NGINX_MISSING)
         return None
+
+async def _too_large(send: Callable[[dict[str, Any]], Any]) -> None:
+    body = json.dumps({"error": f"request body above {MAX_BODY:,} bytes"}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": [*headers, (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

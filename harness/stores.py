@@ -12,6 +12,7 @@ Only this module imports pyjks.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from harness.errors import StoreError
+from harness.limits import JDK_PBE_ITERATIONS, STORE_BYTES, STORE_ENTRIES, NotARegularFile, TooLarge, read_bounded
 from harness.pki import Material, PrivateKey
 from harness.scenario import StoreSpec
 from harness.secret import Secret
@@ -42,6 +44,7 @@ __all__ = [
     "keystore_bytes",
     "load_key_pair",
     "pkcs12_bytes",
+    "pkcs12_iteration_counts",
     "read_store",
     "scenario_store_bytes",
     "truststore_bytes",
@@ -133,6 +136,87 @@ def _pfx_length(data: bytes) -> int | None:
     return header + length
 
 
+_OCTET_STRING, _INTEGER, _SEQUENCE = 0x04, 0x02, 0x30
+_DER_DEPTH = 64
+
+
+def pkcs12_iteration_counts(data: bytes) -> list[int]:
+    """Every PBKDF2 / PKCS#12 PBE / MAC iteration count a PFX declares, read from its DER before any is run.
+
+    Each of those parameter blocks (PBKDF2-params, pkcs-12PbeParams, MacData;
+    RFC 8018 A.2, RFC 7292 4 and C) is a SEQUENCE in which the count is the
+    INTEGER right after the salt OCTET STRING. Encapsulated content (the
+    authSafe, its SafeContents, bag values) sits in OCTET STRINGs and is walked
+    too when it parses as BER. ValueError when the outer structure does not parse.
+    """
+    counts: list[int] = []
+    _walk(memoryview(data), counts, 0, strict=True)
+    return counts
+
+
+def _tlv(data: memoryview, pos: int) -> tuple[int, int, int, int]:
+    """(tag, start of contents, end of contents, end of the element) at ``pos``; BER indefinite lengths allowed."""
+    if pos + 2 > len(data):
+        raise ValueError("truncated")
+    tag, first = data[pos], data[pos + 1]
+    if tag & 0x1F == 0x1F:
+        raise ValueError("high tag numbers do not occur in PKCS#12")
+    start = pos + 2
+    if first == 0x80:  # indefinite: constructed contents up to an end-of-contents 00 00
+        if not tag & 0x20:
+            raise ValueError("indefinite length on a primitive")
+        cursor = start
+        while True:
+            if cursor + 2 > len(data):
+                raise ValueError("no end-of-contents")
+            if data[cursor] == 0 and data[cursor + 1] == 0:
+                return tag, start, cursor, cursor + 2
+            cursor = _tlv(data, cursor)[3]
+    if first & 0x80:
+        count = first & 0x7F
+        if count > 4 or start + count > len(data):
+            raise ValueError("bad length")
+        length = int.from_bytes(data[start : start + count], "big")
+        start += count
+    else:
+        length = first
+    if start + length > len(data):
+        raise ValueError("overruns")
+    return tag, start, start + length, start + length
+
+
+def _walk(data: memoryview, counts: list[int], depth: int, *, strict: bool) -> bool:
+    """Collect counts from the elements filling ``data``; False (nothing collected) if it is not BER, unless strict."""
+    if depth > _DER_DEPTH:
+        if strict:
+            raise ValueError("nested too deeply")
+        return False
+    found: list[int] = []
+    elements: list[tuple[int, int, int]] = []
+    pos = 0
+    try:
+        while pos < len(data):
+            tag, start, end, pos = _tlv(data, pos)
+            elements.append((tag, start, end))
+    except ValueError:
+        if strict:
+            raise
+        return False
+    previous = -1
+    for tag, start, end in elements:
+        content = data[start:end]
+        if tag == _INTEGER and previous == _OCTET_STRING:
+            # A count wider than 8 bytes is past any limit; its exact value does not matter.
+            found.append(int.from_bytes(content, "big") if len(content) <= 8 else 1 << 64)
+        if tag & 0x20:  # constructed: SEQUENCE, SET, [n] EXPLICIT, BER constructed OCTET STRING
+            _walk(content, found, depth + 1, strict=strict and tag in (_SEQUENCE, 0x31, 0xA0))
+        elif tag == _OCTET_STRING and len(content) >= 2 and content[0] == _SEQUENCE:
+            _walk(content, found, depth + 1, strict=False)  # encapsulated BER, or opaque bytes
+        previous = tag if tag != 0x24 else _OCTET_STRING
+    counts.extend(found)
+    return True
+
+
 # -- writing ----------------------------------------------------------------------
 
 
@@ -198,7 +282,7 @@ def pkcs12_bytes(
 def scenario_store_bytes(spec: StoreSpec, material: Material, role: Role) -> bytes:
     """The bytes of a scenario's keystore or truststore, damaged if the scenario says so."""
     if spec.file is not None:
-        return spec.file.read_bytes()
+        return _store_file_bytes(spec.file, str(spec.file), role)
     keys = [(e.alias, material.issued[e.key].key, [material.cert(n) for n in e.chain]) for e in spec.key_entries]
     certs = [(e.alias, material.cert(e.cert)) for e in spec.cert_entries]
     if spec.format == "jks":
@@ -231,14 +315,28 @@ def read_store(path: Path, password: Secret, role: Role, *, label: str | None = 
     whether that is fatal is the caller's decision.
     """
     where = label or str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise StoreError(where, "no such file", f"check {role}File", code="store-unreadable") from None
-    except OSError as exc:
-        raise StoreError(
-            where, f"cannot read: {exc.strerror}", "check the file's permissions", code="store-unreadable"
-        ) from None
+    data = _store_file_bytes(path, where, role)
+    # The same bytes opened with the same password read the same: a catalogue run opens each store twice
+    # (the diagnosis with the real password, the engine with destination.json's), PKCS#12 at ~40 ms a time.
+    # Keyed by a digest: no password is kept in clear. Errors are not cached (raised anew each time).
+    digest = hashlib.sha256("\0".join((role, where, password.reveal(), "")).encode("utf-8", "surrogatepass"))
+    digest.update(data)
+    key = digest.digest()
+    cached = _READ_CACHE.get(key)
+    if cached is not None and cached.path == path:
+        return cached
+    contents = _read_store_bytes(path, data, password, role, where)
+    if len(_READ_CACHE) >= _READ_CACHE_SIZE:
+        _READ_CACHE.pop(next(iter(_READ_CACHE)))
+    _READ_CACHE[key] = contents
+    return contents
+
+
+_READ_CACHE: dict[bytes, StoreContents] = {}
+_READ_CACHE_SIZE = 64
+
+
+def _read_store_bytes(path: Path, data: bytes, password: Secret, role: Role, where: str) -> StoreContents:
     kind = detect_type(data)
     if kind in ("jks", "jceks"):
         return _read_jks(path, data, kind, password, role, where)
@@ -252,6 +350,27 @@ def read_store(path: Path, password: Secret, role: Role, *, label: str | None = 
         f"re-create the {role} or point {role}File at the right file",
         code="store-unreadable",
     )
+
+
+def _store_file_bytes(path: Path, where: str, role: Role) -> bytes:
+    """A store file's bytes, bounded: never a FIFO, device or directory, never above STORE_BYTES."""
+    try:
+        return read_bounded(path, STORE_BYTES)
+    except FileNotFoundError:
+        raise StoreError(where, "no such file", f"check {role}File", code="store-unreadable") from None
+    except NotARegularFile as exc:
+        raise StoreError(where, str(exc), f"point {role}File at the store file", code="store-unreadable") from None
+    except TooLarge as exc:
+        fix = f"point {role}File at the store file"
+        raise StoreError(where, f"not read: {exc}", fix, code="store-unreadable") from None
+    except OSError as exc:
+        raise StoreError(
+            where, f"cannot read: {exc.strerror}", "check the file's permissions", code="store-unreadable"
+        ) from None
+
+
+def _too_many_entries(where: str, role: Role, count: int) -> StoreError:
+    return StoreError(where, f"not read: {STORE_ENTRIES.refusal(count)}", f"check {role}File", code="store-unreadable")
 
 
 def _wrong_password(where: str, role: Role) -> StoreError:
@@ -269,6 +388,11 @@ _JCE_MAX_ITERATIONS = 5_000_000
 
 
 def _read_jks(path: Path, data: bytes, kind: StoreType, password: Secret, role: Role, where: str) -> StoreContents:
+    # The header declares the entry count (magic, version, count: three big-endian ints); refused before
+    # pyjks loops over it.
+    declared = int.from_bytes(data[8:12], "big")
+    if declared > STORE_ENTRIES.value:
+        raise _too_many_entries(where, role, declared)
     try:
         # Keys are decrypted here, not by loads(): after the integrity check, with a bounded iteration count.
         store = jks.KeyStore.loads(data, password.reveal(), try_decrypt_keys=False)
@@ -353,6 +477,23 @@ def _read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: s
             f"re-create the {role}",
             code="store-unreadable",
         )
+    try:
+        counts = pkcs12_iteration_counts(data)
+    except ValueError:
+        raise StoreError(
+            where, "damaged PKCS#12 store (its DER does not parse)", f"re-create the {role}", code="store-unreadable"
+        ) from None
+    if len(counts) > STORE_ENTRIES.value:
+        raise _too_many_entries(where, role, len(counts))
+    worst = max(counts, default=0)
+    if worst > JDK_PBE_ITERATIONS.value:
+        # The JDK refuses it too ("MAC iteration count too large"): a store the platform cannot open.
+        raise StoreError(
+            where,
+            f"not read: {JDK_PBE_ITERATIONS.refusal(worst)}, which the JDK refuses too",
+            f"re-export the {role} with a lower iteration count (openssl pkcs12 -iter / -maciter 10000)",
+            code="store-unreadable",
+        )
     if "\x00" in password.reveal():
         # cryptography's PKCS#12 loader panics (a BaseException) on a NUL in the password: refuse it first.
         raise StoreError(
@@ -370,6 +511,8 @@ def _read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: s
         raise StoreError(
             where, f"damaged PKCS#12 store ({type(exc).__name__})", f"re-create the {role}", code="store-unreadable"
         ) from None
+    if len(loaded.additional_certs) > STORE_ENTRIES.value:
+        raise _too_many_entries(where, role, len(loaded.additional_certs))
     for bag in (loaded.cert, *loaded.additional_certs):
         if bag is None:
             continue
@@ -396,6 +539,9 @@ def _read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: s
 
 
 def _read_pem(path: Path, data: bytes, password: Secret, role: Role, where: str) -> StoreContents:
+    declared = data.count(b"-----BEGIN ")
+    if declared > STORE_ENTRIES.value:
+        raise _too_many_entries(where, role, declared)
     blocks = [m.group(0) for m in _PEM_BLOCK.finditer(data)]
     try:
         certs = [
@@ -429,15 +575,19 @@ def _usable_key(key: object) -> PrivateKey | None:
 
 
 def _chain_from(leaf: x509.Certificate, pool: Iterable[x509.Certificate]) -> tuple[x509.Certificate, ...]:
-    """``leaf`` then its issuers found in ``pool``, by subject/issuer name, until none is found."""
+    """``leaf`` then its issuers found in ``pool``, by subject/issuer name, until none is found.
+
+    Linear in the pool (an index by subject): a bundle of thousands of certificates costs no quadratic scan.
+    """
+    by_subject: dict[x509.Name, list[x509.Certificate]] = {}
+    for cert in pool:
+        by_subject.setdefault(cert.subject, []).append(cert)
     chain = [leaf]
-    remaining = list(pool)
     while chain[-1].issuer != chain[-1].subject:
-        parent = next((c for c in remaining if c.subject == chain[-1].issuer), None)
-        if parent is None:
+        candidates = by_subject.get(chain[-1].issuer)
+        if not candidates:
             break
-        chain.append(parent)
-        remaining.remove(parent)
+        chain.append(candidates.pop(0))
     return tuple(chain)
 
 
@@ -447,8 +597,8 @@ def _chain_from(leaf: x509.Certificate, pool: Iterable[x509.Certificate]) -> tup
 def load_key_pair(path: Path, password: Secret) -> KeyEntry:
     """The one key entry of a PKCS#12 file (``KeyPair.p12``), with its chain, opened by ``password``."""
     try:
-        kind = detect_type(path.read_bytes())
-    except OSError:
+        kind = detect_type(read_bounded(path, STORE_BYTES))
+    except (OSError, TooLarge):
         kind = "unknown"  # read_store below says why
     if kind in ("jks", "jceks", "pem"):
         # Named before any password is tried: "wrong password" would mislead.

@@ -90,6 +90,7 @@ FAST = Profile(
         "scenario-text": 200,
         "scenario-doc": 150,
         "build": 12,
+        "limits": 60,
     },
 )
 # MTLS_FUZZ_SCALE=10 runs ten times as many (a night's run); the counts below are the minimum.
@@ -107,6 +108,7 @@ SLOW = Profile(
             "scenario-text": 7000,
             "scenario-doc": 4000,
             "build": 300,
+            "limits": 2000,
         }.items()
     },
 )
@@ -1468,3 +1470,62 @@ def test_fuzz_parsed_scenarios_build(profile: Profile, scenario_dir: Path, tally
     run_property(profile, "build", scenario_document(edits=(1, 3), typed=0.9), check, built)
     if profile is SLOW:
         assert built() >= profile.examples["build"]
+
+
+# -- declared counts against the limits (issue 15) ------------------------------------------------------
+
+
+def _limit_check(path: Path, counts: Tally) -> Callable[[tuple[str, bytes, int, int]], None]:
+    """A declared count above its limit is refused naming it; at or below, the limit is never what refuses."""
+    from harness.limits import JDK_PBE_ITERATIONS, STORE_ENTRIES
+
+    def check(case: tuple[str, bytes, int, int]) -> None:
+        kind, data, declared, password_index = case
+        path.write_bytes(data)
+        counts.inputs[kind] += 1
+        limit = JDK_PBE_ITERATIONS if kind == "pkcs12" else STORE_ENTRIES
+        error: StoreError | None = None
+        try:
+            read_store(path, Secret(_LIMIT_PASSWORDS[password_index]), "truststore")
+        except StoreError as exc:
+            error = exc
+        counts.outcomes[error.code if error else "read"] += 1
+        text = str(error or "")
+        assert "\n" not in text
+        refused_by_limit = f"above the limit of {limit.value:,}" in text
+        assert refused_by_limit == (declared > limit.value), (declared, text)
+
+    return check
+
+
+_LIMIT_PASSWORDS: list[str] = []
+
+
+@st.composite
+def declared_counts(draw: st.DrawFn, pfx: bytes, jks_store: bytes) -> tuple[str, bytes, int, int]:
+    from tests import hostile
+
+    # Small counts run (PBKDF2 at <= 4,096 rounds: milliseconds); large ones must never run.
+    small = st.integers(1, 4096)
+    large = st.integers(5_000_001, 2**63)
+    if draw(st.booleans()):
+        declared = draw(st.one_of(small, large, st.just(5_000_001)))
+        return "pkcs12", hostile.pfx_with_iterations(pfx, declared), declared, 0
+    declared = draw(st.one_of(st.integers(0, 5_000), st.integers(5_001, 2**32 - 1)))
+    return "jks", hostile.jks_declaring_entries(jks_store, declared), declared, 1
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_fuzz_declared_counts_against_the_limits(profile: Profile, tmp_path: Path, tally: Tally) -> None:
+    import json as json_module
+
+    from harness.stores import jks_bytes as make_jks
+
+    p12 = REPO / "fixtures" / "p12"
+    pfx = (p12 / "KeyPair-aes.p12").read_bytes()
+    _LIMIT_PASSWORDS[:] = [json_module.loads((p12 / "passwords.json").read_text("utf-8"))["KeyPair-aes.p12"], "jks-Pw"]
+    cert = pkcs12.load_pkcs12(pfx, _LIMIT_PASSWORDS[0].encode()).cert
+    assert cert is not None
+    jks_store = make_jks([], [("c", cert.certificate)], Secret("jks-Pw"))
+    run_property(profile, "limits", declared_counts(pfx, jks_store), _limit_check(tmp_path / "s.bin", tally), tally.ran)
+    assert_volume(profile, tally, "limits")

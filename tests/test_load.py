@@ -624,3 +624,38 @@ def test_server_under_load(built: Built, size: Size, capsys: pytest.CaptureFixtu
                 f"good answered while stalls were held, per batch: {run.served_during_stalls}; " + describe_memory(run)
             )
     check(run, built)
+
+
+# -- a good client's latency while the server is abused (issue 15) --------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("quiet_server_log")
+@pytest.mark.skipif(not LOAD, reason="the abuse load run: MTLS_LOAD=1 (make load)")
+def test_good_client_latency_under_abuse_load(built: Built, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """1,000 idle + 200 half-open connections, garbage, plain HTTP, oversized headers and bodies; printed, not timed."""
+    from tests import abuse
+
+    context = abuse.good_context(built, tmp_path)
+    with LocalServer(built.server, handshake_timeout=HANDSHAKE_TIMEOUT) as server:
+        abuse.measure(server.port, context, 20)  # warm
+        quiet, quiet_latency = abuse.measure(server.port, context, 200)
+        rss_before = rss_bytes()
+        with abuse.Abusers(server.port, context, idle=1_000, half_hellos=200, garbage=500) as abusers:
+            during, during_latency = abuse.measure(server.port, context, 200)
+            rss_during = rss_bytes()
+            left = abusers.idle_still_open(within=30.0)
+        after, _ = abuse.measure(server.port, context, 20)
+    assert quiet == [200] * 200
+    assert during == [200] * 200
+    assert after == [200] * 20
+    assert left == 0
+    q50, q99 = abuse.percentiles(quiet_latency)
+    d50, d99 = abuse.percentiles(during_latency)
+    with capsys.disabled():
+        print(
+            f"\n[abuse] good client, 200 sequential POSTs: quiet p50 {q50:.1f} ms p99 {q99:.1f} ms; under abuse "
+            f"(1,000 idle, 200 half-hello, 500 garbage, 20 plain HTTP, 10 x 64 KiB header, 3 x 8 MiB body) "
+            f"p50 {d50:.1f} ms p99 {d99:.1f} ms; RSS of the test process (server and abusers) "
+            f"{rss_before / MIB:.0f} -> {rss_during / MIB:.0f} MiB"
+        )

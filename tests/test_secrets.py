@@ -204,3 +204,32 @@ def test_errors_and_reprs_hide_passwords(tmp_path: Path) -> None:
     assert outcome.code_hint == "key-password-mismatch"
     assert any(f.code == "key-password-mismatch" for f in report.findings)
 
+
+def test_hostile_inputs_and_servers_leak_no_password(tmp_path: Path) -> None:
+    """The refusals added for hostile input (issue 15): check in text, --json and --junit; truststore URL."""
+    from tests import hostile
+
+    passwords = {"Leak-Canary-Hostile-Ks-1", "Leak-Canary-Hostile-Ts-2"}
+    pfx = (FIXTURES / "p12" / "KeyPair-aes.p12").read_bytes()
+    (tmp_path / "keystore.p12").write_bytes(hostile.pfx_with_iterations(pfx, 2**31 - 1))
+    os.mkfifo(tmp_path / "truststore.jks")
+    (tmp_path / "destination.json").write_text(
+        json.dumps(
+            {
+                "url": "https://127.0.0.1:1/",
+                "keystoreFile": "keystore.p12",
+                "keystorePass": "Leak-Canary-Hostile-Ks-1",
+                "truststoreFile": "truststore.jks",
+                "truststorePass": "Leak-Canary-Hostile-Ts-2",
+            }
+        )
+    )
+    outputs = {}
+    for flags in ([], ["--json"], ["--junit", str(tmp_path / "check.xml")]):
+        done = _mtls("check", "destination.json", "--engine", "python", *flags, cwd=tmp_path)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "iteration count" in done.stdout
+        outputs[f"check {flags}"] = done.stdout + done.stderr
+    outputs["check junit"] = (tmp_path / "check.xml").read_text("utf-8")
+    for name, text in outputs.items():
+        _assert_clean(text, passwords, name)

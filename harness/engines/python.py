@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import serialization
 
 from harness.engines import Outcome, Probe, Stage, server_seen
 from harness.errors import StoreError
+from harness.files import scratch_dir
+from harness.remote import BODY_BYTES, ServerTooSlow, exchange_deadline, read_body
 from harness.stores import KeyEntry, read_store
 
 __all__ = ["PythonEngine", "alert_from_reason"]
@@ -36,7 +38,6 @@ _VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 # name is the part after ALERT_, lower-cased.
 _ALERT_REASON = re.compile(r"^(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)$")
 # The body kept for diagnosis (an nginx 400 page is ~250 bytes); never more is read.
-MAX_BODY = 64 * 1024
 # How long, at most, a TLS 1.3 client waits after its Finished for the server's
 # verdict on its certificate before it sends the request (see _await_verdict).
 VERDICT_WAIT = 1.0
@@ -135,10 +136,22 @@ class PythonEngine:
             if protocol == "TLSv1.3" and details.get("client_cert_requested") == "true":
                 _await_verdict(conn.sock, min(VERDICT_WAIT, probe.timeout), details)
             headers = {"Content-Type": probe.content_type, "Connection": "close"}
-            conn.request("POST", url.path or "/", body=probe.message, headers=headers)
-            response = conn.getresponse()
-            stage = "http"
-            body = response.read(MAX_BODY)
+            # The timeout holds per read; the deadline for the whole answer (a server dripping bytes) and the
+            # body cap are harness.remote's (issue 15).
+            with exchange_deadline(conn.sock, probe.timeout) as deadline:
+                try:
+                    conn.request("POST", url.path or "/", body=probe.message, headers=headers)
+                    response = conn.getresponse()
+                    stage = "http"
+                    body, cut = read_body(response)
+                except (OSError, http.client.HTTPException):
+                    if not deadline.fired:
+                        raise
+                    raise ServerTooSlow(probe.timeout) from None
+            if deadline.fired:
+                raise ServerTooSlow(probe.timeout)
+            if cut:
+                details["body"] = f"cut at {BODY_BYTES:,} bytes (limit)"
         except ssl.SSLError as exc:
             return _ssl_failure("handshake", exc, details)
         except (OSError, http.client.HTTPException) as exc:
@@ -252,7 +265,7 @@ def _load_key_entry(context: ssl.SSLContext, entry: KeyEntry) -> None:
         serialization.BestAvailableEncryption(one_time),
     )
     chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in entry.chain)
-    with tempfile.TemporaryDirectory(prefix="mtls-harness-key-") as folder:
+    with tempfile.TemporaryDirectory(prefix="mtls-harness-key-", dir=scratch_dir()) as folder:
         path = Path(folder) / "entry.pem"
         path.touch(mode=0o600)
         path.write_bytes(chain_pem + key_pem)
