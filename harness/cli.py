@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.errors import HarnessError, UsageError
+from harness.jdk_cli import add_jdk_command, add_jdk_option
 
 if TYPE_CHECKING:
     from harness.secret import Secret
@@ -62,6 +63,7 @@ def _parser() -> _Parser:
         "--key-cache", type=Path, metavar="DIR", help="cache generated RSA-3072/4096 keys in DIR across runs"
     )
     run.add_argument("-v", "--verbose", action="store_true", help="print every scenario's details")
+    add_jdk_option(run, "run the jsse engine")
     run.set_defaults(handler=_run)
 
     build = commands.add_parser(
@@ -130,6 +132,7 @@ def _parser() -> _Parser:
     _password_options(truststore, "keystore", "the --add-keystore keystore's password")
     _password_options(truststore, "", "the new truststore's password")
     truststore.set_defaults(handler=_truststore)
+    add_jdk_command(commands)
     return parser
 
 
@@ -203,6 +206,7 @@ def _scenario_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from harness.jdk_cli import resolve_for_run
     from harness.scenario import load_scenario
 
     files = _scenario_files(args.paths)
@@ -230,6 +234,8 @@ def _run(args: argparse.Namespace) -> int:
         pytest_args += ["--mtls-keep", str(args.keep)]
     if args.key_cache:
         pytest_args += ["--mtls-key-cache", str(args.key_cache)]
+    for runtime in resolve_for_run(args.jdk):
+        pytest_args += ["--mtls-jdk", str(runtime.home)]
     pytest_args += ["-rA", "-v"] if args.verbose else ["-rfEs"]
     code = int(pytest.main(pytest_args))
     if code == 0:

@@ -372,6 +372,18 @@ def _alert_in(text: str | None) -> str | None:
     return match[1] if match else None
 
 
+JDK_FIXES = {
+    "keystore-format-unsupported": "re-export the store in the legacy PKCS#12 format "
+    "(`openssl pkcs12 -export -legacy`, or `keytool -importkeystore -deststoretype JKS`), "
+    "or run the platform on Java 8u301 / 11.0.12 / 17+",
+    "truststore-empty": "create the truststore with keytool (`keytool -importcert -trustcacerts`), which marks "
+    "certificates as trusted; a PKCS#12 made by OpenSSL has no trusted entries for Java",
+    "keystore-no-key-entry": "import the private key with its certificate chain (`keytool -importkeystore` from "
+    "the PKCS#12 key pair), not only the certificate",
+    "key-cert-mismatch": "import the private key together with the certificate issued for it (the CSR's key)",
+}
+
+
 def _from_hint(outcome: Outcome, evidence: Evidence) -> Verdict:
     code = outcome.code_hint or ""
     error = outcome.error or ""
@@ -392,6 +404,8 @@ def _from_hint(outcome: Outcome, evidence: Evidence) -> Verdict:
         "keystore-password-wrong": "set keystorePass to the password the keystore was saved with",
         "truststore-password-wrong": "set truststorePass to the password the truststore was saved with",
         "store-unreadable": "re-create the store (see README, Before go-live) and check keystoreFile/truststoreFile",
+        # The JDK-matrix codes (issue 11): jdk_rules.py and harness/jdk_check.py find them.
+        **JDK_FIXES,
     }
     return Verdict(code, "client", error, fixes.get(code, ""))
 

@@ -147,8 +147,19 @@ class Expectation:
     outcome: str
     engines: Mapping[str, str] = field(default_factory=dict)
     why: str = ""
+    # Java version prefix ("11", "11.0.10", "21") -> outcome, for the jsse engine on that JDK.
+    jdk: Mapping[str, str] = field(default_factory=dict)
 
-    def for_engine(self, engine: str) -> str:
+    def for_engine(self, engine: str, java_version: str | None = None) -> str:
+        """The expected code; on jsse, the most specific ``[expect.jdk]`` prefix of ``java_version`` wins."""
+        if engine == "jsse" and java_version and self.jdk:
+            from harness.javaversion import parse_version, version_matches
+
+            have = parse_version(java_version)
+            keyed = [(parse_version(k), v) for k, v in self.jdk.items()]
+            hits = [(k, v) for k, v in keyed if k is not None and have is not None and version_matches(k, have)]
+            if hits:
+                return max(hits, key=lambda kv: len(kv[0] or ()))[1]
         return self.engines.get(engine, self.outcome)
 
 
@@ -805,4 +816,9 @@ class _Builder:
 
     def _expect(self) -> Expectation:
         raw = self.doc["expect"]
-        return Expectation(outcome=raw["outcome"], engines=dict(raw.get("engines", {})), why=raw.get("why", ""))
+        return Expectation(
+            outcome=raw["outcome"],
+            engines=dict(raw.get("engines", {})),
+            why=raw.get("why", ""),
+            jdk=dict(raw.get("jdk", {})),
+        )
