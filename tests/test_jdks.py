@@ -316,8 +316,10 @@ def _keytool_lists(runtime: Runtime, store: Path, password: str) -> subprocess.C
 def test_pkcs12_rule_matches_keytool(real_jdks: dict[str, Runtime], tmp_path: Path, openssl: str, legacy: bool) -> None:
     key, cert, p12 = tmp_path / "k.pem", tmp_path / "c.pem", tmp_path / "s.p12"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key)]
-        + ["-out", str(cert), "-subj", "/CN=rule-test", "-days", "2"],
+        [
+            *(openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=rule-test", "-days", "2"),
+        ],
         capture_output=True,
         check=True,
     )

@@ -220,7 +220,8 @@ def _pip_requirement(version: str) -> str:
 
 
 _OFFLINE = re.compile(
-    r"Could not fetch URL .*connection error|NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution|"
+    r"Could not fetch URL .*connection error|NewConnectionError|Failed to establish a new connection|"
+    r"Temporary failure in name resolution|"
     r"Network is unreachable|Connection refused|ConnectTimeout|ProxyError|Max retries exceeded|SSLError"
 )
 
