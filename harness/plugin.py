@@ -105,7 +105,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="VERSION|JAVA_HOME",
         default=None,
         help="run the jsse engine on this JDK (a version like 11, 11.0.10, 21 or a JDK folder); repeatable: "
-        "one item per JDK (default: $MTLS_JDKS, else JAVA_HOME / PATH)",
+        "one item per JDK (default: one jsse item on JAVA_HOME / PATH)",
     )
     group.addoption(
         "--mtls-key-cache",
@@ -122,7 +122,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _selected_jdks(config: pytest.Config) -> list[Any]:
-    specs = config.getoption("mtls_jdk", None) or os.environ.get("MTLS_JDKS", "").replace(",", " ").split()
+    specs = config.getoption("mtls_jdk", None)
     if not specs:
         return []
     from harness.engines.jdks import discover, resolve
