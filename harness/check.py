@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from harness.diagnose import (
     Evidence,
@@ -182,15 +182,21 @@ def run_check(
     at: dt.datetime | None = None,
     expiring_days: int = _EXPIRING_DAYS,
     timeout: float = 10.0,
+    jdks: tuple[Sequence[Any], Sequence[str]] = ((), ()),
 ) -> Report:
+    """``jdks``: the jsse engines whose JDKs judge the stores, and versions with no runtime here (issue 11)."""
+    from harness.jdk_check import check_key_entries, check_with_jdks
+
     now = at or dt.datetime.now(dt.UTC)
     report = Report(destination)
     keystore = _open(report, destination.keystore, destination.keystore_password, "keystore")
     if keystore is not None:
         _check_keystore(report, keystore, now, expiring_days)
+        check_key_entries(report, keystore)
     truststore = _open(report, destination.truststore, destination.truststore_password, "truststore")
     if truststore is not None:
         _check_truststore(report, truststore, now)
+    check_with_jdks(report, destination, keystore, truststore, *jdks)
     if destination.url is None:
         report.facts["url"] = "none given: live checks skipped (pass --url)"
         return report

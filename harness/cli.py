@@ -103,6 +103,7 @@ def _parser() -> _Parser:
     check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
     _password_options(check, "keystore", "keystorePass")
     _password_options(check, "truststore", "truststorePass")
+    add_jdk_option(check, "judge the stores (and the live handshake)")
     check.set_defaults(handler=_check)
 
     keystore = commands.add_parser(
@@ -349,11 +350,18 @@ def _check(args: argparse.Namespace) -> int:
         keystore_password=_password(args, "keystore"),
         truststore_password=_password(args, "truststore"),
     )
-    engines = _engines(args.engine) if destination.url else []
+    from harness.jdk_check import jsse_engines
+
+    jdks = jsse_engines(args.jdk)  # the JDKs that judge the stores (and, with a URL, shake hands)
+    engines = _engines("python") if destination.url and args.engine in ("python", "all") else []
+    if destination.url and args.engine in ("jsse", "all"):
+        engines += jdks[0]
     try:
-        report = run_check(destination, engines=engines, at=at, expiring_days=args.expiring_days, timeout=args.timeout)
+        report = run_check(
+            destination, engines=engines, at=at, expiring_days=args.expiring_days, timeout=args.timeout, jdks=jdks
+        )
     finally:
-        for engine in engines:
+        for engine in {*engines, *jdks[0]}:
             engine.close()
     print(report.to_json() if args.json else render_text(report))
     if args.junit:

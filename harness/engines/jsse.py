@@ -39,7 +39,7 @@ from harness.engines import Outcome, Probe, Stage, server_seen
 from harness.engines.probe_jar import RELEASE, shipped_jar
 from harness.errors import EngineUnavailable
 
-__all__ = ["Jdk", "JsseEngine", "encode_request", "find_jdk", "jdk_of", "launch_command"]
+__all__ = ["Jdk", "JsseEngine", "StoreReading", "encode_request", "find_jdk", "jdk_of", "launch_command"]
 
 SOURCE = Path(__file__).with_name("java") / "MtlsProbe.java"
 MAIN_CLASS = "MtlsProbe"
@@ -192,6 +192,18 @@ def launch_command(jdk: Jdk, *, once: bool = False, env: Mapping[str, str] | Non
     return [str(jdk.java), *flags, str(SOURCE), *tail]
 
 
+@dataclass(frozen=True)
+class StoreReading:
+    """The JDK's own reading of a keystore and truststore (``JsseEngine.load_stores``)."""
+
+    java_version: str
+    loaded: bool  # both stores opened and the key and trust managers were made
+    code: str | None  # the outcome code this reading means (None: the JDK is content)
+    stage: str  # "keystore" / "truststore" where it failed, "loaded" otherwise
+    error: str | None
+    details: Mapping[str, str]
+
+
 class _JvmFailure(Exception):
     """The JVM died or hung while answering (not a TLS outcome)."""
 
@@ -285,6 +297,8 @@ class JsseEngine:
     def __init__(self, env: Mapping[str, str] | None = None, *, jdk: Jdk | None = None) -> None:
         self._env = env
         self._jdk = jdk  # None: find_jdk() at start
+        if jdk is not None and jdk.version:
+            self.name = f"jsse-{jdk.version}"  # one engine per JDK in reports; outcomes still say "jsse"
         self._lock = threading.Lock()  # one request/response at a time on the pipe
         # Guards only the swap of _jvm, so close() never waits for a probe in flight.
         self._state = threading.Lock()
@@ -403,6 +417,36 @@ class JsseEngine:
                 raise
         return _outcome(_refine_hint(reply, probe, jvm.java_version), jvm.java_version)
 
+    def load_stores(self, probe: Probe) -> StoreReading:
+        """How this JDK reads the probe's keystore and truststore (KeyStore, KeyManagerFactory,
+        TrustManagerFactory), without connecting anywhere: ``check``'s judge of the stores."""
+        with self._lock:
+            jvm = self._running()
+            self._next_id += 1
+            request = {**encode_request(probe, self._next_id), "loadOnly": True}
+            try:
+                reply = jvm.ask(request, probe.timeout + MARGIN)
+            except _JvmFailure as e:
+                self._discard(jvm, kill=True)
+                raise EngineUnavailable(where="jsse", what=f"jsse engine failure: {e}") from None
+        reply = _refine_hint(reply, probe, jvm.java_version)
+        details = {str(k): str(v) for k, v in (reply.get("details") or {}).items()}
+        code = _text(reply, "codeHint")
+        if code is None and reply.get("stage") == "loaded" and details.get("trust_anchors") == "0":
+            code = "truststore-empty"
+        if code is None and reply.get("stage") == "loaded" and details.get("key_entries") == "0":
+            code = "keystore-no-key-entry"
+        internal = reply.get("internalError")
+        errors = internal or reply.get("errors") or []
+        return StoreReading(
+            java_version=jvm.java_version,
+            loaded=reply.get("stage") == "loaded",
+            code=code if code or not internal else "store-unreadable",
+            stage=str(reply.get("stage") or ""),
+            error="\n".join(map(str, errors)) or None,
+            details=details,
+        )
+
     def close(self) -> None:
         """End the JVM (stdin EOF, then kill after a grace period); probing again restarts it."""
         self._discard(None, kill=False)
@@ -436,6 +480,11 @@ def _refine_hint(reply: dict[str, Any], probe: Probe, java_version: str) -> dict
     """A PKCS#12 this JDK cannot decrypt reads as a wrong password ("keystore password was
     incorrect"): when the file's algorithms are ones this version lacks, say so instead."""
     hint = reply.get("codeHint")
+    errors = [str(e) for e in reply.get("errors") or []]
+    if hint is None and any("trustAnchors parameter must be non-empty" in e for e in errors):
+        # A truststore with no trusted-certificate entry (a PKCS#12 made by OpenSSL: Java needs its
+        # trusted-key-usage attribute) fails the first certificate check, not the load.
+        return {**reply, "codeHint": "truststore-empty"}
     if hint not in ("keystore-password-wrong", "truststore-password-wrong") or not java_version:
         return reply
     from harness.engines.jdk_rules import pkcs12_algorithms, store_readable

@@ -141,6 +141,13 @@ public final class MtlsProbe {
             stage = "truststore";
             TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             tmf.init(ts);
+            details.put("trust_anchors", String.valueOf(acceptedIssuers(tmf))); // 0: "trustAnchors ... non-empty"
+            if (Boolean.TRUE.equals(req.get("loadOnly"))) {
+                // `check`: how this JDK reads the stores (KeyStore, KeyManagerFactory, TrustManagerFactory); no network.
+                res.put("stage", "loaded");
+                res.put("details", details);
+                return res;
+            }
 
             // A fresh context per probe: its own session cache, so no resumption
             // carries over from an earlier probe.
@@ -304,6 +311,14 @@ public final class MtlsProbe {
             out[i] = String.valueOf(list.get(i));
         }
         return out;
+    }
+
+    private static int acceptedIssuers(TrustManagerFactory tmf) {
+        int n = 0;
+        for (TrustManager tm : tmf.getTrustManagers()) {
+            if (tm instanceof X509TrustManager) { n += ((X509TrustManager) tm).getAcceptedIssuers().length; }
+        }
+        return n;
     }
 
     private static KeyManager[] recording(KeyManager[] kms, Recorder rec) {
