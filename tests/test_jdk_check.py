@@ -1,0 +1,160 @@
+"""`check` judges the stores as the chosen JDK does: fixtures made by keytool, openssl and the JDK's KeyStore API.
+
+Every expectation here is also proven against the JDK itself: the same file is
+listed by that runtime's own ``keytool`` (the witness), so a static rule that
+drifts from Java fails here, not at go-live.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.engines.jdks import Runtime, discover
+from harness.secret import Secret
+from tests.conftest import REPO, cli
+
+FIXTURES = REPO / "fixtures"
+DESTINATIONS = FIXTURES / "destinations"
+pytestmark = pytest.mark.jdk
+
+
+def _check(case: str, *jdks: str, cwd: Path) -> tuple[int, list[dict[str, Any]], dict[str, str]]:
+    args = ["check", str(DESTINATIONS / f"{case}.json"), "--at", "+1h", "--json"]
+    for jdk in jdks:
+        args += ["--jdk", jdk]
+    done = cli(*args, cwd=cwd)
+    assert done.returncode in (0, 1), done.stderr
+    doc = json.loads(done.stdout)
+    return done.returncode, doc["findings"], doc["facts"]
+
+
+def _errors(findings: list[dict[str, Any]]) -> set[str]:
+    return {f["code"] for f in findings if f["severity"] == "error"}
+
+
+def _destination(case: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((DESTINATIONS / f"{case}.json").read_text("utf-8"))
+    return doc
+
+
+def _keytool(runtime: Runtime, store: Path, password: str, *more: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MTLS_TEST_PW": password}
+    argv = [
+        str(runtime.keytool),
+        "-J-XX:+UseSerialGC",
+        *more,
+        "-keystore",
+        str(store),
+        "-storepass:env",
+        "MTLS_TEST_PW",
+    ]
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL, check=False
+    )
+
+
+def _store(case: str, which: str) -> tuple[Path, str]:
+    doc = _destination(case)
+    return (DESTINATIONS / doc[f"{which}File"]).resolve(), doc[f"{which}Pass"]
+
+
+@pytest.fixture(scope="module")
+def debian() -> Runtime:
+    found = [r for r in discover({"PATH": os.environ.get("PATH", "")}, python_package=False) if r.origin == "PATH"]
+    if not found:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true and no java on PATH", pytrace=False)
+        pytest.skip("no java on PATH")
+    return found[0]
+
+
+def test_openssl3_keystore_per_jdk(real_jdks: dict[str, Runtime], debian: Runtime, tmp_path: Path) -> None:
+    """The done-when check: keystore-format-unsupported for 11.0.10 and 8u292, not for 21 (nor 17)."""
+    code, findings, facts = _check("keystore-openssl3-pkcs12", "11.0.10", "8u292", "21", cwd=tmp_path)
+    assert code == 1
+    unsupported = {f["subject"] for f in findings if f["code"] == "keystore-format-unsupported"}
+    assert unsupported == {"keystore.p12 on Java 11.0.10", "keystore.p12 on Java 8u292"}
+    not_run = [f for f in findings if f["code"] == "jdk-not-run"]
+    assert [f["subject"] for f in not_run] == ["Java 8u292"]
+    assert "no live JSSE verdict was run" in not_run[0]["message"]
+    assert facts["stores on Java 21.0.8"] == "opened: 1 key entries, 2 trust anchors"
+    # The negative twin: the default JDK (17) and 21 alone find nothing wrong.
+    code, findings, _ = _check("keystore-openssl3-pkcs12", "21", cwd=tmp_path)
+    assert (code, _errors(findings)) == (0, set())
+    # The witness: each runtime's own keytool.
+    store, password = _store("keystore-openssl3-pkcs12", "keystore")
+    old = _keytool(real_jdks["11.0.10"], store, password, "-list")
+    assert old.returncode != 0
+    assert "keystore password was incorrect" in old.stdout + old.stderr
+    for runtime in (real_jdks["21.0.8"], debian):
+        assert "1 entry" in _keytool(runtime, store, password, "-list").stdout
+
+
+def test_pkcs12_key_password_is_the_keys_not_the_stores(debian: Runtime, tmp_path: Path) -> None:
+    code, findings, _ = _check("keystore-pkcs12-key-password-differs", cwd=tmp_path)
+    assert code == 1
+    assert _errors(findings) == {"key-password-mismatch"}  # not keystore-password-wrong
+    store, password = _store("keystore-pkcs12-key-password-differs", "keystore")
+    listed = _keytool(debian, store, password, "-list")
+    assert listed.returncode == 0, listed.stderr  # the store password opens the store
+    key = _keytool(debian, store, password, "-exportcert", "-alias", "client", "-rfc")
+    assert key.returncode == 0  # certificates too; only the key fails:
+    csr = _keytool(debian, store, password, "-certreq", "-alias", "client", "-keypass", password, "-file", "/dev/null")
+    assert "Get Key failed" in csr.stdout + csr.stderr
+
+
+def test_openssl_pkcs12_truststore_is_empty_for_java(
+    real_jdks: dict[str, Runtime], debian: Runtime, tmp_path: Path
+) -> None:
+    code, findings, _ = _check("truststore-openssl-pkcs12", cwd=tmp_path)
+    assert code == 1
+    assert _errors(findings) == {"truststore-empty"}
+    store, password = _store("truststore-openssl-pkcs12", "truststore")
+    for runtime in (debian, real_jdks["21.0.8"]):
+        assert "Your keystore contains 0 entries" in _keytool(runtime, store, password, "-list").stdout
+    # The negative twin: keytool's own PKCS#12 truststore is not empty.
+    code, findings, _ = _check("good-pkcs12", cwd=tmp_path)
+    assert "truststore-empty" not in _errors(findings)
+
+
+def test_no_key_entry_and_key_cert_mismatch(debian: Runtime, tmp_path: Path) -> None:
+    code, findings, _ = _check("client-cert-missing", cwd=tmp_path)
+    assert (code, _errors(findings)) == (1, {"keystore-no-key-entry"})
+    store, password = _store("client-cert-missing", "keystore")
+    listed = _keytool(debian, store, password, "-list").stdout
+    assert "trustedCertEntry" in listed
+    assert "PrivateKeyEntry" not in listed
+    code, findings, _ = _check("key-cert-mismatch", cwd=tmp_path)
+    assert (code, _errors(findings)) == (1, {"key-cert-mismatch"})  # not client-cert-wrong-usage
+    code, findings, _ = _check("good", cwd=tmp_path)
+    assert not _errors(findings) & {"keystore-no-key-entry", "key-cert-mismatch"}
+
+
+def test_several_key_entries_in_a_pkcs12(debian: Runtime, tmp_path: Path) -> None:
+    code, findings, _ = _check("keystore-ambiguous-pkcs12", cwd=tmp_path)
+    assert (code, _errors(findings)) == (1, {"keystore-ambiguous"})
+    store, password = _store("keystore-ambiguous-pkcs12", "keystore")
+    assert _keytool(debian, store, password, "-list").stdout.count("PrivateKeyEntry") == 2
+
+
+def test_store_reading_through_the_probe(real_jdks: dict[str, Runtime]) -> None:
+    """JsseEngine.load_stores: the JDK's own reading, no network, no password in the answer."""
+    from harness.engines import Probe
+    from harness.engines.jsse import JsseEngine, jdk_of
+
+    store, password = _store("keystore-openssl3-pkcs12", "keystore")
+    trust, trust_password = _store("keystore-openssl3-pkcs12", "truststore")
+    probe = Probe("https://stores-only.invalid/", store, Secret(password), trust, Secret(trust_password))
+    for version, want in (("11.0.10", "keystore-format-unsupported"), ("21.0.8", None)):
+        with JsseEngine(jdk=jdk_of(real_jdks[version])) as engine:
+            reading = engine.load_stores(probe)
+        assert reading.java_version == version
+        assert reading.code == want
+        assert reading.loaded is (want is None)
+        assert password not in repr(reading)
