@@ -183,6 +183,7 @@ def run_check(
     expiring_days: int = _EXPIRING_DAYS,
     timeout: float = 10.0,
     jdks: tuple[Sequence[Any], Sequence[str]] = ((), ()),
+    client_tls: tuple[str, ...] | None = None,
 ) -> Report:
     """``jdks``: the jsse engines whose JDKs judge the stores, and versions with no runtime here (issue 11)."""
     from harness.jdk_check import check_key_entries, check_with_jdks
@@ -214,7 +215,7 @@ def run_check(
         return report
     _check_server_chain(report, view, truststore, now)
     _check_ca_names(report, view, keystore)
-    _check_live(report, destination, view, keystore, truststore, engines, timeout)
+    _check_live(report, destination, view, keystore, truststore, engines, timeout, client_tls)
     return report
 
 
@@ -542,6 +543,7 @@ def _check_live(
     truststore: StoreContents | None,
     engines: Iterable[Engine],
     timeout: float,
+    client_tls: tuple[str, ...] | None = None,
 ) -> None:
     assert destination.url is not None
     probe = Probe(
@@ -551,6 +553,7 @@ def _check_live(
         truststore=destination.truststore,
         truststore_password=destination.truststore_password,
         timeout=timeout,
+        tls_versions=client_tls,  # --client-tls: the platform's jdk.tls.client.protocols
     )
     evidence = Evidence(
         keystore=keystore, truststore=truststore, server_chain=view.chain, ca_names=view.ca_names or (), host=view.host

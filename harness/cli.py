@@ -104,6 +104,13 @@ def _parser() -> _Parser:
     _password_options(check, "keystore", "keystorePass")
     _password_options(check, "truststore", "truststorePass")
     add_jdk_option(check, "judge the stores (and the live handshake)")
+    check.add_argument(
+        "--client-tls",
+        action="append",
+        choices=("1.2", "1.3"),
+        metavar="1.2|1.3",
+        help="the TLS versions the platform enables (as jdk.tls.client.protocols), repeatable (default: the JDK's)",
+    )
     check.set_defaults(handler=_check)
 
     keystore = commands.add_parser(
@@ -358,7 +365,13 @@ def _check(args: argparse.Namespace) -> int:
         engines += jdks[0]
     try:
         report = run_check(
-            destination, engines=engines, at=at, expiring_days=args.expiring_days, timeout=args.timeout, jdks=jdks
+            destination,
+            engines=engines,
+            at=at,
+            expiring_days=args.expiring_days,
+            timeout=args.timeout,
+            jdks=jdks,
+            client_tls=tuple(sorted(set(args.client_tls))) if args.client_tls else None,
         )
     finally:
         for engine in {*engines, *jdks[0]}:

@@ -320,6 +320,8 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
         # valid, weak or of the wrong use as well as for an unknown issuer
         # (ssl_x509err2alert): the certificate itself tells which.
         return _refine_client_cert(found, evidence, said)
+    if alert == "protocol_version":
+        return _protocol(evidence, said)  # not a certificate matter (seen with check --client-tls 1.2)
     if alert in _ALERT_CODES:
         return _refine_client_cert(_ALERT_CODES[alert], evidence, said)
     if alert == "handshake_failure" and _sent_no_certificate(outcome, evidence):
@@ -433,6 +435,14 @@ def _server_rejected(record: HandshakeRecord, outcome: Outcome, evidence: Eviden
         return _refine_client_cert("client-cert-missing", evidence, said)
     if record.reason in _PROTOCOL_REASONS or (record.reason or "").startswith("VERSION_TOO"):
         return _protocol(evidence, said)
+    if record.reason == "NO_SHARED_CIPHER":
+        return Verdict(
+            "cipher-mismatch",
+            "server",
+            f"{said}: the server supports none of the cipher suites the client offered",
+            "enable a cipher suite the server supports (jdk.tls.client.cipherSuites, or the platform's TLS "
+            "settings), or ask the server's operator which suites it accepts",
+        )
     if record.verify_code in _VERIFY_CLIENT:
         return _refine_client_cert(_VERIFY_CLIENT[record.verify_code], evidence, said)
     if record.verify_code in _UNTRUSTED:

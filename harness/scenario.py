@@ -145,6 +145,7 @@ class ClientSpec:
     tls_versions: tuple[str, ...] | None = None
     message: str = '{"message": "mtls-harness probe"}'
     content_type: str = "application/json"
+    ciphers: tuple[str, ...] | None = None  # jsse: as jdk.tls.client.cipherSuites
 
 
 @dataclass(frozen=True)
@@ -831,6 +832,7 @@ class _Builder:
             tls_versions=tuple(sorted(versions)) if versions else None,
             message=raw.get("message", ClientSpec.message),
             content_type=raw.get("content_type", ClientSpec.content_type),
+            ciphers=tuple(raw["ciphers"]) if raw.get("ciphers") else None,
         )
 
     def _expect(self) -> Expectation:

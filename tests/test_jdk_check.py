@@ -158,3 +158,31 @@ def test_store_reading_through_the_probe(real_jdks: dict[str, Runtime]) -> None:
         assert reading.code == want
         assert reading.loaded is (want is None)
         assert password not in repr(reading)
+
+
+# -- the platform's TLS settings: --client-tls, [client] ciphers -------------------------------
+
+
+def test_check_client_tls_pins_the_platforms_protocols(
+    live: Any, write_scenario: Any, tmp_path: Path, debian: Runtime
+) -> None:
+    target = live(write_scenario({"server": {"trust": ["client-root"], "tls_versions": ["1.3"]}}, name="tls13-only"))
+    base = ["check", str(target.built.destination), "--url", target.url, "--json", "--engine", "jsse"]
+    pinned = json.loads(cli(*base, "--client-tls", "1.2", cwd=tmp_path).stdout)
+    handshake = {f["code"] for f in pinned["findings"] if f["check"] == "handshake"}
+    assert handshake == {"protocol-mismatch"}  # a TLS 1.2 platform against a TLS 1.3-only server
+    free = json.loads(cli(*base, cwd=tmp_path).stdout)
+    assert {f["code"] for f in free["findings"] if f["check"] == "handshake"} == {"ok"}  # the twin
+
+
+def test_client_ciphers_a_shared_suite_is_ok(tmp_path: Path) -> None:
+    """The negative twin of scenarios/cipher-mismatch.toml: an ECDSA suite for the server's EC key."""
+    text = (REPO / "scenarios" / "cipher-mismatch.toml").read_text("utf-8")
+    text = text.replace("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
+    text = text.replace('outcome = "cipher-mismatch"', 'outcome = "ok"')
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "cipher-shared.toml").write_text(text, "utf-8")
+    done = cli("run", str(folder), "--engine", "jsse", "-v", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "tls: TLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" in done.stdout

@@ -472,6 +472,7 @@ def encode_request(probe: Probe, request_id: int) -> dict[str, Any]:
         "contentType": probe.content_type,
         "bodyB64": base64.b64encode(probe.message).decode("ascii"),
         "protocols": None if versions is None else [_TLS_NAMES.get(v, v) for v in versions],
+        "ciphers": None if probe.ciphers is None else list(probe.ciphers),
         "timeoutMs": max(1, int(probe.timeout * 1000)),
     }
 

@@ -171,6 +171,7 @@ public final class MtlsProbe {
             }
             conn = (HttpsURLConnection) opened;
             conn.setSSLSocketFactory(new ProbeSocketFactory(ctx.getSocketFactory(), protocols, rec));
+            rec.ciphers = strings(req.get("ciphers")); // as jdk.tls.client.cipherSuites would pin them
             conn.setConnectTimeout(timeout);
             conn.setReadTimeout(timeout);
             conn.setUseCaches(false);
@@ -313,6 +314,14 @@ public final class MtlsProbe {
         return out;
     }
 
+    private static String[] strings(Object p) {
+        if (!(p instanceof List)) { return null; }
+        List<?> list = (List<?>) p;
+        String[] out = new String[list.size()];
+        for (int i = 0; i < out.length; i++) { out[i] = String.valueOf(list.get(i)); }
+        return out;
+    }
+
     private static int acceptedIssuers(TrustManagerFactory tmf) {
         int n = 0;
         for (TrustManager tm : tmf.getTrustManagers()) {
@@ -373,6 +382,7 @@ public final class MtlsProbe {
     /** Per-probe record of what the JDK did on the client-certificate side. */
     static final class Recorder {
         volatile SSLSocket socket;
+        volatile String[] ciphers; // the request's cipher suites, or null for the JDK's defaults
         volatile int connections;
         boolean requested;
         String chosen;
@@ -491,6 +501,7 @@ public final class MtlsProbe {
             if (s instanceof SSLSocket) {
                 SSLSocket ssl = (SSLSocket) s;
                 if (protocols != null) { ssl.setEnabledProtocols(protocols); }
+                if (rec.ciphers != null) { ssl.setEnabledCipherSuites(rec.ciphers); }
                 rec.socket = ssl;
                 rec.connections++;
             }
