@@ -164,6 +164,8 @@ _JSSE_PATTERNS: tuple[tuple[str, str], ...] = (
         r"PKIX path building failed|unable to find valid certification path|trustAnchors parameter must be non-empty",
         "server-cert-untrusted",
     ),
+    # sun.security.validator: a CA whose keyUsage lacks keyCertSign (tests/test_jdk_check.py)
+    (r"does not have keyCertSign bit set|KeyUsage does not allow", "server-cert-untrusted"),
     # jdk.tls.disabledAlgorithms / jdk.certpath.disabledAlgorithms
     (r"Algorithm constraints check failed on keysize|key size", "weak-key"),
     (r"Algorithm constraints check failed on signature|disabled algorithm", "weak-signature"),
@@ -219,6 +221,22 @@ def _eku_validator(purpose: x509.ObjectIdentifier) -> object:
     return check
 
 
+def _ca_key_usage(_policy: object, cert: x509.Certificate, ext: x509.KeyUsage | None) -> None:
+    # As the JDK's PKIX validator (and OpenSSL): a CA without keyUsage may sign
+    # certificates (RFC 5280 4.2.1.3 makes the extension optional); one that has
+    # it must allow keyCertSign. The web PKI profile would require it on every CA.
+    if ext is not None and not ext.key_cert_sign:
+        raise ValueError(f"key usage of {cert.subject.rfc4514_string()} lacks keyCertSign")
+
+
+def _jsse_ca_policy() -> ExtensionPolicy:
+    return ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.KeyUsage,
+        Criticality.AGNOSTIC,
+        _ca_key_usage,
+    )
+
+
 def verify_client_chain(
     chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], now: dt.datetime
 ) -> str | None:
@@ -267,7 +285,7 @@ def verify_server_chain(
         PolicyBuilder()
         .store(Store(list(anchors)))
         .time(now)
-        .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ee)
+        .extension_policies(ca_policy=_jsse_ca_policy(), ee_policy=ee)
         .build_server_verifier(subject)
     )
     try:

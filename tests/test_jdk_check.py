@@ -186,3 +186,92 @@ def test_client_ciphers_a_shared_suite_is_ok(tmp_path: Path) -> None:
     done = cli("run", str(folder), "--engine", "jsse", "-v", cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:]
     assert "tls: TLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" in done.stdout
+
+
+# -- a server CA without keyUsage: JSSE accepts it, so must the static check -------------------
+
+
+def _server_pki(folder: Path, ca_usage: Any) -> tuple[Any, Any]:
+    """A root (keyUsage as given, or none) issuing a 127.0.0.1 server certificate, into folder/server."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "No-KU Root")])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+    )
+    if ca_usage is not None:
+        builder = builder.add_extension(ca_usage, critical=True)
+    root = builder.sign(root_key, hashes.SHA256())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(root_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=20))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    server = folder / "server"
+    pem = serialization.Encoding.PEM
+    (server / "chain.pem").write_bytes(leaf.public_bytes(pem))
+    key = leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    (server / "key.pem").write_bytes(key)
+    return root, leaf
+
+
+@pytest.mark.parametrize(
+    ("ca_usage", "static", "jsse"),
+    [
+        (None, set(), "ok"),  # no keyUsage on the CA: JSSE (PKIX, RFC 5280) accepts it
+        ("no-keycertsign", {"server-cert-untrusted"}, "server-cert-untrusted"),  # the twin: JSSE refuses
+    ],
+)
+def test_server_ca_key_usage_as_jsse_judges_it(
+    tmp_path: Path, debian: Runtime, ca_usage: str | None, static: set[str], jsse: str
+) -> None:
+    from cryptography import x509
+
+    from harness.build import build_scenario
+    from harness.files import write_atomic
+    from harness.scenario import load_scenario
+    from harness.server import LocalServer, ServerFiles
+    from harness.stores import truststore_bytes
+
+    usage = None
+    if ca_usage == "no-keycertsign":
+        flags = dict.fromkeys(
+            ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement", "encipher_only"), False
+        )
+        usage = x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=True, decipher_only=False, **flags)
+    scenario = load_scenario(REPO / "scenarios" / "ok-rsa.toml")
+    built = build_scenario(scenario, tmp_path / "built", port=1)
+    root, _ = _server_pki(built.folder, usage)
+    password = scenario.truststore.password
+    data = truststore_bytes([("no-ku-root", root)], "jks", password)
+    write_atomic(built.truststore, data, private=True, overwrite=True)
+    with LocalServer(ServerFiles.from_dir(built.folder / "server")) as server:
+        done = cli("check", str(built.destination), "--url", server.url, "--json", "--engine", "jsse", cwd=tmp_path)
+    doc = json.loads(done.stdout)
+    assert {f["code"] for f in doc["findings"] if f["check"] == "server-chain" and f["severity"] == "error"} == static
+    handshake = [f for f in doc["findings"] if f["check"] == "handshake"]
+    assert {f["code"] for f in handshake} == {jsse}, [f["message"] for f in handshake]
