@@ -35,7 +35,7 @@ test: $(VENV)/.installed-test jdks
 # A JDK with javac (the stores of tests/test_jsse.py are made with it), then the
 # runtimes of JDKS; each step is skipped when already there.
 jdks: $(VENV)/.installed
-	command -v javac >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update && \
+	command -v javac >/dev/null || [ "$$(id -u)" != 0 ] || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jdk-headless; }
 	$(BIN)/mtls-harness jdk install $(JDKS)
 
