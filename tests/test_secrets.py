@@ -203,3 +203,4 @@ def test_errors_and_reprs_hide_passwords(tmp_path: Path) -> None:
     assert scenario.keystore.password.reveal() == "ks-Secret-Kp1"
     assert outcome.code_hint == "key-password-mismatch"
     assert any(f.code == "key-password-mismatch" for f in report.findings)
+
