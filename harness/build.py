@@ -180,4 +180,5 @@ def probe_for(scenario: Scenario, built: Built, url: str) -> Probe:
         message=scenario.client.message.encode(),
         content_type=scenario.client.content_type,
         tls_versions=scenario.client.tls_versions,
+        ciphers=scenario.client.ciphers,
     )

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from harness.diagnose import (
     Evidence,
@@ -186,15 +186,22 @@ def run_check(
     at: dt.datetime | None = None,
     expiring_days: int = _EXPIRING_DAYS,
     timeout: float = 10.0,
+    jdks: tuple[Sequence[Any], Sequence[str]] = ((), ()),
+    client_tls: tuple[str, ...] | None = None,
 ) -> Report:
+    """``jdks``: the jsse engines whose JDKs judge the stores, and versions with no runtime here (issue 11)."""
+    from harness.jdk_check import check_key_entries, check_with_jdks
+
     now = at or dt.datetime.now(dt.UTC)
     report = Report(destination)
     keystore = _open(report, destination.keystore, destination.keystore_password, "keystore")
     if keystore is not None:
         _check_keystore(report, keystore, now, expiring_days)
+        check_key_entries(report, keystore)
     truststore = _open(report, destination.truststore, destination.truststore_password, "truststore")
     if truststore is not None:
         _check_truststore(report, truststore, now)
+    check_with_jdks(report, destination, keystore, truststore, *jdks)
     if destination.url is None:
         report.facts["url"] = "none given: live checks skipped (pass --url)"
         return report
@@ -212,7 +219,7 @@ def run_check(
         return report
     _check_server_chain(report, view, truststore, now)
     _check_ca_names(report, view, keystore)
-    _check_live(report, destination, view, keystore, truststore, engines, timeout)
+    _check_live(report, destination, view, keystore, truststore, engines, timeout, client_tls)
     return report
 
 
@@ -540,6 +547,7 @@ def _check_live(
     truststore: StoreContents | None,
     engines: Iterable[Engine],
     timeout: float,
+    client_tls: tuple[str, ...] | None = None,
 ) -> None:
     assert destination.url is not None
     probe = Probe(
@@ -549,6 +557,7 @@ def _check_live(
         truststore=destination.truststore,
         truststore_password=destination.truststore_password,
         timeout=timeout,
+        tls_versions=client_tls,  # --client-tls: the platform's jdk.tls.client.protocols
     )
     evidence = Evidence(
         keystore=keystore, truststore=truststore, server_chain=view.chain, ca_names=view.ca_names or (), host=view.host

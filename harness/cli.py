@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.errors import HarnessError, UsageError
+from harness.jdk_cli import add_jdk_command, add_jdk_option
 
 if TYPE_CHECKING:
     from harness.secret import Secret
@@ -62,6 +63,7 @@ def _parser() -> _Parser:
         "--key-cache", type=Path, metavar="DIR", help="cache generated RSA-3072/4096 keys in DIR across runs"
     )
     run.add_argument("-v", "--verbose", action="store_true", help="print every scenario's details")
+    add_jdk_option(run, "run the jsse engine")
     run.set_defaults(handler=_run)
 
     build = commands.add_parser(
@@ -101,6 +103,14 @@ def _parser() -> _Parser:
     check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
     _password_options(check, "keystore", "keystorePass")
     _password_options(check, "truststore", "truststorePass")
+    add_jdk_option(check, "judge the stores (and the live handshake)")
+    check.add_argument(
+        "--client-tls",
+        action="append",
+        choices=("1.2", "1.3"),
+        metavar="1.2|1.3",
+        help="the TLS versions the platform enables (as jdk.tls.client.protocols), repeatable (default: the JDK's)",
+    )
     check.set_defaults(handler=_check)
 
     keystore = commands.add_parser(
@@ -130,6 +140,7 @@ def _parser() -> _Parser:
     _password_options(truststore, "keystore", "the --add-keystore keystore's password")
     _password_options(truststore, "", "the new truststore's password")
     truststore.set_defaults(handler=_truststore)
+    add_jdk_command(commands)
     return parser
 
 
@@ -210,6 +221,7 @@ def _pytest_paths(paths: Sequence[Path], files: Sequence[Path]) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from harness.jdk_cli import resolve_for_run
     from harness.scenario import load_scenario
 
     files = _scenario_files(args.paths)
@@ -239,6 +251,8 @@ def _run(args: argparse.Namespace) -> int:
         pytest_args += ["--mtls-keep", str(args.keep)]
     if args.key_cache:
         pytest_args += ["--mtls-key-cache", str(args.key_cache)]
+    for runtime in resolve_for_run(args.jdk):
+        pytest_args += ["--mtls-jdk", str(runtime.home)]
     pytest_args += ["-rA", "-v"] if args.verbose else ["-rfEs"]
     code = int(pytest.main(pytest_args))
     if code == 0:
@@ -352,11 +366,24 @@ def _check(args: argparse.Namespace) -> int:
         keystore_password=_password(args, "keystore"),
         truststore_password=_password(args, "truststore"),
     )
-    engines = _engines(args.engine) if destination.url else []
+    from harness.jdk_check import jsse_engines
+
+    jdks = jsse_engines(args.jdk)  # the JDKs that judge the stores (and, with a URL, shake hands)
+    engines = _engines("python") if destination.url and args.engine in ("python", "all") else []
+    if destination.url and args.engine in ("jsse", "all"):
+        engines += jdks[0]
     try:
-        report = run_check(destination, engines=engines, at=at, expiring_days=args.expiring_days, timeout=args.timeout)
+        report = run_check(
+            destination,
+            engines=engines,
+            at=at,
+            expiring_days=args.expiring_days,
+            timeout=args.timeout,
+            jdks=jdks,
+            client_tls=tuple(sorted(set(args.client_tls))) if args.client_tls else None,
+        )
     finally:
-        for engine in engines:
+        for engine in {*engines, *jdks[0]}:
             engine.close()
     print(report.to_json() if args.json else render_text(report))
     if args.junit:

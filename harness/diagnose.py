@@ -164,6 +164,8 @@ _JSSE_PATTERNS: tuple[tuple[str, str], ...] = (
         r"PKIX path building failed|unable to find valid certification path|trustAnchors parameter must be non-empty",
         "server-cert-untrusted",
     ),
+    # sun.security.validator: a CA whose keyUsage lacks keyCertSign (tests/test_jdk_check.py)
+    (r"does not have keyCertSign bit set|KeyUsage does not allow", "server-cert-untrusted"),
     # jdk.tls.disabledAlgorithms / jdk.certpath.disabledAlgorithms
     (r"Algorithm constraints check failed on keysize|key size", "weak-key"),
     (r"Algorithm constraints check failed on signature|disabled algorithm", "weak-signature"),
@@ -219,6 +221,22 @@ def _eku_validator(purpose: x509.ObjectIdentifier) -> object:
     return check
 
 
+def _ca_key_usage(_policy: object, cert: x509.Certificate, ext: x509.KeyUsage | None) -> None:
+    # As the JDK's PKIX validator (and OpenSSL): a CA without keyUsage may sign
+    # certificates (RFC 5280 4.2.1.3 makes the extension optional); one that has
+    # it must allow keyCertSign. The web PKI profile would require it on every CA.
+    if ext is not None and not ext.key_cert_sign:
+        raise ValueError(f"key usage of {cert.subject.rfc4514_string()} lacks keyCertSign")
+
+
+def _jsse_ca_policy() -> ExtensionPolicy:
+    return ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.KeyUsage,
+        Criticality.AGNOSTIC,
+        _ca_key_usage,
+    )
+
+
 def verify_client_chain(
     chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], now: dt.datetime
 ) -> str | None:
@@ -267,7 +285,7 @@ def verify_server_chain(
         PolicyBuilder()
         .store(Store(list(anchors)))
         .time(now)
-        .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ee)
+        .extension_policies(ca_policy=_jsse_ca_policy(), ee_policy=ee)
         .build_server_verifier(subject)
     )
     try:
@@ -311,6 +329,8 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
         )
     if outcome.code_hint:
         return _from_hint(outcome, evidence)
+    if outcome.stage in ("keystore", "handshake", "http") and (mismatch := key_cert_mismatch(evidence)) is not None:
+        return mismatch
     if outcome.stage == "connect":
         return Verdict(
             "connection-failed", "none", f"no connection: {outcome.error}", "check the URL, the port and any firewall"
@@ -335,6 +355,8 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
         # valid, weak or of the wrong use as well as for an unknown issuer
         # (ssl_x509err2alert): the certificate itself tells which.
         return _refine_client_cert(found, evidence, said)
+    if alert == "protocol_version":
+        return _protocol(evidence, said)  # not a certificate matter (seen with check --client-tls 1.2)
     entry = evidence.key_entry
     if (
         alert == "certificate_unknown"
@@ -609,6 +631,32 @@ def _alert_in(text: str | None) -> str | None:
     return match[1] if match else None
 
 
+JDK_FIXES = {
+    "keystore-format-unsupported": "re-export the store in the legacy PKCS#12 format "
+    "(`openssl pkcs12 -export -legacy`, or `keytool -importkeystore -deststoretype JKS`), "
+    "or run the platform on Java 8u301 / 11.0.12 / 17+",
+    "truststore-empty": "create the truststore with keytool (`keytool -importcert -trustcacerts`), which marks "
+    "certificates as trusted; a PKCS#12 made by OpenSSL has no trusted entries for Java",
+    "keystore-no-key-entry": "import the private key with its certificate chain (`keytool -importkeystore` from "
+    "the PKCS#12 key pair), not only the certificate",
+    "key-cert-mismatch": "import the private key together with the certificate issued for it (the CSR's key)",
+}
+
+
+def key_cert_mismatch(evidence: Evidence) -> Verdict | None:
+    """A key entry whose private key is not its certificate's: the handshake signature cannot verify."""
+    entry = evidence.key_entry
+    if entry is None or entry.key is None or not entry.chain or entry.key.public_key() == entry.chain[0].public_key():
+        return None
+    return Verdict(
+        "key-cert-mismatch",
+        "client",
+        f"the private key of key entry {entry.alias!r} does not belong to its certificate {name_of(entry.chain[0])}: "
+        "the server cannot verify the handshake signature made with it",
+        JDK_FIXES["key-cert-mismatch"],
+    )
+
+
 def _from_hint(outcome: Outcome, evidence: Evidence) -> Verdict:
     code = outcome.code_hint or ""
     error = outcome.error or ""
@@ -629,6 +677,8 @@ def _from_hint(outcome: Outcome, evidence: Evidence) -> Verdict:
         "keystore-password-wrong": "set keystorePass to the password the keystore was saved with",
         "truststore-password-wrong": "set truststorePass to the password the truststore was saved with",
         "store-unreadable": "re-create the store (see README, Before go-live) and check keystoreFile/truststoreFile",
+        # The JDK-matrix codes (issue 11): jdk_rules.py and harness/jdk_check.py find them.
+        **JDK_FIXES,
     }
     return Verdict(code, "client", error, fixes.get(code, ""))
 
@@ -645,6 +695,14 @@ def _server_rejected(record: HandshakeRecord, outcome: Outcome, evidence: Eviden
         return _refine_client_cert("client-cert-missing", evidence, said)
     if record.reason in _PROTOCOL_REASONS or (record.reason or "").startswith("VERSION_TOO"):
         return _protocol(evidence, said)
+    if record.reason == "NO_SHARED_CIPHER":
+        return Verdict(
+            "cipher-mismatch",
+            "server",
+            f"{said}: the server supports none of the cipher suites the client offered",
+            "enable a cipher suite the server supports (jdk.tls.client.cipherSuites, or the platform's TLS "
+            "settings), or ask the server's operator which suites it accepts",
+        )
     if record.verify_code in _VERIFY_CLIENT:
         return _refine_client_cert(_VERIFY_CLIENT[record.verify_code], evidence, said)
     if record.verify_code in _UNTRUSTED:
@@ -982,6 +1040,15 @@ def _path_to_trusted(top: x509.Certificate, evidence: Evidence) -> list[x509.Cer
 def _missing(evidence: Evidence, said: str) -> Verdict:
     keystore = evidence.keystore
     code = "client-cert-missing"
+    if keystore is not None and not keystore.key_entries and keystore.cert_entries:
+        # The certificate was imported without its private key (issue 11).
+        return Verdict(
+            "keystore-no-key-entry",
+            "client",
+            f"{said}: the keystore holds {len(keystore.cert_entries)} certificate(s) but no private key entry, "
+            "so the platform has no client certificate to send",
+            JDK_FIXES["keystore-no-key-entry"],
+        )
     if keystore is not None and not keystore.key_entries:
         return Verdict(
             code,

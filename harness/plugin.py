@@ -49,8 +49,10 @@ _ahead_key: pytest.StashKey[Ahead] = pytest.StashKey()
 class EngineRegistry:
     """Engines by name, started lazily and closed at the end of the session."""
 
-    def __init__(self) -> None:
+    def __init__(self, jdks: Any = ()) -> None:
         self._engines: dict[str, Engine] = {}
+        # "jsse-11.0.10" -> that Runtime (from --mtls-jdk); plain "jsse" is the default JDK.
+        self.jdks: dict[str, Any] = {f"jsse-{r.version}": r for r in jdks}
 
     def get(self, name: str) -> Engine:
         if name not in self._engines:
@@ -59,10 +61,18 @@ class EngineRegistry:
 
                 self._engines[name] = PythonEngine()
             else:
-                from harness.engines.jsse import JsseEngine
+                from harness.engines.jsse import JsseEngine, jdk_of
 
-                self._engines[name] = JsseEngine()
+                runtime = self.jdks.get(name)
+                self._engines[name] = JsseEngine(jdk=None if runtime is None else jdk_of(runtime))
         return self._engines[name]
+
+    def item_engines(self, engines: tuple[str, ...]) -> list[str]:
+        """One item per engine, and for jsse one per --mtls-jdk runtime ("jsse-21.0.8")."""
+        out: list[str] = []
+        for engine in engines:
+            out += list(self.jdks) if engine == "jsse" and self.jdks else [engine]
+        return out
 
     def close(self) -> None:
         for engine in self._engines.values():
@@ -91,6 +101,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="client engine(s) to run each scenario with (default: all; jsse needs a JDK)",
     )
     group.addoption(
+        "--mtls-jdk",
+        action="append",
+        metavar="VERSION|JAVA_HOME",
+        default=None,
+        help="run the jsse engine on this JDK (a version like 11, 11.0.10, 21 or a JDK folder); repeatable: "
+        "one item per JDK (default: one jsse item on JAVA_HOME / PATH)",
+    )
+    group.addoption(
         "--mtls-key-cache",
         metavar="DIR",
         default=None,
@@ -110,8 +128,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _selected_jdks(config: pytest.Config) -> list[Any]:
+    specs = config.getoption("mtls_jdk", None)
+    if not specs:
+        return []
+    from harness.engines.jdks import discover, resolve
+
+    found = discover()
+    runtimes: list[Any] = []
+    for spec in specs:
+        try:
+            runtime = resolve(spec, found=found)
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if runtime.version not in {r.version for r in runtimes}:
+            runtimes.append(runtime)
+    return runtimes
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_engines_key] = EngineRegistry()
+    config.stash[_engines_key] = EngineRegistry(_selected_jdks(config))
     from harness.pipeline import Ahead
 
     config.stash[_ahead_key] = Ahead()
@@ -141,7 +177,38 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"mtls-harness engines: {', '.join(selected_engines(config))}"
+    registry = config.stash[_engines_key]
+    jdks = "".join(f"\n  jdk {r.version}: {r.home} ({r.origin})" for r in registry.jdks.values())
+    return f"mtls-harness engines: {', '.join(selected_engines(config))}{jdks}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    verdict = getattr(item, "mtls_verdict", None)
+    if verdict is not None and call.when == "call":
+        # A plain attribute: pytest-xdist carries it to the controller with the report.
+        report.mtls_verdict = verdict
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """With several JDKs: which JDK gave which verdict, one line per scenario."""
+    if len(config.stash[_engines_key].jdks) < 2:
+        return
+    rows: dict[str, dict[str, str]] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            v = getattr(report, "mtls_verdict", None)
+            if isinstance(v, dict):
+                mark = "" if v["code"] == v["expected"] else f" (expected {v['expected']})"
+                rows.setdefault(v["scenario"], {})[v["engine"]] = f"{v['code']}{mark}"
+    if not rows:
+        return
+    terminalreporter.section("mtls-harness: verdict per JDK")
+    for scenario in sorted(rows):
+        cells = "; ".join(f"{engine}: {code}" for engine, code in sorted(rows[scenario].items()))
+        terminalreporter.write_line(f"{scenario}: {cells}")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
@@ -180,7 +247,7 @@ class ScenarioFile(pytest.File):
         self.scenario = load_scenario(self.path)
         prefetch_keys(self.scenario)
         registry = self.config.stash[_engines_key]
-        for engine in selected_engines(self.config):
+        for engine in registry.item_engines(selected_engines(self.config)):
             # Start what is slow to start (the JVM, ~0.5 s) while the rest is
             # collected and the first scenario is built.
             registry.get(engine).warm_up()
@@ -271,7 +338,10 @@ class ScenarioItem(pytest.Item):
             handshake=record,
         )
         verdict = diagnose(outcome, evidence)
-        expected = scenario.expect.for_engine(self.engine)
+        java = outcome.details.get("java_version") if outcome.engine == "jsse" else None
+        expected = scenario.expect.for_engine(outcome.engine, java)
+        label = f"jsse-{java}" if java and self.engine.startswith("jsse") else self.engine
+        self.mtls_verdict = {"scenario": scenario.name, "engine": label, "code": verdict.code, "expected": expected}
         report = _report_lines(scenario, self.engine, expected, verdict, outcome, record)
         if verdict.code != expected:
             raise ScenarioMismatch("\n".join(report))

@@ -87,6 +87,8 @@ class KeyEntrySpec:
     alias: str
     key: str
     chain: tuple[str, ...]
+    # Another [pki] name whose private key is stored instead (key-cert-mismatch).
+    private_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,9 @@ class StoreSpec:
     file: Path | None = None
     corrupt: str | None = None
     pkcs12_encryption: Literal["aes", "legacy"] = "aes"
+    # PKCS#12 truststore: certificates carry Java's trusted-certificate attribute
+    # (as keytool writes them); False: as OpenSSL writes them, which Java reads as no entry.
+    java_trusted: bool = True
 
     @property
     def extension(self) -> str:
@@ -147,6 +152,7 @@ class ClientSpec:
     tls_versions: tuple[str, ...] | None = None
     message: str = '{"message": "mtls-harness probe"}'
     content_type: str = "application/json"
+    ciphers: tuple[str, ...] | None = None  # jsse: as jdk.tls.client.cipherSuites
 
 
 @dataclass(frozen=True)
@@ -154,8 +160,19 @@ class Expectation:
     outcome: str
     engines: Mapping[str, str] = field(default_factory=dict)
     why: str = ""
+    # Java version prefix ("11", "11.0.10", "21") -> outcome, for the jsse engine on that JDK.
+    jdk: Mapping[str, str] = field(default_factory=dict)
 
-    def for_engine(self, engine: str) -> str:
+    def for_engine(self, engine: str, java_version: str | None = None) -> str:
+        """The expected code; on jsse, the most specific ``[expect.jdk]`` prefix of ``java_version`` wins."""
+        if engine == "jsse" and java_version and self.jdk:
+            from harness.javaversion import parse_version, version_matches
+
+            have = parse_version(java_version)
+            keyed = [(parse_version(k), v) for k, v in self.jdk.items()]
+            hits = [(k, v) for k, v in keyed if k is not None and have is not None and version_matches(k, have)]
+            if hits:
+                return max(hits, key=lambda kv: len(kv[0] or ()))[1]
         return self.engines.get(engine, self.outcome)
 
 
@@ -625,8 +642,15 @@ class _Builder:
             "password": password,
             "destination_password": Secret(raw.get("destination_password", password.reveal())),
             "corrupt": raw.get("corrupt"),
-            "pkcs12_encryption": raw.get("pkcs12_encryption", "aes"),
+            # "openssl3": what OpenSSL 3 writes by default, the same AES-256 / HMAC-SHA256 profile.
+            "pkcs12_encryption": "aes"
+            if raw.get("pkcs12_encryption") == "openssl3"
+            else raw.get("pkcs12_encryption", "aes"),
         }
+        if "java_trusted" in raw:
+            if table != "truststore" or raw.get("format", "jks") != "pkcs12":
+                raise self.fail(f"{table}.java_trusted", 'applies to a format = "pkcs12" truststore only', "remove it")
+            common["java_trusted"] = raw["java_trusted"]
         if "file" in raw:
             file = (self.path.parent / raw["file"]).resolve()
             if not file.is_file():
@@ -694,7 +718,14 @@ class _Builder:
             else:
                 full = chain_to_root(pki, owner)
                 chain = full[:-1] if len(full) > 1 else full
-            keys.append(KeyEntrySpec(alias, owner, chain))
+            private_key = entry.get("private_key")
+            if private_key is not None and (private_key not in pki or private_key == owner):
+                raise self.fail(
+                    f"{key}.private_key",
+                    f"{private_key!r} is not another name under [pki]",
+                    f"name the [pki] entry whose key to store instead of {owner!r}'s",
+                )
+            keys.append(KeyEntrySpec(alias, owner, chain, private_key))
         if common["format"] == "pkcs12" and common.get("file") is None:
             self._pkcs12_generatable("keystore", keys, certs)
         return StoreSpec(key_password=key_password, key_entries=tuple(keys), cert_entries=tuple(certs), **common)
@@ -873,8 +904,14 @@ class _Builder:
             tls_versions=tuple(sorted(versions)) if versions else None,
             message=raw.get("message", ClientSpec.message),
             content_type=raw.get("content_type", ClientSpec.content_type),
+            ciphers=tuple(raw["ciphers"]) if raw.get("ciphers") else None,
         )
 
     def _expect(self) -> Expectation:
         raw = self.doc["expect"]
-        return Expectation(outcome=raw["outcome"], engines=dict(raw.get("engines", {})), why=raw.get("why", ""))
+        return Expectation(
+            outcome=raw["outcome"],
+            engines=dict(raw.get("engines", {})),
+            why=raw.get("why", ""),
+            jdk=dict(raw.get("jdk", {})),
+        )

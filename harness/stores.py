@@ -262,6 +262,8 @@ def pkcs12_bytes(
     cert_entries: Sequence[tuple[str, x509.Certificate]],
     password: Secret,
     algorithm: Literal["aes", "legacy"] = "aes",
+    *,
+    java_trusted: bool = True,
 ) -> bytes:
     """A PKCS#12 store: one key entry with its chain, or trusted certificates only.
 
@@ -272,6 +274,9 @@ def pkcs12_bytes(
     encryption = _pkcs12_encryption(password, algorithm)
     if key_entry is None:
         bags = [pkcs12.PKCS12Certificate(cert, alias.encode("utf-8")) for alias, cert in cert_entries]
+        if not java_trusted:
+            # As `openssl pkcs12 -export -nokeys` writes it: no trusted-key-usage attribute.
+            return pkcs12.serialize_key_and_certificates(None, None, None, bags, encryption)
         return pkcs12.serialize_java_truststore(bags, encryption)
     if cert_entries:
         raise ValueError("a PKCS#12 keystore here holds one key entry and no trusted certificates")
@@ -283,7 +288,10 @@ def scenario_store_bytes(spec: StoreSpec, material: Material, role: Role) -> byt
     """The bytes of a scenario's keystore or truststore, damaged if the scenario says so."""
     if spec.file is not None:
         return _store_file_bytes(spec.file, str(spec.file), role)
-    keys = [(e.alias, material.issued[e.key].key, [material.cert(n) for n in e.chain]) for e in spec.key_entries]
+    keys = [
+        (e.alias, material.issued[e.private_key or e.key].key, [material.cert(n) for n in e.chain])
+        for e in spec.key_entries
+    ]
     certs = [(e.alias, material.cert(e.cert)) for e in spec.cert_entries]
     if spec.format == "jks":
         data = jks_bytes(keys, certs, spec.password, spec.key_password)
@@ -295,7 +303,9 @@ def scenario_store_bytes(spec: StoreSpec, material: Material, role: Role) -> byt
                 'use format = "jks" for several entries',
                 code="store-unreadable",
             )
-        data = pkcs12_bytes(keys[0] if keys else None, certs, spec.password, spec.pkcs12_encryption)
+        data = pkcs12_bytes(
+            keys[0] if keys else None, certs, spec.password, spec.pkcs12_encryption, java_trusted=spec.java_trusted
+        )
     if spec.corrupt == "truncate":
         return data[: len(data) // 2]
     if spec.corrupt == "garbage":

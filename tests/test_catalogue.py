@@ -39,6 +39,7 @@ def _network_scenarios() -> list[Any]:
             "truststore-password-wrong",
             "store-unreadable",
             "key-password-mismatch",
+            "key-cert-mismatch",  # s_client refuses a key that is not its certificate's before connecting
         }
         if not stores_fail:
             params.append(pytest.param(path, id=scenario.name))

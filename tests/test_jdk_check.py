@@ -1,0 +1,277 @@
+"""`check` judges the stores as the chosen JDK does: fixtures made by keytool, openssl and the JDK's KeyStore API.
+
+Every expectation here is also proven against the JDK itself: the same file is
+listed by that runtime's own ``keytool`` (the witness), so a static rule that
+drifts from Java fails here, not at go-live.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.engines.jdks import Runtime, discover
+from harness.secret import Secret
+from tests.conftest import REPO, cli
+
+FIXTURES = REPO / "fixtures"
+DESTINATIONS = FIXTURES / "destinations"
+pytestmark = pytest.mark.jdk
+
+
+def _check(case: str, *jdks: str, cwd: Path) -> tuple[int, list[dict[str, Any]], dict[str, str]]:
+    args = ["check", str(DESTINATIONS / f"{case}.json"), "--at", "+1h", "--json"]
+    for jdk in jdks:
+        args += ["--jdk", jdk]
+    done = cli(*args, cwd=cwd)
+    assert done.returncode in (0, 1), done.stderr
+    doc = json.loads(done.stdout)
+    return done.returncode, doc["findings"], doc["facts"]
+
+
+def _errors(findings: list[dict[str, Any]]) -> set[str]:
+    return {f["code"] for f in findings if f["severity"] == "error"}
+
+
+def _destination(case: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((DESTINATIONS / f"{case}.json").read_text("utf-8"))
+    return doc
+
+
+def _keytool(runtime: Runtime, store: Path, password: str, *more: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MTLS_TEST_PW": password}
+    argv = [
+        str(runtime.keytool),
+        "-J-XX:+UseSerialGC",
+        *more,
+        "-keystore",
+        str(store),
+        "-storepass:env",
+        "MTLS_TEST_PW",
+    ]
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL, check=False
+    )
+
+
+def _store(case: str, which: str) -> tuple[Path, str]:
+    doc = _destination(case)
+    return (DESTINATIONS / doc[f"{which}File"]).resolve(), doc[f"{which}Pass"]
+
+
+@pytest.fixture(scope="module")
+def debian() -> Runtime:
+    found = [r for r in discover({"PATH": os.environ.get("PATH", "")}, python_package=False) if r.origin == "PATH"]
+    if not found:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true and no java on PATH", pytrace=False)
+        pytest.skip("no java on PATH")
+    return found[0]
+
+
+def test_openssl3_keystore_per_jdk(real_jdks: dict[str, Runtime], debian: Runtime, tmp_path: Path) -> None:
+    """The done-when check: keystore-format-unsupported for 11.0.10 and 8u292, not for 21 (nor 17)."""
+    code, findings, facts = _check("keystore-openssl3-pkcs12", "11.0.10", "8u292", "21", cwd=tmp_path)
+    assert code == 1
+    unsupported = {f["subject"] for f in findings if f["code"] == "keystore-format-unsupported"}
+    assert unsupported == {"keystore.p12 on Java 11.0.10", "keystore.p12 on Java 8u292"}
+    not_run = [f for f in findings if f["code"] == "jdk-not-run"]
+    assert [f["subject"] for f in not_run] == ["Java 8u292"]
+    assert "no live JSSE verdict was run" in not_run[0]["message"]
+    assert facts["stores on Java 21.0.8"] == "opened: 1 key entries, 2 trust anchors"
+    # The negative twin: the default JDK (17) and 21 alone find nothing wrong.
+    code, findings, _ = _check("keystore-openssl3-pkcs12", "21", cwd=tmp_path)
+    assert (code, _errors(findings)) == (0, set())
+    # The witness: each runtime's own keytool.
+    store, password = _store("keystore-openssl3-pkcs12", "keystore")
+    old = _keytool(real_jdks["11.0.10"], store, password, "-list")
+    assert old.returncode != 0
+    assert "keystore password was incorrect" in old.stdout + old.stderr
+    for runtime in (real_jdks["21.0.8"], debian):
+        assert "1 entry" in _keytool(runtime, store, password, "-list").stdout
+
+
+def test_pkcs12_key_password_is_the_keys_not_the_stores(debian: Runtime, tmp_path: Path) -> None:
+    code, findings, _ = _check("keystore-pkcs12-key-password-differs", cwd=tmp_path)
+    assert code == 1
+    assert _errors(findings) == {"key-password-mismatch"}  # not keystore-password-wrong
+    store, password = _store("keystore-pkcs12-key-password-differs", "keystore")
+    listed = _keytool(debian, store, password, "-list")
+    assert listed.returncode == 0, listed.stderr  # the store password opens the store
+    key = _keytool(debian, store, password, "-exportcert", "-alias", "client", "-rfc")
+    assert key.returncode == 0  # certificates too; only the key fails:
+    csr = _keytool(debian, store, password, "-certreq", "-alias", "client", "-keypass", password, "-file", "/dev/null")
+    assert "Get Key failed" in csr.stdout + csr.stderr
+
+
+def test_openssl_pkcs12_truststore_is_empty_for_java(
+    real_jdks: dict[str, Runtime], debian: Runtime, tmp_path: Path
+) -> None:
+    code, findings, _ = _check("truststore-openssl-pkcs12", cwd=tmp_path)
+    assert code == 1
+    assert _errors(findings) == {"truststore-empty"}
+    store, password = _store("truststore-openssl-pkcs12", "truststore")
+    for runtime in (debian, real_jdks["21.0.8"]):
+        assert "Your keystore contains 0 entries" in _keytool(runtime, store, password, "-list").stdout
+    # The negative twin: keytool's own PKCS#12 truststore is not empty.
+    code, findings, _ = _check("good-pkcs12", cwd=tmp_path)
+    assert "truststore-empty" not in _errors(findings)
+
+
+def test_no_key_entry_and_key_cert_mismatch(debian: Runtime, tmp_path: Path) -> None:
+    code, findings, _ = _check("client-cert-missing", cwd=tmp_path)
+    assert (code, _errors(findings)) == (1, {"keystore-no-key-entry"})
+    store, password = _store("client-cert-missing", "keystore")
+    listed = _keytool(debian, store, password, "-list").stdout
+    assert "trustedCertEntry" in listed
+    assert "PrivateKeyEntry" not in listed
+    code, findings, _ = _check("key-cert-mismatch", cwd=tmp_path)
+    assert (code, _errors(findings)) == (1, {"key-cert-mismatch"})  # not client-cert-wrong-usage
+    code, findings, _ = _check("good", cwd=tmp_path)
+    assert not _errors(findings) & {"keystore-no-key-entry", "key-cert-mismatch"}
+
+
+def test_several_key_entries_in_a_pkcs12(debian: Runtime, tmp_path: Path) -> None:
+    code, findings, _ = _check("keystore-ambiguous-pkcs12", cwd=tmp_path)
+    assert (code, _errors(findings)) == (1, {"keystore-ambiguous"})
+    store, password = _store("keystore-ambiguous-pkcs12", "keystore")
+    assert _keytool(debian, store, password, "-list").stdout.count("PrivateKeyEntry") == 2
+
+
+def test_store_reading_through_the_probe(real_jdks: dict[str, Runtime]) -> None:
+    """JsseEngine.load_stores: the JDK's own reading, no network, no password in the answer."""
+    from harness.engines import Probe
+    from harness.engines.jsse import JsseEngine, jdk_of
+
+    store, password = _store("keystore-openssl3-pkcs12", "keystore")
+    trust, trust_password = _store("keystore-openssl3-pkcs12", "truststore")
+    probe = Probe("https://stores-only.invalid/", store, Secret(password), trust, Secret(trust_password))
+    for version, want in (("11.0.10", "keystore-format-unsupported"), ("21.0.8", None)):
+        with JsseEngine(jdk=jdk_of(real_jdks[version])) as engine:
+            reading = engine.load_stores(probe)
+        assert reading.java_version == version
+        assert reading.code == want
+        assert reading.loaded is (want is None)
+        assert password not in repr(reading)
+
+
+# -- the platform's TLS settings: --client-tls, [client] ciphers -------------------------------
+
+
+def test_check_client_tls_pins_the_platforms_protocols(
+    live: Any, write_scenario: Any, tmp_path: Path, debian: Runtime
+) -> None:
+    target = live(write_scenario({"server": {"trust": ["client-root"], "tls_versions": ["1.3"]}}, name="tls13-only"))
+    base = ["check", str(target.built.destination), "--url", target.url, "--json", "--engine", "jsse"]
+    pinned = json.loads(cli(*base, "--client-tls", "1.2", cwd=tmp_path).stdout)
+    handshake = {f["code"] for f in pinned["findings"] if f["check"] == "handshake"}
+    assert handshake == {"protocol-mismatch"}  # a TLS 1.2 platform against a TLS 1.3-only server
+    free = json.loads(cli(*base, cwd=tmp_path).stdout)
+    assert {f["code"] for f in free["findings"] if f["check"] == "handshake"} == {"ok"}  # the twin
+
+
+def test_client_ciphers_a_shared_suite_is_ok(tmp_path: Path) -> None:
+    """The negative twin of scenarios/cipher-mismatch.toml: an ECDSA suite for the server's EC key."""
+    text = (REPO / "scenarios" / "cipher-mismatch.toml").read_text("utf-8")
+    text = text.replace("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
+    text = text.replace('outcome = "cipher-mismatch"', 'outcome = "ok"')
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "cipher-shared.toml").write_text(text, "utf-8")
+    done = cli("run", str(folder), "--engine", "jsse", "-v", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "tls: TLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" in done.stdout
+
+
+# -- a server CA without keyUsage: JSSE accepts it, so must the static check -------------------
+
+
+def _server_pki(folder: Path, ca_usage: Any) -> tuple[Any, Any]:
+    """A root (keyUsage as given, or none) issuing a 127.0.0.1 server certificate, into folder/server."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "No-KU Root")])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+    )
+    if ca_usage is not None:
+        builder = builder.add_extension(ca_usage, critical=True)
+    root = builder.sign(root_key, hashes.SHA256())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(root_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=20))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    server = folder / "server"
+    pem = serialization.Encoding.PEM
+    (server / "chain.pem").write_bytes(leaf.public_bytes(pem))
+    key = leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    (server / "key.pem").write_bytes(key)
+    return root, leaf
+
+
+@pytest.mark.parametrize(
+    ("ca_usage", "static", "jsse"),
+    [
+        (None, set(), "ok"),  # no keyUsage on the CA: JSSE (PKIX, RFC 5280) accepts it
+        ("no-keycertsign", {"server-cert-untrusted"}, "server-cert-untrusted"),  # the twin: JSSE refuses
+    ],
+)
+def test_server_ca_key_usage_as_jsse_judges_it(
+    tmp_path: Path, debian: Runtime, ca_usage: str | None, static: set[str], jsse: str
+) -> None:
+    from cryptography import x509
+
+    from harness.build import build_scenario
+    from harness.files import write_atomic
+    from harness.scenario import load_scenario
+    from harness.server import LocalServer, ServerFiles
+    from harness.stores import truststore_bytes
+
+    usage = None
+    if ca_usage == "no-keycertsign":
+        flags = dict.fromkeys(
+            ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement", "encipher_only"), False
+        )
+        usage = x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=True, decipher_only=False, **flags)
+    scenario = load_scenario(REPO / "scenarios" / "ok-rsa.toml")
+    built = build_scenario(scenario, tmp_path / "built", port=1)
+    root, _ = _server_pki(built.folder, usage)
+    password = scenario.truststore.password
+    data = truststore_bytes([("no-ku-root", root)], "jks", password)
+    write_atomic(built.truststore, data, private=True, overwrite=True)
+    with LocalServer(ServerFiles.from_dir(built.folder / "server")) as server:
+        done = cli("check", str(built.destination), "--url", server.url, "--json", "--engine", "jsse", cwd=tmp_path)
+    doc = json.loads(done.stdout)
+    assert {f["code"] for f in doc["findings"] if f["check"] == "server-chain" and f["severity"] == "error"} == static
+    handshake = [f for f in doc["findings"] if f["check"] == "handshake"]
+    assert {f["code"] for f in handshake} == {jsse}, [f["message"] for f in handshake]
