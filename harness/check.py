@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
+
+from cryptography import x509
 
 from harness.diagnose import (
     Evidence,
+    Verdict,
     diagnose,
     name_of,
     reaches_ca_names,
@@ -26,7 +31,7 @@ from harness.diagnose import (
     weak_key,
     weak_signature,
 )
-from harness.engines import Engine, Probe
+from harness.engines import Engine, Outcome, Probe
 from harness.errors import StoreError, UsageError
 from harness.remote import ServerView, inspect_server, split_url
 from harness.secret import Secret
@@ -37,6 +42,7 @@ __all__ = [
     "Destination",
     "Finding",
     "Report",
+    "Request",
     "load_destination",
     "render_text",
     "run_check",
@@ -44,6 +50,7 @@ __all__ = [
 ]
 
 Severity = Literal["error", "warning", "info"]
+_SEVERITY_ORDER: tuple[Severity, ...] = ("error", "warning", "info")
 
 # The checks, in order; each becomes one JUnit testcase.
 CHECKS = ("keystore", "client-certificate", "truststore", "server-chain", "client-ca-names", "handshake")
@@ -57,6 +64,29 @@ _EXTENSIONS: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
+class Request:
+    """What ``check`` sends once the handshake is done.
+
+    By default ``HEAD`` on the URL's path and query, no body: a request that
+    changes nothing (RFC 9110 9.2.1: safe), routed by servers as GET is, with no
+    answer body to download. ``--post FILE`` sends exactly that file's bytes with
+    POST and ``content_type``, as the platform does.
+    """
+
+    method: str = "HEAD"
+    body: bytes | None = None
+    content_type: str = "application/json"
+    source: Path | None = None  # the --post file
+
+    def describe(self, url: str) -> str:
+        target = split_url(url)[2] + (f"?{urlsplit(url).query}" if urlsplit(url).query else "")
+        if self.body is None:
+            return f"{self.method} {target} (no body)"
+        name = self.source.name if self.source else "the body"
+        return f"{self.method} {target} with {name} ({len(self.body)} bytes, Content-Type: {self.content_type})"
+
+
+@dataclass(frozen=True)
 class Finding:
     code: str
     severity: Severity
@@ -64,6 +94,8 @@ class Finding:
     subject: str  # the file, entry or certificate concerned
     message: str
     fix: str = ""
+    # The engines whose live handshake gave this same finding (one finding per cause).
+    engines: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +115,12 @@ class Report:
     destination: Destination
     findings: list[Finding] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)  # what was seen, for the summary
+    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))  # the time validity was judged for
+    at_given: bool = False  # --at was given (the go-live date), rather than now
+    engine_choice: str = "all"
+    verified_with: list[str] = field(default_factory=list)  # engines whose live handshake the server accepted
+    # The days until the first certificate (key entry's, truststore's or server's) expires, from ``at``.
+    first_expiry: tuple[int, str] | None = None
 
     def add(self, code: str, severity: Severity, check: str, subject: str, message: str, fix: str = "") -> None:
         self.findings.append(Finding(code, severity, check, subject, message, fix))
@@ -91,15 +129,56 @@ class Report:
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
 
-    def to_json(self) -> str:
-        doc = {
+    @property
+    def ready(self) -> bool:
+        """Ready for go-live: tried live, no error, and the platform's stack (JSSE) verified it.
+
+        Only when the user chose ``--engine python`` does an OpenSSL-only verification count.
+        """
+        if self.destination.url is None or self.errors:
+            return False
+        return "jsse" in self.verified_with or (self.engine_choice == "python" and "python" in self.verified_with)
+
+    @property
+    def exit_code(self) -> int:
+        """0: ready, or (no URL) stores without an error; 1 otherwise."""
+        if self.errors:
+            return 1
+        return 0 if self.ready or self.destination.url is None else 1
+
+    def verdict(self) -> str:
+        if self.errors:
+            return "NOT ready for go-live"
+        if self.destination.url is None:
+            return "stores look right (no URL: not tried live)"
+        if not self.ready:
+            return "NOT ready for go-live: no engine verified the handshake"
+        if "jsse" in self.verified_with:
+            return "ready for go-live (verified with JSSE, the platform's TLS stack)"
+        return "ready for go-live, verified with OpenSSL only (the platform's JSSE was not tried)"
+
+    def first_finding(self) -> Finding | None:
+        for severity in ("error", "warning"):
+            for finding in self.findings:
+                if finding.severity == severity:
+                    return finding
+        return None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
             "destination": str(self.destination.source),
             "url": self.destination.url,
             "ok": not self.errors,
-            "findings": [asdict(f) for f in self.findings],
+            "ready": self.ready,
+            "verified_with": list(self.verified_with),
+            "at": self.at.isoformat(timespec="seconds"),
+            "first_expiry_days": self.first_expiry[0] if self.first_expiry else None,
+            "findings": [{**asdict(f), "engines": list(f.engines)} for f in self.findings],
             "facts": self.facts,
         }
-        return json.dumps(doc, indent=2)
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2)
 
 
 # -- the destination JSON ------------------------------------------------------------
@@ -182,12 +261,16 @@ def run_check(
     at: dt.datetime | None = None,
     expiring_days: int = _EXPIRING_DAYS,
     timeout: float = 10.0,
+    request: Request | None = None,
+    engine_choice: str = "all",
 ) -> Report:
     now = at or dt.datetime.now(dt.UTC)
-    report = Report(destination)
+    report = Report(destination, at=now, at_given=at is not None, engine_choice=engine_choice)
     keystore = _open(report, destination.keystore, destination.keystore_password, "keystore")
     if keystore is not None:
         _check_keystore(report, keystore, now, expiring_days)
+        for entry in keystore.key_entries:
+            _note_expiry(report, entry.chain, f"client certificate chain ({entry.alias!r})")
     truststore = _open(report, destination.truststore, destination.truststore_password, "truststore")
     if truststore is not None:
         _check_truststore(report, truststore, now)
@@ -206,10 +289,18 @@ def run_check(
             "check the URL, DNS, the port and any firewall between here and the server",
         )
         return report
+    _note_expiry(report, view.chain, "server chain")
     _check_server_chain(report, view, truststore, now)
     _check_ca_names(report, view, keystore)
-    _check_live(report, destination, view, keystore, truststore, engines, timeout)
+    _check_live(report, destination, view, keystore, truststore, engines, timeout, request or Request())
     return report
+
+
+def _note_expiry(report: Report, chain: Sequence[x509.Certificate], side: str) -> None:
+    for cert in chain:
+        days = (cert.not_valid_after_utc - report.at).days
+        if report.first_expiry is None or days < report.first_expiry[0]:
+            report.first_expiry = (days, f"{name_of(cert)} ({side})")
 
 
 def _open(report: Report, path: Path, password: Secret, role: Role) -> StoreContents | None:
@@ -534,39 +625,126 @@ def _check_live(
     view: ServerView,
     keystore: StoreContents | None,
     truststore: StoreContents | None,
-    engines: Iterable[Engine],
+    engines: Sequence[Engine],
     timeout: float,
+    request: Request,
 ) -> None:
     assert destination.url is not None
-    probe = Probe(
-        url=destination.url,
-        keystore=destination.keystore,
-        keystore_password=destination.keystore_password,
-        truststore=destination.truststore,
-        truststore_password=destination.truststore_password,
-        timeout=timeout,
-    )
     evidence = Evidence(
         keystore=keystore, truststore=truststore, server_chain=view.chain, ca_names=view.ca_names or (), host=view.host
     )
+    available = [e for e in engines if e.unavailable_reason() is None]
+    # A body the user gave goes to the server once, through the platform's stack when it is here;
+    # the other engines send the default request, which changes nothing.
+    poster = next((e for e in available if e.name == "jsse"), available[0] if available else None)
+    live: list[tuple[str, Severity, str, str, str]] = []  # (engine, severity, code, message, fix)
     for engine in engines:
         reason = engine.unavailable_reason()
-        subject = f"{engine.name} engine"
         if reason is not None:
-            report.add("engine-unavailable", "warning", "handshake", subject, reason)
+            platform = engine.name == "jsse"
+            report.add(
+                "engine-unavailable",
+                "error" if platform else "warning",
+                "handshake",
+                f"{engine.name} engine",
+                reason + (": the platform's own TLS stack (JSSE) was not tried, so check cannot say ready" * platform),
+                "install a JDK 11+ or set JAVA_HOME; or pass --engine python to accept a check with OpenSSL only"
+                if platform
+                else "",
+            )
             continue
-        outcome = engine.probe(probe)
-        verdict = diagnose(outcome, evidence)
-        report.facts[f"handshake {engine.name}"] = (
-            f"{verdict.code}: {outcome.protocol or '-'} {outcome.cipher or ''} HTTP "
-            f"{outcome.http_status or '-'}".strip()
+        sent = request if request.body is None or engine is poster else Request()
+        outcome = engine.probe(
+            Probe(
+                url=destination.url,
+                keystore=destination.keystore,
+                keystore_password=destination.keystore_password,
+                truststore=destination.truststore,
+                truststore_password=destination.truststore_password,
+                method=sent.method,
+                message=sent.body or b"",
+                content_type=sent.content_type,
+                timeout=timeout,
+            )
         )
-        if verdict.code == "ok":
-            report.add("ok", "info", "handshake", subject, verdict.explanation)
-        else:
-            severity: Severity = "warning" if verdict.code == "http-error" else "error"
-            raw = f" [raw: {outcome.error}]" if outcome.error and outcome.error not in verdict.explanation else ""
-            report.add(verdict.code, severity, "handshake", subject, verdict.explanation + raw, verdict.fix)
+        report.facts[f"request {engine.name}"] = sent.describe(destination.url)
+        verdict = diagnose(outcome, evidence)
+        code, severity, message, fix = _interpret(verdict, outcome, sent)
+        java = outcome.details.get("java_version")
+        report.facts[f"handshake {engine.name}"] = (
+            f"{code}: {outcome.protocol or '-'} {outcome.cipher or ''} HTTP {outcome.http_status or '-'}"
+            + (f" (Java {java})" if java else "")
+        )
+        if code in ("ok", "http-error"):
+            report.verified_with.append(engine.name)
+        live.append((engine.name, severity, code, message, fix))
+    _merge_live(report, live)
+
+
+def _interpret(verdict: Verdict, outcome: Outcome, sent: Request) -> tuple[str, Severity, str, str]:
+    """(code, severity, message, fix) of one engine's probe: the HTTP answer read for what was sent."""
+    status = outcome.http_status or 0
+    what = f"{sent.method} answered HTTP {status}"
+    if verdict.code == "ok":
+        redirect = " (a redirect: the platform's JDK follows it)" if 300 <= status < 400 else ""
+        return "ok", "info", f"handshake ({outcome.protocol}, {outcome.cipher}) and {what}{redirect}", ""
+    if verdict.code == "http-error" and status in (404, 405) and sent.body is None:
+        return (
+            "ok",
+            "info",
+            f"handshake ({outcome.protocol}, {outcome.cipher}) done, TLS and the client certificate accepted; "
+            f"{what}: the path or method is the application's business, not MTLS's",
+            "",
+        )
+    if verdict.code == "http-error":
+        return "http-error", "warning", verdict.explanation + f" to {sent.method}", verdict.fix
+    raw = condense_error(outcome.error)
+    detail = f" [{outcome.engine}: {raw}]" if raw and raw not in verdict.explanation else ""
+    return verdict.code, "error", verdict.explanation + detail, verdict.fix
+
+
+# "sun.security.provider.certpath.SunCertPathBuilderException: " inside a message: the class, once is enough.
+_QUALIFIED = re.compile(r"\b(?:[a-z_$][\w$]*\.)+([A-Z][\w$]*(?:Exception|Error))\b")
+_EMBEDDED = re.compile(r"(?<=: )(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error): ")
+
+
+def condense_error(error: str | None) -> str:
+    """An engine's raw error as one line: the first line that says something, with its exception class.
+
+    The JDK's text is the exception chain, one ``class: message`` per line (often
+    with nested class names inside a message); OpenSSL's is one line already.
+    """
+    if not error:
+        return ""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    meaningful = next((line for line in lines if ": " in line), lines[0] if lines else "")
+    meaningful = _EMBEDDED.sub("", meaningful)
+    meaningful = _QUALIFIED.sub(lambda m: m[1], meaningful)
+    return meaningful[:300]
+
+
+def _merge_live(report: Report, live: Sequence[tuple[str, Severity, str, str, str]]) -> None:
+    """One finding per cause: engines that agree share one; a static finding with the same code absorbs them."""
+    by_code: dict[str, list[tuple[str, Severity, str, str, str]]] = {}
+    for item in live:
+        by_code.setdefault(item[2], []).append(item)
+    for code, items in by_code.items():
+        names = tuple(sorted(item[0] for item in items))
+        agreed = f" ({' and '.join(names)} agreed)" if len(names) > 1 else ""
+        # The platform's engine speaks first.
+        _, severity, _, message, fix = next((i for i in items if i[0] == "jsse"), items[0])
+        static = next((i for i, f in enumerate(report.findings) if f.code == code and not f.engines), None)
+        if static is not None and code != "ok":
+            found = report.findings[static]
+            report.findings[static] = replace(
+                found,
+                severity=min(found.severity, severity, key=_SEVERITY_ORDER.index),
+                engines=names,
+                message=f"{found.message}; live, the {' and '.join(names)} engine(s) found the same",
+            )
+            continue
+        subject = " and ".join(names) + (" engines" if len(names) > 1 else " engine")
+        report.findings.append(Finding(code, severity, "handshake", subject, message + agreed, fix, names))
 
 
 # -- output ------------------------------------------------------------------------------
@@ -585,15 +763,14 @@ def render_text(report: Report) -> str:
             lines.append(f"        fix: {finding.fix}")
     errors = len(report.errors)
     warnings = sum(1 for f in report.findings if f.severity == "warning")
-    verdict = (
-        "NOT ready for go-live"
-        if errors
-        else "ready for go-live"
-        if dest.url
-        else "stores look right (no URL: not tried live)"
-    )
-    lines.append(f"result: {errors} error(s), {warnings} warning(s): {verdict}")
+    lines.append(f"result: {errors} error(s), {warnings} warning(s): {report.verdict()}; {judged_for(report)}")
     return "\n".join(lines)
+
+
+def judged_for(report: Report) -> str:
+    """Which moment the certificates were judged for (the live handshake itself always runs now)."""
+    when = f"{report.at:%Y-%m-%d %H:%M} UTC"
+    return f"validity judged for {when} (--at)" if report.at_given else f"validity judged for now, {when}"
 
 
 def write_report_junit(report: Report, path: Path) -> None:
@@ -602,7 +779,8 @@ def write_report_junit(report: Report, path: Path) -> None:
 
     cases = []
     for check in CHECKS:
-        found = [f for f in report.findings if f.check == check]
+        # A static finding the live handshake confirmed (one finding per cause) fails the handshake case too.
+        found = [f for f in report.findings if f.check == check or (check == "handshake" and f.engines)]
         errors = [f for f in found if f.severity == "error"]
         text = "\n".join(
             f"{f.severity} {f.code}: {f.subject}: {f.message}" + (f" (fix: {f.fix})" if f.fix else "") for f in found

@@ -25,12 +25,17 @@ __all__ = ["main"]
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
+class _CommandLineError(Exception):
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog, self.message = prog, message
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line naming the command, not a usage dump."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
-        raise SystemExit(EXIT_BAD_INPUT)
+        raise _CommandLineError(self.prog, f"{message}; see `{self.prog} --help`")
 
 
 def _parser() -> _Parser:
@@ -85,18 +90,48 @@ def _parser() -> _Parser:
     serve.set_defaults(handler=_serve)
 
     check = commands.add_parser("check", help="judge a destination JSON, its stores and (with a URL) the live server")
-    check.add_argument("destination", type=Path, metavar="DESTINATION.json")
-    check.add_argument("--url", help='the destination\'s URL (default: its "url" attribute)')
+    check.add_argument(
+        "destinations",
+        nargs="+",
+        type=Path,
+        metavar="DESTINATION.json|DIR",
+        help="a destination JSON, or several, or folders of them (a fleet: checked in parallel, shown as a table)",
+    )
+    check.add_argument("--url", help='the destination\'s URL (default: its "url" attribute; one destination only)')
+    check.add_argument(
+        "--method",
+        choices=("HEAD", "GET"),
+        default="HEAD",
+        help="the request after the handshake (default HEAD: no body, changes nothing)",
+    )
+    check.add_argument(
+        "--post", type=Path, metavar="FILE", help="send FILE's exact bytes with POST, as the platform does (once)"
+    )
+    check.add_argument("--content-type", metavar="TYPE", help="Content-Type of the --post body (default: by extension)")
+    check.add_argument("--concurrency", type=int, default=8, metavar="N", help="fleet: destinations checked at once")
+    check.add_argument(
+        "--destination-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="fleet: the most one destination may take (default 60)",
+    )
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
     check.add_argument("--junit", type=Path, metavar="FILE", help="write one JUnit testcase per check")
     check.add_argument(
         "--engine", choices=("python", "jsse", "all"), default="all", help="engines for the live handshake"
     )
     check.add_argument(
-        "--at", metavar="DATETIME", help="judge validity at this time (RFC 3339 or +30d), e.g. the go-live date"
+        "--at", metavar="WHEN", help="judge validity at this time (ISO date/date-time, or +30d / -5d), e.g. go-live"
     )
     check.add_argument(
-        "--expiring-days", type=int, default=30, metavar="N", help="warn when a certificate expires within N days"
+        "--warn-days",
+        "--expiring-days",
+        dest="expiring_days",
+        type=int,
+        default=30,
+        metavar="N",
+        help="warn when a certificate expires within N days (default 30)",
     )
     check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
     _password_options(check, "keystore", "keystorePass")
@@ -170,13 +205,39 @@ def _password(
     return Secret(first)
 
 
+def _joined_at(argv: Sequence[str]) -> list[str]:
+    """``--at -5d`` as ``--at=-5d``: argparse takes a value starting with "-" for an option."""
+    out: list[str] = []
+    rest = iter(argv)
+    for arg in rest:
+        if arg == "--at" and (value := next(rest, None)) is not None:
+            out.append(f"--at={value}")
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    from harness.outputs import asked_reports, write_error_reports
+
+    given = _joined_at(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _parser().parse_args(given)
+    except _CommandLineError as exc:
+        sys.stderr.write(f"{exc.prog}: error: {exc.message}\n")
+        command = exc.prog.removeprefix("mtls-harness").strip()
+        if command:
+            json_out, junit = asked_reports(given)
+            write_error_reports(command, exc.message, json_out=json_out, junit=junit)
+        return EXIT_BAD_INPUT
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
     except HarnessError as exc:
-        sys.stderr.write(f"mtls-harness: error: {exc}\n")
+        sys.stderr.write(f"mtls-harness {args.command}: error: {exc}\n")
+        write_error_reports(
+            args.command, str(exc), json_out=getattr(args, "json", False), junit=getattr(args, "junit", None)
+        )
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         sys.stderr.write("mtls-harness: interrupted\n")
@@ -322,37 +383,9 @@ def _engines(choice: str) -> list[Any]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    import datetime as dt
+    from harness.fleet import check_command
 
-    from harness.check import load_destination, render_text, run_check, write_report_junit
-    from harness.scenario import resolve_time
-
-    at = None
-    if args.at:
-        from harness.scenario import parse_time
-
-        spec = parse_time(args.at)
-        if spec is None:
-            raise UsageError(
-                "--at", f"{args.at!r} is not a date-time", "use RFC 3339 (2026-12-15 or 2026-12-15T09:00:00Z) or +30d"
-            )
-        at = resolve_time(spec, dt.datetime.now(dt.UTC))
-    destination = load_destination(
-        args.destination,
-        url=args.url,
-        keystore_password=_password(args, "keystore"),
-        truststore_password=_password(args, "truststore"),
-    )
-    engines = _engines(args.engine) if destination.url else []
-    try:
-        report = run_check(destination, engines=engines, at=at, expiring_days=args.expiring_days, timeout=args.timeout)
-    finally:
-        for engine in engines:
-            engine.close()
-    print(report.to_json() if args.json else render_text(report))
-    if args.junit:
-        write_report_junit(report, args.junit)
-    return EXIT_FAILED if report.errors else EXIT_OK
+    return check_command(args, _password)
 
 
 def _refuse_overwrite(out: Path, force: bool) -> None:

@@ -70,10 +70,13 @@ class Checked:
         }
 
     def handshake(self) -> dict[str, str]:
-        """engine name -> the handshake finding's code."""
-        found = [f for f in self.findings if f["check"] == "handshake"]
-        verdicts = {f["subject"].removesuffix(" engine"): f["code"] for f in found}
-        assert len(verdicts) == len(found), found  # one finding per engine
+        """engine name -> the code of the one finding its live handshake gave (shared when engines agreed)."""
+        verdicts: dict[str, str] = {}
+        for f in self.findings:
+            names = f["engines"] or ([f["subject"].removesuffix(" engine")] if f["check"] == "handshake" else [])
+            for name in names:
+                assert name not in verdicts, self.findings  # one finding per engine
+                verdicts[name] = f["code"]
         return verdicts
 
     def with_code(self, code: str, check: str) -> list[dict[str, Any]]:
@@ -86,12 +89,24 @@ def check(*args: str, cwd: Path, env: dict[str, str] | None = None, replace_env:
     assert done.returncode in (0, 1), done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     doc = json.loads(done.stdout)
-    assert set(doc) == {"destination", "url", "ok", "findings", "facts"}
+    assert set(doc) == {
+        "destination",
+        "url",
+        "ok",
+        "ready",
+        "verified_with",
+        "at",
+        "first_expiry_days",
+        "findings",
+        "facts",
+    }
     errors = [f for f in doc["findings"] if f["severity"] == "error"]
-    assert done.returncode == (1 if errors else 0), done.stdout
+    # exit 0: ready (live), or no URL and no error; 1 otherwise
+    assert done.returncode == (0 if doc["ready"] or (doc["url"] is None and not errors) else 1), done.stdout
     assert doc["ok"] is (not errors)
+    assert not (doc["ready"] and errors)
     for finding in doc["findings"]:
-        assert set(finding) == {"code", "severity", "check", "subject", "message", "fix"}
+        assert set(finding) == {"code", "severity", "check", "subject", "message", "fix", "engines"}
         assert finding["check"] in CHECKS
         assert finding["severity"] in ("error", "warning", "info")
     return Checked(done, doc)
@@ -141,6 +156,11 @@ def test_the_manifest_and_the_docs_cover_each_other() -> None:
             assert code in DOCUMENTED, f"{name}: {code} is not in docs/check.md"
 
 
+def checks_of(finding: dict[str, Any]) -> set[str]:
+    """The checks a finding belongs to: its own, and the handshake when the live engines confirmed it."""
+    return {finding["check"], *(["handshake"] if finding["engines"] else [])}
+
+
 def assert_junit_matches(report: Path, checked: Checked, secrets: set[str]) -> None:
     """Valid junit-10, one testcase per check, failed exactly where the JSON has an error finding."""
     xmlschema.XMLSchema(JUNIT_XSD).validate(report)
@@ -149,13 +169,13 @@ def assert_junit_matches(report: Path, checked: Checked, secrets: set[str]) -> N
     cases = [case for suite in JUnitXml.fromfile(str(report)) for case in suite]
     assert [c.name for c in cases] == list(CHECKS)
     failed = {c.name for c in cases if any(isinstance(r, Failure) for r in c.result)}
-    assert failed == {f["check"] for f in checked.findings if f["severity"] == "error"}
+    assert failed == {c for f in checked.findings if f["severity"] == "error" for c in checks_of(f)}
     # Without a URL the live checks did not run: skipped, not passed.
     skipped = {c.name for c in cases if any(isinstance(r, Skipped) for r in c.result)}
     live = {"server-chain", "client-ca-names", "handshake"}
     assert skipped == (set() if checked.doc.get("url") else live - {f["check"] for f in checked.findings})
     for case in cases:
-        for finding in (f for f in checked.findings if f["check"] == case.name):
+        for finding in (f for f in checked.findings if case.name in checks_of(f)):
             # each finding is in its testcase: in the failure text, or in system-out when it passed
             where = " ".join(r.text or "" for r in case.result) + (case.system_out or "")
             assert finding["code"] in where, (case.name, finding["code"])
@@ -293,7 +313,7 @@ BAD_INPUT: dict[str, tuple[Callable[[Path], list[str]], list[str]]] = {
     "malformed-url-option": (lambda t: [str(GOOD), "--url", "ftp://x"], ["ftp://x: not an https:// URL"]),
     "malformed-url-in-json": (lambda t: [str(_good_with(t, url="ftp://x"))], ["ftp://x: not an https:// URL"]),
     "url-port-not-a-number": (lambda t: [str(GOOD), "--url", "https://h:port/x"], ["the port is not a number"]),
-    "at-nonsense": (lambda t: [str(GOOD), "--at", "nonsense"], ["'nonsense' is not a date-time"]),
+    "at-nonsense": (lambda t: [str(GOOD), "--at", "nonsense"], ["'nonsense' is neither a date nor an offset"]),
     "both-password-sources": (
         lambda t: [str(GOOD), "--keystore-password-env", "A", "--keystore-password-file", "f"],
         ["not allowed with"],
@@ -311,9 +331,35 @@ def test_bad_input_is_exit_2_and_one_line(
     make: Callable[[Path], list[str]], words: list[str], tmp_path: Path, no_secret: Any
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "UNSET_VAR"}
-    done = cli("check", *make(tmp_path), "--json", cwd=tmp_path, env=env, replace_env=True)
+    done = cli("check", *make(tmp_path), cwd=tmp_path, env=env, replace_env=True)
     assert_one_line_error(done, *words)
     no_secret(done.stderr, destination_passwords(GOOD))
+    # with --json and --junit, both reports are written on exit 2 too, carrying the same error
+    report = tmp_path / "reports" / "check.xml"
+    done = cli("check", *make(tmp_path), "--json", "--junit", str(report), cwd=tmp_path, env=env, replace_env=True)
+    assert_bad_input_reports(done, report, *words)
+    no_secret(done.stdout + done.stderr + report.read_text("utf-8"), destination_passwords(GOOD))
+
+
+def assert_bad_input_reports(done: subprocess.CompletedProcess[str], junit: Path | None, *words: str) -> None:
+    """Exit 2, one line on stderr, and the asked-for reports carrying that line."""
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert done.stderr.count("\n") == 1, done.stderr
+    line = done.stderr.removeprefix("mtls-harness check: error: ").strip()
+    assert line != done.stderr.strip(), done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["error"] == line
+    assert doc["ready"] is False
+    assert doc["ok"] is False
+    for word in words:
+        assert word in line, line
+    if junit is not None:
+        suite = JUnitXml.fromfile(str(junit))
+        [case] = next(iter(suite))
+        assert isinstance(case.result[0], Failure)
+        assert line in case.result[0].text
+        xmlschema.XMLSchema(JUNIT_XSD).validate(str(junit))
 
 
 @pytest.mark.parametrize("name", ["store-unreadable", "store-unreadable-truncated"])
@@ -453,6 +499,8 @@ def test_live_ok_scenario_is_ready(live: Callable[[Path], Live], engine: str, no
     root = target.scenario.pki[target.scenario.server.trust[0]].subject
     assert root in checked.doc["facts"]["client CA names"]
     assert checked.doc["url"] == target.url
+    assert checked.doc["ready"] is True
+    assert checked.doc["verified_with"] == [engine]
     no_secret(checked.done.stdout + checked.done.stderr, target.scenario)
 
 
@@ -470,20 +518,60 @@ def test_live_url_from_the_json_and_every_engine(
     no_secret(checked.done.stdout + checked.done.stderr, target.scenario)
 
 
-def test_live_without_a_jdk_the_jsse_engine_is_a_warning(
+def _without_a_jdk(tmp_path: Path) -> dict[str, str]:
+    """What harness/engines/jsse.py's find_jdk looks at, pointed at nothing: JAVA_HOME unset, no java on PATH."""
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = str(tmp_path / "no-tools-here")
+    return env
+
+
+def test_live_without_a_jdk_check_is_not_ready_and_exits_1(
     live: Callable[[Path], Live], tmp_path: Path, no_secret: Any
 ) -> None:
     target = live(SCENARIOS / "ok-rsa.toml")
-    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
-    env["PATH"] = str(tmp_path / "no-tools-here")
-    done = cli(
-        "check", str(target.built.destination), "--url", target.url, "--json", cwd=tmp_path, env=env, replace_env=True
-    )
+    env = _without_a_jdk(tmp_path)
+    for extra in ([], ["--engine", "all"], ["--engine", "jsse"]):
+        args = ("check", str(target.built.destination), "--url", target.url, *extra)
+        done = cli(*args, "--json", cwd=tmp_path, env={**env, "CI": "true"}, replace_env=True)
+        assert done.returncode == 1, done.stdout + done.stderr
+        doc = json.loads(done.stdout)
+        assert doc["ready"] is False
+        assert doc["ok"] is False
+        [missing] = [f for f in doc["findings"] if f["code"] == "engine-unavailable"]
+        assert (missing["severity"], missing["subject"]) == ("error", "jsse engine")
+        assert doc["verified_with"] == ([] if extra == ["--engine", "jsse"] else ["python"])
+        text = cli(*args, cwd=tmp_path, env=env, replace_env=True)
+        assert text.returncode == 1
+        assert "NOT ready for go-live" in text.stdout.splitlines()[-1]
+        no_secret(done.stdout + text.stdout + done.stderr, target.scenario)
+
+
+def test_live_without_a_jdk_an_explicit_python_engine_is_ready_with_openssl_only(
+    live: Callable[[Path], Live], tmp_path: Path, no_secret: Any
+) -> None:
+    target = live(SCENARIOS / "ok-rsa.toml")
+    args = ("check", str(target.built.destination), "--url", target.url, "--engine", "python")
+    done = cli(*args, "--json", cwd=tmp_path, env=_without_a_jdk(tmp_path), replace_env=True)
     assert done.returncode == 0, done.stdout + done.stderr
     doc = json.loads(done.stdout)
-    handshake = {(f["subject"], f["code"], f["severity"]) for f in doc["findings"] if f["check"] == "handshake"}
-    assert handshake == {("python engine", "ok", "info"), ("jsse engine", "engine-unavailable", "warning")}
-    no_secret(done.stdout + done.stderr, target.scenario)
+    assert doc["ready"] is True
+    assert doc["verified_with"] == ["python"]
+    assert not [f for f in doc["findings"] if f["code"] == "engine-unavailable"]
+    text = cli(*args, cwd=tmp_path, env=_without_a_jdk(tmp_path), replace_env=True)
+    assert text.returncode == 0
+    assert text.stdout.splitlines()[-1].startswith(
+        "result: 0 error(s), 0 warning(s): ready for go-live, verified with OpenSSL only"
+    )
+    no_secret(done.stdout + text.stdout, target.scenario)
+
+
+@pytest.mark.jdk
+def test_live_with_a_jdk_ready_says_jsse(live: Callable[[Path], Live], java: str, tmp_path: Path) -> None:
+    target = live(SCENARIOS / "ok-rsa.toml")
+    done = cli("check", str(target.built.destination), "--url", target.url, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ready for go-live (verified with JSSE" in done.stdout.splitlines()[-1]
+    assert "OpenSSL only" not in done.stdout
 
 
 def test_live_server_cert_untrusted(live: Callable[[Path], Live], engine: str, tmp_path: Path, no_secret: Any) -> None:
@@ -700,14 +788,29 @@ CATALOGUE = [
 
 @pytest.mark.parametrize(("path", "engine_name"), CATALOGUE)
 def test_live_check_reports_each_shipped_scenarios_expected_outcome(
-    live: Callable[[Path], Live], request: pytest.FixtureRequest, path: Path, engine_name: str, no_secret: Any
+    live: Callable[[Path], Live],
+    request: pytest.FixtureRequest,
+    path: Path,
+    engine_name: str,
+    no_secret: Any,
+    tmp_path: Path,
 ) -> None:
     if engine_name == "jsse":
         request.getfixturevalue("java")
     target = live(path)
-    checked = check_live(target, engine_name)
-    no_secret(checked.done.stdout + checked.done.stderr, target.scenario)
     expected = target.scenario.expect.for_engine(engine_name)
+    extra: tuple[str, ...] = ()
+    if expected == "http-error":
+        # The default HEAD changes nothing; the local server answers it 405, which proves TLS and the client
+        # certificate (ready). The application's error shows only to the POST the platform sends.
+        head = check_live(target, engine_name)
+        assert head.handshake() == {engine_name: "ok"}
+        assert head.doc["ready"] is True
+        body = tmp_path / "order.json"
+        body.write_bytes(b'{"order": 1}')
+        extra = ("--post", str(body))
+    checked = check_live(target, engine_name, *extra)
+    no_secret(checked.done.stdout + checked.done.stderr, target.scenario)
     everything = checked.codes(severities=("error", "warning", "info"))
     assert expected in everything, checked.findings
     if path.stem not in _STATIC_ONLY:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from harness.engines import Outcome, Probe, Stage, server_seen
+from harness.engines import MAX_BODY, Outcome, Probe, Stage, server_seen
 from harness.errors import StoreError
 from harness.stores import KeyEntry, read_store
 
@@ -123,11 +123,15 @@ class PythonEngine:
             # In TLS 1.3 the client finishes its handshake before the server has
             # judged the client certificate: a rejection arrives as an alert on
             # the first read, which is why it still counts as the handshake.
-            headers = {"Content-Type": probe.content_type, "Connection": "close"}
-            conn.request("POST", url.path or "/", body=probe.message, headers=headers)
+            headers = {"Connection": "close"}
+            body_out = probe.message if probe.method == "POST" else None  # HEAD / GET: no body, no Content-Type
+            if body_out is not None:
+                headers["Content-Type"] = probe.content_type
+            target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+            conn.request(probe.method, target, body=body_out, headers=headers)
             response = conn.getresponse()
             stage = "http"
-            body = response.read()
+            body = response.read(MAX_BODY)
         except ssl.SSLError as exc:
             return _ssl_failure("handshake", exc, details)
         except (OSError, http.client.HTTPException) as exc:

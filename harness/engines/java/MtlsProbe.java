@@ -37,6 +37,9 @@ public final class MtlsProbe {
         // HttpClient reads this once, in a static initialiser: set it before any
         // HTTP class loads, so no probe ever reuses another probe's connection.
         System.setProperty("http.keepAlive", "false");
+        // HttpClient resends a POST once when reading the answer fails: a body the
+        // user sent to a real server must go at most once.
+        System.setProperty("sun.net.http.retryPost", "false");
         PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, "UTF-8");
         // Anything else that prints (debug logging, JAVA_TOOL_OPTIONS agents) must
         // not corrupt the protocol channel.
@@ -167,14 +170,21 @@ public final class MtlsProbe {
             conn.setConnectTimeout(timeout);
             conn.setReadTimeout(timeout);
             conn.setUseCaches(false);
-            conn.setRequestMethod("POST");
-            conn.setDoOutput(true);
-            conn.setRequestProperty("Content-Type", string(req, "contentType"));
+            // POST (the platform's request, with its body) or HEAD / GET (no body, no Content-Type).
+            String method = req.get("method") == null ? "POST" : string(req, "method");
+            boolean sendsBody = method.equals("POST");
+            conn.setRequestMethod(method);
             byte[] body = Base64.getDecoder().decode(string(req, "bodyB64"));
+            if (sendsBody) {
+                conn.setDoOutput(true); // (on a GET this would turn it into a POST)
+                conn.setRequestProperty("Content-Type", string(req, "contentType"));
+            }
             conn.connect(); // TCP connect and TLS handshake
             stage = "http";
-            try (OutputStream os = conn.getOutputStream()) {
-                os.write(body);
+            if (sendsBody) {
+                try (OutputStream os = conn.getOutputStream()) {
+                    os.write(body);
+                }
             }
             int status = conn.getResponseCode();
             stage = "done";
