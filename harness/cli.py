@@ -264,8 +264,14 @@ def _scenario_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from harness.outputs import check_output_file, check_output_folder, write_output
     from harness.scenario import load_scenario
 
+    if args.junit:
+        check_output_file(args.junit, "--junit")
+    for option, folder in (("--keep", args.keep), ("--key-cache", args.key_cache)):
+        if folder is not None:
+            check_output_folder(folder, option)
     files = _scenario_files(args.paths)
     # Validate every file first: a malformed scenario is one line and exit 2,
     # before any server starts.
@@ -281,7 +287,7 @@ def _run(args: argparse.Namespace) -> int:
     pytest_args += ["--assert=plain", "-p", "no:hypothesispytest"]
     pytest_args += ["-o", "junit_logging=system-out", "-o", "junit_family=xunit2"]
     if args.junit:
-        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        write_output(args.junit.parent, "--junit", lambda p: p.mkdir(parents=True, exist_ok=True))
         pytest_args += ["--junitxml", str(args.junit), "-o", "junit_suite_name=mtls-harness"]
     if args.keyword:
         pytest_args += ["-k", args.keyword]
@@ -305,10 +311,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     from harness.build import build_scenario
+    from harness.outputs import check_output_folder, write_output
     from harness.scenario import load_scenario
 
+    check_output_folder(args.out, "--out")
     scenario = load_scenario(args.scenario)
-    built = build_scenario(scenario, args.out, port=args.port, force=args.force)
+    built = write_output(args.out, "--out", lambda out: build_scenario(scenario, out, port=args.port, force=args.force))
     print(f"built {scenario.name} into {built.folder}/")
     for path in (built.keystore, built.truststore, built.destination):
         print(f"  {path.name}")
@@ -389,10 +397,13 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _refuse_overwrite(out: Path, force: bool) -> None:
-    if out.exists() and not force:
-        raise UsageError(str(out), "already exists", "choose another --out, or pass --force to replace it")
+    from harness.outputs import check_output_file
+
     if out.is_dir():
         raise UsageError(str(out), "is a folder", "give a file name, e.g. --out keystore.jks")
+    if out.exists() and not force:
+        raise UsageError(str(out), "already exists", "choose another --out, or pass --force to replace it")
+    check_output_file(out, "--out")
 
 
 def _refuse_unreadable_password(out: Path, fmt: str, password: Secret) -> None:
@@ -408,6 +419,7 @@ def _refuse_unreadable_password(out: Path, fmt: str, password: Secret) -> None:
 
 def _keystore(args: argparse.Namespace) -> int:
     from harness.files import write_atomic
+    from harness.outputs import write_output
     from harness.stores import keystore_bytes, load_key_pair, read_store
 
     _refuse_overwrite(args.out, args.force)
@@ -428,7 +440,8 @@ def _keystore(args: argparse.Namespace) -> int:
     alias = args.alias or entry.alias or "client"
     if args.format == "jks":
         alias = alias.lower()  # JKS aliases are lower case; the JDK folds them
-    write_atomic(args.out, keystore_bytes(entry, alias, args.format, password), private=True, overwrite=args.force)
+    data = keystore_bytes(entry, alias, args.format, password)
+    write_output(args.out, "--out", lambda out: write_atomic(out, data, private=True, overwrite=args.force))
     written = read_store(args.out, password, "keystore")  # read back: what the platform will open
     leaf = written.key_entries[0].chain[0]
     print(f"wrote {args.out} ({args.format.upper()}, 0600): one key entry {alias!r}, key password = store password")
@@ -447,6 +460,7 @@ def _truststore(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives import hashes
 
     from harness.files import write_atomic
+    from harness.outputs import write_output
     from harness.pki import sha256_fingerprint
     from harness.remote import inspect_server
     from harness.stores import alias_for, read_store, truststore_bytes
@@ -481,7 +495,8 @@ def _truststore(args: argparse.Namespace) -> int:
         if fingerprint not in seen:
             seen.add(fingerprint)
             entries.append((alias_for(cert, taken), cert))
-    write_atomic(args.out, truststore_bytes(entries, args.format, password), private=True, overwrite=args.force)
+    data = truststore_bytes(entries, args.format, password)
+    write_output(args.out, "--out", lambda out: write_atomic(out, data, private=True, overwrite=args.force))
     read_store(args.out, password, "truststore")  # read back: what the platform will open
     print(f"wrote {args.out} ({args.format.upper()}): {len(entries)} trusted certificate(s)")
     for alias, cert in entries:

@@ -10,8 +10,10 @@ the same kind of line.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -36,8 +38,20 @@ def _check_parent(path: Path, option: str) -> None:
         raise UsageError(
             str(path), f"cannot be written: {ancestor} is a file, not a folder", f"choose another {option} path"
         )
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UsageError(str(path), f"cannot be written: no permission in {ancestor}", f"choose another {option}")
+    _probe_write(ancestor, path, option)
+
+
+def _probe_write(folder: Path, path: Path, option: str) -> None:
+    """Create and remove a file in ``folder``: the only test that holds for root and read-only mounts alike."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".mtls-harness-probe-", dir=folder)
+    except OSError as exc:
+        raise UsageError(
+            str(path), f"cannot be written: {exc.strerror or exc} in {folder}", f"choose another {option}"
+        ) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
 
 
 def check_output_file(path: Path, option: str) -> None:
@@ -54,8 +68,7 @@ def check_output_folder(path: Path, option: str) -> None:
     if path.exists() and not path.is_dir():
         raise UsageError(str(path), "is a file, not a folder", f"give a folder for {option}")
     if path.is_dir():
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise UsageError(str(path), "cannot be written: permission denied", f"choose another {option}")
+        _probe_write(path, path, option)
         return
     _check_parent(path, option)
 
