@@ -9,6 +9,7 @@ finding here (exit 1), not bad input: judging the input is this command's job.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -108,6 +109,8 @@ class Destination:
     truststore: Path
     truststore_password: Secret = field(repr=False)
     url: str | None = None
+    # Where each password came from, for messages: "the destination JSON" or the option that gave it.
+    origins: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -184,6 +187,20 @@ class Report:
 # -- the destination JSON ------------------------------------------------------------
 
 
+KEYS = ("url", "keystoreFile", "keystorePass", "truststoreFile", "truststorePass")
+_PLAIN_HTTP_PORTS = frozenset({80, 8000, 8008, 8080, 8081, 8888})
+
+
+def _did_you_mean(key: str) -> str:
+    import difflib
+
+    folded = {k.lower().replace("_", "").replace("-", ""): k for k in KEYS}
+    close = folded.get(key.lower().replace("_", "").replace("-", "")) or next(
+        iter(difflib.get_close_matches(key, KEYS, n=1, cutoff=0.6)), None
+    )
+    return f" (did you mean {close!r}?)" if close else ""
+
+
 def load_destination(
     path: Path,
     *,
@@ -191,13 +208,25 @@ def load_destination(
     keystore_password: Secret | None = None,
     truststore_password: Secret | None = None,
 ) -> Destination:
-    """Read the platform's destination JSON. Unusable input raises UsageError (exit 2)."""
+    """Read the platform's destination JSON, strictly. Unusable input raises UsageError (exit 2).
+
+    A UTF-8 byte-order mark is accepted; an unknown key (``URL`` for ``url``) is
+    refused with the key it most likely meant.
+    """
+    if path.is_dir():
+        raise UsageError(
+            str(path), "is a folder", "give the destination's JSON file (a fleet: check DIR checks every *.json in it)"
+        )
     try:
-        doc = json.loads(path.read_text("utf-8"))
+        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise UsageError(str(path), "no such file", "give the destination's JSON file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(str(path), f"cannot read: {exc}", "give the destination's JSON file") from None
+    except OSError as exc:
+        raise UsageError(str(path), f"cannot read: {exc.strerror or exc}", "give the destination's JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            str(path), f"not UTF-8 text (byte {exc.start})", "save the destination's JSON as UTF-8"
+        ) from None
     except json.JSONDecodeError as exc:
         raise UsageError(
             str(path), f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", "fix the JSON"
@@ -206,6 +235,14 @@ def load_destination(
         raise UsageError(str(path), "not valid JSON (nested too deeply)", "fix the JSON") from None
     if not isinstance(doc, dict):
         raise UsageError(str(path), "is not a JSON object", "give the destination's JSON object")
+    unknown = [k for k in doc if k not in KEYS]
+    if unknown:
+        named = "; ".join(f"{k!r}{_did_you_mean(k)}"[:120] for k in unknown[:3]) + ("; ..." if len(unknown) > 3 else "")
+        raise UsageError(
+            str(path),
+            f"unknown key{'s' if len(unknown) > 1 else ''} {named}",
+            f"the keys are {', '.join(KEYS)} (names are case-sensitive)",
+        )
 
     def text(key: str) -> str | None:
         value = doc.get(key)
@@ -224,23 +261,19 @@ def load_destination(
             raise UsageError(str(path), f"{key} holds a control character or line break", f"fix {key}")
         files[key] = (path.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
     passwords: dict[str, Secret] = {}
+    origins: dict[str, str] = {}
     for key, given in (("keystorePass", keystore_password), ("truststorePass", truststore_password)):
         value = text(key)
+        option = "--keystore-password" if key == "keystorePass" else "--truststore-password"
         if given is None and value is None:
-            option = "--keystore-password-env" if key == "keystorePass" else "--truststore-password-env"
-            raise UsageError(str(path), f"no {key}", f"add it, or pass {option} VAR / -file FILE")
+            raise UsageError(str(path), f"no {key}", f"add it, or pass {option}-env VAR / -file FILE")
         passwords[key] = given if given is not None else Secret(value or "")
+        origins[key] = f"the {option}-env/-file option" if given is not None else f"{path.name}"
     given_url = url is not None
     if url is None:
         url = text("url")
     if url is not None:
-        where = "--url" if given_url else str(path)
-        if not url or not url.isprintable():
-            raise UsageError(where, "the URL is empty or holds a line break or control character", "fix the URL")
-        try:
-            split_url(url)  # refuse a malformed URL before any work
-        except ValueError as exc:  # urlsplit: a bad IPv6 literal, or a host name that NFKC changes
-            raise UsageError(where, f"not a valid URL ({exc})", "fix the URL") from None
+        check_url(url, "--url" if given_url else str(path))
     return Destination(
         path,
         files["keystoreFile"],
@@ -248,7 +281,46 @@ def load_destination(
         files["truststoreFile"],
         passwords["truststorePass"],
         url,
+        origins,
     )
+
+
+def check_url(url: str, where: str) -> tuple[str, int, bool]:
+    """(host, port, port given) of the destination's https URL; UsageError naming ``where`` otherwise."""
+    if not url or not url.isprintable():
+        raise UsageError(where, "the URL is empty or holds a line break or control character", "fix the URL")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # urlsplit: a bad IPv6 literal, or a host name that NFKC changes
+        raise UsageError(where, f"not a valid URL ({exc})", "fix the URL") from None
+    if parts.scheme.lower() == "http":
+        raise UsageError(
+            f"{where}: {url}",
+            "a plain http:// URL (port 80 when none is given): MTLS needs https://",
+            "use https:// (port 443 when none is given)",
+        )
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise UsageError(
+            f"{where}: {url}", "not an https:// URL", "give the destination's URL, e.g. https://host:8443/path"
+        )
+    port_text = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
+    if not port_text:
+        port, given = 443, False
+    elif not port_text.isdigit():
+        raise UsageError(f"{where}: {url}", f"the port {port_text!r} is not a number", "fix the URL's port (1-65535)")
+    elif not 1 <= int(port_text) <= 65535:
+        raise UsageError(
+            f"{where}: {url}",
+            f"the port {int(port_text)} is out of range (1-65535)",
+            "fix the URL's port, or leave it out for https's default 443",
+        )
+    else:
+        port, given = int(port_text), True
+    try:
+        split_url(url)  # what the live checks will use must take it too
+    except ValueError as exc:
+        raise UsageError(where, f"not a valid URL ({exc})", "fix the URL") from None
+    return parts.hostname, port, given
 
 
 # -- the checks ------------------------------------------------------------------------
@@ -280,20 +352,69 @@ def run_check(
     try:
         view = inspect_server(destination.url, timeout=timeout)
     except OSError as exc:
-        report.add(
-            "connection-failed",
-            "error",
-            "server-chain",
-            destination.url,
-            f"cannot reach the server: {exc}",
-            "check the URL, DNS, the port and any firewall between here and the server",
-        )
+        host, port, port_given = check_url(destination.url, destination.url)
+        where = f"{host}:{port}" + ("" if port_given else " (no port in the URL: https's default 443)")
+        if _NOT_TLS.search(str(exc)) and speaks_plain_http(host, port, timeout):
+            report.add(
+                "connection-failed",
+                "error",
+                "server-chain",
+                destination.url,
+                f"{where} answers in plain HTTP, not TLS: this is an http port",
+                "use the server's https port in the URL (ask its operator which one)",
+            )
+        else:
+            report.add(
+                "connection-failed",
+                "error",
+                "server-chain",
+                destination.url,
+                f"cannot reach the server at {where}: {exc}",
+                "check the URL, DNS, the port and any firewall between here and the server",
+            )
         return report
     _note_expiry(report, view.chain, "server chain")
     _check_server_chain(report, view, truststore, now)
     _check_ca_names(report, view, keystore)
     _check_live(report, destination, view, keystore, truststore, engines, timeout, request or Request())
     return report
+
+
+# OpenSSL's words for an answer that is not a TLS record at all.
+_NOT_TLS = re.compile(r"wrong.version.number|record.layer.failure|packet.length.too.long|http.request", re.I)
+
+
+def speaks_plain_http(host: str, port: int, timeout: float) -> bool:
+    """True when the server answers a TLS ClientHello with an HTTP response: a plain-HTTP port.
+
+    Asked only after the server answered the handshake with something that is not
+    TLS. Sends the ClientHello any TLS client sends, then an empty line (which
+    ends a request line for a server reading HTTP: it answers 400 at once, with
+    no request made), and reads the first bytes back.
+    """
+    import socket
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname=host)
+    with contextlib.suppress(ssl.SSLWantReadError):
+        tls.do_handshake()  # writes the ClientHello into ``outgoing``, then wants the answer
+    try:
+        with socket.create_connection((host, port), timeout=min(timeout, 5.0)) as raw:
+            raw.sendall(outgoing.read() + b"\r\n\r\n")
+            answer = b""
+            while len(answer) < 5:
+                chunk = raw.recv(5 - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+    except OSError:
+        return False
+    # A status line; or, from a server that took the bytes for an HTTP/0.9 request, a bare HTML error page.
+    return answer.startswith(b"HTTP/") or answer.lstrip()[:1] == b"<"
 
 
 def _note_expiry(report: Report, chain: Sequence[x509.Certificate], side: str) -> None:
@@ -306,9 +427,31 @@ def _note_expiry(report: Report, chain: Sequence[x509.Certificate], side: str) -
 def _open(report: Report, path: Path, password: Secret, role: Role) -> StoreContents | None:
     check = role
     label = path.name
+    key = f"{role}File"
+    if path.is_dir():
+        report.add(
+            "store-unreadable",
+            "error",
+            check,
+            label,
+            f"{path}: {key} names a folder, not a {role} file",
+            f"point {key} at the {role} file itself",
+        )
+        return None
     try:
         contents = read_store(path, password, role)
     except StoreError as exc:
+        if exc.code == f"{role}-password-wrong" and not password.reveal():
+            origin = report.destination.origins.get(f"{role}Pass", "the destination JSON")
+            report.add(
+                exc.code,
+                "error",
+                check,
+                label,
+                f"{path}: {role}Pass is empty (from {origin}), and the {role} does not open without a password",
+                f"set {role}Pass to the {role}'s password (an empty environment variable counts as empty)",
+            )
+            return None
         report.add(exc.code, "error", check, label, exc.problem(), exc.fix)
         return None
     report.facts[role] = (

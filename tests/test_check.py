@@ -312,13 +312,37 @@ BAD_INPUT: dict[str, tuple[Callable[[Path], list[str]], list[str]]] = {
     ),
     "malformed-url-option": (lambda t: [str(GOOD), "--url", "ftp://x"], ["ftp://x: not an https:// URL"]),
     "malformed-url-in-json": (lambda t: [str(_good_with(t, url="ftp://x"))], ["ftp://x: not an https:// URL"]),
-    "url-port-not-a-number": (lambda t: [str(GOOD), "--url", "https://h:port/x"], ["the port is not a number"]),
+    "url-port-not-a-number": (lambda t: [str(GOOD), "--url", "https://h:port/x"], ["the port 'port' is not a number"]),
+    "url-port-out-of-range": (
+        lambda t: [str(GOOD), "--url", "https://h:99999/x"],
+        ["--url: https://h:99999/x: the port 99999 is out of range (1-65535)"],
+    ),
+    "url-port-zero": (lambda t: [str(_good_with(t, url="https://h:0/x"))], ["the port 0 is out of range"]),
+    "url-plain-http": (
+        lambda t: [str(_good_with(t, url="http://h/x"))],
+        ["http://h/x: a plain http:// URL (port 80 when none is given)", "use https:// (port 443 when none is given)"],
+    ),
+    "unknown-key-URL": (
+        lambda t: [str(_good_with(t, URL="https://h:8443/x"))],
+        ["destination.json: unknown key 'URL' (did you mean 'url'?)", "names are case-sensitive"],
+    ),
+    "unknown-key-typo": (
+        lambda t: [str(_good_with(t, keystorFile="k.jks"))],
+        ["unknown key 'keystorFile' (did you mean 'keystoreFile'?)"],
+    ),
+    "unknown-key-unrelated": (lambda t: [str(_good_with(t, colour="blue"))], ["unknown key 'colour'; the keys are"]),
+    "not-utf8": (lambda t: [str(_write_bytes(t / "d.json", b'{"url": "\xff"}'))], ["d.json: not UTF-8 text"]),
     "at-nonsense": (lambda t: [str(GOOD), "--at", "nonsense"], ["'nonsense' is neither a date nor an offset"]),
     "both-password-sources": (
         lambda t: [str(GOOD), "--keystore-password-env", "A", "--keystore-password-file", "f"],
         ["not allowed with"],
     ),
 }
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 def _write(path: Path, text: str) -> Path:
@@ -378,6 +402,54 @@ def test_a_missing_store_file_is_a_finding_not_bad_input(tmp_path: Path) -> None
     assert "gone.jks" in finding["subject"]
     # the truststore is still judged: it is fine
     assert checked.codes(check="truststore") == set()
+
+
+def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    plain = _good_with(tmp_path)
+    with_bom = _write_bytes(tmp_path / "bom.json", b"\xef\xbb\xbf" + plain.read_bytes())
+    at = at_for(CASES["good"])
+    assert (
+        check(str(with_bom), "--at", at, cwd=tmp_path).findings == check(str(plain), "--at", at, cwd=tmp_path).findings
+    )
+    assert check(str(with_bom), "--at", at, cwd=tmp_path).done.returncode == 0
+
+
+@pytest.mark.parametrize("role", ["keystore", "truststore"])
+def test_a_folder_named_as_a_store_is_a_finding_that_says_so(role: str, tmp_path: Path) -> None:
+    folder = tmp_path / f"{role}.jks"
+    folder.mkdir()
+    checked = check(str(_good_with(tmp_path, **{f"{role}File": str(folder)})), cwd=tmp_path)
+    [finding] = checked.with_code("store-unreadable", role)
+    assert f"{role}File names a folder, not a {role} file" in finding["message"]
+    assert checked.done.returncode == 1
+
+
+def test_an_unreadable_store_is_a_finding_that_says_so(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        unreadable = Path("/proc/self/mem")  # a file that even root cannot read from its start
+    else:
+        unreadable = shutil.copy(GOOD.parent / GOOD_DOC["keystoreFile"], tmp_path / "keystore.jks")
+        unreadable.chmod(0)
+    checked = check(str(_good_with(tmp_path, keystoreFile=str(unreadable))), cwd=tmp_path)
+    [finding] = checked.with_code("store-unreadable", "keystore")
+    assert "cannot read" in finding["message"]
+
+
+@pytest.mark.parametrize("role", ["keystore", "truststore"])
+def test_an_empty_password_is_called_empty(role: str, tmp_path: Path) -> None:
+    # in the JSON
+    checked = check(str(_good_with(tmp_path, **{f"{role}Pass": ""})), cwd=tmp_path)
+    [finding] = checked.with_code(f"{role}-password-wrong", role)
+    assert f"{role}Pass is empty (from destination.json)" in finding["message"]
+    # from an environment variable that is set but empty
+    env = {"EMPTY_PASSWORD": ""}
+    checked = check(str(GOOD), f"--{role}-password-env", "EMPTY_PASSWORD", cwd=tmp_path, env=env)
+    [finding] = checked.with_code(f"{role}-password-wrong", role)
+    assert f"{role}Pass is empty (from the --{role}-password-env/-file option)" in finding["message"]
+    # the negative twin: a wrong, non-empty password is not called empty
+    checked = check(str(_good_with(tmp_path, **{f"{role}Pass": "not-it"})), cwd=tmp_path)
+    [finding] = checked.with_code(f"{role}-password-wrong", role)
+    assert "empty" not in finding["message"]
 
 
 # -- the destination JSON: relative paths and passwords ----------------------------------------------------
@@ -726,6 +798,47 @@ def closed_port() -> Iterator[int]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as reserved:
         reserved.bind(("127.0.0.1", 0))
         yield reserved.getsockname()[1]
+
+
+@pytest.fixture
+def plain_http_port() -> Iterator[int]:
+    """A plain-HTTP server on 127.0.0.1 (the stdlib's), answering anything with 400."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Quiet(BaseHTTPRequestHandler):
+        timeout = 5
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_live_a_plain_http_port_is_named_as_such(plain_http_port: int, tmp_path: Path, closed_port: int) -> None:
+    checked = check(str(GOOD), "--url", f"https://127.0.0.1:{plain_http_port}/x", "--engine", "python", cwd=tmp_path)
+    [finding] = checked.with_code("connection-failed", "server-chain")
+    assert f"127.0.0.1:{plain_http_port} answers in plain HTTP, not TLS" in finding["message"]
+    assert checked.done.returncode == 1
+    # the negative twin: a closed port is unreachable, not plain HTTP
+    checked = check(str(GOOD), "--url", f"https://127.0.0.1:{closed_port}/x", "--engine", "python", cwd=tmp_path)
+    [finding] = checked.with_code("connection-failed", "server-chain")
+    assert "plain HTTP" not in finding["message"]
+    assert f"cannot reach the server at 127.0.0.1:{closed_port}:" in finding["message"]
+
+
+def test_live_without_a_port_the_message_says_the_default(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 443)) == 0:
+            pytest.skip("something listens on 127.0.0.1:443 here")
+    checked = check(str(GOOD), "--url", "https://127.0.0.1/x", "--engine", "python", cwd=tmp_path)
+    [finding] = checked.with_code("connection-failed", "server-chain")
+    assert "127.0.0.1:443 (no port in the URL: https's default 443)" in finding["message"]
 
 
 def test_live_unreachable_url_is_a_finding_not_bad_input(
