@@ -621,18 +621,45 @@ def _check_client_certificate(
                 f"{name_of(cert)} is signed with {weak}; current servers refuse it",
                 "get a certificate (and CA chain) signed with SHA-256 or better",
             )
-    for upper, lower in zip(entry.chain[1:], entry.chain, strict=False):
-        if lower.issuer != upper.subject:
-            report.add(
-                "client-chain-incomplete",
-                "error",
-                check,
-                subject,
-                f"the chain is out of order or mixed: {name_of(lower)} is issued by {name_of(lower.issuer)}, "
-                f"but the next certificate is {name_of(upper)}",
-                "re-import the key pair with its own chain, leaf first",
-            )
-            break
+    if len(entry.chain) > 1:
+        _check_chain_order(report, entry, subject)
+
+
+def _check_chain_order(report: Report, entry: KeyEntry, subject: str) -> None:
+    """The JDK sends the key entry's chain as stored, in any order: a warning, never an error.
+
+    OpenSSL-based servers (the local server, nginx, Apache, HAProxy) link the
+    certificates in any order, as TLS 1.3 (RFC 8446 4.4.2) asks; TLS 1.2 (RFC
+    5246 7.4.2) required leaf first, each certifying the one before, and some
+    servers still insist. A certificate that links to nothing is sent for nothing.
+    """
+    chain = entry.chain
+    if all(lower.issuer == upper.subject for upper, lower in zip(chain[1:], chain, strict=False)):
+        return
+    leaf = chain[0]
+    linked = [leaf]
+    rest = list(chain[1:])
+    while (nxt := next((c for c in rest if c.subject == linked[-1].issuer and c is not linked[-1]), None)) is not None:
+        linked.append(nxt)
+        rest.remove(nxt)
+    if rest:
+        what = (
+            f"holds {', '.join(name_of(c) for c in rest)}, which is not on the path from {name_of(leaf)} up: "
+            "the JDK sends it anyway, servers ignore it"
+        )
+    else:
+        what = (
+            f"is out of order ({' -> '.join(name_of(c) for c in chain)}): the JDK sends it as stored; "
+            "OpenSSL-based servers accept any order (TLS 1.3 allows it), some TLS 1.2 servers refuse it"
+        )
+    report.add(
+        "client-chain-incomplete",
+        "warning",
+        "client-certificate",
+        subject,
+        f"the key entry's chain {what}",
+        "re-import the key pair with its own chain, leaf first, each certificate followed by its issuer",
+    )
 
 
 def _check_truststore(report: Report, truststore: StoreContents, now: dt.datetime) -> None:
@@ -842,8 +869,11 @@ def _interpret(verdict: Verdict, outcome: Outcome, sent: Request) -> tuple[str, 
     if verdict.code == "http-error":
         return "http-error", "warning", verdict.explanation + f" to {sent.method}", verdict.fix
     raw = condense_error(outcome.error)
-    detail = f" [{outcome.engine}: {raw}]" if raw and raw not in verdict.explanation else ""
-    return verdict.code, "error", verdict.explanation + detail, verdict.fix
+    # The stacks' raw text inside an explanation (e.g. "no connection: ...") is condensed too: one line.
+    explanation = verdict.explanation.replace(outcome.error, raw) if outcome.error else verdict.explanation
+    explanation = " ".join(explanation.split())
+    detail = f" [{outcome.engine}: {raw}]" if raw and raw not in explanation else ""
+    return verdict.code, "error", explanation + detail, verdict.fix
 
 
 # "sun.security.provider.certpath.SunCertPathBuilderException: " inside a message: the class, once is enough.
