@@ -235,6 +235,39 @@ def test_expiring_soon_depends_on_the_judging_day(tmp_path: Path) -> None:
     assert relaxed.codes() == set()
 
 
+def _offset_to(when: str) -> str:
+    """``when`` (RFC 3339) as a whole-day offset from now, e.g. ``-5d``: computed here, not by check."""
+    moment = dt.datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return f"{round((moment - dt.datetime.now(dt.UTC)) / dt.timedelta(days=1)):+d}d"
+
+
+def test_at_takes_relative_offsets_both_ways_and_the_result_states_the_date(tmp_path: Path) -> None:
+    case = CASES["expiring-soon"]
+    destination = str(FIXTURES / case["destination"])
+    soon = _offset_to(at_for({"check_at": "+1d"}))  # 9 days left then: a warning
+    gone = _offset_to(at_for({"check_at": "+60d"}))  # long expired then: an error
+    for offset, codes in ((soon, {"expiring-soon"}), (gone, {"client-cert-expired"})):
+        checked = check(destination, "--at", offset, cwd=tmp_path)  # "--at -5d": a value, not an option
+        assert checked.codes() == codes, offset
+        days = int(offset[:-1])
+        judged = dt.datetime.fromisoformat(checked.doc["at"])
+        assert abs(judged - (dt.datetime.now(dt.UTC) + dt.timedelta(days=days))) < dt.timedelta(minutes=5)
+        text = cli("check", destination, "--at", offset, cwd=tmp_path).stdout.splitlines()[-1]
+        assert text.endswith(f"validity judged for {judged:%Y-%m-%d %H:%M} UTC (--at)"), text
+    # an ISO date is midnight UTC of that day, and the result says so
+    text = cli("check", destination, "--at", "2031-02-03", cwd=tmp_path).stdout.splitlines()[-1]
+    assert text.endswith("validity judged for 2031-02-03 00:00 UTC (--at)"), text
+    # without --at: now, and the result says that too
+    text = cli("check", destination, cwd=tmp_path).stdout.splitlines()[-1]
+    assert re.search(r"validity judged for now, \d{4}-\d\d-\d\d \d\d:\d\d UTC$", text), text
+
+
+@pytest.mark.parametrize("value", ["5d", "+5x", "+d", "2026-13-01", "tomorrow", "+5 d"])
+def test_at_refuses_what_is_neither_a_date_nor_an_offset(value: str, tmp_path: Path) -> None:
+    done = cli("check", str(GOOD), "--at", value, cwd=tmp_path)
+    assert_one_line_error(done, f"--at: {value!r} is neither a date nor an offset", "+30d, -5d")
+
+
 @pytest.mark.parametrize("name", ["key-password-mismatch", "weak-key"])
 def test_text_output_names_the_entry_and_the_fix(name: str, tmp_path: Path, no_secret: Any) -> None:
     case = CASES[name]
