@@ -419,10 +419,12 @@ def _refuse_unreadable_password(out: Path, fmt: str, password: Secret) -> None:
 
 def _keystore(args: argparse.Namespace) -> int:
     from harness.files import write_atomic
+    from harness.keypair import key_pair_warnings, refuse_misnamed_output
     from harness.outputs import write_output
     from harness.stores import keystore_bytes, load_key_pair, read_store
 
     _refuse_overwrite(args.out, args.force)
+    refuse_misnamed_output(args.out, args.format, args.force)
     if not args.pkcs12.is_file():
         raise UsageError(str(args.pkcs12), "no such file", "give the PKCS#12 key pair your CA issued")
     p12_password = _password(args, "p12", prompt=f"Password of {args.pkcs12.name}")
@@ -437,9 +439,8 @@ def _keystore(args: argparse.Namespace) -> int:
     if not password.reveal():
         raise UsageError(str(args.out), "the password is empty", "the platform needs a keystorePass")
     _refuse_unreadable_password(args.out, args.format, password)
-    alias = args.alias or entry.alias or "client"
-    if args.format == "jks":
-        alias = alias.lower()  # JKS aliases are lower case; the JDK folds them
+    given_alias = args.alias or entry.alias or "client"
+    alias = given_alias.lower() if args.format == "jks" else given_alias  # JKS aliases are lower case
     data = keystore_bytes(entry, alias, args.format, password)
     write_output(args.out, "--out", lambda out: write_atomic(out, data, private=True, overwrite=args.force))
     written = read_store(args.out, password, "keystore")  # read back: what the platform will open
@@ -448,10 +449,10 @@ def _keystore(args: argparse.Namespace) -> int:
     print(f"  certificate: {leaf.subject.rfc4514_string()}")
     print(f"  issued by:   {leaf.issuer.rfc4514_string()}")
     print(f"  valid until: {leaf.not_valid_after_utc:%Y-%m-%d}; chain of {len(written.key_entries[0].chain)}")
-    if len(entry.chain) == 1 and leaf.subject != leaf.issuer:
-        print(
-            "  warning: the PKCS#12 file holds no CA certificate: the chain is the leaf only (client-chain-incomplete)"
-        )
+    import datetime as dt
+
+    for warning in key_pair_warnings(entry, given_alias, alias, dt.datetime.now(dt.UTC)):
+        print(f"  warning: {warning}")
     print(f'  in destination.json: "keystoreFile": "{args.out.name}", "keystorePass": the password you gave')
     return EXIT_OK
 
