@@ -374,7 +374,7 @@ def run_check(
             )
         return report
     _note_expiry(report, view.chain, "server chain")
-    _check_server_chain(report, view, truststore, now)
+    _check_server_chain(report, view, truststore, now, expiring_days)
     _check_ca_names(report, view, keystore)
     _check_live(report, destination, view, keystore, truststore, engines, timeout, request or Request())
     return report
@@ -698,7 +698,9 @@ def _check_truststore(report: Report, truststore: StoreContents, now: dt.datetim
             )
 
 
-def _check_server_chain(report: Report, view: ServerView, truststore: StoreContents | None, now: dt.datetime) -> None:
+def _check_server_chain(
+    report: Report, view: ServerView, truststore: StoreContents | None, now: dt.datetime, expiring_days: int
+) -> None:
     leaf = view.chain[0]
     report.facts["server"] = (
         f"{view.host}:{view.port} {view.protocol}: {name_of(leaf)}, issued by {name_of(leaf.issuer)}, "
@@ -714,6 +716,17 @@ def _check_server_chain(report: Report, view: ServerView, truststore: StoreConte
             subject,
             f"the server sends {name_of(expired[0])}, which expired on {expired[0].not_valid_after_utc:%Y-%m-%d}",
             "the server's operator must renew it",
+        )
+    elif soon := [c for c in view.chain if c.not_valid_after_utc < now + dt.timedelta(days=expiring_days)]:
+        first = min(soon, key=lambda c: c.not_valid_after_utc)
+        report.add(
+            "expiring-soon",
+            "warning",
+            "server-chain",
+            subject,
+            f"the server sends {name_of(first)}, which expires on {first.not_valid_after_utc:%Y-%m-%d}, in "
+            f"{(first.not_valid_after_utc - now).days} days",
+            "ask the server's operator for the renewal date, and whether the new chain needs a truststore change",
         )
     if truststore is None:
         return
