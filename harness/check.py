@@ -845,6 +845,7 @@ def _check_live(
                 truststore=destination.truststore,
                 truststore_password=destination.truststore_password,
                 method=sent.method,
+                once=True,
                 message=sent.body or b"",
                 content_type=sent.content_type,
                 timeout=timeout,

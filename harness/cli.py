@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except HarnessError as exc:
-        sys.stderr.write(f"mtls-harness {args.command}: error: {exc}\n")
+        sys.stderr.write(f"mtls-harness: error: {exc}\n")
         write_error_reports(
             args.command, str(exc), json_out=getattr(args, "json", False), junit=getattr(args, "junit", None)
         )

@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 
 from harness.build import Built, write_scenario_files
+from harness.engines import Probe
+from harness.engines.jsse import JsseEngine
 from harness.scenario import load_scenario
 from tests.conftest import cli
 
@@ -40,6 +42,7 @@ class LoggingServer:
     url: str
     log: list[Logged] = field(default_factory=list)
     status: int = 200
+    hang_up: bool = False  # read and log the request, then close without an answer
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -51,6 +54,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         owner: LoggingServer = self.server.owner  # type: ignore[attr-defined]
         owner.log.append(Logged(self.command, self.path, dict(self.headers.items()), body))
+        if owner.hang_up:
+            self.close_connection = True
+            return
         answer = b'{"answer": "logged"}' if self.command != "HEAD" else b""
         self.send_response(owner.status)
         self.send_header("Content-Type", "application/json")
@@ -191,3 +197,34 @@ def test_request_options_misused_are_bad_input(
     assert words in done.stderr
     assert "Traceback" not in done.stderr
     assert server.log == []  # nothing was sent
+
+
+def test_a_posted_body_is_not_resent_when_the_answer_never_comes(
+    logging_server: Callable[[str], LoggingServer], java: str, tmp_path: Path
+) -> None:
+    server = logging_server("ok-rsa.toml")
+    server.hang_up = True
+    message = tmp_path / "order.json"
+    message.write_bytes(b'{"order": 42}')
+    _check(server, "--post", str(message), "--engine", "jsse", cwd=tmp_path)
+    assert [(r.method, r.body) for r in server.log] == [("POST", b'{"order": 42}')]
+
+
+def test_the_platforms_jdk_itself_resends_a_post_whose_answer_never_came(
+    logging_server: Callable[[str], LoggingServer], java: str
+) -> None:
+    """The twin, and why check turns it off: HttpsURLConnection as the platform uses it sends the body twice."""
+    server = logging_server("ok-rsa.toml")
+    server.hang_up = True
+    scenario = load_scenario(SCENARIOS / "ok-rsa.toml")
+    probe = Probe(
+        server.url,
+        server.built.keystore,
+        scenario.keystore.password,
+        server.built.truststore,
+        scenario.truststore.password,
+        message=b'{"order": 42}',
+    )
+    with JsseEngine() as engine:
+        engine.probe(probe)
+    assert [(r.method, r.body) for r in server.log] == [("POST", b'{"order": 42}')] * 2

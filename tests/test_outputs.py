@@ -74,7 +74,7 @@ def test_a_bad_output_path_is_one_line_and_exit_2(name: str, kind: str, tmp_path
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
-    assert done.stderr.startswith(f"mtls-harness {command}: error: {path}: "), done.stderr
+    assert done.stderr.startswith(f"mtls-harness: error: {path}: "), done.stderr
     assert words in done.stderr, done.stderr
     assert option in done.stderr or "choose another" in done.stderr
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written, not even a folder

@@ -49,6 +49,9 @@ class Probe:
     message: bytes = b'{"message": "mtls-harness probe"}'
     content_type: str = "application/json"
     method: str = "POST"  # POST, HEAD or GET
+    # Send the body at most once: the JDK, like the platform, resends a POST whose answer it
+    # could not read; ``check --post`` turns that off (the bytes on the wire are the same).
+    once: bool = False
     tls_versions: tuple[str, ...] | None = None
     timeout: float = 10.0
 

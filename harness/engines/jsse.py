@@ -368,6 +368,7 @@ def encode_request(probe: Probe, request_id: int) -> dict[str, Any]:
         "truststore": os.path.abspath(probe.truststore),
         "truststorePass": probe.truststore_password.reveal(),
         "method": probe.method,
+        "once": probe.once,
         "contentType": probe.content_type,
         "bodyB64": base64.b64encode(probe.message if probe.method == "POST" else b"").decode("ascii"),
         "protocols": None if versions is None else [_TLS_NAMES.get(v, v) for v in versions],

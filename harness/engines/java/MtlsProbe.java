@@ -37,9 +37,6 @@ public final class MtlsProbe {
         // HttpClient reads this once, in a static initialiser: set it before any
         // HTTP class loads, so no probe ever reuses another probe's connection.
         System.setProperty("http.keepAlive", "false");
-        // HttpClient resends a POST once when reading the answer fails: a body the
-        // user sent to a real server must go at most once.
-        System.setProperty("sun.net.http.retryPost", "false");
         PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, "UTF-8");
         // Anything else that prints (debug logging, JAVA_TOOL_OPTIONS agents) must
         // not corrupt the protocol channel.
@@ -178,6 +175,11 @@ public final class MtlsProbe {
             if (sendsBody) {
                 conn.setDoOutput(true); // (on a GET this would turn it into a POST)
                 conn.setRequestProperty("Content-Type", string(req, "contentType"));
+                if (Boolean.TRUE.equals(req.get("once"))) {
+                    // The same bytes and headers on the wire, but streamed: HttpClient then never
+                    // resends the POST after a failed read, as it otherwise does (the platform too).
+                    conn.setFixedLengthStreamingMode(body.length);
+                }
             }
             conn.connect(); // TCP connect and TLS handshake
             stage = "http";
