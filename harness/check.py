@@ -859,10 +859,15 @@ def _check_live(
             f"{code}: {outcome.protocol or '-'} {outcome.cipher or ''} HTTP {outcome.http_status or '-'}"
             + (f" (Java {java})" if java else "")
         )
-        if code in ("ok", "http-error"):
+        if code == "ok" or (code == "http-error" and severity == "warning"):
             report.verified_with.append(engine.name)
         live.append((engine.name, severity, code, message, fix))
     _merge_live(report, live)
+
+
+# HTTP answers that can mean the client certificate itself was refused (400 nginx, 401/403 per-path checks,
+# 421 misdirected, 495/496 nginx's certificate codes when not mapped to 400).
+_REFUSED = frozenset({400, 401, 403, 421, 495, 496})
 
 
 def _interpret(verdict: Verdict, outcome: Outcome, sent: Request) -> tuple[str, Severity, str, str]:
@@ -879,6 +884,17 @@ def _interpret(verdict: Verdict, outcome: Outcome, sent: Request) -> tuple[str, 
             f"handshake ({outcome.protocol}, {outcome.cipher}) done, TLS and the client certificate accepted; "
             f"{what}: the path or method is the application's business, not MTLS's",
             "",
+        )
+    if verdict.code == "http-error" and status in _REFUSED:
+        # nginx answers a missing or rejected certificate with 400, Apache's per-path checks with 403: the
+        # certificate may well be what was refused, so this verifies nothing.
+        return (
+            "http-error",
+            "error",
+            f"the handshake succeeded ({outcome.protocol}) but the server refused the {sent.method} with HTTP "
+            f"{status}: servers answer a client certificate they reject at the HTTP level this way, so the "
+            "certificate is not shown to be accepted",
+            "ask the server's operator what its log says for this request (client certificate, path, method)",
         )
     if verdict.code == "http-error":
         return "http-error", "warning", verdict.explanation + f" to {sent.method}", verdict.fix

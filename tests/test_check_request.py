@@ -228,3 +228,20 @@ def test_the_platforms_jdk_itself_resends_a_post_whose_answer_never_came(
     with JsseEngine() as engine:
         engine.probe(probe)
     assert [(r.method, r.body) for r in server.log] == [("POST", b'{"order": 42}')] * 2
+
+
+@pytest.mark.parametrize(("status", "ready"), [(400, False), (403, False), (500, True), (503, True)])
+def test_an_http_answer_that_can_mean_a_refused_certificate_is_not_ready(
+    logging_server: Callable[[str], LoggingServer], tmp_path: Path, status: int, ready: bool
+) -> None:
+    """400 (nginx's answer to a rejected certificate) and 403 verify nothing; 5xx is the application's."""
+    server = logging_server("ok-rsa.toml")
+    server.status = status
+    doc = _check(server, "--engine", "python", cwd=tmp_path)
+    [finding] = [f for f in doc["findings"] if f["engines"]]
+    assert finding["code"] == "http-error"
+    assert finding["severity"] == ("warning" if ready else "error")
+    assert f"HTTP {status}" in finding["message"]
+    assert doc["ready"] is ready
+    assert doc["exit"] == (0 if ready else 1)
+    assert doc["verified_with"] == (["python"] if ready else [])

@@ -90,6 +90,14 @@ def test_a_folder_is_checked_as_a_table_json_lines_and_junit_per_destination(
     objects = [json.loads(line) for line in done.stdout.splitlines()]
     assert {Path(o["destination"]).stem: o["ready"] for o in objects} == expected
     assert all(o["verified_with"] == ["python"] for o in objects if o["ready"])
+    # no password in any report
+    secrets = {
+        json.loads(f.read_text("utf-8"))[key]
+        for f in folder.glob("*.json")
+        for key in ("keystorePass", "truststorePass")
+    }
+    everything = done.stdout + done.stderr + report.read_text("utf-8")
+    assert [s for s in secrets if s in everything] == []
 
 
 @pytest.mark.jdk
