@@ -2,8 +2,10 @@
 
 Static checks read the stores as the platform would and look at every
 certificate; with a URL, the server's chain and client CA names are fetched
-and checked against the stores, then a real handshake + POST runs through
-every available engine, diagnosed with the outcome codes. A broken store is a
+and checked against the stores, then a real handshake and one request (HEAD
+by default: nothing is sent that changes anything; ``--post FILE``: that
+body, once) run through every chosen engine, diagnosed with the outcome codes.
+Ready only when the JSSE engine verified it (or the user chose OpenSSL only). A broken store is a
 finding here (exit 1), not bad input: judging the input is this command's job.
 """
 
