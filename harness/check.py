@@ -2,22 +2,30 @@
 
 Static checks read the stores as the platform would and look at every
 certificate; with a URL, the server's chain and client CA names are fetched
-and checked against the stores, then a real handshake + POST runs through
-every available engine, diagnosed with the outcome codes. A broken store is a
+and checked against the stores, then a real handshake and one request (HEAD
+by default: nothing is sent that changes anything; ``--post FILE``: that
+body, once) run through every chosen engine, diagnosed with the outcome codes.
+Ready only when the JSSE engine verified it (or the user chose OpenSSL only). A broken store is a
 finding here (exit 1), not bad input: judging the input is this command's job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from cryptography import x509
 
 from harness.diagnose import (
     Evidence,
+    Verdict,
     diagnose,
     name_of,
     reaches_ca_names,
@@ -26,7 +34,7 @@ from harness.diagnose import (
     weak_key,
     weak_signature,
 )
-from harness.engines import Engine, Probe
+from harness.engines import Engine, Outcome, Probe
 from harness.errors import StoreError, UsageError
 from harness.remote import ServerView, inspect_server, split_url
 from harness.secret import Secret
@@ -37,6 +45,7 @@ __all__ = [
     "Destination",
     "Finding",
     "Report",
+    "Request",
     "load_destination",
     "render_text",
     "run_check",
@@ -44,6 +53,7 @@ __all__ = [
 ]
 
 Severity = Literal["error", "warning", "info"]
+_SEVERITY_ORDER: tuple[Severity, ...] = ("error", "warning", "info")
 
 # The checks, in order; each becomes one JUnit testcase.
 CHECKS = ("keystore", "client-certificate", "truststore", "server-chain", "client-ca-names", "handshake")
@@ -57,6 +67,29 @@ _EXTENSIONS: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
+class Request:
+    """What ``check`` sends once the handshake is done.
+
+    By default ``HEAD`` on the URL's path and query, no body: a request that
+    changes nothing (RFC 9110 9.2.1: safe), routed by servers as GET is, with no
+    answer body to download. ``--post FILE`` sends exactly that file's bytes with
+    POST and ``content_type``, as the platform does.
+    """
+
+    method: str = "HEAD"
+    body: bytes | None = None
+    content_type: str = "application/json"
+    source: Path | None = None  # the --post file
+
+    def describe(self, url: str) -> str:
+        target = split_url(url)[2] + (f"?{urlsplit(url).query}" if urlsplit(url).query else "")
+        if self.body is None:
+            return f"{self.method} {target} (no body)"
+        name = self.source.name if self.source else "the body"
+        return f"{self.method} {target} with {name} ({len(self.body)} bytes, Content-Type: {self.content_type})"
+
+
+@dataclass(frozen=True)
 class Finding:
     code: str
     severity: Severity
@@ -64,6 +97,8 @@ class Finding:
     subject: str  # the file, entry or certificate concerned
     message: str
     fix: str = ""
+    # The engines whose live handshake gave this same finding (one finding per cause).
+    engines: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +111,8 @@ class Destination:
     truststore: Path
     truststore_password: Secret = field(repr=False)
     url: str | None = None
+    # Where each password came from, for messages: "the destination JSON" or the option that gave it.
+    origins: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,6 +120,12 @@ class Report:
     destination: Destination
     findings: list[Finding] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)  # what was seen, for the summary
+    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))  # the time validity was judged for
+    at_given: bool = False  # --at was given (the go-live date), rather than now
+    engine_choice: str = "all"
+    verified_with: list[str] = field(default_factory=list)  # engines whose live handshake the server accepted
+    # The days until the first certificate (key entry's, truststore's or server's) expires, from ``at``.
+    first_expiry: tuple[int, str] | None = None
 
     def add(self, code: str, severity: Severity, check: str, subject: str, message: str, fix: str = "") -> None:
         self.findings.append(Finding(code, severity, check, subject, message, fix))
@@ -91,18 +134,73 @@ class Report:
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
 
-    def to_json(self) -> str:
-        doc = {
+    @property
+    def ready(self) -> bool:
+        """Ready for go-live: tried live, no error, and the platform's stack (JSSE) verified it.
+
+        Only when the user chose ``--engine python`` does an OpenSSL-only verification count.
+        """
+        if self.destination.url is None or self.errors:
+            return False
+        return "jsse" in self.verified_with or (self.engine_choice == "python" and "python" in self.verified_with)
+
+    @property
+    def exit_code(self) -> int:
+        """0: ready, or (no URL) stores without an error; 1 otherwise."""
+        if self.errors:
+            return 1
+        return 0 if self.ready or self.destination.url is None else 1
+
+    def verdict(self) -> str:
+        if self.errors:
+            return "NOT ready for go-live"
+        if self.destination.url is None:
+            return "stores look right (no URL: not tried live)"
+        if not self.ready:
+            return "NOT ready for go-live: no engine verified the handshake"
+        if "jsse" in self.verified_with:
+            return "ready for go-live (verified with JSSE, the platform's TLS stack)"
+        return "ready for go-live, verified with OpenSSL only (the platform's JSSE was not tried)"
+
+    def first_finding(self) -> Finding | None:
+        for severity in ("error", "warning"):
+            for finding in self.findings:
+                if finding.severity == severity:
+                    return finding
+        return None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
             "destination": str(self.destination.source),
             "url": self.destination.url,
             "ok": not self.errors,
-            "findings": [asdict(f) for f in self.findings],
+            "ready": self.ready,
+            "verified_with": list(self.verified_with),
+            "at": self.at.isoformat(timespec="seconds"),
+            "first_expiry_days": self.first_expiry[0] if self.first_expiry else None,
+            "findings": [{**asdict(f), "engines": list(f.engines)} for f in self.findings],
             "facts": self.facts,
         }
-        return json.dumps(doc, indent=2)
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2)
 
 
 # -- the destination JSON ------------------------------------------------------------
+
+
+KEYS = ("url", "keystoreFile", "keystorePass", "truststoreFile", "truststorePass")
+_PLAIN_HTTP_PORTS = frozenset({80, 8000, 8008, 8080, 8081, 8888})
+
+
+def _did_you_mean(key: str) -> str:
+    import difflib
+
+    folded = {k.lower().replace("_", "").replace("-", ""): k for k in KEYS}
+    close = folded.get(key.lower().replace("_", "").replace("-", "")) or next(
+        iter(difflib.get_close_matches(key, KEYS, n=1, cutoff=0.6)), None
+    )
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def load_destination(
@@ -112,17 +210,29 @@ def load_destination(
     keystore_password: Secret | None = None,
     truststore_password: Secret | None = None,
 ) -> Destination:
-    """Read the platform's destination JSON. Unusable input raises UsageError (exit 2)."""
+    """Read the platform's destination JSON, strictly. Unusable input raises UsageError (exit 2).
+
+    A UTF-8 byte-order mark is accepted; an unknown key (``URL`` for ``url``) is
+    refused with the key it most likely meant.
+    """
     from harness.limits import DESTINATION_BYTES, NotARegularFile, TooLarge, read_bounded
 
+    if path.is_dir():
+        raise UsageError(
+            str(path), "is a folder", "give the destination's JSON file (a fleet: check DIR checks every *.json in it)"
+        )
     try:
-        doc = json.loads(read_bounded(path, DESTINATION_BYTES).decode("utf-8"))
+        doc = json.loads(read_bounded(path, DESTINATION_BYTES).decode("utf-8-sig"))
     except FileNotFoundError:
         raise UsageError(str(path), "no such file", "give the destination's JSON file") from None
     except (NotARegularFile, TooLarge) as exc:
         raise UsageError(str(path), f"not read: {exc}", "give the destination's JSON file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(str(path), f"cannot read: {exc}", "give the destination's JSON file") from None
+    except OSError as exc:
+        raise UsageError(str(path), f"cannot read: {exc.strerror or exc}", "give the destination's JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            str(path), f"not UTF-8 text (byte {exc.start})", "save the destination's JSON as UTF-8"
+        ) from None
     except json.JSONDecodeError as exc:
         raise UsageError(
             str(path), f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", "fix the JSON"
@@ -131,6 +241,14 @@ def load_destination(
         raise UsageError(str(path), "not valid JSON (nested too deeply)", "fix the JSON") from None
     if not isinstance(doc, dict):
         raise UsageError(str(path), "is not a JSON object", "give the destination's JSON object")
+    unknown = [k for k in doc if k not in KEYS]
+    if unknown:
+        named = "; ".join(f"{k!r}{_did_you_mean(k)}"[:120] for k in unknown[:3]) + ("; ..." if len(unknown) > 3 else "")
+        raise UsageError(
+            str(path),
+            f"unknown key{'s' if len(unknown) > 1 else ''} {named}",
+            f"the keys are {', '.join(KEYS)} (names are case-sensitive)",
+        )
 
     def text(key: str) -> str | None:
         value = doc.get(key)
@@ -149,23 +267,19 @@ def load_destination(
             raise UsageError(str(path), f"{key} holds a control character or line break", f"fix {key}")
         files[key] = (path.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
     passwords: dict[str, Secret] = {}
+    origins: dict[str, str] = {}
     for key, given in (("keystorePass", keystore_password), ("truststorePass", truststore_password)):
         value = text(key)
+        option = "--keystore-password" if key == "keystorePass" else "--truststore-password"
         if given is None and value is None:
-            option = "--keystore-password-env" if key == "keystorePass" else "--truststore-password-env"
-            raise UsageError(str(path), f"no {key}", f"add it, or pass {option} VAR / -file FILE")
+            raise UsageError(str(path), f"no {key}", f"add it, or pass {option}-env VAR / -file FILE")
         passwords[key] = given if given is not None else Secret(value or "")
+        origins[key] = f"the {option}-env/-file option" if given is not None else f"{path.name}"
     given_url = url is not None
     if url is None:
         url = text("url")
     if url is not None:
-        where = "--url" if given_url else str(path)
-        if not url or not url.isprintable():
-            raise UsageError(where, "the URL is empty or holds a line break or control character", "fix the URL")
-        try:
-            split_url(url)  # refuse a malformed URL before any work
-        except ValueError as exc:  # urlsplit: a bad IPv6 literal, or a host name that NFKC changes
-            raise UsageError(where, f"not a valid URL ({exc})", "fix the URL") from None
+        check_url(url, "--url" if given_url else str(path))
     return Destination(
         path,
         files["keystoreFile"],
@@ -173,7 +287,46 @@ def load_destination(
         files["truststoreFile"],
         passwords["truststorePass"],
         url,
+        origins,
     )
+
+
+def check_url(url: str, where: str) -> tuple[str, int, bool]:
+    """(host, port, port given) of the destination's https URL; UsageError naming ``where`` otherwise."""
+    if not url or not url.isprintable():
+        raise UsageError(where, "the URL is empty or holds a line break or control character", "fix the URL")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # urlsplit: a bad IPv6 literal, or a host name that NFKC changes
+        raise UsageError(where, f"not a valid URL ({exc})", "fix the URL") from None
+    if parts.scheme.lower() == "http":
+        raise UsageError(
+            f"{where}: {url}",
+            "a plain http:// URL (port 80 when none is given): MTLS needs https://",
+            "use https:// (port 443 when none is given)",
+        )
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise UsageError(
+            f"{where}: {url}", "not an https:// URL", "give the destination's URL, e.g. https://host:8443/path"
+        )
+    port_text = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
+    if not port_text:
+        port, given = 443, False
+    elif not port_text.isdigit():
+        raise UsageError(f"{where}: {url}", f"the port {port_text!r} is not a number", "fix the URL's port (1-65535)")
+    elif not 1 <= int(port_text) <= 65535:
+        raise UsageError(
+            f"{where}: {url}",
+            f"the port {int(port_text)} is out of range (1-65535)",
+            "fix the URL's port, or leave it out for https's default 443",
+        )
+    else:
+        port, given = int(port_text), True
+    try:
+        split_url(url)  # what the live checks will use must take it too
+    except ValueError as exc:
+        raise UsageError(where, f"not a valid URL ({exc})", "fix the URL") from None
+    return parts.hostname, port, given
 
 
 # -- the checks ------------------------------------------------------------------------
@@ -188,16 +341,20 @@ def run_check(
     timeout: float = 10.0,
     jdks: tuple[Sequence[Any], Sequence[str]] = ((), ()),
     client_tls: tuple[str, ...] | None = None,
+    request: Request | None = None,
+    engine_choice: str = "all",
 ) -> Report:
     """``jdks``: the jsse engines whose JDKs judge the stores, and versions with no runtime here (issue 11)."""
     from harness.jdk_check import check_key_entries, check_with_jdks
 
     now = at or dt.datetime.now(dt.UTC)
-    report = Report(destination)
+    report = Report(destination, at=now, at_given=at is not None, engine_choice=engine_choice)
     keystore = _open(report, destination.keystore, destination.keystore_password, "keystore")
     if keystore is not None:
         _check_keystore(report, keystore, now, expiring_days)
         check_key_entries(report, keystore)
+        for entry in keystore.key_entries:
+            _note_expiry(report, entry.chain, f"client certificate chain ({entry.alias!r})")
     truststore = _open(report, destination.truststore, destination.truststore_password, "truststore")
     if truststore is not None:
         _check_truststore(report, truststore, now)
@@ -208,27 +365,106 @@ def run_check(
     try:
         view = inspect_server(destination.url, timeout=timeout)
     except OSError as exc:
-        report.add(
-            "connection-failed",
-            "error",
-            "server-chain",
-            destination.url,
-            f"cannot reach the server: {exc}",
-            "check the URL, DNS, the port and any firewall between here and the server",
-        )
+        host, port, port_given = check_url(destination.url, destination.url)
+        where = f"{host}:{port}" + ("" if port_given else " (no port in the URL: https's default 443)")
+        if _NOT_TLS.search(str(exc)) and speaks_plain_http(host, port, timeout):
+            report.add(
+                "connection-failed",
+                "error",
+                "server-chain",
+                destination.url,
+                f"{where} answers in plain HTTP, not TLS: this is an http port",
+                "use the server's https port in the URL (ask its operator which one)",
+            )
+        else:
+            report.add(
+                "connection-failed",
+                "error",
+                "server-chain",
+                destination.url,
+                f"cannot reach the server at {where}: {exc}",
+                "check the URL, DNS, the port and any firewall between here and the server",
+            )
         return report
-    _check_server_chain(report, view, truststore, now)
+    _note_expiry(report, view.chain, "server chain")
+    _check_server_chain(report, view, truststore, now, expiring_days)
     _check_ca_names(report, view, keystore)
-    _check_live(report, destination, view, keystore, truststore, engines, timeout, client_tls)
+    _check_live(report, destination, view, keystore, truststore, engines, timeout, request or Request(), client_tls)
     return report
+
+
+# OpenSSL's words for an answer that is not a TLS record at all.
+_NOT_TLS = re.compile(r"wrong.version.number|record.layer.failure|packet.length.too.long|http.request", re.I)
+
+
+def speaks_plain_http(host: str, port: int, timeout: float) -> bool:
+    """True when the server answers a TLS ClientHello with an HTTP response: a plain-HTTP port.
+
+    Asked only after the server answered the handshake with something that is not
+    TLS. Sends the ClientHello any TLS client sends, then an empty line (which
+    ends a request line for a server reading HTTP: it answers 400 at once, with
+    no request made), and reads the first bytes back.
+    """
+    import socket
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname=host)
+    with contextlib.suppress(ssl.SSLWantReadError):
+        tls.do_handshake()  # writes the ClientHello into ``outgoing``, then wants the answer
+    try:
+        with socket.create_connection((host, port), timeout=min(timeout, 5.0)) as raw:
+            raw.sendall(outgoing.read() + b"\r\n\r\n")
+            answer = b""
+            while len(answer) < 5:
+                chunk = raw.recv(5 - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+    except OSError:
+        return False
+    # A status line; or, from a server that took the bytes for an HTTP/0.9 request, a bare HTML error page.
+    return answer.startswith(b"HTTP/") or answer.lstrip()[:1] == b"<"
+
+
+def _note_expiry(report: Report, chain: Sequence[x509.Certificate], side: str) -> None:
+    for cert in chain:
+        days = (cert.not_valid_after_utc - report.at).days
+        if report.first_expiry is None or days < report.first_expiry[0]:
+            report.first_expiry = (days, f"{name_of(cert)} ({side})")
 
 
 def _open(report: Report, path: Path, password: Secret, role: Role) -> StoreContents | None:
     check = role
     label = path.name
+    key = f"{role}File"
+    if path.is_dir():
+        report.add(
+            "store-unreadable",
+            "error",
+            check,
+            label,
+            f"{path}: {key} names a folder, not a {role} file",
+            f"point {key} at the {role} file itself",
+        )
+        return None
     try:
         contents = read_store(path, password, role)
     except StoreError as exc:
+        if exc.code == f"{role}-password-wrong" and not password.reveal():
+            origin = report.destination.origins.get(f"{role}Pass", "the destination JSON")
+            report.add(
+                exc.code,
+                "error",
+                check,
+                label,
+                f"{path}: {role}Pass is empty (from {origin}), and the {role} does not open without a password",
+                f"set {role}Pass to the {role}'s password (an empty environment variable counts as empty)",
+            )
+            return None
         report.add(exc.code, "error", check, label, exc.problem(), exc.fix)
         return None
     report.facts[role] = (
@@ -398,18 +634,45 @@ def _check_client_certificate(
                 f"{name_of(cert)} is signed with {weak}; current servers refuse it",
                 "get a certificate (and CA chain) signed with SHA-256 or better",
             )
-    for upper, lower in zip(entry.chain[1:], entry.chain, strict=False):
-        if lower.issuer != upper.subject:
-            report.add(
-                "client-chain-incomplete",
-                "error",
-                check,
-                subject,
-                f"the chain is out of order or mixed: {name_of(lower)} is issued by {name_of(lower.issuer)}, "
-                f"but the next certificate is {name_of(upper)}",
-                "re-import the key pair with its own chain, leaf first",
-            )
-            break
+    if len(entry.chain) > 1:
+        _check_chain_order(report, entry, subject)
+
+
+def _check_chain_order(report: Report, entry: KeyEntry, subject: str) -> None:
+    """The JDK sends the key entry's chain as stored, in any order: a warning, never an error.
+
+    OpenSSL-based servers (the local server, nginx, Apache, HAProxy) link the
+    certificates in any order, as TLS 1.3 (RFC 8446 4.4.2) asks; TLS 1.2 (RFC
+    5246 7.4.2) required leaf first, each certifying the one before, and some
+    servers still insist. A certificate that links to nothing is sent for nothing.
+    """
+    chain = entry.chain
+    if all(lower.issuer == upper.subject for upper, lower in zip(chain[1:], chain, strict=False)):
+        return
+    leaf = chain[0]
+    linked = [leaf]
+    rest = list(chain[1:])
+    while (nxt := next((c for c in rest if c.subject == linked[-1].issuer and c is not linked[-1]), None)) is not None:
+        linked.append(nxt)
+        rest.remove(nxt)
+    if rest:
+        what = (
+            f"holds {', '.join(name_of(c) for c in rest)}, which is not on the path from {name_of(leaf)} up: "
+            "the JDK sends it anyway, servers ignore it"
+        )
+    else:
+        what = (
+            f"is out of order ({' -> '.join(name_of(c) for c in chain)}): the JDK sends it as stored; "
+            "OpenSSL-based servers accept any order (TLS 1.3 allows it), some TLS 1.2 servers refuse it"
+        )
+    report.add(
+        "client-chain-incomplete",
+        "warning",
+        "client-certificate",
+        subject,
+        f"the key entry's chain {what}",
+        "re-import the key pair with its own chain, leaf first, each certificate followed by its issuer",
+    )
 
 
 def _check_truststore(report: Report, truststore: StoreContents, now: dt.datetime) -> None:
@@ -448,7 +711,9 @@ def _check_truststore(report: Report, truststore: StoreContents, now: dt.datetim
             )
 
 
-def _check_server_chain(report: Report, view: ServerView, truststore: StoreContents | None, now: dt.datetime) -> None:
+def _check_server_chain(
+    report: Report, view: ServerView, truststore: StoreContents | None, now: dt.datetime, expiring_days: int
+) -> None:
     leaf = view.chain[0]
     report.facts["server"] = (
         f"{view.host}:{view.port} {view.protocol}: {name_of(leaf)}, issued by {name_of(leaf.issuer)}, "
@@ -464,6 +729,17 @@ def _check_server_chain(report: Report, view: ServerView, truststore: StoreConte
             subject,
             f"the server sends {name_of(expired[0])}, which expired on {expired[0].not_valid_after_utc:%Y-%m-%d}",
             "the server's operator must renew it",
+        )
+    elif soon := [c for c in view.chain if c.not_valid_after_utc < now + dt.timedelta(days=expiring_days)]:
+        first = min(soon, key=lambda c: c.not_valid_after_utc)
+        report.add(
+            "expiring-soon",
+            "warning",
+            "server-chain",
+            subject,
+            f"the server sends {name_of(first)}, which expires on {first.not_valid_after_utc:%Y-%m-%d}, in "
+            f"{(first.not_valid_after_utc - now).days} days",
+            "ask the server's operator for the renewal date, and whether the new chain needs a truststore change",
         )
     if truststore is None:
         return
@@ -545,41 +821,148 @@ def _check_live(
     view: ServerView,
     keystore: StoreContents | None,
     truststore: StoreContents | None,
-    engines: Iterable[Engine],
+    engines: Sequence[Engine],
     timeout: float,
+    request: Request,
     client_tls: tuple[str, ...] | None = None,
 ) -> None:
     assert destination.url is not None
-    probe = Probe(
-        url=destination.url,
-        keystore=destination.keystore,
-        keystore_password=destination.keystore_password,
-        truststore=destination.truststore,
-        truststore_password=destination.truststore_password,
-        timeout=timeout,
-        tls_versions=client_tls,  # --client-tls: the platform's jdk.tls.client.protocols
-    )
     evidence = Evidence(
         keystore=keystore, truststore=truststore, server_chain=view.chain, ca_names=view.ca_names or (), host=view.host
     )
+    available = [e for e in engines if e.unavailable_reason() is None]
+    # A body the user gave goes to the server once, through the platform's stack when it is here;
+    # the other engines send the default request, which changes nothing.
+    poster = next((e for e in available if e.name == "jsse"), available[0] if available else None)
+    live: list[tuple[str, Severity, str, str, str]] = []  # (engine, severity, code, message, fix)
     for engine in engines:
         reason = engine.unavailable_reason()
-        subject = f"{engine.name} engine"
         if reason is not None:
-            report.add("engine-unavailable", "warning", "handshake", subject, reason)
+            platform = engine.name == "jsse"
+            report.add(
+                "engine-unavailable",
+                "error" if platform else "warning",
+                "handshake",
+                f"{engine.name} engine",
+                reason + (": the platform's own TLS stack (JSSE) was not tried, so check cannot say ready" * platform),
+                "install a JDK 11+ or set JAVA_HOME; or pass --engine python to accept a check with OpenSSL only"
+                if platform
+                else "",
+            )
             continue
-        outcome = engine.probe(probe)
-        verdict = diagnose(outcome, evidence)
-        report.facts[f"handshake {engine.name}"] = (
-            f"{verdict.code}: {outcome.protocol or '-'} {outcome.cipher or ''} HTTP "
-            f"{outcome.http_status or '-'}".strip()
+        sent = request if request.body is None or engine is poster else Request()
+        outcome = engine.probe(
+            Probe(
+                url=destination.url,
+                keystore=destination.keystore,
+                keystore_password=destination.keystore_password,
+                truststore=destination.truststore,
+                truststore_password=destination.truststore_password,
+                method=sent.method,
+                once=True,
+                message=sent.body or b"",
+                content_type=sent.content_type,
+                timeout=timeout,
+                tls_versions=client_tls,  # --client-tls: the platform's jdk.tls.client.protocols
+            )
         )
-        if verdict.code == "ok":
-            report.add("ok", "info", "handshake", subject, verdict.explanation)
-        else:
-            severity: Severity = "warning" if verdict.code == "http-error" else "error"
-            raw = f" [raw: {outcome.error}]" if outcome.error and outcome.error not in verdict.explanation else ""
-            report.add(verdict.code, severity, "handshake", subject, verdict.explanation + raw, verdict.fix)
+        report.facts[f"request {engine.name}"] = sent.describe(destination.url)
+        verdict = diagnose(outcome, evidence)
+        code, severity, message, fix = _interpret(verdict, outcome, sent)
+        java = outcome.details.get("java_version")
+        report.facts[f"handshake {engine.name}"] = (
+            f"{code}: {outcome.protocol or '-'} {outcome.cipher or ''} HTTP {outcome.http_status or '-'}"
+            + (f" (Java {java})" if java else "")
+        )
+        if code == "ok" or (code == "http-error" and severity == "warning"):
+            report.verified_with.append(engine.name)
+        live.append((engine.name, severity, code, message, fix))
+    _merge_live(report, live)
+
+
+# HTTP answers that can mean the client certificate itself was refused (400 nginx, 401/403 per-path checks,
+# 421 misdirected, 495/496 nginx's certificate codes when not mapped to 400).
+_REFUSED = frozenset({400, 401, 403, 421, 495, 496})
+
+
+def _interpret(verdict: Verdict, outcome: Outcome, sent: Request) -> tuple[str, Severity, str, str]:
+    """(code, severity, message, fix) of one engine's probe: the HTTP answer read for what was sent."""
+    status = outcome.http_status or 0
+    what = f"{sent.method} answered HTTP {status}"
+    if verdict.code == "ok":
+        redirect = " (a redirect: the platform's JDK follows it)" if 300 <= status < 400 else ""
+        return "ok", "info", f"handshake ({outcome.protocol}, {outcome.cipher}) and {what}{redirect}", ""
+    if verdict.code == "http-error" and status in (404, 405) and sent.body is None:
+        return (
+            "ok",
+            "info",
+            f"handshake ({outcome.protocol}, {outcome.cipher}) done, TLS and the client certificate accepted; "
+            f"{what}: the path or method is the application's business, not MTLS's",
+            "",
+        )
+    if verdict.code == "http-error" and status in _REFUSED:
+        # nginx answers a missing or rejected certificate with 400, Apache's per-path checks with 403: the
+        # certificate may well be what was refused, so this verifies nothing.
+        return (
+            "http-error",
+            "error",
+            f"the handshake succeeded ({outcome.protocol}) but the server refused the {sent.method} with HTTP "
+            f"{status}: servers answer a client certificate they reject at the HTTP level this way, so the "
+            "certificate is not shown to be accepted",
+            "ask the server's operator what its log says for this request (client certificate, path, method)",
+        )
+    if verdict.code == "http-error":
+        return "http-error", "warning", verdict.explanation + f" to {sent.method}", verdict.fix
+    raw = condense_error(outcome.error)
+    # The stacks' raw text inside an explanation (e.g. "no connection: ...") is condensed too: one line.
+    explanation = verdict.explanation.replace(outcome.error, raw) if outcome.error else verdict.explanation
+    explanation = " ".join(explanation.split())
+    detail = f" [{outcome.engine}: {raw}]" if raw and raw not in explanation else ""
+    return verdict.code, "error", explanation + detail, verdict.fix
+
+
+# "sun.security.provider.certpath.SunCertPathBuilderException: " inside a message: the class, once is enough.
+_QUALIFIED = re.compile(r"\b(?:[a-z_$][\w$]*\.)+([A-Z][\w$]*(?:Exception|Error))\b")
+_EMBEDDED = re.compile(r"(?<=: )(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error): ")
+
+
+def condense_error(error: str | None) -> str:
+    """An engine's raw error as one line: the first line that says something, with its exception class.
+
+    The JDK's text is the exception chain, one ``class: message`` per line (often
+    with nested class names inside a message); OpenSSL's is one line already.
+    """
+    if not error:
+        return ""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    meaningful = next((line for line in lines if ": " in line), lines[0] if lines else "")
+    meaningful = _EMBEDDED.sub("", meaningful)
+    meaningful = _QUALIFIED.sub(lambda m: m[1], meaningful)
+    return meaningful[:300]
+
+
+def _merge_live(report: Report, live: Sequence[tuple[str, Severity, str, str, str]]) -> None:
+    """One finding per cause: engines that agree share one; a static finding with the same code absorbs them."""
+    by_code: dict[str, list[tuple[str, Severity, str, str, str]]] = {}
+    for item in live:
+        by_code.setdefault(item[2], []).append(item)
+    for code, items in by_code.items():
+        names = tuple(sorted(item[0] for item in items))
+        agreed = f" ({' and '.join(names)} agreed)" if len(names) > 1 else ""
+        # The platform's engine speaks first.
+        _, severity, _, message, fix = next((i for i in items if i[0] == "jsse"), items[0])
+        static = next((i for i, f in enumerate(report.findings) if f.code == code and not f.engines), None)
+        if static is not None and code != "ok":
+            found = report.findings[static]
+            report.findings[static] = replace(
+                found,
+                severity=min(found.severity, severity, key=_SEVERITY_ORDER.index),
+                engines=names,
+                message=f"{found.message}; live, the {' and '.join(names)} engine(s) found the same",
+            )
+            continue
+        subject = " and ".join(names) + (" engines" if len(names) > 1 else " engine")
+        report.findings.append(Finding(code, severity, "handshake", subject, message + agreed, fix, names))
 
 
 # -- output ------------------------------------------------------------------------------
@@ -598,15 +981,14 @@ def render_text(report: Report) -> str:
             lines.append(f"        fix: {finding.fix}")
     errors = len(report.errors)
     warnings = sum(1 for f in report.findings if f.severity == "warning")
-    verdict = (
-        "NOT ready for go-live"
-        if errors
-        else "ready for go-live"
-        if dest.url
-        else "stores look right (no URL: not tried live)"
-    )
-    lines.append(f"result: {errors} error(s), {warnings} warning(s): {verdict}")
+    lines.append(f"result: {errors} error(s), {warnings} warning(s): {report.verdict()}; {judged_for(report)}")
     return "\n".join(lines)
+
+
+def judged_for(report: Report) -> str:
+    """Which moment the certificates were judged for (the live handshake itself always runs now)."""
+    when = f"{report.at:%Y-%m-%d %H:%M} UTC"
+    return f"validity judged for {when} (--at)" if report.at_given else f"validity judged for now, {when}"
 
 
 def write_report_junit(report: Report, path: Path) -> None:
@@ -615,7 +997,8 @@ def write_report_junit(report: Report, path: Path) -> None:
 
     cases = []
     for check in CHECKS:
-        found = [f for f in report.findings if f.check == check]
+        # A static finding the live handshake confirmed (one finding per cause) fails the handshake case too.
+        found = [f for f in report.findings if f.check == check or (check == "handshake" and f.engines)]
         errors = [f for f in found if f.severity == "error"]
         text = "\n".join(
             f"{f.severity} {f.code}: {f.subject}: {f.message}" + (f" (fix: {f.fix})" if f.fix else "") for f in found

@@ -26,12 +26,17 @@ __all__ = ["main"]
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
+class _CommandLineError(Exception):
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog, self.message = prog, message
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line naming the command, not a usage dump."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
-        raise SystemExit(EXIT_BAD_INPUT)
+        raise _CommandLineError(self.prog, f"{message}; see `{self.prog} --help`")
 
 
 def _parser() -> _Parser:
@@ -87,18 +92,48 @@ def _parser() -> _Parser:
     serve.set_defaults(handler=_serve)
 
     check = commands.add_parser("check", help="judge a destination JSON, its stores and (with a URL) the live server")
-    check.add_argument("destination", type=Path, metavar="DESTINATION.json")
-    check.add_argument("--url", help='the destination\'s URL (default: its "url" attribute)')
+    check.add_argument(
+        "destinations",
+        nargs="+",
+        type=Path,
+        metavar="DESTINATION.json|DIR",
+        help="a destination JSON, or several, or folders of them (a fleet: checked in parallel, shown as a table)",
+    )
+    check.add_argument("--url", help='the destination\'s URL (default: its "url" attribute; one destination only)')
+    check.add_argument(
+        "--method",
+        choices=("HEAD", "GET"),
+        default="HEAD",
+        help="the request after the handshake (default HEAD: no body, changes nothing)",
+    )
+    check.add_argument(
+        "--post", type=Path, metavar="FILE", help="send FILE's exact bytes with POST, as the platform does (once)"
+    )
+    check.add_argument("--content-type", metavar="TYPE", help="Content-Type of the --post body (default: by extension)")
+    check.add_argument("--concurrency", type=int, default=8, metavar="N", help="fleet: destinations checked at once")
+    check.add_argument(
+        "--destination-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="fleet: the most one destination may take (default 60)",
+    )
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
     check.add_argument("--junit", type=Path, metavar="FILE", help="write one JUnit testcase per check")
     check.add_argument(
         "--engine", choices=("python", "jsse", "all"), default="all", help="engines for the live handshake"
     )
     check.add_argument(
-        "--at", metavar="DATETIME", help="judge validity at this time (RFC 3339 or +30d), e.g. the go-live date"
+        "--at", metavar="WHEN", help="judge validity at this time (ISO date/date-time, or +30d / -5d), e.g. go-live"
     )
     check.add_argument(
-        "--expiring-days", type=int, default=30, metavar="N", help="warn when a certificate expires within N days"
+        "--warn-days",
+        "--expiring-days",
+        dest="expiring_days",
+        type=int,
+        default=30,
+        metavar="N",
+        help="warn when a certificate expires within N days (default 30)",
     )
     check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
     _password_options(check, "keystore", "keystorePass")
@@ -181,13 +216,39 @@ def _password(
     return Secret(first)
 
 
+def _joined_at(argv: Sequence[str]) -> list[str]:
+    """``--at -5d`` as ``--at=-5d``: argparse takes a value starting with "-" for an option."""
+    out: list[str] = []
+    rest = iter(argv)
+    for arg in rest:
+        if arg == "--at" and (value := next(rest, None)) is not None:
+            out.append(f"--at={value}")
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    from harness.outputs import asked_reports, write_error_reports
+
+    given = _joined_at(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _parser().parse_args(given)
+    except _CommandLineError as exc:
+        sys.stderr.write(f"{exc.prog}: error: {exc.message}\n")
+        command = exc.prog.removeprefix("mtls-harness").strip()
+        if command:
+            json_out, junit = asked_reports(given)
+            write_error_reports(command, exc.message, json_out=json_out, junit=junit)
+        return EXIT_BAD_INPUT
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
     except HarnessError as exc:
         sys.stderr.write(f"mtls-harness: error: {exc}\n")
+        write_error_reports(
+            args.command, str(exc), json_out=getattr(args, "json", False), junit=getattr(args, "junit", None)
+        )
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         sys.stderr.write("mtls-harness: interrupted\n")
@@ -222,8 +283,14 @@ def _pytest_paths(paths: Sequence[Path], files: Sequence[Path]) -> list[str]:
 
 def _run(args: argparse.Namespace) -> int:
     from harness.jdk_cli import resolve_for_run
+    from harness.outputs import check_output_file, check_output_folder, write_output
     from harness.scenario import load_scenario
 
+    if args.junit:
+        check_output_file(args.junit, "--junit")
+    for option, folder in (("--keep", args.keep), ("--key-cache", args.key_cache)):
+        if folder is not None:
+            check_output_folder(folder, option)
     files = _scenario_files(args.paths)
     # Validate every file first: a malformed scenario is one line and exit 2,
     # before any server starts.
@@ -239,7 +306,7 @@ def _run(args: argparse.Namespace) -> int:
     pytest_args += ["--assert=plain", "-p", "no:hypothesispytest"]
     pytest_args += ["-o", "junit_logging=system-out", "-o", "junit_family=xunit2"]
     if args.junit:
-        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        write_output(args.junit.parent, "--junit", lambda p: p.mkdir(parents=True, exist_ok=True))
         pytest_args += ["--junitxml", str(args.junit), "-o", "junit_suite_name=mtls-harness"]
     if args.keyword:
         pytest_args += ["-k", args.keyword]
@@ -267,10 +334,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     from harness.build import build_scenario
+    from harness.outputs import check_output_folder, write_output
     from harness.scenario import load_scenario
 
+    check_output_folder(args.out, "--out")
     scenario = load_scenario(args.scenario)
-    built = build_scenario(scenario, args.out, port=args.port, force=args.force)
+    built = write_output(args.out, "--out", lambda out: build_scenario(scenario, out, port=args.port, force=args.force))
     print(f"built {scenario.name} into {built.folder}/")
     for path in (built.keystore, built.truststore, built.destination):
         print(f"  {path.name}")
@@ -345,57 +414,19 @@ def _engines(choice: str) -> list[Any]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    import datetime as dt
+    from harness.fleet import check_command
 
-    from harness.check import load_destination, render_text, run_check, write_report_junit
-    from harness.scenario import resolve_time
-
-    at = None
-    if args.at:
-        from harness.scenario import parse_time
-
-        spec = parse_time(args.at)
-        if spec is None:
-            raise UsageError(
-                "--at", f"{args.at!r} is not a date-time", "use RFC 3339 (2026-12-15 or 2026-12-15T09:00:00Z) or +30d"
-            )
-        at = resolve_time(spec, dt.datetime.now(dt.UTC))
-    destination = load_destination(
-        args.destination,
-        url=args.url,
-        keystore_password=_password(args, "keystore"),
-        truststore_password=_password(args, "truststore"),
-    )
-    from harness.jdk_check import jsse_engines
-
-    jdks = jsse_engines(args.jdk)  # the JDKs that judge the stores (and, with a URL, shake hands)
-    engines = _engines("python") if destination.url and args.engine in ("python", "all") else []
-    if destination.url and args.engine in ("jsse", "all"):
-        engines += jdks[0]
-    try:
-        report = run_check(
-            destination,
-            engines=engines,
-            at=at,
-            expiring_days=args.expiring_days,
-            timeout=args.timeout,
-            jdks=jdks,
-            client_tls=tuple(sorted(set(args.client_tls))) if args.client_tls else None,
-        )
-    finally:
-        for engine in {*engines, *jdks[0]}:
-            engine.close()
-    print(report.to_json() if args.json else render_text(report))
-    if args.junit:
-        write_report_junit(report, args.junit)
-    return EXIT_FAILED if report.errors else EXIT_OK
+    return check_command(args, _password)
 
 
 def _refuse_overwrite(out: Path, force: bool) -> None:
-    if out.exists() and not force:
-        raise UsageError(str(out), "already exists", "choose another --out, or pass --force to replace it")
+    from harness.outputs import check_output_file
+
     if out.is_dir():
         raise UsageError(str(out), "is a folder", "give a file name, e.g. --out keystore.jks")
+    if out.exists() and not force:
+        raise UsageError(str(out), "already exists", "choose another --out, or pass --force to replace it")
+    check_output_file(out, "--out")
 
 
 def _refuse_unreadable_password(out: Path, fmt: str, password: Secret) -> None:
@@ -411,9 +442,12 @@ def _refuse_unreadable_password(out: Path, fmt: str, password: Secret) -> None:
 
 def _keystore(args: argparse.Namespace) -> int:
     from harness.files import write_atomic
+    from harness.keypair import key_pair_warnings, refuse_misnamed_output
+    from harness.outputs import write_output
     from harness.stores import keystore_bytes, load_key_pair, read_store
 
     _refuse_overwrite(args.out, args.force)
+    refuse_misnamed_output(args.out, args.format, args.force)
     if not args.pkcs12.is_file():
         raise UsageError(str(args.pkcs12), "no such file", "give the PKCS#12 key pair your CA issued")
     p12_password = _password(args, "p12", prompt=f"Password of {args.pkcs12.name}")
@@ -428,20 +462,20 @@ def _keystore(args: argparse.Namespace) -> int:
     if not password.reveal():
         raise UsageError(str(args.out), "the password is empty", "the platform needs a keystorePass")
     _refuse_unreadable_password(args.out, args.format, password)
-    alias = args.alias or entry.alias or "client"
-    if args.format == "jks":
-        alias = alias.lower()  # JKS aliases are lower case; the JDK folds them
-    write_atomic(args.out, keystore_bytes(entry, alias, args.format, password), private=True, overwrite=args.force)
+    given_alias = args.alias or entry.alias or "client"
+    alias = given_alias.lower() if args.format == "jks" else given_alias  # JKS aliases are lower case
+    data = keystore_bytes(entry, alias, args.format, password)
+    write_output(args.out, "--out", lambda out: write_atomic(out, data, private=True, overwrite=args.force))
     written = read_store(args.out, password, "keystore")  # read back: what the platform will open
     leaf = written.key_entries[0].chain[0]
     print(f"wrote {args.out} ({args.format.upper()}, 0600): one key entry {alias!r}, key password = store password")
     print(f"  certificate: {leaf.subject.rfc4514_string()}")
     print(f"  issued by:   {leaf.issuer.rfc4514_string()}")
     print(f"  valid until: {leaf.not_valid_after_utc:%Y-%m-%d}; chain of {len(written.key_entries[0].chain)}")
-    if len(entry.chain) == 1 and leaf.subject != leaf.issuer:
-        print(
-            "  warning: the PKCS#12 file holds no CA certificate: the chain is the leaf only (client-chain-incomplete)"
-        )
+    import datetime as dt
+
+    for warning in key_pair_warnings(entry, given_alias, alias, dt.datetime.now(dt.UTC)):
+        print(f"  warning: {warning}")
     print(f'  in destination.json: "keystoreFile": "{args.out.name}", "keystorePass": the password you gave')
     return EXIT_OK
 
@@ -450,6 +484,7 @@ def _truststore(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives import hashes
 
     from harness.files import write_atomic
+    from harness.outputs import write_output
     from harness.pki import sha256_fingerprint
     from harness.remote import inspect_server
     from harness.stores import alias_for, read_store, truststore_bytes
@@ -484,7 +519,8 @@ def _truststore(args: argparse.Namespace) -> int:
         if fingerprint not in seen:
             seen.add(fingerprint)
             entries.append((alias_for(cert, taken), cert))
-    write_atomic(args.out, truststore_bytes(entries, args.format, password), private=True, overwrite=args.force)
+    data = truststore_bytes(entries, args.format, password)
+    write_output(args.out, "--out", lambda out: write_atomic(out, data, private=True, overwrite=args.force))
     read_store(args.out, password, "truststore")  # read back: what the platform will open
     print(f"wrote {args.out} ({args.format.upper()}): {len(entries)} trusted certificate(s)")
     for alias, cert in entries:

@@ -1,7 +1,8 @@
 """The ``java`` server persona: a JSSE ``SSLServerSocket`` (java/MtlsServer.java), as Jetty, Netty or Tomcat run it.
 
 Run from the shipped jar beside the JSSE probe (or classes compiled into the
-cache; the source launcher only as the last resort), JDK 11+, from the server files ``build`` writes; it binds 127.0.0.1 on an ephemeral port
+cache; the source launcher only as the last resort), JDK 11+, from the server
+files ``build`` writes; it binds 127.0.0.1 on an ephemeral port
 and reports each connection on stdout, which becomes the same
 :class:`~harness.fidelity.HandshakeRecord` / request records as the local
 server's. It stops when its stdin closes (and is killed if it does not).

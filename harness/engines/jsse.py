@@ -39,7 +39,16 @@ from harness.engines import Outcome, Probe, Stage, server_seen
 from harness.engines.probe_jar import RELEASE, shipped_jar, source_sha256, sources
 from harness.errors import EngineUnavailable
 
-__all__ = ["Jdk", "JsseEngine", "StoreReading", "encode_request", "find_jdk", "jdk_of", "launch_command", "program_classpath"]
+__all__ = [
+    "Jdk",
+    "JsseEngine",
+    "StoreReading",
+    "encode_request",
+    "find_jdk",
+    "jdk_of",
+    "launch_command",
+    "program_classpath",
+]
 
 SOURCE = Path(__file__).with_name("java") / "MtlsProbe.java"
 MAIN_CLASS = "MtlsProbe"
@@ -476,8 +485,10 @@ def encode_request(probe: Probe, request_id: int) -> dict[str, Any]:
         "keystorePass": probe.keystore_password.reveal(),
         "truststore": os.path.abspath(probe.truststore),
         "truststorePass": probe.truststore_password.reveal(),
+        "method": probe.method,
+        "once": probe.once,
         "contentType": probe.content_type,
-        "bodyB64": base64.b64encode(probe.message).decode("ascii"),
+        "bodyB64": base64.b64encode(probe.message if probe.method == "POST" else b"").decode("ascii"),
         "protocols": None if versions is None else [_TLS_NAMES.get(v, v) for v in versions],
         "ciphers": None if probe.ciphers is None else list(probe.ciphers),
         "timeoutMs": max(1, int(probe.timeout * 1000)),

@@ -27,7 +27,17 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-__all__ = ["JAR", "RECORD", "SERVER_SOURCE", "SOURCE", "build_jar", "javac_version", "shipped_jar", "source_sha256", "sources"]
+__all__ = [
+    "JAR",
+    "RECORD",
+    "SERVER_SOURCE",
+    "SOURCE",
+    "build_jar",
+    "javac_version",
+    "shipped_jar",
+    "source_sha256",
+    "sources",
+]
 
 JAVA_DIR = Path(__file__).with_name("java")
 SOURCE = JAVA_DIR / "MtlsProbe.java"
@@ -109,7 +119,9 @@ def main() -> int:
         "jar_sha256": hashlib.sha256(JAR.read_bytes()).hexdigest(),
     }
     RECORD.write_text(json.dumps(record, indent=2) + "\n", "utf-8")
-    print(f"wrote {JAR} ({JAR.stat().st_size} bytes) from {', '.join(p.name for p in sources())} with {record['javac']}")
+    print(
+        f"wrote {JAR} ({JAR.stat().st_size} bytes) from {', '.join(p.name for p in sources())} with {record['javac']}"
+    )
     return 0
 
 

@@ -135,12 +135,16 @@ class PythonEngine:
             # the first read, which is why it still counts as the handshake.
             if protocol == "TLSv1.3" and details.get("client_cert_requested") == "true":
                 _await_verdict(conn.sock, min(VERDICT_WAIT, probe.timeout), details)
-            headers = {"Content-Type": probe.content_type, "Connection": "close"}
+            headers = {"Connection": "close"}
+            body_out = probe.message if probe.method == "POST" else None  # HEAD / GET: no body, no Content-Type
+            if body_out is not None:
+                headers["Content-Type"] = probe.content_type
+            target = (url.path or "/") + (f"?{url.query}" if url.query else "")
             # The timeout holds per read; the deadline for the whole answer (a server dripping bytes) and the
             # body cap are harness.remote's (issue 15).
             with exchange_deadline(conn.sock, probe.timeout) as deadline:
                 try:
-                    conn.request("POST", url.path or "/", body=probe.message, headers=headers)
+                    conn.request(probe.method, target, body=body_out, headers=headers)
                     response = conn.getresponse()
                     stage = "http"
                     body, cut = read_body(response)

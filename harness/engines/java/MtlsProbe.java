@@ -175,14 +175,26 @@ public final class MtlsProbe {
             conn.setConnectTimeout(timeout);
             conn.setReadTimeout(timeout);
             conn.setUseCaches(false);
-            conn.setRequestMethod("POST");
-            conn.setDoOutput(true);
-            conn.setRequestProperty("Content-Type", string(req, "contentType"));
+            // POST (the platform's request, with its body) or HEAD / GET (no body, no Content-Type).
+            String method = req.get("method") == null ? "POST" : string(req, "method");
+            boolean sendsBody = method.equals("POST");
+            conn.setRequestMethod(method);
             byte[] body = Base64.getDecoder().decode(string(req, "bodyB64"));
+            if (sendsBody) {
+                conn.setDoOutput(true); // (on a GET this would turn it into a POST)
+                conn.setRequestProperty("Content-Type", string(req, "contentType"));
+                if (Boolean.TRUE.equals(req.get("once"))) {
+                    // The same bytes and headers on the wire, but streamed: HttpClient then never
+                    // resends the POST after a failed read, as it otherwise does (the platform too).
+                    conn.setFixedLengthStreamingMode(body.length);
+                }
+            }
             conn.connect(); // TCP connect and TLS handshake
             stage = "http";
-            try (OutputStream os = conn.getOutputStream()) {
-                os.write(body);
+            if (sendsBody) {
+                try (OutputStream os = conn.getOutputStream()) {
+                    os.write(body);
+                }
             }
             int status = conn.getResponseCode();
             stage = "done";
