@@ -15,11 +15,17 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # A stamp per install flavour: re-installs when pyproject.toml changes.
+# pyjks gave way to purejks (same `jks` package): remove it first, or its
+# uninstall would one day delete purejks's files.
+DROP_PYJKS := $(BIN)/python -m pip uninstall --quiet --yes pyjks twofish 2>/dev/null || true
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(DROP_PYJKS)
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(DROP_PYJKS)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
