@@ -47,7 +47,9 @@ def run(args: list[str | Path], *, cwd: Path, env: dict[str, str] | None = None,
         check=False,
     )
     if done.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, args))} exited {done.returncode}:\n{done.stdout}\n{done.stderr}", pytrace=False)
+        pytest.fail(
+            f"{' '.join(map(str, args))} exited {done.returncode}:\n{done.stdout}\n{done.stderr}", pytrace=False
+        )
     return done.stdout
 
 

@@ -34,9 +34,9 @@ def test_the_wheel_is_pure_python_with_every_file_it_needs(installed: Installed)
     java = {p.relative_to(REPO).as_posix() for p in (REPO / "harness" / "engines" / "java").glob("*.java")}
     assert java, "no Java probe source in the checkout"
     assert java <= names, f"{sorted(java - names)} missing from the wheel"
-    metadata = zipfile.ZipFile(installed.wheel).read(
-        next(n for n in names if n.endswith(".dist-info/METADATA"))
-    ).decode()
+    metadata = (
+        zipfile.ZipFile(installed.wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    )
     assert "License-Expression: MIT" in metadata
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert "Requires-Dist: purejks==1.0.0" in requires
@@ -97,8 +97,19 @@ def test_negative_control_pyjks_twofish_cannot_build_without_a_compiler(tmp_path
     """
     download = tmp_path / "download"
     run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", "twofish==0.3.0",
-         "-d", download],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "twofish==0.3.0",
+            "-d",
+            download,
+        ],
         cwd=tmp_path,
     )
     (sdist,) = download.glob("twofish-*.tar.gz")
