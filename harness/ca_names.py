@@ -93,8 +93,12 @@ class _OpenSSL:
         return f"<OpenSSL of the ssl module via {self.where}>"
 
 
-def _loaded_libssl() -> list[_OpenSSL]:
-    """Candidates for the OpenSSL ``_ssl`` uses, without /proc; each is proved before use."""
+@cache
+def _loaded_libssl() -> tuple[_OpenSSL, ...]:
+    """Candidates for the OpenSSL ``_ssl`` uses, without /proc; each is proved before use.
+
+    Cached: an extension module is never unloaded, so its handles stay valid.
+    """
     import _ssl
 
     module = getattr(_ssl, "__file__", None)
@@ -113,7 +117,7 @@ def _loaded_libssl() -> list[_OpenSSL]:
                         handles.append(ctypes.CDLL(str(dll), handle=handle))
             if handles:
                 candidates.append(_OpenSSL(str(folder), handles))
-        return candidates
+        return tuple(candidates)
     if module:
         # RTLD_NOLOAD: a handle on the extension already mapped, or nothing.
         with contextlib.suppress(OSError):
@@ -121,7 +125,7 @@ def _loaded_libssl() -> list[_OpenSSL]:
     else:
         # _ssl built into the interpreter: OpenSSL, if exported, is in the global scope.
         candidates.append(_OpenSSL("the interpreter", [ctypes.CDLL(None)]))
-    return candidates
+    return tuple(candidates)
 
 
 def _readable(address: int, size: int) -> bool:
@@ -144,8 +148,7 @@ def _readable(address: int, size: int) -> bool:
         return bool(ok) and done.value == size
     # write(2) copies from the address in the kernel, which answers EFAULT for
     # memory that is not mapped readable, where a dereference would crash.
-    write = ctypes.CDLL(None, use_errno=True).write
-    write.restype, write.argtypes = ctypes.c_ssize_t, [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+    write = _posix_write()
     read_end, write_end = os.pipe()
     try:
         os.set_blocking(write_end, False)
@@ -153,6 +156,13 @@ def _readable(address: int, size: int) -> bool:
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+@cache
+def _posix_write() -> Any:
+    write = ctypes.CDLL(None, use_errno=True).write
+    write.restype, write.argtypes = ctypes.c_ssize_t, [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+    return write
 
 
 def _function(lib: _OpenSSL, name: str, restype: Any, *argtypes: Any) -> Any:

@@ -321,6 +321,11 @@ def _serve(args: argparse.Namespace) -> int:
                 doc["url"] = server.url
                 write_atomic(destination, (json.dumps(doc, indent=2) + "\n").encode(), private=True)
             _print_line(f"listening on {server.url}")
+            if files.policy.ca_names and files.policy.client_auth != "none":
+                from harness.ca_names import unavailable_reason
+
+                if (off := unavailable_reason()) is not None:
+                    sys.stderr.write(f"mtls-harness serve: {off}\n")
             while not stop.wait(0.5):
                 pass
             _print_line("stopping")

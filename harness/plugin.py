@@ -120,8 +120,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         registry.close()
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"mtls-harness engines: {', '.join(selected_engines(config))}"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from harness.ca_names import unavailable_reason
+
+    lines = [f"mtls-harness engines: {', '.join(selected_engines(config))}"]
+    if (off := unavailable_reason()) is not None:
+        lines.append(f"mtls-harness: {off}")
+    return lines
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
@@ -249,6 +254,11 @@ class ScenarioItem(pytest.Item):
             if in_ci():
                 pytest.fail(f"{self.engine} engine unavailable in CI (CI=true): {reason}", pytrace=False)
             pytest.skip(f"{self.engine} engine unavailable: {reason}")
+        off = _ca_names_off(scenario, running, self.engine)
+        if off is not None:
+            if in_ci():
+                pytest.fail(f"{self.name}: {off} (CI=true), and this scenario's outcome depends on them", pytrace=False)
+            pytest.skip(f"{self.name}: {off}; this scenario's outcome depends on them")
         server = running.server
         mark = len(server.handshakes)
         probe = probe_for(scenario, running.built, server.url)
@@ -283,6 +293,28 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"scenario {self.name}"
+
+
+def _ca_names_off(scenario: Scenario, running: _Running, engine: str) -> str | None:
+    """Why the server cannot advertise CA names, when this item's outcome depends on them."""
+    from harness.ca_names import unavailable_reason
+
+    server = scenario.server
+    if not server.ca_names or server.client_auth == "none" or (off := unavailable_reason()) is None:
+        return None
+    # Only the JDK chooses its certificate by the names (X509KeyManager), and
+    # only a keystore with a choice to make, or a chain the names do not reach,
+    # behaves differently without them: then JSSE would send any key entry.
+    from harness.diagnose import reaches_ca_names
+
+    keystore = running.keystore
+    if engine != "jsse" or keystore is None or not keystore.key_entries:
+        return None
+    names = [cert.subject for cert in running.built.material.client_cas]
+    entries = keystore.key_entries
+    if len(entries) > 1 or not all(reaches_ca_names(entry.chain, names) for entry in entries):
+        return off
+    return None
 
 
 def _report_lines(
