@@ -214,10 +214,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _scenario_files(paths: Sequence[Path]) -> list[Path]:
+    from harness.discovery import is_scenario_file
+
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(path.glob("*.toml")))
+            # In a folder, only scenario files (by content): not its settings.toml.
+            files.extend(sorted(p for p in path.glob("*.toml") if is_scenario_file(p)))
         elif path.is_file():
             files.append(path)
         else:

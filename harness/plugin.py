@@ -1,7 +1,15 @@
 """pytest plugin: every scenario file is a test, once per client engine.
 
-``pytest`` collects ``*.toml`` files in a folder named ``scenarios`` (and any
-``.toml`` file named on the command line) as :class:`ScenarioFile`; each holds
+It collects only what it is told to: scenario files under the paths of the
+``mtls_scenarios`` ini option (``pytest.ini`` / ``[tool.pytest.ini_options]``,
+relative to that file) or of ``--mtls-scenarios PATH`` (replaces the ini
+option; relative to the current folder), and scenario files named on the
+command line. A file is a scenario by its content (``harness.discovery``: a
+top-level ``[expect]`` table), so a ``settings.toml`` is never a test. When
+pytest runs without paths of its own (``testpaths`` or the current folder),
+the scenario paths are added to what it collects; ``pytest tests/x.py`` stays
+just that file. Installed into any project, the plugin collects nothing until
+told. Each :class:`ScenarioFile` holds
 one :class:`ScenarioItem` per engine (``ok-rsa[python]``, ``ok-rsa[jsse]``).
 The file's set-up builds the stores and starts the local server once; each
 item runs its engine's probe against it and compares the diagnosed outcome
@@ -40,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["EngineRegistry", "ScenarioFile", "ScenarioItem", "ScenarioMismatch"]
 
 _engines_key = pytest.StashKey["EngineRegistry"]()
+_roots_key = pytest.StashKey[tuple[Path, ...]]()
 
 
 # -- engines, one registry per process (controller or xdist worker) ---------------
@@ -82,7 +91,20 @@ def in_ci() -> bool:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "mtls_scenarios",
+        type="paths",
+        default=[],
+        help="mtls-harness: files or folders whose scenario files (.toml with an [expect] table) are tests",
+    )
     group = parser.getgroup("mtls-harness", "mtls-harness scenarios")
+    group.addoption(
+        "--mtls-scenarios",
+        action="append",
+        metavar="PATH",
+        default=None,
+        help="collect the scenario files under PATH (repeatable; replaces the mtls_scenarios ini option)",
+    )
     group.addoption(
         "--mtls-engine",
         choices=("python", "jsse", "all"),
@@ -103,8 +125,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def scenario_roots(config: pytest.Config) -> tuple[Path, ...]:
+    """The files and folders whose scenario files are tests, absolute."""
+    given = config.getoption("mtls_scenarios", None)
+    if given:
+        base = config.invocation_params.dir
+        return tuple((base / path).resolve() for path in given)
+    return tuple(Path(path).resolve() for path in config.getini("mtls_scenarios"))
+
+
+def _collect_roots_too(config: pytest.Config, roots: tuple[Path, ...]) -> None:
+    """Have pytest walk the scenario paths when it was given no paths of its own (or --mtls-scenarios)."""
+    told = bool(config.getoption("mtls_scenarios", None))
+    if config.args_source == pytest.Config.ArgsSource.ARGS and not told:
+        return
+    base = config.invocation_params.dir
+    walked = [(base / arg.split("::")[0]).resolve() for arg in config.args]
+    for root in roots:
+        if root.exists() and not any(root.is_relative_to(path) for path in walked):
+            config.args.append(str(root))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_engines_key] = EngineRegistry()
+    roots = scenario_roots(config)
+    config.stash[_roots_key] = roots
+    _collect_roots_too(config, roots)
     cache = config.getoption("mtls_key_cache", None)
     if cache:
         from harness.pki import KEY_CACHE_ENV
@@ -132,7 +178,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
     if file_path.suffix != ".toml":
         return None
-    if file_path.parent.name == "scenarios" or parent.session.isinitpath(file_path):
+    from harness.discovery import is_scenario_file
+
+    roots = parent.config.stash.get(_roots_key, ())
+    path = file_path.resolve()
+    told = parent.session.isinitpath(file_path) or any(path == r or path.is_relative_to(r) for r in roots)
+    if told and is_scenario_file(file_path):
         file: ScenarioFile = ScenarioFile.from_parent(parent, path=file_path)
         return file
     return None

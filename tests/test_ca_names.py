@@ -187,6 +187,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     (pytester.path / "scenarios").mkdir()
     for name in (*DEPENDENT, "ok-rsa"):
         shutil.copy(REPO / "scenarios" / f"{name}.toml", pytester.path / "scenarios")
+    pytester.makeini("[pytest]\nmtls_scenarios = scenarios\n")
     return pytester
 
 
@@ -213,7 +214,7 @@ def test_plugin_skips_only_scenarios_that_depend_on_the_names(
     else:
         monkeypatch.setenv(ca_names.CA_NAMES_ENV, switch)
     monkeypatch.setenv("CI", ci)
-    result = project.runpytest("-p", "harness.plugin", "-rsf", "scenarios")
+    result = project.runpytest("-rsf")
     result.assert_outcomes(**outcomes)
     text = result.stdout.str()
     assert "Traceback" not in text
