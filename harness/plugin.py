@@ -34,6 +34,9 @@ import pytest
 
 from harness.engines import ENGINE_NAMES, Engine, Outcome
 from harness.errors import HarnessError, StoreError
+
+# The fixtures for users' own tests (docs/fixtures.md), registered with the plugin.
+from harness.fixtures import mtls_server, mtls_stores
 from harness.scenario import Scenario, load_scenario
 
 # pytest loads this plugin in every run, `pytest tests/...` and every xdist
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
     from harness.server import HandshakeRecord, LocalServer
     from harness.stores import StoreContents
 
-__all__ = ["EngineRegistry", "ScenarioFile", "ScenarioItem", "ScenarioMismatch"]
+__all__ = ["EngineRegistry", "ScenarioFile", "ScenarioItem", "ScenarioMismatch", "mtls_server", "mtls_stores"]
 
 _engines_key = pytest.StashKey["EngineRegistry"]()
 _roots_key = pytest.StashKey[tuple[Path, ...]]()
