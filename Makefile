@@ -8,7 +8,7 @@ JUNIT  ?= reports/junit.xml
 # Parallel test workers; `make test N=0` runs in one process.
 N      ?= auto
 
-.PHONY: run test lint fuzz load bench clean
+.PHONY: run test lint fuzz load bench pythons clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n $(N)
+
+# The interpreter-dependent subset on the other supported Pythons (also part of `make test`).
+pythons: $(VENV)/.installed-test
+	$(BIN)/python -m pytest tests/test_pythons.py -p no:cacheprovider -n $(N)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check harness tests benchmarks

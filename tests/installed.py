@@ -84,8 +84,8 @@ def build_wheel(out: Path) -> Path:
     return wheel
 
 
-def install_into_fresh_venv(wheel: Path, venv: Path, *extras: str) -> Installed:
-    run([sys.executable, "-m", "venv", venv], cwd=venv.parent)
+def install_into_fresh_venv(wheel: Path, venv: Path, *extras: str, python: Path | str = sys.executable) -> Installed:
+    run([python, "-m", "venv", venv], cwd=venv.parent)
     installed = Installed(wheel, venv)
     target = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
     run([installed.python, "-m", "pip", "install", "--quiet", target], cwd=venv.parent)
