@@ -218,11 +218,18 @@ def _proved(ctx: ssl.SSLContext, offset: int) -> tuple[_OpenSSL, int]:
     """The OpenSSL and ``SSL_CTX *`` of ``ctx``; ``CaNamesUnavailable`` when none is proved."""
     if os.environ.get(CA_NAMES_ENV, "").strip().lower() == "off":
         raise CaNamesUnavailable("local server", f"switched off by {CA_NAMES_ENV}=off", f"unset {CA_NAMES_ENV}")
-    libs = _loaded_libssl()
+    try:
+        libs = _loaded_libssl()
+    except (OSError, ValueError, TypeError) as exc:  # a loader that refuses: off, never a traceback
+        libs = ()
+        why = f" ({type(exc).__name__})"
+    else:
+        why = ""
     if not libs:
         raise CaNamesUnavailable(
             "local server",
-            "cannot advertise client CA names: the ssl module's OpenSSL is not a shared library this process can use",
+            "cannot advertise client CA names: the ssl module's OpenSSL is not a shared library this process"
+            f" can use{why}",
             _FIX,
         )
     errors: list[CaNamesUnavailable] = []
@@ -231,6 +238,12 @@ def _proved(ctx: ssl.SSLContext, offset: int) -> tuple[_OpenSSL, int]:
             return lib, _ssl_ctx_pointer(ctx, lib, offset)
         except CaNamesUnavailable as exc:
             errors.append(exc)
+        except (OSError, ValueError, TypeError) as exc:  # ctypes refusing a call: this candidate is out
+            errors.append(
+                CaNamesUnavailable(
+                    "local server", f"cannot advertise client CA names: {type(exc).__name__} via {lib.where}", _FIX
+                )
+            )
     raise errors[0]
 
 

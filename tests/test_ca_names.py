@@ -227,3 +227,33 @@ def test_plugin_skips_only_scenarios_that_depend_on_the_names(
         assert all(OFF_LINE in line and "depends on them" in line for line in affected), affected
     else:
         assert "CA names are off" not in text
+
+
+def test_a_loader_that_raises_means_off_not_a_traceback(monkeypatch: pytest.MonkeyPatch, client_cas: Path) -> None:
+    import ssl
+
+    from harness.fidelity import make_server_context
+
+    def refuse() -> tuple[ca_names._OpenSSL, ...]:
+        raise OSError("dlopen refused")
+
+    monkeypatch.setattr(ca_names, "_loaded_libssl", refuse)
+    reason = ca_names.unavailable_reason()
+    assert reason is not None
+    assert "(OSError)" in reason
+    records: list[object] = []
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1")
+    chain, key = client_cas.parent / "chain.pem", client_cas.parent / "key.pem"
+    leaf.cert_chain_pems[0].write_to_path(str(chain))
+    leaf.private_key_pem.write_to_path(str(key))
+    server = make_server_context(
+        cert_chain=chain,
+        key=key,
+        client_cas=client_cas,
+        client_auth="required",
+        tls_versions=("1.3",),
+        advertise_ca_names=True,
+        on_record=records.append,
+    )
+    assert isinstance(server, ssl.SSLContext)
