@@ -37,7 +37,9 @@ SUMMARIES: dict[str, str] = {
     # Added with real servers, the JDK matrix and support cases (issues 10-12).
     "client-cert-rejected": "the server rejected the client certificate without saying which check failed",
     "client-cert-name-mismatch": "the server checks the client certificate's names against the client's address",
-    "renegotiation-failed": "the server asks for the client certificate after the handshake and the client could not answer",
+    "renegotiation-failed": (
+        "the server asks for the client certificate after the handshake and the client could not answer"
+    ),
     "keystore-format-unsupported": "this JDK cannot read the store's encryption or MAC algorithms",
     "truststore-empty": "the truststore holds no trust anchors the JDK can use",
     "keystore-no-key-entry": "the keystore holds no private key entry",
