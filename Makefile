@@ -15,9 +15,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # A stamp per install flavour: re-installs when pyproject.toml changes.
-# pyjks gave way to purejks (same `jks` package): remove it first, or its
-# uninstall would one day delete purejks's files.
-DROP_PYJKS := $(BIN)/python -m pip uninstall --quiet --yes pyjks twofish 2>/dev/null || true
+# pyjks gave way to purejks (same `jks` package files): where pyjks is still
+# installed, remove both and let the install below put purejks back whole.
+DROP_PYJKS := if $(BIN)/python -m pip show --quiet pyjks >/dev/null 2>&1; then \
+	$(BIN)/python -m pip uninstall --quiet --yes pyjks twofish purejks 2>/dev/null; fi; true
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(DROP_PYJKS)
