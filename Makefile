@@ -11,18 +11,25 @@ N      ?= auto
 # PyPI into ~/.cache/mtls-harness/jdks unless found; 17 is the Debian JDK).
 JDKS   ?= 11.0.10 17 21
 
-.PHONY: run test lint fuzz load bench clean real-servers jdks probe
+.PHONY: run test lint fuzz load bench pythons clean real-servers jdks probe
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # A stamp per install flavour: re-installs when pyproject.toml changes.
+# pyjks gave way to purejks (same `jks` package files): where pyjks is still
+# installed, remove both and let the install below put purejks back whole.
+DROP_PYJKS := if $(BIN)/python -m pip show --quiet pyjks >/dev/null 2>&1; then \
+	$(BIN)/python -m pip uninstall --quiet --yes pyjks twofish purejks 2>/dev/null; fi; true
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(DROP_PYJKS)
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(DROP_PYJKS)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
@@ -57,6 +64,10 @@ jdks: $(VENV)/.installed
 # Rebuild the shipped JSSE probe (harness/engines/java/mtls-probe.jar) after editing MtlsProbe.java.
 probe: $(VENV)/.installed
 	$(BIN)/python -m harness.engines.probe_jar
+
+# The interpreter-dependent subset on the other supported Pythons (also part of `make test`).
+pythons: $(VENV)/.installed-test
+	$(BIN)/python -m pytest tests/test_pythons.py -p no:cacheprovider -n $(N)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check harness tests benchmarks

@@ -45,6 +45,7 @@ def _parser() -> _Parser:
         description="Prove a Mutual-TLS (client-certificate) HTTPS destination works: "
         "scenario files, JKS/PKCS#12 stores, a local MTLS server, real handshakes, JUnit.",
     )
+    parser.add_argument("--version", action="version", version=f"mtls-harness {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -74,8 +75,8 @@ def _parser() -> _Parser:
     build = commands.add_parser(
         "build", help="write a scenario's keystore, truststore, destination.json and server files"
     )
-    build.add_argument("scenario", type=Path, metavar="SCENARIO")
-    build.add_argument("--out", type=Path, required=True, metavar="DIR")
+    build.add_argument("scenario", type=Path, metavar="SCENARIO", help="the scenario file (.toml)")
+    build.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write (created)")
     build.add_argument(
         "--port",
         type=int,
@@ -86,9 +87,17 @@ def _parser() -> _Parser:
     build.set_defaults(handler=_build)
 
     serve = commands.add_parser("serve", help="run a scenario's local MTLS server until Ctrl-C")
-    serve.add_argument("source", type=Path, metavar="SCENARIO|DIR")
+    serve.add_argument(
+        "source", type=Path, metavar="SCENARIO|DIR", help="a scenario file, or a folder written by `build`"
+    )
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    serve.add_argument("--handshake-timeout", type=float, default=5.0, metavar="SECONDS")
+    serve.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="drop a client that has not finished its handshake after SECONDS (default 5)",
+    )
     serve.set_defaults(handler=_serve)
 
     check = commands.add_parser("check", help="judge a destination JSON, its stores and (with a URL) the live server")
@@ -135,7 +144,9 @@ def _parser() -> _Parser:
         metavar="N",
         help="warn when a certificate expires within N days (default 30)",
     )
-    check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
+    check.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS", help="network timeout per step (default 10)"
+    )
     _password_options(check, "keystore", "keystorePass")
     _password_options(check, "truststore", "truststorePass")
     add_jdk_option(check, "judge the stores (and the live handshake)")
@@ -151,19 +162,19 @@ def _parser() -> _Parser:
     keystore = commands.add_parser(
         "keystore", help="build the platform's keystore from a PKCS#12 key pair (KeyPair.p12)"
     )
-    keystore.add_argument("pkcs12", type=Path, metavar="IN.p12")
-    keystore.add_argument("--out", type=Path, required=True, metavar="OUT")
+    keystore.add_argument("pkcs12", type=Path, metavar="IN.p12", help="the PKCS#12 file with the key and its chain")
+    keystore.add_argument("--out", type=Path, required=True, metavar="OUT", help="the keystore file to write")
     keystore.add_argument("--alias", help="the key entry's alias (default: the PKCS#12 friendly name)")
-    keystore.add_argument("--format", choices=("jks", "pkcs12"), default="jks")
+    keystore.add_argument("--format", choices=("jks", "pkcs12"), default="jks", help="store format (default jks)")
     keystore.add_argument("--force", action="store_true", help="replace OUT if it exists")
     _password_options(keystore, "p12", "the PKCS#12 file's password")
     _password_options(keystore, "", "the new keystore's password (also its key password)")
     keystore.set_defaults(handler=_keystore)
 
     truststore = commands.add_parser("truststore", help="build a truststore from the certificates a server presents")
-    truststore.add_argument("url", metavar="URL")
-    truststore.add_argument("--out", type=Path, required=True, metavar="OUT")
-    truststore.add_argument("--format", choices=("jks", "pkcs12"), default="jks")
+    truststore.add_argument("url", metavar="URL", help="the server's https:// URL")
+    truststore.add_argument("--out", type=Path, required=True, metavar="OUT", help="the truststore file to write")
+    truststore.add_argument("--format", choices=("jks", "pkcs12"), default="jks", help="store format (default jks)")
     truststore.add_argument(
         "--add-keystore",
         type=Path,
@@ -171,12 +182,26 @@ def _parser() -> _Parser:
         help="also trust this keystore's certificates (as the platform's guide does)",
     )
     truststore.add_argument("--force", action="store_true", help="replace OUT if it exists")
-    truststore.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
+    truststore.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS", help="network timeout (default 10)"
+    )
     _password_options(truststore, "keystore", "the --add-keystore keystore's password")
     _password_options(truststore, "", "the new truststore's password")
     truststore.set_defaults(handler=_truststore)
     add_jdk_command(commands)
     return parser
+
+
+def _version() -> str:
+    # The installed distribution's version; the package's own in a bare checkout.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mtls-harness")
+    except PackageNotFoundError:
+        from harness import __version__
+
+        return __version__
 
 
 def _password_options(parser: argparse.ArgumentParser, prefix: str, what: str) -> None:
@@ -259,10 +284,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _scenario_files(paths: Sequence[Path]) -> list[Path]:
+    from harness.discovery import is_scenario_file
+
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(path.glob("*.toml")))
+            # In a folder, only scenario files (by content): not its settings.toml.
+            files.extend(sorted(p for p in path.glob("*.toml") if is_scenario_file(p)))
         elif path.is_file():
             files.append(path)
         else:
@@ -386,6 +414,11 @@ def _serve(args: argparse.Namespace) -> int:
                 doc["url"] = server.url
                 write_atomic(destination, (json.dumps(doc, indent=2) + "\n").encode(), private=True)
             _print_line(f"listening on {server.url}")
+            if files.policy.ca_names and files.policy.client_auth != "none":
+                from harness.ca_names import unavailable_reason
+
+                if (off := unavailable_reason()) is not None:
+                    sys.stderr.write(f"mtls-harness serve: {off}\n")
             while not stop.wait(0.5):
                 pass
             _print_line("stopping")

@@ -12,8 +12,8 @@ Only ``harness.server`` imports this module. ``make_server_context`` returns an
   until the client's EOF, so clients see ``unknown_ca`` and the like, not EOF
   or a reset (asyncio drops the queued alert, see ``_RecordingSSLObject``);
 * advertises the acceptable client CA names in the CertificateRequest (TLS 1.2
-  and 1.3), which the stdlib cannot do, after a runtime self-check that refuses
-  to start rather than write through a wrong pointer (see ``_ssl_ctx_pointer``).
+  and 1.3), which the stdlib cannot do (``harness.ca_names``: proved before any
+  write; where this Python cannot, the server runs without them).
 
 Reference behaviour: ``openssl s_server -Verify 2 -verify_return_error``.
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import asyncio.sslproto
+import contextlib
 import ctypes
 import os
 import secrets
@@ -35,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness import ca_names
+from harness.ca_names import CaNamesUnavailable
 from harness.errors import ServerError
 
 __all__ = ["ClientAuth", "HandshakeRecord", "Rejection", "make_server_context"]
@@ -53,7 +56,6 @@ _VERIFY_MODES = {
 }
 _TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 _TLS_ALERT = 21  # TLS record content type "alert" (RFC 8446, section 5.1)
-_CA_NAMES_FIX = "set ca_names = false in the scenario's [server] table"
 
 
 @dataclass(frozen=True)
@@ -388,142 +390,8 @@ def make_server_context(
             ) from None
     ctx._msg_callback = _note_alert  # type: ignore[attr-defined]
     if advertise_ca_names and client_cas is not None and client_auth != "none":
-        _advertise_client_ca_names(ctx, client_cas)
+        # Where this Python cannot (harness.ca_names), the server runs without
+        # them; the reports say so and skip what depends on them.
+        with contextlib.suppress(CaNamesUnavailable):
+            ca_names.advertise(ctx, client_cas)
     return ctx
-
-
-# --- Acceptable client CA names -------------------------------------------------
-#
-# Why not the stdlib: ``load_verify_locations`` only fills the trust store, and
-# ``_ssl`` binds neither SSL_CTX_set_client_CA_list nor SSL_CTX_set0_CA_list, the
-# only sources of the names OpenSSL puts in the TLS 1.2 CertificateRequest and the
-# TLS 1.3 certificate_authorities extension (get_ca_names, ssl/statem/statem_lib.c).
-# So a Python server lists no CAs, and JSSE then offers any key entry where a
-# production server's list makes it send only a certificate whose issuer is listed.
-#
-# Why this is sound: CPython's PySSLContext (Modules/_ssl.c) is PyObject_HEAD then
-# ``SSL_CTX *ctx``, which the object owns for its whole life; ``_ssl`` keeps no
-# copy of the CA list, so nothing goes stale. The list is written once, before
-# the context is shared or serves a connection, as a C server would, and
-# SSL_CTX_set_client_CA_list takes ownership of it. Before that write the pointer
-# is proved read-only, through the libssl already loaded for ``_ssl`` (RTLD_NOLOAD:
-# never a second copy): mapped memory (checked through /proc/self/mem, so a stray
-# pointer is refused, not dereferenced), a server method of that very library,
-# the context's options, and a random ticket count set through the public API
-# and read back through the pointer. A wrong layout fails these and is refused.
-
-# Bytes of SSL_CTX the checks may read: num_tickets, the farthest, is at 1040 in
-# OpenSSL 3.0 on x86-64; the span leaves room for later versions.
-_SSL_CTX_SPAN = 2048
-
-
-def _loaded_libssl() -> list[ctypes.CDLL]:
-    try:
-        with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
-            paths = {line.split(maxsplit=5)[-1].strip() for line in maps if "/libssl" in line}
-    except OSError:
-        paths = set()
-    libs = []
-    for path in sorted(paths):
-        try:
-            # RTLD_NOLOAD: a handle on the copy already mapped, or nothing.
-            libs.append(ctypes.CDLL(path, mode=os.RTLD_NOLOAD))
-        except OSError:
-            continue
-    return libs
-
-
-def _readable(address: int, size: int) -> bool:
-    # /proc/self/mem answers EIO for unmapped memory where a dereference would
-    # crash the interpreter.
-    if address <= 0 or address % 8 or address + size >= 1 << 63:
-        return False
-    try:
-        fd = os.open("/proc/self/mem", os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        return len(os.pread(fd, size, address)) == size
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
-def _function(lib: ctypes.CDLL, name: str, restype: Any, *argtypes: Any) -> Any:
-    try:
-        fn = getattr(lib, name)
-    except AttributeError:
-        # e.g. SSL_CTX_get_options is a macro before OpenSSL 3.0.
-        raise ServerError(
-            "local server",
-            f"cannot advertise client CA names: libssl has no {name} (OpenSSL older than 3.0?)",
-            _CA_NAMES_FIX,
-        ) from None
-    fn.restype, fn.argtypes = restype, list(argtypes)
-    return fn
-
-
-def _ssl_ctx_pointer(ctx: ssl.SSLContext, lib: ctypes.CDLL, offset: int) -> int:
-    """The ``SSL_CTX *`` of ``ctx`` at ``offset`` in the object, proved before use."""
-
-    def refuse(why: str) -> ServerError:
-        return ServerError(
-            "local server",
-            f"cannot advertise client CA names: {why}",
-            _CA_NAMES_FIX + ", or run a CPython whose ssl module uses a shared OpenSSL 3 library",
-        )
-
-    vp = ctypes.c_void_p
-    if not isinstance(ctx, ssl.SSLContext) or offset + 8 > type(ctx).__basicsize__ or offset < 0:
-        raise refuse("not a CPython SSLContext with the expected layout")
-    version = _function(lib, "OpenSSL_version_num", ctypes.c_ulong)()
-    if version != ssl.OPENSSL_VERSION_NUMBER:
-        raise refuse(f"libssl {version:#x} is not the ssl module's {ssl.OPENSSL_VERSION_NUMBER:#x}")
-    pointer = vp.from_address(id(ctx) + offset).value or 0
-    if not _readable(pointer, _SSL_CTX_SPAN):
-        raise refuse("the SSL_CTX pointer does not point to readable memory")
-    if _function(lib, "SSL_CTX_get_ssl_method", vp, vp)(pointer) != (_function(lib, "TLS_server_method", vp)()):
-        raise refuse("the SSL_CTX pointer is not a TLS server context of this libssl")
-    if _function(lib, "SSL_CTX_get_options", ctypes.c_uint64, vp)(pointer) != int(ctx.options):
-        raise refuse("the SSL_CTX options differ from the context's")
-    saved, probe = ctx.num_tickets, 1000 + secrets.randbelow(1 << 20)
-    ctx.num_tickets = probe
-    try:
-        if _function(lib, "SSL_CTX_get_num_tickets", ctypes.c_size_t, vp)(pointer) != probe:
-            raise refuse("the SSL_CTX session ticket count differs from the context's")
-    finally:
-        ctx.num_tickets = saved
-    return pointer
-
-
-def _advertise_client_ca_names(ctx: ssl.SSLContext, client_cas: Path, *, offset: int = object.__basicsize__) -> None:
-    libs = _loaded_libssl()
-    if not libs:
-        raise ServerError(
-            "local server",
-            "cannot advertise client CA names: the ssl module's libssl is not a loaded shared library",
-            _CA_NAMES_FIX,
-        )
-    errors: list[ServerError] = []
-    for lib in libs:
-        try:
-            pointer = _ssl_ctx_pointer(ctx, lib, offset)
-        except ServerError as exc:
-            errors.append(exc)
-            continue
-        vp = ctypes.c_void_p
-        names = _function(lib, "SSL_load_client_CA_file", vp, ctypes.c_char_p)(os.fsencode(client_cas))
-        # Leave no error behind in OpenSSL's per-thread queue, where the ssl
-        # module could later mistake it for the cause of an unrelated failure.
-        _function(lib, "ERR_clear_error", None)()
-        if not names:
-            raise ServerError(
-                str(client_cas),
-                "no CA certificate names could be read",
-                "give a PEM bundle of the client CA certificates",
-            )
-        # Takes ownership of the name list.
-        _function(lib, "SSL_CTX_set_client_CA_list", None, vp, vp)(pointer, names)
-        return
-    raise errors[0]

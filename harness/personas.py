@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from harness.errors import ServerError
-from harness.fidelity import Rejection, _function, _loaded_libssl, _ssl_ctx_pointer, current_connection
+from harness.ca_names import _function, _loaded_libssl, _ssl_ctx_pointer
+from harness.fidelity import Rejection, current_connection
 
 __all__ = [
     "PERSONAS",

@@ -1,7 +1,15 @@
 """pytest plugin: every scenario file is a test, once per client engine.
 
-``pytest`` collects ``*.toml`` files in a folder named ``scenarios`` (and any
-``.toml`` file named on the command line) as :class:`ScenarioFile`; each holds
+It collects only what it is told to: scenario files under the paths of the
+``mtls_scenarios`` ini option (``pytest.ini`` / ``[tool.pytest.ini_options]``,
+relative to that file) or of ``--mtls-scenarios PATH`` (replaces the ini
+option; relative to the current folder), and scenario files named on the
+command line. A file is a scenario by its content (``harness.discovery``: a
+top-level ``[expect]`` table), so a ``settings.toml`` is never a test. When
+pytest runs without paths of its own (``testpaths`` or the current folder),
+the scenario paths are added to what it collects; ``pytest tests/x.py`` stays
+just that file. Installed into any project, the plugin collects nothing until
+told. Each :class:`ScenarioFile` holds
 one :class:`ScenarioItem` per engine (``ok-rsa[python]``, ``ok-rsa[jsse]``).
 The file's set-up builds the stores and starts the local server once; each
 item runs its engine's probe against it and compares the diagnosed outcome
@@ -24,7 +32,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.engines import ENGINE_NAMES, Engine, Outcome
-from harness.errors import HarnessError
+from harness.errors import HarnessError, StoreError
+
+# The fixtures for users' own tests (docs/fixtures.md), registered with the plugin.
+from harness.fixtures import mtls_server, mtls_stores
 from harness.scenario import Scenario, load_scenario
 
 # pytest loads this plugin in every run, `pytest tests/...` and every xdist
@@ -37,10 +48,11 @@ if TYPE_CHECKING:
     from harness.server import HandshakeRecord, LocalServer
     from harness.stores import StoreContents
 
-__all__ = ["EngineRegistry", "ScenarioFile", "ScenarioItem", "ScenarioMismatch"]
+__all__ = ["EngineRegistry", "ScenarioFile", "ScenarioItem", "ScenarioMismatch", "mtls_server", "mtls_stores"]
 
 _engines_key = pytest.StashKey["EngineRegistry"]()
 _ahead_key: pytest.StashKey[Ahead] = pytest.StashKey()
+_roots_key = pytest.StashKey[tuple[Path, ...]]()
 
 
 # -- engines, one registry per process (controller or xdist worker) ---------------
@@ -93,7 +105,20 @@ def in_ci() -> bool:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "mtls_scenarios",
+        type="paths",
+        default=[],
+        help="mtls-harness: files or folders whose scenario files (.toml with an [expect] table) are tests",
+    )
     group = parser.getgroup("mtls-harness", "mtls-harness scenarios")
+    group.addoption(
+        "--mtls-scenarios",
+        action="append",
+        metavar="PATH",
+        default=None,
+        help="collect the scenario files under PATH (repeatable; replaces the mtls_scenarios ini option)",
+    )
     group.addoption(
         "--mtls-engine",
         choices=("python", "jsse", "all"),
@@ -146,11 +171,35 @@ def _selected_jdks(config: pytest.Config) -> list[Any]:
     return runtimes
 
 
+def scenario_roots(config: pytest.Config) -> tuple[Path, ...]:
+    """The files and folders whose scenario files are tests, absolute."""
+    given = config.getoption("mtls_scenarios", None)
+    if given:
+        base = config.invocation_params.dir
+        return tuple((base / path).resolve() for path in given)
+    return tuple(Path(path).resolve() for path in config.getini("mtls_scenarios"))
+
+
+def _collect_roots_too(config: pytest.Config, roots: tuple[Path, ...]) -> None:
+    """Have pytest walk the scenario paths when it was given no paths of its own (or --mtls-scenarios)."""
+    told = bool(config.getoption("mtls_scenarios", None))
+    if config.args_source == pytest.Config.ArgsSource.ARGS and not told:
+        return
+    base = config.invocation_params.dir
+    walked = [(base / arg.split("::")[0]).resolve() for arg in config.args]
+    for root in roots:
+        if root.exists() and not any(root.is_relative_to(path) for path in walked):
+            config.args.append(str(root))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_engines_key] = EngineRegistry(_selected_jdks(config))
     from harness.pipeline import Ahead
 
     config.stash[_ahead_key] = Ahead()
+    roots = scenario_roots(config)
+    config.stash[_roots_key] = roots
+    _collect_roots_too(config, roots)
     cache = config.getoption("mtls_key_cache", None)
     if cache:
         from harness.pki import KEY_CACHE_ENV
@@ -176,10 +225,15 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         item.next_item = nextitem
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from harness.ca_names import unavailable_reason
+
     registry = config.stash[_engines_key]
     jdks = "".join(f"\n  jdk {r.version}: {r.home} ({r.origin})" for r in registry.jdks.values())
-    return f"mtls-harness engines: {', '.join(selected_engines(config))}{jdks}"
+    lines = [f"mtls-harness engines: {', '.join(selected_engines(config))}{jdks}"]
+    if (off := unavailable_reason()) is not None:
+        lines.append(f"mtls-harness: {off}")
+    return lines
 
 
 @pytest.hookimpl(wrapper=True)
@@ -214,11 +268,18 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
     if file_path.suffix != ".toml":
         return None
+    from harness.discovery import is_scenario_file
+
     session = parent.session
+    roots = parent.config.stash.get(_roots_key, ())
+    path = file_path.resolve()
     # A folder named on the command line, not its files one by one: pytest re-collects a folder for each file
     # argument in it (quadratic: 2,500 scenario files cost 6 million collector calls).
     in_given_dir = session.config.getoption("mtls_scenario_dirs") and session.isinitpath(file_path.parent)
-    if file_path.parent.name == "scenarios" or in_given_dir or session.isinitpath(file_path):
+    told = (
+        session.isinitpath(file_path) or in_given_dir or any(path == r or path.is_relative_to(r) for r in roots)
+    )
+    if told and is_scenario_file(file_path):
         file: ScenarioFile = ScenarioFile.from_parent(parent, path=file_path)
         return file
     return None
@@ -319,6 +380,11 @@ class ScenarioItem(pytest.Item):
             if in_ci():
                 pytest.fail(f"{self.engine} engine unavailable in CI (CI=true): {reason}", pytrace=False)
             pytest.skip(f"{self.engine} engine unavailable: {reason}")
+        off = _ca_names_off(scenario, running, self.engine)
+        if off is not None:
+            if in_ci():
+                pytest.fail(f"{self.name}: {off} (CI=true), and this scenario's outcome depends on them", pytrace=False)
+            pytest.skip(f"{self.name}: {off}; this scenario's outcome depends on them")
         server = running.server
         mark = len(server.handshakes)
         probe = probe_for(scenario, running.built, server.url)
@@ -357,6 +423,28 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"scenario {self.name}"
+
+
+def _ca_names_off(scenario: Scenario, running: _Running, engine: str) -> str | None:
+    """Why the server cannot advertise CA names, when this item's outcome depends on them."""
+    from harness.ca_names import unavailable_reason
+
+    server = scenario.server
+    if not server.ca_names or server.client_auth == "none" or (off := unavailable_reason()) is None:
+        return None
+    # Only the JDK chooses its certificate by the names (X509KeyManager), and
+    # only a keystore with a choice to make, or a chain the names do not reach,
+    # behaves differently without them: then JSSE would send any key entry.
+    from harness.diagnose import reaches_ca_names
+
+    keystore = running.keystore
+    if engine != "jsse" or keystore is None or not keystore.key_entries:
+        return None
+    names = [cert.subject for cert in running.built.material.client_cas]
+    entries = keystore.key_entries
+    if len(entries) > 1 or not all(reaches_ca_names(entry.chain, names) for entry in entries):
+        return off
+    return None
 
 
 def _report_lines(

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from harness import fidelity
+from harness import ca_names
 from harness.errors import ServerError
 from harness.fidelity import HandshakeRecord, make_server_context
 
@@ -728,7 +728,7 @@ def test_unusable_configuration_is_refused(pki: Pki, options: dict[str, Any], me
 
 
 def test_self_check_accepts_only_the_real_ssl_ctx_pointer() -> None:
-    libs = fidelity._loaded_libssl()
+    libs = ca_names._loaded_libssl()
     assert libs, "the ssl module's libssl is not a loaded shared library"
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     right = object.__basicsize__
@@ -737,22 +737,22 @@ def test_self_check_accepts_only_the_real_ssl_ctx_pointer() -> None:
     for offset in wrong:
         for lib in libs:
             with pytest.raises(ServerError, match="cannot advertise client CA names"):
-                fidelity._ssl_ctx_pointer(ctx, lib, offset)
+                ca_names._ssl_ctx_pointer(ctx, lib, offset)
     assert ctx.num_tickets == 2  # the read-back probe restored it
     # A client context is a real SSL_CTX, of the wrong kind.
     client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     with pytest.raises(ServerError, match="not a TLS server context"):
-        fidelity._ssl_ctx_pointer(client, libs[0], right)
+        ca_names._ssl_ctx_pointer(client, libs[0], right)
     foreign: Any = bytearray(200)
     with pytest.raises(ServerError, match="expected layout"):
-        fidelity._ssl_ctx_pointer(foreign, libs[0], right)
+        ca_names._ssl_ctx_pointer(foreign, libs[0], right)
     with pytest.raises(ServerError, match="expected layout"):
-        fidelity._ssl_ctx_pointer(ctx, libs[0], type(ctx).__basicsize__)
+        ca_names._ssl_ctx_pointer(ctx, libs[0], type(ctx).__basicsize__)
 
 
 def _pointer_or_none(ctx: ssl.SSLContext, lib: Any, offset: int) -> int | None:
     try:
-        return fidelity._ssl_ctx_pointer(ctx, lib, offset)
+        return ca_names._ssl_ctx_pointer(ctx, lib, offset)
     except ServerError:
         return None
 
@@ -760,7 +760,7 @@ def _pointer_or_none(ctx: ssl.SSLContext, lib: Any, offset: int) -> int | None:
 def test_wrong_offset_refuses_to_advertise_with_a_fix(pki: Pki) -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     with pytest.raises(ServerError) as refused:
-        fidelity._advertise_client_ca_names(ctx, pki.client_cas, offset=8)
+        ca_names.advertise(ctx, pki.client_cas, offset=8)
     assert refused.value.where == "local server"
     assert "set ca_names = false in the scenario's [server] table" in str(refused.value)
     assert "\n" not in str(refused.value)

@@ -34,11 +34,15 @@ def add_scenario(
 WRONG_EXPECTATION = ('outcome = "client-cert-untrusted"', 'outcome = "ok"')
 
 
+PYPROJECT = '[project]\nname = "integration-flows"\nversion = "1"\n'
+CONFIGURED = PYPROJECT + '\n[tool.pytest.ini_options]\nmtls_scenarios = ["scenarios"]\n'
+
+
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A project with scenarios/ok-rsa.toml and a pyproject.toml (a TOML file that is no scenario)."""
+    """A project with scenarios/ok-rsa.toml and a pyproject.toml (a TOML file that is no scenario) naming it."""
     add_scenario(pytester, "ok-rsa")
-    pytester.makepyprojecttoml('[project]\nname = "integration-flows"\nversion = "1"\n')
+    pytester.makepyprojecttoml(CONFIGURED)
     return pytester
 
 
@@ -114,6 +118,7 @@ def test_both_engines_pass_with_a_jdk(project: pytest.Pytester) -> None:
 
 
 def test_wrong_expectation_fails_with_the_diagnosis_and_no_traceback(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(CONFIGURED)
     add_scenario(pytester, "client-cert-untrusted", replace=WRONG_EXPECTATION)
     result = pytester.runpytest("--mtls-engine", "python")
     result.assert_outcomes(failed=1)
@@ -155,6 +160,7 @@ def test_runs_in_parallel_workers(project: pytest.Pytester) -> None:
 
 
 def test_junit_report_is_valid_and_carries_the_details(pytester: pytest.Pytester, no_secret: Any) -> None:
+    pytester.makepyprojecttoml(CONFIGURED)
     passing = add_scenario(pytester, "ok-rsa")
     failing = add_scenario(pytester, "client-cert-untrusted", replace=WRONG_EXPECTATION)
     locked = add_scenario(pytester, "key-password-mismatch")
