@@ -1,0 +1,60 @@
+"""The support commands of ``mtls-harness``: explain, capture, reproduce.
+
+``harness/cli.py`` calls :func:`add_commands`; each handler imports its module
+only when it runs, so ``mtls-harness --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+
+__all__ = ["add_commands"]
+
+EXIT_OK, EXIT_FAILED = 0, 1
+MAX_INPUT = 4 * 1024 * 1024
+
+
+def add_commands(commands: Any) -> None:
+    """Register the three sub-commands on ``mtls-harness``'s sub-parsers."""
+    explain = commands.add_parser(
+        "explain", help="rank the likely causes (outcome codes) of a pasted error text or javax.net.debug log"
+    )
+    explain.add_argument("text", nargs="?", metavar="TEXT | -", help="the error text; - (or nothing) reads stdin")
+    explain.add_argument("--file", type=Path, metavar="FILE", help="read the text from FILE (a log file)")
+    explain.add_argument("--json", action="store_true", help='print {"candidates": [...]} best first')
+    explain.set_defaults(handler=_explain)
+
+
+def _read_text(args: argparse.Namespace) -> str:
+    if args.file is not None:
+        if args.text is not None:
+            raise UsageError("explain", "both TEXT and --file given", "give one of them")
+        path: Path = args.file
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_INPUT)
+        except OSError as exc:
+            raise UsageError(str(args.file), f"cannot read: {exc.strerror}", "give a readable log file") from None
+        return data.decode("utf-8", "replace")
+    if args.text is None or args.text == "-":
+        if sys.stdin.isatty():
+            raise UsageError(
+                "explain",
+                "no text given",
+                "pass the error text as an argument, or pipe it: ... | mtls-harness explain -",
+            )
+        return str(sys.stdin.read(MAX_INPUT))
+    return str(args.text)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from harness.support.explain import explain
+
+    result = explain(_read_text(args))
+    print(result.to_json() if args.json else result.render())
+    return EXIT_OK
