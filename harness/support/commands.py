@@ -29,6 +29,21 @@ def add_commands(commands: Any) -> None:
     explain.add_argument("--json", action="store_true", help='print {"candidates": [...]} best first')
     explain.set_defaults(handler=_explain)
 
+    capture = commands.add_parser(
+        "capture", help="read a server's MTLS profile (versions, chain, CA names, client auth) without sending data"
+    )
+    capture.add_argument("url", metavar="URL")
+    capture.add_argument(
+        "--out", type=Path, metavar="FILE", help="write the profile (.json) or a scenario [server] table (.toml)"
+    )
+    capture.add_argument("--json", action="store_true", help="print the profile as JSON")
+    capture.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per connection (default 10)")
+    capture.add_argument("--force", action="store_true", help="replace --out if it exists")
+    capture.add_argument(
+        "--no-request", action="store_true", help="send no HEAD request, even after a handshake without certificate"
+    )
+    capture.set_defaults(handler=_capture)
+
 
 def _read_text(args: argparse.Namespace) -> str:
     if args.file is not None:
@@ -57,4 +72,18 @@ def _explain(args: argparse.Namespace) -> int:
 
     result = explain(_read_text(args))
     print(result.to_json() if args.json else result.render())
+    return EXIT_OK
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from harness.support.capture import capture, check_out, write_profile
+
+    if args.out is not None:
+        check_out(args.out, force=args.force)
+    profile = capture(args.url, timeout=args.timeout, request=not args.no_request)
+    if args.out is not None:
+        write_profile(profile, args.out, force=args.force)
+    print(profile.to_json() if args.json else profile.render())
+    if args.out is not None:
+        print(f"wrote {args.out}", file=sys.stderr)
     return EXIT_OK
