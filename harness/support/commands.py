@@ -44,6 +44,22 @@ def add_commands(commands: Any) -> None:
     )
     capture.set_defaults(handler=_capture)
 
+    reproduce = commands.add_parser(
+        "reproduce", help="turn a customer's destination into a sanitized regression scenario, run it, compare"
+    )
+    reproduce.add_argument("destination", type=Path, metavar="DESTINATION.json")
+    reproduce.add_argument(
+        "--profile", type=Path, metavar="CAPTURE", help="a profile written by `capture --out X.json`"
+    )
+    reproduce.add_argument("--error", metavar="TEXT", help="the customer's error text (compared with `explain`)")
+    reproduce.add_argument("--out", type=Path, required=True, metavar="DIR", help="the scenario folder to write")
+    reproduce.add_argument("--keep-names", action="store_true", help="keep subjects and aliases (internal use only)")
+    reproduce.add_argument("--force", action="store_true", help="replace DIR if it is not empty")
+    reproduce.add_argument(
+        "--engine", choices=("python", "jsse", "all"), default="jsse", help="engine(s) to run it with"
+    )
+    reproduce.set_defaults(handler=_reproduce)
+
 
 def _read_text(args: argparse.Namespace) -> str:
     if args.file is not None:
@@ -87,3 +103,19 @@ def _capture(args: argparse.Namespace) -> int:
     if args.out is not None:
         print(f"wrote {args.out}", file=sys.stderr)
     return EXIT_OK
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from harness.support.reproduce import reproduce
+
+    report = reproduce(
+        args.destination,
+        out=args.out,
+        profile=args.profile,
+        error=args.error,
+        keep_names=args.keep_names,
+        force=args.force,
+        engine=args.engine,
+    )
+    print(report.render())
+    return EXIT_OK if report.matches else EXIT_FAILED
