@@ -51,7 +51,9 @@ def add_commands(commands: Any) -> None:
     reproduce.add_argument(
         "--profile", type=Path, metavar="CAPTURE", help="a profile written by `capture --out X.json`"
     )
-    reproduce.add_argument("--error", metavar="TEXT", help="the customer's error text (compared with `explain`)")
+    reproduce.add_argument(
+        "--error", metavar="TEXT", help="the customer's error text, or @FILE (compared with `explain`)"
+    )
     reproduce.add_argument("--out", type=Path, required=True, metavar="DIR", help="the scenario folder to write")
     reproduce.add_argument("--keep-names", action="store_true", help="keep subjects and aliases (internal use only)")
     reproduce.add_argument("--force", action="store_true", help="replace DIR if it is not empty")
@@ -108,11 +110,19 @@ def _capture(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     from harness.support.reproduce import reproduce
 
+    error: str | None = args.error
+    if error is not None and error.startswith("@"):
+        path = Path(error[1:])
+        try:
+            with path.open("rb") as handle:
+                error = handle.read(MAX_INPUT).decode("utf-8", "replace")
+        except OSError as exc:
+            raise UsageError(str(path), f"cannot read: {exc.strerror}", "give --error TEXT or --error @FILE") from None
     report = reproduce(
         args.destination,
         out=args.out,
         profile=args.profile,
-        error=args.error,
+        error=error,
         keep_names=args.keep_names,
         force=args.force,
         engine=args.engine,
