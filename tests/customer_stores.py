@@ -38,6 +38,7 @@ CASES = (
     "two-keys",
     "leaf-only",
     "rsa-1024",
+    "pkcs12-legacy",
 )
 
 
@@ -102,7 +103,7 @@ def make_customer_destination(keytool: str, openssl: str, folder: Path, case: st
         _ca(keytool, folder, "globex-old-root", "CN=Globex Retired Root,O=Globex Customer")
         _client(keytool, folder, keystore, "globex-integration-2025", "globex-old-root")
         _client(keytool, folder, keystore, "globex-integration", "globex-root")
-    elif case == "leaf-only":
+    elif case in ("leaf-only", "pkcs12-legacy"):
         full = folder / "full.jks"
         _client(keytool, folder, full, "globex-integration", "globex-root")
         p12 = folder / "full.p12"
@@ -113,6 +114,13 @@ def make_customer_destination(keytool: str, openssl: str, folder: Path, case: st
              "-out", str(key), cwd=folder)  # fmt: skip
         leaf_only = folder / "leaf-only.p12"
         leaf = str(folder / "globex-integration.pem")
+        if case == "pkcs12-legacy":
+            # The customer's CA hands out a PKCS#12 made with old tools (3DES / SHA-1), used as is.
+            _run(openssl, "pkcs12", "-export", "-legacy", "-in", leaf, "-inkey", str(key),
+                 "-certfile", str(folder / "globex-root.pem"), "-name", "globex-integration",
+                 "-passout", f"pass:{KS_PASS}", "-out", str(folder / "keystore.p12"), cwd=folder)  # fmt: skip
+            key.unlink()
+            return _destination(keytool, folder, server_ca, "keystore.p12")
         _run(openssl, "pkcs12", "-export", "-in", leaf, "-inkey", str(key), "-name", "globex-integration",
              "-passout", f"pass:{KS_PASS}", "-out", str(leaf_only), cwd=folder)  # fmt: skip
         key.unlink()
@@ -121,13 +129,17 @@ def make_customer_destination(keytool: str, openssl: str, folder: Path, case: st
              "-deststorepass", KS_PASS, "-destkeypass", KS_PASS, cwd=folder)  # fmt: skip
     else:
         _client(keytool, folder, keystore, "globex-integration", "globex-root")
+    return _destination(keytool, folder, server_ca, keystore.name)
+
+
+def _destination(keytool: str, folder: Path, server_ca: Path, keystore_file: str) -> Path:
     truststore = folder / "truststore.jks"
     _run(keytool, "-importcert", "-alias", "globex-server-root", "-file", str(server_ca), "-noprompt",
          "-keystore", str(truststore), "-storetype", "JKS", "-storepass", TS_PASS, cwd=folder)  # fmt: skip
     destination = folder / "destination.json"
     doc = {
         "url": URL,
-        "keystoreFile": "keystore.jks",
+        "keystoreFile": keystore_file,
         "keystorePass": KS_PASS,
         "truststoreFile": "truststore.jks",
         "truststorePass": TS_PASS,

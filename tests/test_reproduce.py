@@ -43,7 +43,8 @@ def _customer_bytes(destination: Path) -> list[bytes]:
     """Every certificate and private key of the customer's keystore and truststore, DER and PEM base64."""
     folder = destination.parent
     blobs: list[bytes] = []
-    keystore = read_store(folder / "keystore.jks", Secret(KS_PASS), "keystore")
+    name = json.loads(destination.read_text("utf-8"))["keystoreFile"]
+    keystore = read_store(folder / name, Secret(KS_PASS), "keystore")
     for entry in keystore.key_entries:
         for cert in entry.chain:
             blobs.append(cert.public_bytes(serialization.Encoding.DER))
@@ -89,6 +90,9 @@ def test_reproduce_gives_checks_code_and_keeps_nothing(
     assert doc["expect"]["outcome"] == expected, done.stdout
     _assert_clean(out, destination)
     assert KS_PASS not in done.stdout + done.stderr
+    if case == "pkcs12-legacy":
+        assert doc["keystore"]["format"] == "pkcs12"
+        assert doc["keystore"]["pkcs12_encryption"] == "legacy"
     # The scenario is a regression test: run passes it with the JDK, as the platform.
     ran = cli("run", str(scenario), "--engine", "jsse", cwd=tmp_path)
     assert ran.returncode == 0, ran.stdout + ran.stderr

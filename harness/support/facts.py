@@ -306,6 +306,8 @@ def _read_log(records: list[_Record], facts: Facts) -> None:
                 )
         elif "Finished" in message and "Consuming" in message:
             finished = True
+    if facts.tls_version:
+        facts.add(f"tls:{facts.tls_version}", f"TLS version: {facts.tls_version}")
     if finished and not fatal:
         facts.add("handshake:completed", "the handshake completed (both Finished messages, no fatal alert)")
     _client_certificate_facts(facts)
