@@ -16,6 +16,7 @@ first, with these explicit exceptions, each proven rather than assumed:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,3 +83,28 @@ def test_log_only_entries_do_not_fire_on_a_good_handshake(tmp_path: Path) -> Non
     for entry in knowledge().entries:
         if entry.seen_in and "ok-rsa" not in entry.seen_in:
             assert entry.fires(run.text, facts) is None, entry.id
+
+
+def test_tls12_certificate_request_with_two_ca_names(write_scenario: Any, tmp_path: Path) -> None:
+    """TLS 1.2 logs print the CA names comma-joined and the certificate types asked: both are read."""
+    require_tool("java")
+    partner = {"partner-root": {"kind": "root", "subject": "CN=Partner Root CA,O=Partner Inc"}}
+    both = write_scenario(
+        {"pki": partner, "server": {"trust": ["partner-root", "client-root"], "tls_versions": ["1.2"]}}, name="both"
+    )
+    run = jdk_debug_run(both, HANDSHAKE, tmp_path / "both")
+    facts = read_facts(run.text)
+    assert facts.ca_names == ("CN=Partner Root CA, O=Partner Inc", "CN=Test Client Root CA, O=Test Corp")
+    assert "tls:TLSv1.2" in facts
+    assert "key_types_asked" in facts
+    assert "client_cert:issuer_not_listed" not in facts
+    assert explain(run.text).codes()[0] == "ok"
+    # Negative twin: only the partner's CA is listed, so the JDK sends nothing.
+    other = write_scenario(
+        {"pki": partner, "server": {"trust": ["partner-root"], "tls_versions": ["1.2"]}}, name="other"
+    )
+    run = jdk_debug_run(other, HANDSHAKE, tmp_path / "other")
+    facts = read_facts(run.text)
+    assert facts.ca_names == ("CN=Partner Root CA, O=Partner Inc",)
+    assert "client_cert:empty" in facts
+    assert explain(run.text).codes()[0] == "client-cert-missing"

@@ -249,10 +249,28 @@ def _certificates(body: str) -> tuple[CertInfo, ...]:
 
 
 def _ca_names(body: str) -> tuple[str, ...]:
+    """The CertificateRequest's CA names.
+
+    JDK 17 prints them one per line for TLS 1.3 but comma-joined on one line
+    for TLS 1.2 ("[CN=A, O=X, CN=B, O=Y]"): a name starts again where the
+    attribute type that began the current one comes back.
+    """
     match = re.search(r'"certificate authorities"\s*:\s*\[(.*?)\]', body, re.DOTALL)
     if not match:
         return ()
-    return tuple(line.strip() for line in match.group(1).splitlines() if line.strip() and "<" not in line)
+    names: list[str] = []
+    for line in match.group(1).splitlines():
+        parts = [p.strip() for p in line.split(",") if p.strip() and "<" not in p]
+        current: list[str] = []
+        for part in parts:
+            kind = part.split("=", 1)[0].upper()
+            if current and kind == current[0].split("=", 1)[0].upper():
+                names.append(", ".join(current))
+                current = []
+            current.append(part)
+        if current:
+            names.append(", ".join(current))
+    return tuple(names)
 
 
 def _read_log(records: list[_Record], facts: Facts) -> None:
