@@ -146,6 +146,26 @@ def test_which_side_sent_the_alert_decides() -> None:
     assert explain(remote).codes()[0] == "client-cert-name-mismatch"
 
 
+def test_older_formats_are_read_for_facts() -> None:
+    # JDK 8's debug log format: the client answered the CertificateRequest with nothing.
+    jdk8 = (
+        "*** CertificateRequest\nCert Types: RSA, DSS, ECDSA\nCert Authorities:\n<CN=Partner Root CA, O=Partner>\n"
+        "*** ServerHelloDone\nWarning: no suitable certificate found - continuing without client authentication\n"
+        "*** Certificate chain\n<Empty>\n***\nmain, RECV TLSv1.2 ALERT:  fatal, handshake_failure\n"
+    )
+    facts = read_facts(jdk8)
+    assert {"cert_requested", "ca_names:listed", "client_cert:empty", "alert_received:handshake_failure"} <= set(
+        facts.seen
+    )
+    assert explain(jdk8).codes()[0] == "client-cert-missing"
+    # Negative twin: a certificate was sent (no <Empty>): no empty-certificate fact.
+    assert "client_cert:empty" not in read_facts(jdk8.replace("<Empty>\n***", "[\n  Version: V3\n]\n***"))
+    # curl -v prints the alert it received like this.
+    curl = "* TLSv1.3 (IN), TLS handshake, Request CERT (13):\n* TLSv1.3 (IN), TLS alert, unknown CA (560):"
+    assert {"cert_requested", "alert_received:unknown_ca"} <= set(read_facts(curl).seen)
+    assert explain(curl).codes()[0] == "client-cert-untrusted"
+
+
 def test_loader_refuses_unknown_codes_and_keys() -> None:
     good = '[codes.ok]\nlook_at = "x"\nfix = "y"\nscenario = "ok-rsa"\n'
     entry = '[[entry]]\nid = "e"\ncode = "ok"\nweight = 1\nwhy = "w"\nphrases = ["x"]\n'

@@ -62,6 +62,7 @@ _RECEIVED = (
     re.compile(r"\b(?:sslv3|tlsv1|tlsv13|tls) alert ([a-z]+(?: [a-z]+)*)", re.IGNORECASE),  # OpenSSL error strings
     re.compile(r"\b(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)"),  # OpenSSL reason codes (Python, Node)
     re.compile(r"TlsFatalAlertReceived: (\w+)\(\d+\)"),  # Bouncy Castle (BCJSSE)
+    re.compile(r"\(IN\), TLS alert, ([a-z]+(?: [a-z]+)*) \(\d+\)", re.IGNORECASE),  # curl -v
 )
 _SENT_JDK8 = re.compile(r"SEND TLSv[\d.]+ ALERT:\s+fatal,\s+description = (\w+)")
 _ALERT_NUMBER = re.compile(r"SSL alert number (\d+)")
@@ -173,6 +174,16 @@ def _read_text(text: str, facts: Facts) -> None:
         facts.add("ca_names:none", "openssl: the server listed no client CA names")
     if re.search(r"\(IN\), TLS handshake, (?:Request CERT|CERT request)", text):
         facts.add("cert_requested", "curl: the server asked for a client certificate (Request CERT)")
+    # JDK 8 debug logs: "*** CertificateRequest ... Cert Authorities:" and the
+    # client's "*** Certificate chain" followed by "<Empty>" when it sent none.
+    if "*** CertificateRequest" in text:
+        facts.add("cert_requested", "the server asked for a client certificate (JDK 8 log: *** CertificateRequest)")
+        if re.search(r"Cert Authorities:\s*\n\s*<Empty>", text):
+            facts.add("ca_names:none", "the server's CertificateRequest names no CA (JDK 8 log)")
+        elif re.search(r"Cert Authorities:\s*\n\s*<[^>]*=", text):
+            facts.add("ca_names:listed", "the server listed acceptable client CA names (JDK 8 log)")
+    if re.search(r"\*\*\* Certificate chain\s*\n\s*<Empty>", text):
+        facts.add("client_cert:empty", "the client sent an empty certificate chain (JDK 8 log: <Empty>)")
     if re.search(r"\(OUT\), TLS handshake, CERT verify", text):
         facts.add("client_cert:sent", "curl: the client sent a certificate (CERT verify)")
 
