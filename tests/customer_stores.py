@@ -39,6 +39,7 @@ CASES = (
     "leaf-only",
     "rsa-1024",
     "pkcs12-legacy",
+    "wrong-keystore-password",
 )
 
 
@@ -120,7 +121,7 @@ def make_customer_destination(keytool: str, openssl: str, folder: Path, case: st
                  "-certfile", str(folder / "globex-root.pem"), "-name", "globex-integration",
                  "-passout", f"pass:{KS_PASS}", "-out", str(folder / "keystore.p12"), cwd=folder)  # fmt: skip
             key.unlink()
-            return _destination(keytool, folder, server_ca, "keystore.p12")
+            return _destination(keytool, folder, server_ca, "keystore.p12", case)
         _run(openssl, "pkcs12", "-export", "-in", leaf, "-inkey", str(key), "-name", "globex-integration",
              "-passout", f"pass:{KS_PASS}", "-out", str(leaf_only), cwd=folder)  # fmt: skip
         key.unlink()
@@ -129,10 +130,10 @@ def make_customer_destination(keytool: str, openssl: str, folder: Path, case: st
              "-deststorepass", KS_PASS, "-destkeypass", KS_PASS, cwd=folder)  # fmt: skip
     else:
         _client(keytool, folder, keystore, "globex-integration", "globex-root")
-    return _destination(keytool, folder, server_ca, keystore.name)
+    return _destination(keytool, folder, server_ca, keystore.name, case)
 
 
-def _destination(keytool: str, folder: Path, server_ca: Path, keystore_file: str) -> Path:
+def _destination(keytool: str, folder: Path, server_ca: Path, keystore_file: str, case: str) -> Path:
     truststore = folder / "truststore.jks"
     _run(keytool, "-importcert", "-alias", "globex-server-root", "-file", str(server_ca), "-noprompt",
          "-keystore", str(truststore), "-storetype", "JKS", "-storepass", TS_PASS, cwd=folder)  # fmt: skip
@@ -140,7 +141,8 @@ def _destination(keytool: str, folder: Path, server_ca: Path, keystore_file: str
     doc = {
         "url": URL,
         "keystoreFile": keystore_file,
-        "keystorePass": KS_PASS,
+        # The platform's destination says another password than the keystore's.
+        "keystorePass": "Globex-Wrong-Secret" if case == "wrong-keystore-password" else KS_PASS,
         "truststoreFile": "truststore.jks",
         "truststorePass": TS_PASS,
     }
