@@ -281,8 +281,8 @@ def capture(url: str, *, timeout: float = 10.0, request: bool = True) -> Profile
             attempt = _attempt(host, port, timeout, version, sni=not _is_ip(host), address=address)
         except OSError:
             attempt = Attempt(name, False, None, None, "no connection", False, None)
-        if attempt is None:
-            untested.append(name)
+        if attempt is None or (attempt.error is not None and "NO_PROTOCOLS_AVAILABLE" in attempt.error):
+            untested.append(name)  # this OpenSSL cannot offer it: nothing was learnt about the server
             continue
         attempts[name] = attempt
         refused_version = (
