@@ -40,6 +40,7 @@ CASES = (
     "rsa-1024",
     "pkcs12-legacy",
     "wrong-keystore-password",
+    "self-signed-ec",
 )
 
 
@@ -100,6 +101,11 @@ def make_customer_destination(keytool: str, openssl: str, folder: Path, case: st
         _client(keytool, folder, keystore, "globex-integration", "globex-root", eku="serverAuth")
     elif case == "rsa-1024":
         _client(keytool, folder, keystore, "globex-integration", "globex-root", keysize=1024)
+    elif case == "self-signed-ec":
+        # keytool -genkeypair alone: a self-signed EC certificate, no CA at all.
+        _run(keytool, "-genkeypair", "-alias", "globex-integration", "-keyalg", "EC", "-groupname", "secp256r1",
+             "-dname", "CN=globex-integration,O=Globex Customer", "-keystore", str(keystore), "-storetype", "JKS",
+             "-storepass", KS_PASS, "-keypass", KS_PASS, cwd=folder)  # fmt: skip
     elif case == "two-keys":
         _ca(keytool, folder, "globex-old-root", "CN=Globex Retired Root,O=Globex Customer")
         _client(keytool, folder, keystore, "globex-integration-2025", "globex-old-root")

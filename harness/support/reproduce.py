@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from harness.errors import HarnessError, StoreError, UsageError
+from harness.errors import HarnessError, ScenarioError, StoreError, UsageError
 from harness.files import write_atomic
 
 __all__ = ["Reproduction", "reproduce"]
@@ -200,6 +200,11 @@ class _Pki:
             return self.names[fp]
         self_signed = cert.subject == cert.issuer
         kind = ("root" if self_signed else "intermediate") if _is_ca(cert) else "leaf"
+        if kind == "leaf" and self_signed:
+            # keytool -genkeypair's default. A scenario's server trusts CAs only:
+            # a self-signed root with the leaf's EKU is trusted the same way.
+            kind = "root"
+            self.notes.append("a self-signed client certificate is reproduced as a self-signed CA certificate")
         name = self._name({"root": "root-ca", "intermediate": "issuing-ca", "leaf": "client"}[kind])
         key, note = _key_spec(cert)
         if note:
@@ -212,7 +217,7 @@ class _Pki:
             table["subject"] = f"CN={label} {name.rsplit('-', 1)[1]},O=Example Org"
         table["not_before"] = _relative(cert.not_valid_before_utc, self.now)
         table["not_after"] = _relative(cert.not_valid_after_utc, self.now)
-        if kind == "leaf":
+        if kind == "leaf" or (self_signed and not _is_ca(cert)):
             ekus = _ekus(cert)
             table["eku"] = ekus if ekus is not None else []
         kus = _kus(cert)
@@ -552,7 +557,12 @@ def reproduce(
     with tempfile.TemporaryDirectory(prefix="mtls-reproduce-") as scratch:
         draft = Path(scratch) / "draft.toml"
         draft.write_text(_render(doc), "utf-8")
-        got = _run_scenario(draft, engine)
+        try:
+            got = _run_scenario(draft, engine)
+        except ScenarioError as exc:
+            raise HarnessError(
+                "reproduce", f"the scenario written for this case is not valid ({exc.what})", "report this"
+            ) from None
         if got == "ok" and check_code == "keystore-ambiguous" and len(roots) > 1 and captured is None:
             # With CA names the JDK picks the entry the server trusts. A server
             # that lists none and trusts one of the CAs shows the ambiguity:
