@@ -189,6 +189,9 @@ def _parser() -> _Parser:
     _password_options(truststore, "", "the new truststore's password")
     truststore.set_defaults(handler=_truststore)
     add_jdk_command(commands)
+    from harness.support.commands import add_commands  # explain, capture, reproduce (issue 12)
+
+    add_commands(commands)
     return parser
 
 

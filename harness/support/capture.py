@@ -1,0 +1,413 @@
+"""``capture``: a server's MTLS profile, read without a client certificate and without application data.
+
+What goes over the wire, and nothing else:
+- TLS handshakes without a client certificate: one through
+  :func:`harness.remote.inspect_server` (the chain and the CertificateRequest's
+  CA names), one pinned to each TLS version (1.3, 1.2, 1.1, 1.0) to learn
+  which it accepts and with which cipher, and, for a host name, one without
+  SNI to compare.
+- When a handshake without a certificate completes and the server sends no
+  alert within a short wait, at most one ``HEAD <path> HTTP/1.1`` request
+  (``Host`` and ``Connection: close`` headers, never a body) to learn whether
+  the server rejects the missing certificate at the HTTP level (nginx answers
+  400). ``request=False`` sends no request at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from harness.errors import UsageError
+from harness.files import write_atomic
+from harness.remote import ServerView, inspect_server, split_url
+
+__all__ = ["Profile", "capture", "check_out", "server_table", "write_profile"]
+
+_VERSIONS = (
+    ("TLSv1.3", ssl.TLSVersion.TLSv1_3),
+    ("TLSv1.2", ssl.TLSVersion.TLSv1_2),
+    ("TLSv1.1", ssl.TLSVersion.TLSv1_1),
+    ("TLSv1", ssl.TLSVersion.TLSv1),
+)
+# OpenSSL reasons that mean "not this version", as opposed to a later refusal.
+_VERSION_REFUSED = (
+    "UNSUPPORTED_PROTOCOL",
+    "PROTOCOL_VERSION",
+    "WRONG_VERSION_NUMBER",
+    "NO_PROTOCOLS_AVAILABLE",
+    "VERSION_TOO_LOW",
+    "VERSION_TOO_HIGH",
+    "NO_SUITABLE",
+)
+# Statuses gateways use for a missing or rejected client certificate (nginx 400,
+# 495, 496; Apache 403 after post-handshake authentication). Anything else
+# (404, 405, 200) means the request reached the application.
+CERT_STATUSES = frozenset({400, 401, 403, 495, 496})
+ALERT_WAIT = 1.0  # a TLS 1.3 server judges the certificate after the client's Finished
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One handshake without a client certificate."""
+
+    version: str | None
+    completed: bool
+    cipher: str | None
+    alert: str | None  # alert the server sent, as its RFC name
+    error: str | None
+    certificate_requested: bool
+    subject: str | None  # the leaf the server presented
+
+
+@dataclass(frozen=True)
+class Profile:
+    url: str
+    host: str
+    port: int
+    tls_versions: list[str]
+    tls_versions_refused: list[str]
+    tls_versions_untested: list[str]
+    ciphers: dict[str, str]
+    chain: list[dict[str, Any]]
+    intermediates_sent: bool
+    client_auth: str  # required | optional | none
+    ca_names: list[str]
+    rejects_missing_cert_with: str | None  # "alert certificate_required", "HTTP 400", "connection closed", None
+    sni: str
+    request_sent: str  # what capture sent besides handshakes
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    def render(self) -> str:
+        lines = [f"server {self.host}:{self.port}"]
+        lines.append(f"  TLS versions accepted: {', '.join(self.tls_versions) or 'none'}")
+        if self.tls_versions_refused:
+            lines.append(f"  refused: {', '.join(self.tls_versions_refused)}")
+        if self.tls_versions_untested:
+            lines.append(f"  not tested (this OpenSSL cannot offer them): {', '.join(self.tls_versions_untested)}")
+        for version, cipher in self.ciphers.items():
+            lines.append(f"  cipher with {version}: {cipher}")
+        lines.append(f"  chain sent ({len(self.chain)} certificate(s), intermediates sent: {self.intermediates_sent}):")
+        for cert in self.chain:
+            lines.append(f"    {cert['subject']}  ({cert['key']}, {cert['not_before']} .. {cert['not_after']})")
+            lines.append(f"      issued by {cert['issuer']}")
+        lines.append(f"  client certificate: {self.client_auth}")
+        if self.client_auth != "none":
+            names = "; ".join(self.ca_names) if self.ca_names else "none (any issuer)"
+            lines.append(f"  acceptable client CA names: {names}")
+        lines.append(f"  a missing client certificate is rejected with: {self.rejects_missing_cert_with or 'nothing'}")
+        lines.append(f"  SNI: {self.sni}")
+        lines.append(f"  sent besides handshakes: {self.request_sent}")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def _key(cert: x509.Certificate) -> str:
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA-{key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC-{key.curve.name}"
+    return type(key).__name__.removesuffix("PublicKey").lstrip("_") or "unknown"
+
+
+def _describe(cert: x509.Certificate) -> dict[str, Any]:
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "key": _key(cert),
+        "signature_hash": cert.signature_hash_algorithm.name if cert.signature_hash_algorithm else None,
+        "not_before": cert.not_valid_before_utc.isoformat(),
+        "not_after": cert.not_valid_after_utc.isoformat(),
+        "self_signed": cert.subject == cert.issuer,
+    }
+
+
+def _alert_of(error: str) -> str | None:
+    # OpenSSL names a received alert in the reason: "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    # "SSLV3_ALERT_BAD_CERTIFICATE", "TLSV1_UNRECOGNIZED_NAME".
+    match = re.search(r"\b(?:TLSV13_ALERT|TLSV1_ALERT|SSLV3_ALERT|TLSV1)_([A-Z_]+)", error)
+    return match.group(1).lower() if match else None
+
+
+class _Requested:
+    """What passed the message callback: a CertificateRequest (type 13), the ServerHello's cipher suite (type 2)."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.cipher_id: int | None = None
+
+    def message(self, _conn: object, direction: str, _v: object, content_type: int, _m: object, data: bytes) -> None:
+        # Must not raise: CPython re-raises a callback's exception from the SSL call.
+        if direction != "read" or content_type != 22:
+            return
+        if data[:1] == b"\x0d":
+            self.seen = True
+        elif data[:1] == b"\x02" and len(data) > 39:
+            # ServerHello (RFC 8446 4.1.3): version(2) random(32) session_id<1> cipher_suite(2)
+            at = 4 + 2 + 32
+            at += 1 + data[at]
+            if at + 2 <= len(data):
+                self.cipher_id = int.from_bytes(data[at : at + 2], "big")
+
+
+def _attempt(
+    host: str, port: int, timeout: float, version: ssl.TLSVersion | None, sni: bool, address: str | None = None
+) -> Attempt | None:
+    """A handshake without certificate; None when this OpenSSL cannot offer the version."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # a look, not a trust decision
+    requested = _Requested()
+    context._msg_callback = requested.message  # type: ignore[attr-defined]
+    if version is not None:
+        try:
+            # Offering TLS 1.0/1.1 is the point of this probe: the stdlib's
+            # deprecation warning is for clients that would rely on them.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                if version < ssl.TLSVersion.TLSv1_2:
+                    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+                context.minimum_version = version
+                context.maximum_version = version
+        except (ValueError, ssl.SSLError):
+            return None
+    name = version.name.replace("_", ".").replace("TLSv1.0", "TLSv1") if version is not None else None
+    with socket.create_connection((address or host, port), timeout=timeout) as raw:
+        try:
+            tls = context.wrap_socket(raw, server_hostname=host if sni else None)
+        except ssl.SSLError as exc:
+            text = f"{exc.reason or ''} {exc}"
+            suite = _cipher_name(context, requested.cipher_id)
+            return Attempt(name, False, suite, _alert_of(text), text.strip(), requested.seen, None)
+        except OSError as exc:
+            return Attempt(name, False, None, None, f"connection closed: {exc}", requested.seen, None)
+        with tls:
+            cipher = tls.cipher()
+            der = tls.getpeercert(binary_form=True)
+            subject = x509.load_der_x509_certificate(der).subject.rfc4514_string() if der else None
+            alert, error = _await_verdict(tls)
+            return Attempt(
+                tls.version() or name,
+                alert is None and error is None,
+                cipher[0] if cipher else None,
+                alert,
+                error,
+                requested.seen,
+                subject,
+            )
+
+
+def _cipher_name(context: ssl.SSLContext, cipher_id: int | None) -> str | None:
+    if cipher_id is None:
+        return None
+    names = {c["id"] & 0xFFFF: c["name"] for c in context.get_ciphers()}
+    return names.get(cipher_id, f"0x{cipher_id:04X}")
+
+
+def _await_verdict(tls: ssl.SSLSocket) -> tuple[str | None, str | None]:
+    """Read without sending: a TLS 1.3 server's alert about the missing certificate arrives now."""
+    tls.settimeout(ALERT_WAIT)
+    try:
+        data = tls.recv(1)
+    except TimeoutError:
+        return None, None  # silent: it waits for a request
+    except ssl.SSLError as exc:
+        text = f"{exc.reason or ''} {exc}"
+        return _alert_of(text), text.strip()
+    except OSError as exc:
+        return None, f"connection closed: {exc}"
+    return (None, "connection closed") if not data else (None, None)
+
+
+def _head_status(host: str, port: int, path: str, timeout: float, address: str | None = None) -> int | None:
+    """One bodyless HEAD request after a handshake without certificate: the HTTP status, or None."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((address or host, port), timeout=timeout) as raw:
+        try:
+            with context.wrap_socket(raw, server_hostname=None if _is_ip(host) else host) as tls:
+                tls.sendall(f"HEAD {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode("ascii"))
+                head = b""
+                while b"\r\n" not in head and len(head) < 4096:
+                    chunk = tls.recv(1024)
+                    if not chunk:
+                        break
+                    head += chunk
+        except (ssl.SSLError, OSError):
+            return None
+    parts = head.split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    except OSError:
+        return False
+    return True
+
+
+def capture(url: str, *, timeout: float = 10.0, request: bool = True) -> Profile:
+    """The server's profile; UsageError for a bad or unreachable URL."""
+    host, port, path = split_url(url)
+    address = None
+    try:
+        view: ServerView = inspect_server(url, timeout=timeout)
+    except OSError as exc:
+        raise UsageError(
+            url, f"cannot reach the server: {exc}", "check the URL, DNS, the port and any firewall"
+        ) from None
+    accepted: list[str] = []
+    refused: list[str] = []
+    untested: list[str] = []
+    ciphers: dict[str, str] = {}
+    attempts: dict[str, Attempt] = {}
+    for name, version in _VERSIONS:
+        try:
+            attempt = _attempt(host, port, timeout, version, sni=not _is_ip(host), address=address)
+        except OSError:
+            attempt = Attempt(name, False, None, None, "no connection", False, None)
+        if attempt is None or (attempt.error is not None and "NO_PROTOCOLS_AVAILABLE" in attempt.error):
+            untested.append(name)  # this OpenSSL cannot offer it: nothing was learnt about the server
+            continue
+        attempts[name] = attempt
+        refused_version = (
+            not attempt.certificate_requested
+            and attempt.error is not None
+            and any(r in attempt.error for r in _VERSION_REFUSED)
+        )
+        if refused_version or (attempt.error == "no connection"):
+            refused.append(name)
+            continue
+        accepted.append(name)
+        if attempt.cipher:
+            ciphers[name] = attempt.cipher
+    asked = view.asks_for_client_certificate or any(a.certificate_requested for a in attempts.values())
+    best = next((attempts[v] for v in accepted), None)
+    rejects: str | None = None
+    request_sent = "nothing"
+    notes: list[str] = []
+    if best is not None and best.alert:
+        rejects = f"alert {best.alert}"
+    elif best is not None and best.error:
+        rejects = "connection closed"
+    elif best is not None and best.completed:
+        if request:
+            status = _head_status(host, port, path, timeout, address)
+            request_sent = f"one HEAD {path} request without a body"
+            if status in CERT_STATUSES:
+                rejects = f"HTTP {status}"
+            elif status is None:
+                notes.append("the HEAD request got no HTTP answer")
+            else:
+                notes.append(f"without a certificate the request reached the application (HEAD answered {status})")
+        else:
+            notes.append("no request sent (--no-request): an HTTP-level rejection would not show")
+    if not asked:
+        client_auth = "none"
+    elif rejects is None:
+        client_auth = "optional"
+    else:
+        client_auth = "required"
+    if not asked and rejects is not None and rejects.startswith("HTTP"):
+        notes.append(
+            "the server did not ask for a certificate in the handshake but refused the request:"
+            " it may ask after the handshake (renegotiation / post-handshake authentication)"
+        )
+    sni = _sni(host, port, timeout, best, address)
+    return Profile(
+        url=url,
+        host=host,
+        port=port,
+        tls_versions=accepted,
+        tls_versions_refused=refused,
+        tls_versions_untested=untested,
+        ciphers=ciphers,
+        chain=[_describe(c) for c in view.chain],
+        intermediates_sent=len(view.chain) > 1,
+        client_auth=client_auth,
+        ca_names=[n.rfc4514_string() for n in view.ca_names or ()],
+        rejects_missing_cert_with=rejects,
+        sni=sni,
+        request_sent=request_sent,
+        notes=notes,
+    )
+
+
+def _sni(host: str, port: int, timeout: float, with_name: Attempt | None, address: str | None) -> str:
+    if _is_ip(host):
+        return "not sent: the URL names an IP address"
+    try:
+        without = _attempt(host, port, timeout, None, sni=False, address=address)
+    except OSError:
+        return "without SNI the connection failed"
+    if without is None or with_name is None:
+        return "not compared"
+    if without.alert == "unrecognized_name":
+        return "required: without SNI the server sends unrecognized_name"
+    if without.subject is None:
+        return f"without SNI the handshake fails ({without.alert or without.error})"
+    if without.subject != with_name.subject:
+        return f"without SNI the server presents another certificate ({without.subject})"
+    return "same certificate with and without SNI"
+
+
+def server_table(profile: Profile) -> str:
+    """The profile as a scenario's ``[server]`` table: shape only, no customer names."""
+    local = [v.removeprefix("TLSv") for v in profile.tls_versions if v in ("TLSv1.2", "TLSv1.3")]
+    path = urlpath if (urlpath := split_url(profile.url)[2]) else "/"
+    leaf_key = profile.chain[0]["key"] if profile.chain else "EC-secp256r1"
+    lines = [
+        "# [server] as captured by `mtls-harness capture`; names and hosts are left out on purpose.",
+        f"# chain sent: {len(profile.chain)} certificate(s); CA names listed: {len(profile.ca_names)};"
+        f" a missing certificate is rejected with: {profile.rejects_missing_cert_with or 'nothing'}",
+        "[server]",
+        f'client_auth = "{profile.client_auth}"',
+        f"ca_names = {'true' if profile.ca_names else 'false'}",
+        f"send_chain = {'true' if profile.intermediates_sent else 'false'}",
+        f"tls_versions = [{', '.join(repr(v).replace(chr(39), chr(34)) for v in sorted(local))}]",
+        f'path = "{path}"',
+        "",
+        "[server.identity]",
+        f'key = "{"rsa-2048" if leaf_key.startswith("RSA") else "ec-p256"}"',
+        f"intermediate = {'true' if profile.intermediates_sent else 'false'}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def check_out(out: Path, *, force: bool = False) -> None:
+    """Refuse an unusable --out before anything is sent to the server."""
+    if out.is_dir():
+        raise UsageError(str(out), "is a folder", "give a file name ending in .json or .toml")
+    if out.exists() and not force:
+        raise UsageError(str(out), "already exists", "choose another --out, or pass --force to replace it")
+    if out.suffix not in (".json", ".toml"):
+        raise UsageError(str(out), "is neither .json nor .toml", "use FILE.json (the profile) or FILE.toml ([server])")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(str(out), f"{parent} is not a folder", "choose a writable --out")
+
+
+def write_profile(profile: Profile, out: Path, *, force: bool = False) -> None:
+    check_out(out, force=force)
+    data = profile.to_json() + "\n" if out.suffix == ".json" else server_table(profile)
+    try:
+        write_atomic(out, data.encode("utf-8"), private=False, overwrite=force)
+    except OSError as exc:
+        raise UsageError(str(out), f"cannot write: {exc.strerror}", "choose a writable --out") from None

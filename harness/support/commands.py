@@ -1,0 +1,131 @@
+"""The support commands of ``mtls-harness``: explain, capture, reproduce.
+
+``harness/cli.py`` calls :func:`add_commands`; each handler imports its module
+only when it runs, so ``mtls-harness --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+
+__all__ = ["add_commands"]
+
+EXIT_OK, EXIT_FAILED = 0, 1
+MAX_INPUT = 4 * 1024 * 1024
+
+
+def add_commands(commands: Any) -> None:
+    """Register the three sub-commands on ``mtls-harness``'s sub-parsers."""
+    explain = commands.add_parser(
+        "explain", help="rank the likely causes (outcome codes) of a pasted error text or javax.net.debug log"
+    )
+    explain.add_argument("text", nargs="?", metavar="TEXT | -", help="the error text; - (or nothing) reads stdin")
+    explain.add_argument("--file", type=Path, metavar="FILE", help="read the text from FILE (a log file)")
+    explain.add_argument("--json", action="store_true", help='print {"candidates": [...]} best first')
+    explain.set_defaults(handler=_explain)
+
+    capture = commands.add_parser(
+        "capture", help="read a server's MTLS profile (versions, chain, CA names, client auth) without sending data"
+    )
+    capture.add_argument("url", metavar="URL")
+    capture.add_argument(
+        "--out", type=Path, metavar="FILE", help="write the profile (.json) or a scenario [server] table (.toml)"
+    )
+    capture.add_argument("--json", action="store_true", help="print the profile as JSON")
+    capture.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per connection (default 10)")
+    capture.add_argument("--force", action="store_true", help="replace --out if it exists")
+    capture.add_argument(
+        "--no-request", action="store_true", help="send no HEAD request, even after a handshake without certificate"
+    )
+    capture.set_defaults(handler=_capture)
+
+    reproduce = commands.add_parser(
+        "reproduce", help="turn a customer's destination into a sanitized regression scenario, run it, compare"
+    )
+    reproduce.add_argument("destination", type=Path, metavar="DESTINATION.json")
+    reproduce.add_argument(
+        "--profile", type=Path, metavar="CAPTURE", help="a profile written by `capture --out X.json`"
+    )
+    reproduce.add_argument(
+        "--error", metavar="TEXT", help="the customer's error text, or @FILE (compared with `explain`)"
+    )
+    reproduce.add_argument("--out", type=Path, required=True, metavar="DIR", help="the scenario folder to write")
+    reproduce.add_argument("--keep-names", action="store_true", help="keep subjects and aliases (internal use only)")
+    reproduce.add_argument("--force", action="store_true", help="replace DIR if it is not empty")
+    reproduce.add_argument(
+        "--engine", choices=("python", "jsse", "all"), default="jsse", help="engine(s) to run it with"
+    )
+    reproduce.set_defaults(handler=_reproduce)
+
+
+def _read_text(args: argparse.Namespace) -> str:
+    if args.file is not None:
+        if args.text is not None:
+            raise UsageError("explain", "both TEXT and --file given", "give one of them")
+        path: Path = args.file
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_INPUT)
+        except OSError as exc:
+            raise UsageError(str(args.file), f"cannot read: {exc.strerror}", "give a readable log file") from None
+        return data.decode("utf-8", "replace")
+    if args.text is None or args.text == "-":
+        if sys.stdin.isatty():
+            raise UsageError(
+                "explain",
+                "no text given",
+                "pass the error text as an argument, or pipe it: ... | mtls-harness explain -",
+            )
+        return str(sys.stdin.read(MAX_INPUT))
+    return str(args.text)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from harness.support.explain import explain
+
+    result = explain(_read_text(args))
+    print(result.to_json() if args.json else result.render())
+    return EXIT_OK
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from harness.support.capture import capture, check_out, write_profile
+
+    if args.out is not None:
+        check_out(args.out, force=args.force)
+    profile = capture(args.url, timeout=args.timeout, request=not args.no_request)
+    if args.out is not None:
+        write_profile(profile, args.out, force=args.force)
+    print(profile.to_json() if args.json else profile.render())
+    if args.out is not None:
+        print(f"wrote {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from harness.support.reproduce import reproduce
+
+    error: str | None = args.error
+    if error is not None and error.startswith("@"):
+        path = Path(error[1:])
+        try:
+            with path.open("rb") as handle:
+                error = handle.read(MAX_INPUT).decode("utf-8", "replace")
+        except OSError as exc:
+            raise UsageError(str(path), f"cannot read: {exc.strerror}", "give --error TEXT or --error @FILE") from None
+    report = reproduce(
+        args.destination,
+        out=args.out,
+        profile=args.profile,
+        error=error,
+        keep_names=args.keep_names,
+        force=args.force,
+        engine=args.engine,
+    )
+    print(report.render())
+    return EXIT_OK if report.matches else EXIT_FAILED

@@ -1,0 +1,239 @@
+"""``explain``: ranked candidate causes (outcome codes) for a pasted error text.
+
+The knowledge is data (``knowledge.toml``): each entry fires on phrases and/or
+facts (:mod:`harness.support.facts`) and adds its weight to one code. Codes are
+ranked by score; ties keep the file's order. Nothing fired: ``handshake-failed``,
+said honestly, rather than a guess.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from harness.codes import SUMMARIES
+from harness.errors import UsageError
+from harness.support.facts import Facts, read_facts
+
+__all__ = ["Candidate", "Entry", "Explanation", "Knowledge", "explain", "knowledge"]
+
+MAX_TEXT = 4 * 1024 * 1024  # a long debug log is a few MiB; more is not a paste
+MAX_CANDIDATES = 5
+UNKNOWN = "handshake-failed"
+SCENARIOS = Path("scenarios")
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    code: str
+    weight: int
+    why: str
+    phrases: tuple[re.Pattern[str], ...] = ()
+    facts: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+    example: str | None = None
+    source: str | None = None
+    seen_in: tuple[str, ...] = ()
+
+    def fires(self, text: str, facts: Facts) -> str | None:
+        """The evidence (matched phrase or fact sentences) when the entry fires, else None."""
+        if any(name in facts for name in self.unless):
+            return None
+        if not all(name in facts for name in self.facts):
+            return None
+        evidence = [facts.seen[name] for name in self.facts]
+        if self.phrases:
+            found = next((m for p in self.phrases if (m := p.search(text))), None)
+            if found is None:
+                return None
+            evidence.insert(0, repr(_snippet(found.group(0))))
+        return "; ".join(evidence)
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    code: str
+    look_at: str
+    fix: str
+    scenario: str
+    pending: bool
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    entries: tuple[Entry, ...]
+    codes: dict[str, CodeInfo]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    code: str
+    score: int
+    summary: str
+    why: tuple[str, ...]  # one line per fired entry: what it means, and what gave it away
+    entries: tuple[str, ...]
+    look_at: str
+    fix: str
+    scenario: str  # scenarios/<name>.toml, or "" when none reproduces it
+    scenario_pending: bool = False  # the scenario is being added to the catalogue
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "score": self.score,
+            "summary": self.summary,
+            "why": "; ".join(self.why),
+            "evidence": list(self.why),
+            "entries": list(self.entries),
+            "look_at": self.look_at,
+            "fix": self.fix,
+            "scenario": self.scenario,
+            "scenario_pending": self.scenario_pending,
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    candidates: tuple[Candidate, ...]
+    facts: dict[str, str] = field(default_factory=dict)
+
+    def codes(self) -> list[str]:
+        return [c.code for c in self.candidates]
+
+    def to_json(self) -> str:
+        doc = {"candidates": [c.to_dict() for c in self.candidates], "facts": self.facts}
+        return json.dumps(doc, indent=2)
+
+    def render(self) -> str:
+        lines = []
+        if self.facts:
+            lines.append("read from the text:")
+            lines += [f"  - {sentence}" for sentence in self.facts.values()]
+        lines.append("candidate causes, most likely first:")
+        for rank, c in enumerate(self.candidates, 1):
+            lines.append(f"{rank}. {c.code} (score {c.score}): {c.summary}")
+            lines += [f"   why: {w}" for w in c.why]
+            lines.append(f"   look at: {c.look_at}")
+            lines.append(f"   fix: {c.fix}")
+            reproduce = f"scenarios/{c.scenario}.toml" if c.scenario else "no catalogue scenario"
+            if c.scenario and c.scenario_pending:
+                reproduce += " (being added to the catalogue)"
+            lines.append(f"   reproduce: {reproduce}")
+        return "\n".join(lines)
+
+
+def _snippet(text: str, limit: int = 160) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= limit else one[: limit - 3] + "..."
+
+
+def _tuple(value: Any, key: str, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where}: {key} must be a list of strings")
+    return tuple(value)
+
+
+def load_knowledge(text: str) -> Knowledge:
+    """Parse and check a knowledge file: unknown codes and keys are errors, as in scenario files."""
+    doc = tomllib.loads(text)
+    codes: dict[str, CodeInfo] = {}
+    for code, info in doc.get("codes", {}).items():
+        if code not in SUMMARIES:
+            raise ValueError(f"codes.{code}: not an outcome code (harness/codes.py)")
+        unknown = set(info) - {"look_at", "fix", "scenario", "pending"}
+        if unknown:
+            raise ValueError(f"codes.{code}: unknown keys {sorted(unknown)}")
+        codes[code] = CodeInfo(code, info["look_at"], info["fix"], info["scenario"], bool(info.get("pending")))
+    entries = []
+    seen: set[str] = set()
+    allowed = {"id", "code", "weight", "why", "phrases", "facts", "unless", "example", "source", "seen_in"}
+    for raw in doc.get("entry", []):
+        where = f"entry {raw.get('id', '?')}"
+        unknown = set(raw) - allowed
+        if unknown:
+            raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+        if raw["id"] in seen:
+            raise ValueError(f"{where}: duplicate id")
+        seen.add(raw["id"])
+        if raw["code"] not in codes:
+            raise ValueError(f"{where}: code {raw['code']} has no [codes.{raw['code']}] table")
+        phrases = tuple(
+            re.compile(p, re.IGNORECASE | re.MULTILINE) for p in _tuple(raw.get("phrases"), "phrases", where)
+        )
+        facts = _tuple(raw.get("facts"), "facts", where)
+        if not phrases and not facts:
+            raise ValueError(f"{where}: needs phrases or facts")
+        entries.append(
+            Entry(
+                id=raw["id"],
+                code=raw["code"],
+                weight=int(raw["weight"]),
+                why=raw["why"],
+                phrases=phrases,
+                facts=facts,
+                unless=_tuple(raw.get("unless"), "unless", where),
+                example=raw.get("example"),
+                source=raw.get("source"),
+                seen_in=_tuple(raw.get("seen_in"), "seen_in", where),
+            )
+        )
+    return Knowledge(tuple(entries), codes)
+
+
+@functools.cache
+def knowledge() -> Knowledge:
+    """The shipped knowledge file."""
+    text = resources.files("harness.support").joinpath("knowledge.toml").read_text("utf-8")
+    return load_knowledge(text)
+
+
+def explain(text: str, base: Knowledge | None = None) -> Explanation:
+    """Ranked candidates for ``text``; UsageError for an empty text."""
+    if not text.strip():
+        raise UsageError(
+            "explain", "the text is empty", "paste the error text, or pipe a log into `mtls-harness explain -`"
+        )
+    text = text[:MAX_TEXT]
+    known = base or knowledge()
+    facts = read_facts(text)
+    scores: dict[str, int] = {}
+    why: dict[str, list[str]] = {}
+    fired: dict[str, list[str]] = {}
+    for entry in known.entries:
+        evidence = entry.fires(text, facts)
+        if evidence is None:
+            continue
+        scores[entry.code] = scores.get(entry.code, 0) + entry.weight
+        why.setdefault(entry.code, []).append(f"{entry.why} ({evidence})")
+        fired.setdefault(entry.code, []).append(entry.id)
+    if not scores:
+        scores[UNKNOWN] = 0
+        why[UNKNOWN] = ["no phrase or debug-log fact in this text is known to mean a specific cause"]
+        fired[UNKNOWN] = []
+    order = sorted(scores, key=lambda code: -scores[code])  # stable: file order breaks ties
+    candidates = []
+    for code in order[:MAX_CANDIDATES]:
+        info = known.codes[code]
+        candidates.append(
+            Candidate(
+                code=code,
+                score=scores[code],
+                summary=SUMMARIES[code],
+                why=tuple(why[code]),
+                entries=tuple(fired[code]),
+                look_at=info.look_at,
+                fix=info.fix,
+                scenario=info.scenario,
+                scenario_pending=info.pending,
+            )
+        )
+    return Explanation(tuple(candidates), dict(facts.seen))
