@@ -76,7 +76,7 @@ class Request:
     POST and ``content_type``, as the platform does.
     """
 
-    method: str = "HEAD"
+    method: str = "GET"
     body: bytes | None = None
     content_type: str = "application/json"
     source: Path | None = None  # the --post file
@@ -115,6 +115,11 @@ class Destination:
     origins: dict[str, str] = field(default_factory=dict)
 
 
+def is_jsse(engine_name: str) -> bool:
+    """The platform's stack: ``jsse``, or ``jsse-VERSION`` when a JDK was chosen with ``--jdk``."""
+    return engine_name == "jsse" or engine_name.startswith("jsse-")
+
+
 @dataclass
 class Report:
     destination: Destination
@@ -142,7 +147,12 @@ class Report:
         """
         if self.destination.url is None or self.errors:
             return False
-        return "jsse" in self.verified_with or (self.engine_choice == "python" and "python" in self.verified_with)
+        return bool(self.jsse_verified) or (self.engine_choice == "python" and "python" in self.verified_with)
+
+    @property
+    def jsse_verified(self) -> list[str]:
+        """The JSSE engines (one per ``--jdk``: ``jsse-21.0.8``) whose live handshake the server accepted."""
+        return [name for name in self.verified_with if is_jsse(name)]
 
     @property
     def exit_code(self) -> int:
@@ -158,8 +168,8 @@ class Report:
             return "stores look right (no URL: not tried live)"
         if not self.ready:
             return "NOT ready for go-live: no engine verified the handshake"
-        if "jsse" in self.verified_with:
-            return "ready for go-live (verified with JSSE, the platform's TLS stack)"
+        if self.jsse_verified:
+            return f"ready for go-live (verified with JSSE, the platform's TLS stack: {', '.join(self.jsse_verified)})"
         return "ready for go-live, verified with OpenSSL only (the platform's JSSE was not tried)"
 
     def first_finding(self) -> Finding | None:
@@ -833,12 +843,12 @@ def _check_live(
     available = [e for e in engines if e.unavailable_reason() is None]
     # A body the user gave goes to the server once, through the platform's stack when it is here;
     # the other engines send the default request, which changes nothing.
-    poster = next((e for e in available if e.name == "jsse"), available[0] if available else None)
+    poster = next((e for e in available if is_jsse(e.name)), available[0] if available else None)
     live: list[tuple[str, Severity, str, str, str]] = []  # (engine, severity, code, message, fix)
     for engine in engines:
         reason = engine.unavailable_reason()
         if reason is not None:
-            platform = engine.name == "jsse"
+            platform = is_jsse(engine.name)
             report.add(
                 "engine-unavailable",
                 "error" if platform else "warning",
@@ -950,7 +960,7 @@ def _merge_live(report: Report, live: Sequence[tuple[str, Severity, str, str, st
         names = tuple(sorted(item[0] for item in items))
         agreed = f" ({' and '.join(names)} agreed)" if len(names) > 1 else ""
         # The platform's engine speaks first.
-        _, severity, _, message, fix = next((i for i in items if i[0] == "jsse"), items[0])
+        _, severity, _, message, fix = next((i for i in items if i[0].startswith("jsse")), items[0])
         static = next((i for i, f in enumerate(report.findings) if f.code == code and not f.engines), None)
         if static is not None and code != "ok":
             found = report.findings[static]

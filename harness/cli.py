@@ -111,9 +111,10 @@ def _parser() -> _Parser:
     check.add_argument("--url", help='the destination\'s URL (default: its "url" attribute; one destination only)')
     check.add_argument(
         "--method",
-        choices=("HEAD", "GET"),
-        default="HEAD",
-        help="the request after the handshake (default HEAD: no body, changes nothing)",
+        choices=("GET", "HEAD"),
+        default="GET",
+        help="the request after the handshake (default GET: no body, changes nothing; the answer's first bytes"
+        " say why a gateway refused the certificate, which a HEAD answer leaves out)",
     )
     check.add_argument(
         "--post", type=Path, metavar="FILE", help="send FILE's exact bytes with POST, as the platform does (once)"

@@ -308,6 +308,14 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
         status = outcome.http_status or 0
         if status >= 400 and (rejected := _http_rejection(outcome, evidence)) is not None:
             return rejected
+        if _sent_none_when_asked(outcome):
+            # Optional client auth (nginx `ssl_verify_client optional`, JSSE
+            # setWantClientAuth): served, but the platform meant to authenticate.
+            said = (
+                f"the server asked for a client certificate, got none and answered the request anyway "
+                f"(HTTP {status}: optional client authentication)"
+            )
+            return _refine_client_cert("client-cert-missing", evidence, said)
         if status >= 400:
             return Verdict(
                 "http-error",
@@ -316,16 +324,8 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
                 f"but answered HTTP {status}",
                 "the MTLS set-up is right; look at the server's answer (wrong URL path, message format, authorisation)",
             )
-        if _sent_none_when_asked(outcome):
-            # Optional client auth (nginx `ssl_verify_client optional`, JSSE
-            # setWantClientAuth): served, but the platform meant to authenticate.
-            said = (
-                f"the server asked for a client certificate, got none and served the request anyway "
-                f"(HTTP {status}: optional client authentication)"
-            )
-            return _refine_client_cert("client-cert-missing", evidence, said)
         return Verdict(
-            "ok", "none", f"handshake ({outcome.protocol}, {outcome.cipher}) and POST succeeded, HTTP {status}"
+            "ok", "none", f"handshake ({outcome.protocol}, {outcome.cipher}) and request succeeded, HTTP {status}"
         )
     if outcome.code_hint:
         return _from_hint(outcome, evidence)

@@ -23,9 +23,6 @@ from __future__ import annotations
 import asyncio
 import asyncio.sslproto
 import contextlib
-import ctypes
-import os
-import secrets
 import ssl
 import sys
 import threading

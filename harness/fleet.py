@@ -64,13 +64,13 @@ def content_type_for(path: Path) -> str:
 
 
 def request_from(args: argparse.Namespace) -> Request:
-    """The request check sends after the handshake: HEAD (or --method GET), or --post FILE's exact bytes."""
+    """The request check sends after the handshake: GET (or --method HEAD), or --post FILE's exact bytes."""
     post: Path | None = args.post
     if post is None:
         if args.content_type is not None:
             raise UsageError("--content-type", "only goes with --post FILE", "add --post FILE, or drop --content-type")
         return Request(method=args.method)
-    if args.method != "HEAD":
+    if args.method != "GET":
         raise UsageError("--post", f"cannot go with --method {args.method}", "choose one of them")
     if post.is_dir():
         raise UsageError(str(post), "is a folder, not a file to POST", "give the message file, e.g. --post order.json")

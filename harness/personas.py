@@ -32,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from harness.ca_names import _function, _loaded_libssl, _OpenSSL, _ssl_ctx_pointer
 from harness.errors import ServerError
-from harness.ca_names import _function, _loaded_libssl, _ssl_ctx_pointer
 from harness.fidelity import Rejection, current_connection
 
 __all__ = [
@@ -166,7 +166,7 @@ def install_verify_callback(ctx: ssl.SSLContext, chosen: Persona) -> None:
     )
 
 
-def _make_callback(lib: ctypes.CDLL, chosen: Persona) -> Callable[[int, int | None], int]:
+def _make_callback(lib: _OpenSSL, chosen: Persona) -> Callable[[int, int | None], int]:
     vp = ctypes.c_void_p
     get_error = _function(lib, "X509_STORE_CTX_get_error", ctypes.c_int, vp)
     get_depth = _function(lib, "X509_STORE_CTX_get_error_depth", ctypes.c_int, vp)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.engines import ENGINE_NAMES, Engine, Outcome
-from harness.errors import HarnessError, StoreError
+from harness.errors import HarnessError
 
 # The fixtures for users' own tests (docs/fixtures.md), registered with the plugin.
 from harness.fixtures import mtls_server, mtls_stores

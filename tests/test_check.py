@@ -954,7 +954,7 @@ def test_live_check_reports_each_shipped_scenarios_expected_outcome(
         expected = "client-cert-rejected"
     extra: tuple[str, ...] = ()
     if expected == "http-error":
-        # The default HEAD changes nothing; the local server answers it 405, which proves TLS and the client
+        # The default GET changes nothing; the local server answers it 405, which proves TLS and the client
         # certificate (ready). The application's error shows only to the POST the platform sends.
         head = check_live(target, engine_name)
         assert head.handshake() == {engine_name: "ok"}

@@ -1,4 +1,4 @@
-"""What ``check`` sends to a server: nothing but a HEAD by default; with ``--post FILE`` exactly that file, once.
+"""What ``check`` sends to a server: nothing but a GET by default; with ``--post FILE`` exactly that file, once.
 
 The server here is the stdlib's HTTP server behind the stdlib's TLS, requiring
 a client certificate from the CAs of a shipped scenario, and logging every
@@ -107,28 +107,28 @@ def _check(server: LoggingServer, *extra: str, cwd: Path) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("status", [200, 404, 405])
-def test_by_default_one_head_per_engine_and_no_body(
+def test_by_default_one_get_per_engine_and_no_body(
     logging_server: Callable[[str], LoggingServer], java: str, tmp_path: Path, status: int
 ) -> None:
     server = logging_server("ok-rsa.toml")
     server.status = status
     doc = _check(server, cwd=tmp_path)
-    # one request per engine (python, jsse), each HEAD on the URL's path and query, with no body at all
-    assert sorted((r.method, r.path) for r in server.log) == [("HEAD", "/inbound/orders?partner=acme")] * 2
+    # one request per engine (python, jsse), each GET on the URL's path and query, with no body at all
+    assert sorted((r.method, r.path) for r in server.log) == [("GET", "/inbound/orders?partner=acme")] * 2
     for request in server.log:
         assert request.body == b""
         assert "Content-Length" not in request.headers
         assert "Content-Type" not in request.headers
-    # 404 / 405 to a HEAD: TLS and the client certificate were accepted; the path/method is the application's
+    # 404 / 405 to a GET: TLS and the client certificate were accepted; the path/method is the application's
     assert doc["ready"] is True, doc
     assert doc["exit"] == 0
     assert doc["verified_with"] == ["python", "jsse"]
 
 
-def test_get_instead_of_head_sends_no_body(logging_server: Callable[[str], LoggingServer], tmp_path: Path) -> None:
+def test_head_instead_of_get_sends_no_body(logging_server: Callable[[str], LoggingServer], tmp_path: Path) -> None:
     server = logging_server("ok-rsa.toml")
-    doc = _check(server, "--method", "GET", "--engine", "python", cwd=tmp_path)
-    assert [(r.method, r.body) for r in server.log] == [("GET", b"")]
+    doc = _check(server, "--method", "HEAD", "--engine", "python", cwd=tmp_path)
+    assert [(r.method, r.body) for r in server.log] == [("HEAD", b"")]
     assert "Content-Type" not in server.log[0].headers
     assert doc["ready"] is True
 
@@ -142,18 +142,18 @@ def test_post_sends_exactly_the_files_bytes_once(
     message.write_bytes(body)
     doc = _check(server, "--post", str(message), "--content-type", "application/xml; charset=utf-8", cwd=tmp_path)
     posts = [r for r in server.log if r.method == "POST"]
-    # the body goes once, through the platform's stack; the other engine sends the default HEAD
+    # the body goes once, through the platform's stack; the other engine sends the default GET
     assert len(posts) == 1, server.log
     assert posts[0].body == body
     assert posts[0].headers["Content-Type"] == "application/xml; charset=utf-8"
     assert posts[0].headers["Content-Length"] == str(len(body))
     assert posts[0].headers["User-Agent"].startswith("Java/")
-    assert [r.method for r in server.log if r is not posts[0]] == ["HEAD"]
+    assert [r.method for r in server.log if r is not posts[0]] == ["GET"]
     assert (
         doc["facts"]["request jsse"] == f"POST /inbound/orders?partner=acme with order.xml ({len(body)} bytes, "
         "Content-Type: application/xml; charset=utf-8)"
     )
-    assert doc["facts"]["request python"] == "HEAD /inbound/orders?partner=acme (no body)"
+    assert doc["facts"]["request python"] == "GET /inbound/orders?partner=acme (no body)"
 
 
 def test_post_through_the_python_engine_only(logging_server: Callable[[str], LoggingServer], tmp_path: Path) -> None:
@@ -183,7 +183,7 @@ def test_a_rejected_client_certificate_is_not_ready(
         (["--post", "missing.json"], "missing.json: no such file"),
         (["--post", "."], "is a folder, not a file to POST"),
         (["--content-type", "text/plain"], "--content-type: only goes with --post FILE"),
-        (["--post", "order.json", "--method", "GET"], "--post: cannot go with --method GET"),
+        (["--post", "order.json", "--method", "HEAD"], "--post: cannot go with --method HEAD"),
     ],
 )
 def test_request_options_misused_are_bad_input(
