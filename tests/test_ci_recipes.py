@@ -138,5 +138,5 @@ def test_recipe_commands_run_and_publish_green_junit(installed: Installed, tmp_p
         cases = [case for suite in JUnitXml.fromfile(str(project / report)) for case in suite]
         assert len(cases) == count, report
         assert not [c.name for c in cases if any(isinstance(r, Failure | Error) for r in c.result)], report
-    # The tools used the cache the recipe keeps: the compiled Java probe is there.
-    assert (cache / "mtls-harness").is_dir()
+    # What lands in the cache depends on the run (the JSSE probe ships compiled; JDK runtimes and pool keys go
+    # there only when asked for): the recipe's environment pointing every cache into it is checked above.

@@ -32,7 +32,7 @@ def add_commands(commands: Any) -> None:
     capture = commands.add_parser(
         "capture", help="read a server's MTLS profile (versions, chain, CA names, client auth) without sending data"
     )
-    capture.add_argument("url", metavar="URL")
+    capture.add_argument("url", metavar="URL", help="the server to look at (https://host:port/path)")
     capture.add_argument(
         "--out", type=Path, metavar="FILE", help="write the profile (.json) or a scenario [server] table (.toml)"
     )
@@ -47,7 +47,9 @@ def add_commands(commands: Any) -> None:
     reproduce = commands.add_parser(
         "reproduce", help="turn a customer's destination into a sanitized regression scenario, run it, compare"
     )
-    reproduce.add_argument("destination", type=Path, metavar="DESTINATION.json")
+    reproduce.add_argument(
+        "destination", type=Path, metavar="DESTINATION.json", help="the customer's destination JSON and its stores"
+    )
     reproduce.add_argument(
         "--profile", type=Path, metavar="CAPTURE", help="a profile written by `capture --out X.json`"
     )
