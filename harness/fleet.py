@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from harness.check import Report, Request, render_text, run_check, write_report_junit
+from harness.check import Destination, Report, Request, render_text, run_check, write_report_junit
 from harness.engines import Engine
 from harness.errors import HarnessError, UsageError
 from harness.outputs import check_output_file, write_output
@@ -83,9 +83,28 @@ def request_from(args: argparse.Namespace) -> Request:
     return Request("POST", body, args.content_type or content_type_for(post), post)
 
 
-def _client_tls(args: argparse.Namespace) -> tuple[str, ...] | None:
-    """--client-tls: the platform's jdk.tls.client.protocols (issue 11)."""
-    return tuple(sorted(set(args.client_tls))) if args.client_tls else None
+def _run_check(
+    args: argparse.Namespace,
+    destination: Destination,
+    engines: Sequence[Engine],
+    at: dt.datetime | None,
+    request: Request,
+    jdks: tuple[Sequence[Any], Sequence[str]] = ((), ()),
+) -> Report:
+    """One destination's check with the command line's settings (alone, or as a row of a fleet)."""
+    # --client-tls: the platform's jdk.tls.client.protocols (issue 11)
+    client_tls = tuple(sorted(set(args.client_tls))) if args.client_tls else None
+    return run_check(
+        destination,
+        engines=engines,
+        at=at,
+        expiring_days=args.expiring_days,
+        timeout=args.timeout,
+        request=request,
+        engine_choice=args.engine,
+        jdks=jdks,
+        client_tls=client_tls,
+    )
 
 
 def _engines(choice: str) -> list[Engine]:
@@ -160,17 +179,7 @@ def _check(args: argparse.Namespace, password: PasswordOf) -> int:
     if destination.url and args.engine in ("jsse", "all"):
         engines += jdks[0]
     try:
-        report = run_check(
-            destination,
-            engines=engines,
-            at=at,
-            expiring_days=args.expiring_days,
-            timeout=args.timeout,
-            request=request,
-            engine_choice=args.engine,
-            jdks=jdks,
-            client_tls=_client_tls(args),
-        )
+        report = _run_check(args, destination, engines, at, request, jdks)
     finally:
         for engine in {*engines, *jdks[0]}:
             engine.close()
@@ -280,16 +289,7 @@ def run_fleet(args: argparse.Namespace, files: Sequence[Path], password: Passwor
         else:
             engines_cm = pool.lend()
         with engines_cm as engines:
-            report = run_check(
-                destination,
-                engines=engines,
-                at=at,
-                expiring_days=args.expiring_days,
-                timeout=args.timeout,
-                request=request,
-                engine_choice=args.engine,
-                client_tls=_client_tls(args),
-            )
+            report = _run_check(args, destination, engines, at, request)
         if not row.timed_out:
             row.report = report
 

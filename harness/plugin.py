@@ -23,9 +23,7 @@ the same name. Nothing imports this module; it imports everything else.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,11 +40,9 @@ from harness.scenario import Scenario, load_scenario
 # worker included: the heavy modules (pyjks, hypercorn, trustme, the
 # verifier) are imported when a scenario is set up, not at start-up.
 if TYPE_CHECKING:
-    from harness.build import Built
     from harness.diagnose import Verdict
-    from harness.pipeline import Ahead
-    from harness.server import HandshakeRecord, LocalServer
-    from harness.stores import StoreContents
+    from harness.pipeline import Ahead, Prepared
+    from harness.server import HandshakeRecord
 
 __all__ = ["EngineRegistry", "ScenarioFile", "ScenarioItem", "ScenarioMismatch", "mtls_server", "mtls_stores"]
 
@@ -288,19 +284,9 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFi
 # -- collection --------------------------------------------------------------------------
 
 
-@dataclass
-class _Running:
-    built: Built
-    server: LocalServer
-    keystore: StoreContents | None
-    truststore: StoreContents | None
-    folder: Path
-    keep: bool
-
-
 class ScenarioFile(pytest.File):
     scenario: Scenario
-    running: _Running | None = None
+    running: Prepared | None = None
 
     def collect(self) -> Iterator[ScenarioItem]:
         from harness.pki import prefetch_keys
@@ -326,18 +312,14 @@ class ScenarioFile(pytest.File):
         keep = self.config.getoption("mtls_keep")
         # Prepared in the background while the scenario before was probed, if it was (harness.pipeline).
         prepared = self.config.stash[_ahead_key].take(self.path) or prepare(self.scenario, keep)
-        self.running = _Running(
-            prepared.built, prepared.server, prepared.keystore, prepared.truststore, prepared.folder, prepared.keep
-        )
+        self.running = prepared
 
     def teardown(self) -> None:
+        from harness.pipeline import discard
+
         running, self.running = self.running, None
-        if running is None:
-            return
-        running.server.stop()
-        if not running.keep:
-            # The folder holds key material: never left behind in /tmp.
-            shutil.rmtree(running.folder, ignore_errors=True)
+        if running is not None:
+            discard(running)  # stops the server; the folder holds key material: never left behind
 
 
 class ScenarioMismatch(Exception):
@@ -425,7 +407,7 @@ class ScenarioItem(pytest.Item):
         return self.path, None, f"scenario {self.name}"
 
 
-def _ca_names_off(scenario: Scenario, running: _Running, engine: str) -> str | None:
+def _ca_names_off(scenario: Scenario, running: Prepared, engine: str) -> str | None:
     """Why the server cannot advertise CA names, when this item's outcome depends on them."""
     from harness.ca_names import unavailable_reason
 
