@@ -355,7 +355,7 @@ def run_check(
     engine_choice: str = "all",
 ) -> Report:
     """``jdks``: the jsse engines whose JDKs judge the stores, and versions with no runtime here (issue 11)."""
-    from harness.jdk_check import check_key_entries, check_with_jdks
+    from harness.jdk_check import check_key_entries, check_missing_versions, check_with_jdks
 
     now = at or dt.datetime.now(dt.UTC)
     report = Report(destination, at=now, at_given=at is not None, engine_choice=engine_choice)
@@ -399,6 +399,7 @@ def run_check(
     _note_expiry(report, view.chain, "server chain")
     _check_server_chain(report, view, truststore, now, expiring_days)
     _check_ca_names(report, view, keystore)
+    check_missing_versions(report, destination.url, view.chain, jdks[1], timeout)  # versions with no runtime
     _check_live(report, destination, view, keystore, truststore, engines, timeout, request or Request(), client_tls)
     return report
 
