@@ -395,6 +395,7 @@ def run_check(
                 f"cannot reach the server at {where}: {exc}",
                 "check the URL, DNS, the port and any firewall between here and the server",
             )
+        check_missing_versions(report, destination.url, (), jdks[1], timeout)  # e.g. a TLS 1.0-only server
         return report
     _note_expiry(report, view.chain, "server chain")
     _check_server_chain(report, view, truststore, now, expiring_days)

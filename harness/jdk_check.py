@@ -18,6 +18,7 @@ import contextlib
 import re
 import socket
 import ssl
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -260,7 +261,8 @@ def server_hello(url: str, timeout: float, tls: str, ciphers: str | None = None)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # a question about versions, not a trust decision
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.0/1.1: asked about, not used
         context.minimum_version = context.maximum_version = _TLS_VERSIONS[tls]
     with contextlib.suppress(ssl.SSLError):
         # Security level 0: our OpenSSL must offer what an old JDK offers (TLS 1.0/1.1, TLS_RSA).
@@ -322,9 +324,7 @@ def check_missing_versions(
                     "in java.security only as a stopgap",
                 )
     report.facts["server TLS versions"] = (
-        ", ".join(t for t in _TLS_VERSIONS if accepted.get(t)) or "none answered"
-        if accepted
-        else "not probed"
+        ", ".join(t for t in _TLS_VERSIONS if accepted.get(t)) or "none answered" if accepted else "not probed"
     )
 
 

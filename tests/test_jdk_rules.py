@@ -37,7 +37,7 @@ def _security(runtime: Runtime) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def runtimes(real_jdks: dict[str, Runtime]) -> list[Runtime]:
-    """Every runtime here: the real_jdks fixture's, 25.0.2 from the runtime cache (installed when missing), java on PATH."""
+    """The real_jdks fixture's runtimes, 25.0.2 from the runtime cache (installed when missing), java on PATH."""
     found = list(real_jdks.values())
     try:
         found.append(jdks.resolve("25.0.2", env={"PATH": "", "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", "")}))
@@ -68,7 +68,8 @@ def test_disabled_algorithms_match_each_runtimes_java_security(runtimes: list[Ru
             assert rule.constraint in certpath, (version, rule)
         # SHA-1 is refused only for chains ending at a root of the JDK's cacerts, never as such:
         assert has_feature("certpath-sha1-jdkca-tlsserver", version) == ("SHA1 jdkCA & usage TLSServer" in certpath)
-        assert "SHA1" not in certpath and "SHA1" not in tls, version
+        assert "SHA1" not in certpath, version
+        assert "SHA1" not in tls, version
         # The 2048-bit threshold is a keytool / jarsigner warning (legacy algorithms), no handshake verdict:
         assert "RSA keySize < 2048" in props["jdk.security.legacyAlgorithms"], version
         assert not any("2048" in c for c in certpath + tls), version
@@ -82,13 +83,16 @@ def test_tls_versions_per_update() -> None:
     """Each step with its twin on the other side of the update that brought it."""
     assert client_tls_versions("8u252") == (frozenset({"TLSv1", "TLSv1.1", "TLSv1.2"}), frozenset())
     on, off = client_tls_versions("8u261")
-    assert "TLSv1.3" not in on and off == {"TLSv1.3"}  # in the JDK, off for clients (JDK-8245485)
+    assert "TLSv1.3" not in on  # in the JDK, off for clients (JDK-8245485)
+    assert off == {"TLSv1.3"}
     assert "TLSv1" in client_tls_versions("8u282")[0]
     assert client_tls_versions("8u292")[0] == {"TLSv1.2"}
     assert client_tls_versions("11.0.10")[0] == {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"}
     assert client_tls_versions("11.0.11")[0] == {"TLSv1.2", "TLSv1.3"}
     assert client_tls_versions("25")[0] == {"TLSv1.2", "TLSv1.3"}
-    assert has_feature("tls-rsa-kx-disabled", "24") and not has_feature("tls-rsa-kx-disabled", "21.0.8")
-    assert has_feature("certpath-rsa-1024-disabled", "8u20") and not has_feature("certpath-rsa-1024-disabled", "7u80")
+    assert has_feature("tls-rsa-kx-disabled", "24")
+    assert not has_feature("tls-rsa-kx-disabled", "21.0.8")
+    assert has_feature("certpath-rsa-1024-disabled", "8u20")
+    assert not has_feature("certpath-rsa-1024-disabled", "7u80")
     assert has_feature("certpath-sha1-jdkca-tlsserver", "8u141")
     assert not has_feature("certpath-sha1-jdkca-tlsserver", "8u131")
