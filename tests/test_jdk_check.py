@@ -18,7 +18,7 @@ import pytest
 
 from harness.engines.jdks import Runtime, discover
 from harness.secret import Secret
-from tests.conftest import REPO, cli
+from tests.conftest import REPO, cli, require_tool
 
 FIXTURES = REPO / "fixtures"
 DESTINATIONS = FIXTURES / "destinations"
@@ -438,3 +438,74 @@ def test_static_tls_rsa_rule_and_the_live_jsse_verdicts(
         newest = jdks.install("25.0.2")
     refused = _live(built, url, newest)
     assert refused.protocol is None, refused.error
+
+
+def _weak_server_pki(folder: Path, bits: int, digest: str) -> None:
+    """openssl: an RSA-2048 root, and a 127.0.0.1 leaf with an RSA-``bits`` key signed with ``digest``
+    (cryptography makes neither keys under 1024 bits nor MD5 signatures); the truststore trusts the root."""
+    from cryptography import x509
+
+    from harness.files import write_atomic
+    from harness.stores import truststore_bytes
+
+    openssl = require_tool("openssl")
+    work = folder / "weak"
+    work.mkdir()
+
+    def run(*argv: str) -> None:
+        done = subprocess.run([openssl, *argv], capture_output=True, text=True, timeout=60, check=False, cwd=work)
+        assert done.returncode == 0, done.stderr
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "root.key", "-out", "root.pem", "-days", "30",
+        "-subj", "/CN=Weak Test Root", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    run("genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{bits}", "-out", "leaf.key")
+    run("req", "-new", "-key", "leaf.key", "-subj", "/CN=127.0.0.1", "-out", "leaf.csr")
+    (work / "leaf.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n", "utf-8")
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "root.pem", "-CAkey", "root.key", "-CAcreateserial",
+        f"-{digest}", "-days", "20", "-extfile", "leaf.ext", "-out", "leaf.pem")  # fmt: skip
+    (folder / "server" / "chain.pem").write_bytes((work / "leaf.pem").read_bytes())
+    (folder / "server" / "key.pem").write_bytes((work / "leaf.key").read_bytes())
+    root = x509.load_pem_x509_certificate((work / "root.pem").read_bytes())
+    doc = json.loads((folder / "destination.json").read_text("utf-8"))
+    data = truststore_bytes([("weak-root", root)], "jks", Secret(doc["truststorePass"]))
+    write_atomic(folder / doc["truststoreFile"], data, private=True, overwrite=True)
+
+
+@pytest.mark.parametrize(
+    ("bits", "digest", "static"),
+    [
+        (768, "sha256", {"weak-key"}),  # RSA keySize < 1024
+        (1024, "sha256", set()),  # the threshold's twin: RSA-1024 itself passes (2048 is only a keytool warning)
+        (2048, "md5", {"weak-signature"}),  # MD5
+        (2048, "sha1", set()),  # SHA-1: refused only under a cacerts root (jdkCA), not with a private truststore
+    ],
+)
+def test_static_server_chain_rules_and_the_live_jsse_verdicts(
+    tmp_path: Path, write_scenario: Any, real_jdks: dict[str, Runtime], bits: int, digest: str, static: set[str]
+) -> None:
+    import ssl
+
+    from harness.build import write_scenario_files
+    from harness.scenario import load_scenario
+
+    folder = tmp_path / "built"
+    folder.mkdir()
+    rsa = {"server": {"trust": ["client-root"], "identity": {"key": "rsa-2048"}}}
+    built = write_scenario_files(load_scenario(write_scenario(rsa, name="weak")), folder)
+    _weak_server_pki(built.folder, bits, digest)
+    server = _StdlibServer(built.folder, ssl.TLSVersion.TLSv1_2, "ALL")
+    try:
+        args = ["check", str(built.destination), "--url", server.url, "--json", "--engine", "python"]
+        doc = json.loads(cli(*args, "--jdk", "8u292", "--jdk", "25.0.1", cwd=tmp_path).stdout)
+        for version in ("8u292", "25.0.1"):
+            mine = {f["code"] for f in doc["findings"] if f["subject"] == f"server chain on Java {version}"}
+            assert mine == static, (version, doc["findings"])
+        if digest == "sha1":
+            assert "not with the destination's private truststore" in doc["facts"]["SHA-1 on Java 8u292"]
+        # The same chain, live: the real runtimes refuse exactly what the rule refuses.
+        for version in ("11.0.10", "21.0.8"):
+            outcome = _live(built, server.url, real_jdks[version])
+            assert (outcome.protocol is None) == bool(static), (version, outcome.error)
+    finally:
+        server.close()

@@ -93,6 +93,5 @@ def test_tls_versions_per_update() -> None:
     assert has_feature("tls-rsa-kx-disabled", "24")
     assert not has_feature("tls-rsa-kx-disabled", "21.0.8")
     assert has_feature("certpath-rsa-1024-disabled", "8u20")
-    assert not has_feature("certpath-rsa-1024-disabled", "7u80")
     assert has_feature("certpath-sha1-jdkca-tlsserver", "8u141")
     assert not has_feature("certpath-sha1-jdkca-tlsserver", "8u131")
