@@ -289,9 +289,21 @@ def server_hello(url: str, timeout: float, tls: str, ciphers: str | None = None)
 
 
 def check_missing_versions(
-    report: Report, url: str, chain: Sequence[x509.Certificate], missing: Sequence[str], timeout: float
+    report: Report,
+    url: str,
+    chain: Sequence[x509.Certificate],
+    missing: Sequence[str],
+    timeout: float,
+    client_tls: Sequence[str] | None = None,
 ) -> None:
-    """The rules of ``missing`` versions that need the server: its chain's algorithms, its TLS versions."""
+    """The rules of ``missing`` versions that need the server: its chain's algorithms, its TLS versions.
+
+    The TLS versions are asked of the server one by one (``server_hello``: a
+    handshake without a client certificate, no HTTP request), only for the
+    versions some ``missing`` Java offers, each bounded by ``timeout``.
+    ``client_tls`` (``--client-tls 1.2``) pins the platform's protocols as
+    jdk.tls.client.protocols does, for these versions too.
+    """
     if not missing:
         return
     for version in missing:
@@ -303,10 +315,14 @@ def check_missing_versions(
         if parse_version(version) is None:
             continue
         on, off = client_tls_versions(version)
+        if client_tls:
+            # jdk.tls.client.protocols names the versions: on if this Java has them, whatever its default.
+            pinned = {f"TLSv{v}" for v in client_tls}
+            on, off = frozenset((on | off) & pinned), frozenset()
         for tls in sorted(on | off):
             if tls not in accepted:
                 accepted[tls] = server_hello(url, timeout, tls)
-        _protocol_rule(report, version, on, off, accepted)
+        _protocol_rule(report, version, on, off, accepted, pinned=bool(client_tls))
         if has_feature("tls-rsa-kx-disabled", version) and not accepted.get("TLSv1.3") and accepted.get("TLSv1.2"):
             if "fs" not in accepted:
                 # A TLS 1.2 hello with forward-secret key exchange only: refused means TLS_RSA only.
@@ -329,13 +345,24 @@ def check_missing_versions(
 
 
 def _protocol_rule(
-    report: Report, version: str, on: frozenset[str], off: frozenset[str], accepted: dict[str, bool | None]
+    report: Report,
+    version: str,
+    on: frozenset[str],
+    off: frozenset[str],
+    accepted: dict[str, bool | None],
+    *,
+    pinned: bool = False,
 ) -> None:
     if any(accepted.get(t) for t in on):
         return
     if any(accepted.get(t) is None for t in on):
         return  # could not tell: say nothing
-    server = ", ".join(t for t in _TLS_VERSIONS if accepted.get(t)) or "none of TLS 1.0-1.3"
+    asked = [t for t in _TLS_VERSIONS if t in accepted]
+    server = (
+        f"accepts {', '.join(t for t in asked if accepted[t])}"
+        if any(accepted[t] for t in asked)
+        else f"refuses {', '.join(asked)}"
+    )
     note = ""
     if any(accepted.get(t) for t in off):
         note = (
@@ -347,8 +374,9 @@ def _protocol_rule(
         "error",
         "handshake",
         f"Java {version}",
-        f"the server accepts {server}; Java {version} offers {', '.join(sorted(on))} by default "
-        f"(TLS 1.3 from 8u261 / 11, TLS 1.0/1.1 disabled from 8u291 / 11.0.11 / 16){note} (static rule, "
+        f"the server {server}; Java {version} offers {', '.join(sorted(on)) or 'nothing'} "
+        + ("(--client-tls, as jdk.tls.client.protocols) " if pinned else "by default ")
+        + f"(TLS 1.3 from 8u261 / 11, TLS 1.0/1.1 disabled from 8u291 / 11.0.11 / 16){note} (static rule, "
         "no runtime run)",
         "use a Java update that has the server's TLS version, or ask the server's operator to enable TLS 1.2",
     )

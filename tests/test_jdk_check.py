@@ -347,9 +347,9 @@ def stdlib_server(tmp_path: Path, write_scenario: Any) -> Any:
         server.close()
 
 
-def _static_check(built: Any, url: str, *versions: str, cwd: Path) -> dict[str, set[str]]:
+def _static_check(built: Any, url: str, *versions: str, cwd: Path, more: tuple[str, ...] = ()) -> dict[str, set[str]]:
     """Error codes per ``Java VERSION`` subject of a check with only not-installed versions (no live engine)."""
-    args = ["check", str(built.destination), "--url", url, "--json", "--engine", "python"]
+    args = ["check", str(built.destination), "--url", url, "--json", "--engine", "python", *more]
     for version in versions:
         args += ["--jdk", version]
     doc = json.loads(cli(*args, cwd=cwd).stdout)
@@ -393,6 +393,15 @@ def test_static_tls_versions_tls13_only_server(live: Any, write_scenario: Any, t
     target = live(write_scenario({"server": {"trust": ["client-root"], "tls_versions": ["1.3"]}}, name="tls13"))
     found = _static_check(target.built, target.url, "8u252", "8u292", "11.0.9", cwd=tmp_path)
     assert found == {"8u252": {"protocol-mismatch"}, "8u292": {"protocol-mismatch"}, "11.0.9": set()}
+    # jdk.tls.client.protocols (--client-tls 1.3) turns 8u292's TLS 1.3 on; 8u252 has none to turn on.
+    found = _static_check(target.built, target.url, "8u252", "8u292", cwd=tmp_path, more=("--client-tls", "1.3"))
+    assert found == {"8u252": {"protocol-mismatch"}, "8u292": set()}
+    # A live engine's verdict of the same code stays its own finding, not folded into a version's.
+    args = ["check", str(target.built.destination), "--url", target.url, "--json", "--engine", "jsse"]
+    doc = json.loads(cli(*args, "--client-tls", "1.2", "--jdk", "17", "--jdk", "8u292", cwd=tmp_path).stdout)
+    mismatch = {(f["subject"], tuple(f["engines"] or ())) for f in doc["findings"] if f["code"] == "protocol-mismatch"}
+    assert ("Java 8u292", ()) in mismatch
+    assert len(mismatch) == 2, mismatch  # and the live jsse engine's own
     # The twin: a TLS 1.2-only server is fine for 8u292 (and for 8u252).
     target = live(write_scenario({"server": {"trust": ["client-root"], "tls_versions": ["1.2"]}}, name="tls12"))
     found = _static_check(target.built, target.url, "8u252", "8u292", cwd=tmp_path)
