@@ -321,7 +321,9 @@ def check_missing_versions(
             on, off = frozenset((on | off) & pinned), frozenset()
         for tls in sorted(on | off):
             if tls not in accepted:
-                accepted[tls] = server_hello(url, timeout, tls)
+                # Once a probe could not tell (no connection), the others are not tried: no 4 x timeout.
+                unknown = any(v is None for v in accepted.values())
+                accepted[tls] = None if unknown else server_hello(url, timeout, tls)
         _protocol_rule(report, version, on, off, accepted, pinned=bool(client_tls))
         if has_feature("tls-rsa-kx-disabled", version) and not accepted.get("TLSv1.3") and accepted.get("TLSv1.2"):
             if "fs" not in accepted:
@@ -339,7 +341,7 @@ def check_missing_versions(
                     "ask the server's operator for ECDHE suites (or TLS 1.3); a platform can re-enable TLS_RSA_* "
                     "in java.security only as a stopgap",
                 )
-    report.facts["server TLS versions"] = (
+    report.facts["server TLS versions (asked for --jdk)"] = (
         ", ".join(t for t in _TLS_VERSIONS if accepted.get(t)) or "none answered" if accepted else "not probed"
     )
 
