@@ -57,7 +57,8 @@ FEATURES: dict[str, dict[int, tuple[int, ...]]] = {
     "tls-rsa-kx-disabled": {24: (0,)},
     # In jdk.certpath.disabledAlgorithms since JDK 8 GA ("MD2, MD5, RSA keySize < 1024";
     # 7u had "MD2, RSA keySize < 1024"); read in the java.security of every runtime here
-    # (11.0.10, 17.0.15, 21.0.8, 25.0.2). MD5withRSA is also in jdk.tls.disabledAlgorithms.
+    # (11.0.10, 17.0.15, 21.0.8, 25.0.2); the 8u rows are from release notes, not read from an
+    # 8u java.security here. MD5withRSA is also in jdk.tls.disabledAlgorithms.
     # The threshold is < 1024: RSA-1024 itself passes; "RSA keySize < 2048" is only in
     # jdk.security.legacyAlgorithms (keytool warnings), no handshake verdict. Java 7 is not modelled.
     "certpath-md5-disabled": {8: (0,)},
