@@ -355,7 +355,7 @@ def run_check(
     engine_choice: str = "all",
 ) -> Report:
     """``jdks``: the jsse engines whose JDKs judge the stores, and versions with no runtime here (issue 11)."""
-    from harness.jdk_check import check_key_entries, check_with_jdks
+    from harness.jdk_check import check_key_entries, check_missing_versions, check_with_jdks
 
     now = at or dt.datetime.now(dt.UTC)
     report = Report(destination, at=now, at_given=at is not None, engine_choice=engine_choice)
@@ -395,10 +395,12 @@ def run_check(
                 f"cannot reach the server at {where}: {exc}",
                 "check the URL, DNS, the port and any firewall between here and the server",
             )
+        check_missing_versions(report, destination.url, (), jdks[1], timeout, client_tls)  # a TLS 1.0-only server
         return report
     _note_expiry(report, view.chain, "server chain")
     _check_server_chain(report, view, truststore, now, expiring_days)
     _check_ca_names(report, view, keystore)
+    check_missing_versions(report, destination.url, view.chain, jdks[1], timeout, client_tls)  # no runtime here
     _check_live(report, destination, view, keystore, truststore, engines, timeout, request or Request(), client_tls)
     return report
 
@@ -961,7 +963,10 @@ def _merge_live(report: Report, live: Sequence[tuple[str, Severity, str, str, st
         agreed = f" ({' and '.join(names)} agreed)" if len(names) > 1 else ""
         # The platform's engine speaks first.
         _, severity, _, message, fix = next((i for i in items if i[0].startswith("jsse")), items[0])
-        static = next((i for i, f in enumerate(report.findings) if f.code == code and not f.engines), None)
+        static = next(
+            (i for i, f in enumerate(report.findings) if f.code == code and not f.engines and "Java " not in f.subject),
+            None,
+        )  # a finding of one Java version (``Java 8u292``, ``… on Java 21.0.8``) is not a live engine's
         if static is not None and code != "ok":
             found = report.findings[static]
             report.findings[static] = replace(

