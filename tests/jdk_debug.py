@@ -7,6 +7,7 @@ added: the JDK writes the log on stderr, the probe's answer stays on stdout.
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 from dataclasses import dataclass
@@ -28,16 +29,32 @@ class JdkRun:
 
     @property
     def exception_text(self) -> str:
-        """What the platform would log: the exception chain, or the HTTP status line it read."""
+        """What the platform would log: the exception chain, or the HTTP status line and the page it read.
+
+        The page is left out when it is the local server's own JSON echo of
+        the client it saw ({"client": ...}): no real server sends that, and
+        it would tell explain what the log alone must.
+        """
         lines = [str(e) for e in self.reply.get("errors") or []]
         if self.reply.get("status"):
             lines.append(f"HTTP/1.1 {self.reply['status']}")
+            page = base64.b64decode(self.reply.get("bodyB64") or "").decode("utf-8", "replace")
+            if page.strip() and not _local_echo(page):
+                lines.append(page)
         return "\n".join(lines)
 
     @property
     def text(self) -> str:
         """The log and the exception text, as a support engineer pastes them."""
         return f"{self.log}\n{self.exception_text}"
+
+
+def _local_echo(page: str) -> bool:
+    try:
+        answer = json.loads(page)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and "client" in answer
 
 
 def jdk_debug_run(path: Path, debug: str, folder: Path, *, timeout: float = 60.0) -> JdkRun:

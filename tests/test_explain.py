@@ -125,6 +125,28 @@ def test_ambiguous_text_ranks_both_causes() -> None:
     assert codes[0] == "keystore-format-unsupported"
 
 
+NGINX_PAGE = (
+    "<html>\r\n<head><title>400 {0}</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n"
+    "<center>{0}</center>\r\n<hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+def test_gateway_pages_and_bare_closes_rank_sensibly() -> None:
+    # nginx's page for no certificate: missing first, the keystore without a key entry next.
+    codes = explain(NGINX_PAGE.format("No required SSL certificate was sent")).codes()
+    assert codes[:2] == ["client-cert-missing", "keystore-no-key-entry"]
+    # Negative twin: the page for a certificate that was sent and refused.
+    codes = explain(NGINX_PAGE.format("The SSL certificate error")).codes()
+    assert codes[0] == "client-cert-rejected"
+    assert "client-cert-missing" not in codes
+    # A bare close says little: several candidates, the refusal of a sent certificate first.
+    codes = explain("java.net.SocketException: Broken pipe").codes()
+    assert codes[:3] == ["client-cert-rejected", "client-cert-missing", "client-cert-untrusted"]
+    # certificate_required names the cause: no certificate, then why none was sent.
+    codes = explain("javax.net.ssl.SSLHandshakeException: Received fatal alert: certificate_required").codes()
+    assert codes == ["client-cert-missing", "client-chain-incomplete", "keystore-no-key-entry"]
+
+
 def test_which_side_sent_the_alert_decides() -> None:
     # The JDK raised it itself while checking the server: the server's name.
     local = "Fatal (CERTIFICATE_UNKNOWN): No subject alternative names matching IP address 10.0.0.7 found ("

@@ -86,6 +86,7 @@ class CertInfo:
     signature: str
     key: str
     ekus: tuple[str, ...] | None  # None: no ExtendedKeyUsage extension
+    sans: tuple[str, ...] | None = None  # "DNSName: x", "IPAddress: 10.0.0.1"; None: no SubjectAlternativeName
 
     @property
     def self_signed(self) -> bool:
@@ -245,6 +246,8 @@ def _certificates(body: str) -> tuple[CertInfo, ...]:
         fields = {m["key"].replace("  ", " "): m["value"] for m in _FIELD.finditer(part)}
         eku_match = re.search(r"ExtendedKeyUsages \[(.*?)\]", part, re.DOTALL)
         ekus = tuple(eku_match.group(1).split()) if eku_match else None
+        san_match = re.search(r"SubjectAlternativeName \[(.*?)\]", part, re.DOTALL)
+        sans = tuple(s.strip() for s in san_match.group(1).splitlines() if s.strip()) if san_match else None
         certs.append(
             CertInfo(
                 subject=fields.get("subject", ""),
@@ -254,6 +257,7 @@ def _certificates(body: str) -> tuple[CertInfo, ...]:
                 signature=fields.get("signature algorithm", ""),
                 key=fields.get("subject public key", ""),
                 ekus=ekus,
+                sans=sans,
             )
         )
     return tuple(certs)
@@ -381,6 +385,12 @@ def _client_certificate_facts(facts: Facts) -> None:
         facts.add(
             "client_cert:no_client_auth_eku",
             f"the client certificate's extended key usage is {', '.join(leaf.ekus)}, without clientAuth",
+        )
+    if not any(name.startswith("IPAddress:") for name in leaf.sans or ()):
+        names = ", ".join(leaf.sans) if leaf.sans else "none"
+        facts.add(
+            "client_cert:no_ip_name",
+            f"the client certificate names no IP address (subject alternative names: {names})",
         )
     if facts.ca_names and not _listed(chain, facts.ca_names):
         facts.add("client_cert:issuer_not_listed", "no certificate the client sent is issued by a CA the server listed")
