@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -33,6 +33,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from harness.errors import HarnessError, ScenarioError, StoreError, UsageError
 from harness.files import write_atomic
+from harness.limits import STORE_BYTES, read_bounded
+
+if TYPE_CHECKING:
+    from harness.secret import Secret
+    from harness.stores import Role, StoreContents
 
 __all__ = ["Reproduction", "reproduce"]
 
@@ -170,6 +175,29 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 def _fingerprint(cert: x509.Certificate) -> bytes:
     return cert.fingerprint(hashes.SHA256())
+
+
+def _open_store(
+    path: Path, password: Secret, role: Role, doc: dict[str, Any], shape: list[str]
+) -> StoreContents | None:
+    """The customer's store as the platform opens it, its format and PKCS#12 profile noted in ``doc``; None when
+    it does not open (the scenario then reproduces why: a wrong password or a damaged file)."""
+    from harness.stores import read_store
+
+    try:
+        store = read_store(path, password, role)
+    except StoreError as exc:
+        shape.append(f"{role}: {exc.code} ({exc.problem()})")
+        if exc.code == f"{role}-password-wrong":
+            doc["destination_password"] = WRONG_KS_PASSWORD if role == "keystore" else WRONG_TS_PASSWORD
+        elif exc.code == "store-unreadable":
+            doc["corrupt"] = "garbage"
+        return None
+    doc["format"] = store.type if store.type in ("jks", "pkcs12") else "jks"
+    if doc["format"] == "pkcs12":
+        # read_store has opened it, so it is a regular file within the size limit
+        doc["pkcs12_encryption"] = _p12_encryption(read_bounded(path, STORE_BYTES))
+    return store
 
 
 def _p12_encryption(data: bytes) -> str:
@@ -419,7 +447,6 @@ def reproduce(
 ) -> Reproduction:
     from harness.check import Destination, load_destination
     from harness.remote import split_url
-    from harness.stores import read_store
 
     _prepare_out(out, force)
     captured = _load_profile(profile) if profile is not None else None
@@ -444,23 +471,12 @@ def reproduce(
     keystore_doc: dict[str, Any] = {"password": KS_PASSWORD}
     truststore_doc: dict[str, Any] = {"password": TS_PASSWORD}
     # -- keystore
-    ks_bytes = destination.keystore.read_bytes() if destination.keystore.is_file() else b""
-    try:
-        keystore = read_store(destination.keystore, destination.keystore_password, "keystore")
-    except StoreError as exc:
-        keystore = None
-        shape.append(f"keystore: {exc.code} ({exc.problem()})")
-        if exc.code == "keystore-password-wrong":
-            keystore_doc["destination_password"] = WRONG_KS_PASSWORD
-        elif exc.code == "store-unreadable":
-            keystore_doc["corrupt"] = "garbage"
+    keystore = _open_store(destination.keystore, destination.keystore_password, "keystore", keystore_doc, shape)
+    if keystore is None:
         missing.append("the keystore could not be opened: its entries are stood in for by one good key entry")
     entries_doc: list[dict[str, Any]] = []
     roots: list[str] = []
     if keystore is not None:
-        keystore_doc["format"] = keystore.type if keystore.type in ("jks", "pkcs12") else "jks"
-        if keystore_doc["format"] == "pkcs12":
-            keystore_doc["pkcs12_encryption"] = _p12_encryption(ks_bytes)
         locked = any(e.locked for e in keystore.key_entries)
         if locked:
             keystore_doc["key_password"] = KEY_PASSWORD
@@ -502,21 +518,11 @@ def reproduce(
         roots.append("root-ca-1")
     keystore_doc["entries"] = entries_doc
     # -- truststore
-    ts_bytes = destination.truststore.read_bytes() if destination.truststore.is_file() else b""
-    try:
-        truststore = read_store(destination.truststore, destination.truststore_password, "truststore")
-    except StoreError as exc:
-        truststore = None
-        shape.append(f"truststore: {exc.code} ({exc.problem()})")
-        if exc.code == "truststore-password-wrong":
-            truststore_doc["destination_password"] = WRONG_TS_PASSWORD
-        elif exc.code == "store-unreadable":
-            truststore_doc["corrupt"] = "garbage"
+    truststore = _open_store(
+        destination.truststore, destination.truststore_password, "truststore", truststore_doc, shape
+    )
     trust = ["server.root"]
     if truststore is not None:
-        truststore_doc["format"] = truststore.type if truststore.type in ("jks", "pkcs12") else "jks"
-        if truststore_doc["format"] == "pkcs12":
-            truststore_doc["pkcs12_encryption"] = _p12_encryption(ts_bytes)
         for cert in truststore.certificates:
             customer_strings.update(_strings_of(cert))
             customer_bytes.append(cert.public_bytes(Encoding.DER))
