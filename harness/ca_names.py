@@ -57,7 +57,7 @@ from typing import Any
 
 from harness.errors import ServerError
 
-__all__ = ["CA_NAMES_ENV", "CaNamesUnavailable", "advertise", "unavailable_reason"]
+__all__ = ["CA_NAMES_ENV", "CaNamesUnavailable", "advertise", "context_openssl", "unavailable_reason"]
 
 # "off": behave as a platform that cannot advertise CA names (tests, and users
 # whose Python is refused). Anything else, or unset: advertise when possible.
@@ -215,9 +215,15 @@ def _ssl_ctx_pointer(ctx: ssl.SSLContext, lib: _OpenSSL, offset: int) -> int:
 
 
 def _proved(ctx: ssl.SSLContext, offset: int) -> tuple[_OpenSSL, int]:
-    """The OpenSSL and ``SSL_CTX *`` of ``ctx``; ``CaNamesUnavailable`` when none is proved."""
+    """The OpenSSL and ``SSL_CTX *`` of ``ctx`` for CA names; ``CaNamesUnavailable`` when off or none is proved."""
     if os.environ.get(CA_NAMES_ENV, "").strip().lower() == "off":
         raise CaNamesUnavailable("local server", f"switched off by {CA_NAMES_ENV}=off", f"unset {CA_NAMES_ENV}")
+    return context_openssl(ctx, offset)
+
+
+def context_openssl(ctx: ssl.SSLContext, offset: int = object.__basicsize__) -> tuple[_OpenSSL, int]:
+    """The ssl module's OpenSSL and the proved ``SSL_CTX *`` of ``ctx`` (also for the personas' verify
+    callback); ``CaNamesUnavailable`` when no candidate is proved."""
     try:
         libs = _loaded_libssl()
     except (OSError, ValueError, TypeError) as exc:  # a loader that refuses: off, never a traceback

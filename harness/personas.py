@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harness.ca_names import _function, _loaded_libssl, _OpenSSL, _ssl_ctx_pointer
+from harness.ca_names import CaNamesUnavailable, _function, _OpenSSL, context_openssl
 from harness.errors import ServerError
 from harness.fidelity import Rejection, current_connection
 
@@ -134,36 +134,24 @@ def install_verify_callback(ctx: ssl.SSLContext, chosen: Persona) -> None:
     """Give ``ctx`` the verify callback ``chosen`` needs (set ``verify_mode`` first). ServerError if impossible."""
     if not chosen.needs_verify_callback:
         return
-    libs = _loaded_libssl()
-    errors: list[ServerError] = []
-    for lib in libs:
-        try:
-            pointer = _ssl_ctx_pointer(ctx, lib, object.__basicsize__)
-        except ServerError as exc:
-            errors.append(exc)
-            continue
-        callback = _VERIFY_CB(_make_callback(lib, chosen))
-        _KEEP.append(callback)
-        vp = ctypes.c_void_p
-        mode = _function(lib, "SSL_CTX_get_verify_mode", ctypes.c_int, vp)(pointer)
-        # Keeps the mode the ssl module set (it keeps a callback it finds when
-        # the mode changes later: _ssl.c _set_verify_mode).
-        _function(lib, "SSL_CTX_set_verify", None, vp, ctypes.c_int, _VERIFY_CB)(pointer, mode, callback)
-        if chosen.rejection == "http" and chosen.verify_depth is not None:
-            # nginx's ssl_verify_depth is OpenSSL's own limit.
-            _function(lib, "SSL_CTX_set_verify_depth", None, vp, ctypes.c_int)(pointer, chosen.verify_depth)
-        return
-    if errors:
+    try:
+        lib, pointer = context_openssl(ctx)
+    except CaNamesUnavailable as exc:
         raise ServerError(
             "local server",
-            f"persona {chosen.name!r} needs OpenSSL's verify callback: {errors[0].problem()}",
+            f"persona {chosen.name!r} needs OpenSSL's verify callback: {exc.problem()}",
             "use persona 'openssl' (no verify_depth), or a CPython whose ssl module uses a shared OpenSSL 3",
-        )
-    raise ServerError(
-        "local server",
-        f"persona {chosen.name!r} needs OpenSSL's verify callback, and no shared libssl is loaded",
-        "use persona 'openssl' (no verify_depth)",
-    )
+        ) from None
+    callback = _VERIFY_CB(_make_callback(lib, chosen))
+    _KEEP.append(callback)
+    vp = ctypes.c_void_p
+    mode = _function(lib, "SSL_CTX_get_verify_mode", ctypes.c_int, vp)(pointer)
+    # Keeps the mode the ssl module set (it keeps a callback it finds when
+    # the mode changes later: _ssl.c _set_verify_mode).
+    _function(lib, "SSL_CTX_set_verify", None, vp, ctypes.c_int, _VERIFY_CB)(pointer, mode, callback)
+    if chosen.rejection == "http" and chosen.verify_depth is not None:
+        # nginx's ssl_verify_depth is OpenSSL's own limit.
+        _function(lib, "SSL_CTX_set_verify_depth", None, vp, ctypes.c_int)(pointer, chosen.verify_depth)
 
 
 def _make_callback(lib: _OpenSSL, chosen: Persona) -> Callable[[int, int | None], int]:
