@@ -744,6 +744,13 @@ class _Builder:
                 "a generated PKCS#12 keystore holds a key entry or trusted certificates, not both",
                 'use format = "jks"',
             )
+        if keys and keys[0].private_key is not None:
+            # cryptography (as openssl pkcs12 -export) refuses to write a key that does not match its certificate.
+            raise self.fail(
+                f"{table}.entries[0].private_key",
+                "a generated PKCS#12 keystore cannot hold a key that does not match its certificate",
+                'use format = "jks" for a key-certificate mismatch',
+            )
         if not keys and not certs:
             raise self.fail(
                 f"{table}.entries" if table == "keystore" else "truststore.trust",

@@ -187,6 +187,37 @@ def test_pkcs12_keystore_with_two_key_entries_is_refused_when_parsed(write_scena
     assert caught.value.key == "keystore.entries[1]"
 
 
+@pytest.mark.parametrize("store_format", ["pkcs12", "jks"])
+def test_a_key_that_does_not_match_its_certificate_is_jks_only(write_scenario: Any, store_format: str) -> None:
+    """cryptography (as openssl) refuses to write a mismatched key into PKCS#12: refused when parsed, not mid-build."""
+    path = write_scenario(
+        {
+            "pki": {"other": {"kind": "leaf", "issuer": "client-ca"}},
+            "keystore": {
+                "format": store_format,
+                "entries": [{"alias": "client", "key": "client", "private_key": "other"}],
+            },
+        }
+    )
+    if store_format == "jks":
+        scenario = load_scenario(path)
+        assert scenario.keystore.key_entries[0].private_key == "other"
+        build_material_and_stores(scenario)  # the twin: JKS stores it
+        return
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert caught.value.key == "keystore.entries[0].private_key"
+    assert 'format = "jks"' in str(caught.value)
+
+
+def build_material_and_stores(scenario: Any) -> None:
+    from harness.pki import build_material
+    from harness.stores import scenario_store_bytes
+
+    material = build_material(scenario)
+    assert scenario_store_bytes(scenario.keystore, material, "keystore")
+
+
 # -- passwords are never echoed ----------------------------------------------------------------
 
 SECRET = "Pw-never-Echo-4411"
