@@ -1,8 +1,10 @@
 """The local MTLS server: hypercorn on 127.0.0.1, an ephemeral port, a record of every handshake.
 
 ``LocalServer`` is a context manager: it binds the socket itself (so the port
-is known before anything runs), starts hypercorn in a thread with its own event
-loop, waits for it to listen (with a deadline), and stops it cleanly. Its ASGI
+is known before anything runs), starts hypercorn on the process's server event
+loop (one thread for every local server: a thread and a loop per server cost
+more than serving a scenario's handshake), waits for it to listen (with a
+deadline), and stops it cleanly. Its ASGI
 app accepts a POSTed message and answers with the client identity *as the
 server saw it*. Every handshake is recorded (``harness.fidelity``): the
 accepted identity, or the OpenSSL reason the client was rejected.
@@ -13,6 +15,7 @@ Only this module imports hypercorn.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import json
@@ -54,6 +57,7 @@ __all__ = [
     "ServerPolicy",
     "client_identity",
     "describe_handshake",
+    "running_ports",
 ]
 
 log = logging.getLogger("harness.server")
@@ -244,6 +248,35 @@ class _Logger(Logger):
         log.debug(message, *args)
 
 
+_running: set[int] = set()  # ports of the servers serving on the loop now
+
+
+def running_ports() -> frozenset[int]:
+    """The ports of this process's local servers that are serving (started and not stopped)."""
+    with _loop_lock:
+        return frozenset(_running)
+
+
+_loop_lock = threading.Lock()
+_loop_thread: threading.Thread | None = None
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _server_loop() -> asyncio.AbstractEventLoop:
+    """The event loop every local server of this process runs on, in a daemon thread started on first use.
+
+    Started anew if its thread is gone (after a fork, say). Servers on it share
+    nothing but the loop: each has its own socket, SSL context and records.
+    """
+    global _loop, _loop_thread
+    with _loop_lock:
+        if _loop is None or _loop_thread is None or not _loop_thread.is_alive():
+            _loop = asyncio.new_event_loop()
+            _loop_thread = threading.Thread(target=_loop.run_forever, name="mtls-servers", daemon=True)
+            _loop_thread.start()
+        return _loop
+
+
 class LocalServer:
     """A running local MTLS server. Use as ``with LocalServer(files) as server: server.url``."""
 
@@ -266,7 +299,7 @@ class LocalServer:
         self._on_event = on_event
         self._records_changed = threading.Condition()
         self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._serving: concurrent.futures.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._shutdown: asyncio.Event | None = None
         self._failure: BaseException | None = None
@@ -341,10 +374,10 @@ class LocalServer:
         config.graceful_timeout = 1.0
         config.keep_alive_timeout = 5.0
         config.read_timeout = READ_TIMEOUT
-        self._thread = threading.Thread(
-            target=self._serve, args=(config, sock), name=f"mtls-server-{self.port}", daemon=True
-        )
-        self._thread.start()
+        self._serving = asyncio.run_coroutine_threadsafe(self._main(config, sock), _server_loop())
+        with _loop_lock:
+            _running.add(self.port)
+        self._serving.add_done_callback(self._ended)
         if not self._ready.wait(self._start_timeout) or self._failure is not None:
             reason = (
                 f"{type(self._failure).__name__}: {self._failure}"
@@ -383,25 +416,34 @@ class LocalServer:
         if self._java is not None:
             self._java.stop(timeout)
             self._java = None
-        if self._loop is not None and self._shutdown is not None and not self._loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop ended on its own
-                self._loop.call_soon_threadsafe(self._shutdown.set)
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            loop, shutdown = self._loop, self._shutdown
+            if loop is not None and shutdown is not None and not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # the loop ended on its own
+                    loop.call_soon_threadsafe(shutdown.set)
+            else:
+                serving.cancel()  # not started yet: it never will
+            try:
+                serving.result(timeout)
+            except concurrent.futures.TimeoutError:
+                serving.cancel()
                 log.warning("local server on port %s did not stop within %s s", self.port, timeout)
-            self._thread = None
+            except BaseException:  # noqa: BLE001, S110 - a failure was logged by _ended; stopping goes on
+                pass
+            with _loop_lock:
+                _running.discard(self.port)
         if self._socket is not None:
             self._socket.close()
             self._socket = None
 
-    def _serve(self, config: _Config, sock: socket.socket) -> None:
-        try:
-            asyncio.run(self._main(config, sock))
-        except BaseException as exc:  # noqa: BLE001 - surfaced to start() and the log, never lost
-            self._failure = exc
-            self._ready.set()
-            log.error("local server failed: %s: %s", type(exc).__name__, exc)
+    def _ended(self, serving: concurrent.futures.Future[None]) -> None:
+        if serving.cancelled() or serving.exception() is None:
+            return
+        exc = serving.exception()
+        self._failure = exc  # surfaced to start() and the log, never lost
+        self._ready.set()
+        log.error("local server failed: %s: %s", type(exc).__name__, exc)
 
     async def _main(self, config: _Config, sock: socket.socket) -> None:
         self._loop = asyncio.get_running_loop()

@@ -34,7 +34,7 @@ from harness.errors import ScenarioError, StoreError, UsageError
 from harness.remote import ServerTooLarge, ServerTooSlow, inspect_server
 from harness.scenario import Scenario, load_scenario, parse_scenario
 from harness.secret import Secret
-from harness.server import LocalServer
+from harness.server import LocalServer, running_ports
 from harness.stores import jks_bytes, pkcs12_iteration_counts, read_store
 from tests import abuse, hostile
 from tests.conftest import Live, WriteScenario, assert_one_line_error
@@ -957,6 +957,7 @@ def test_scenarios_prepared_ahead_are_the_same_and_unused_ones_are_removed(write
 
     first = load_scenario(write_scenario(name="first"))
     second = load_scenario(write_scenario(name="second"))
+    serving_before = running_ports()
     ahead = Ahead()
     ahead.start("first", first, None)
     ahead.start("second", second, None)
@@ -974,7 +975,8 @@ def test_scenarios_prepared_ahead_are_the_same_and_unused_ones_are_removed(write
     leftovers = [p for p in Path(tempfile.gettempdir()).glob("mtls-second-*")]
     leftovers += [p for p in Path("/dev/shm").glob("mtls-second-*")] if Path("/dev/shm").is_dir() else []
     assert leftovers == []
-    assert not [t for t in threading.enumerate() if t.name.startswith("mtls-server-") and t.is_alive()]
+    assert taken.server.port not in running_ports()
+    assert running_ports() <= serving_before
 
 
 def test_a_failed_preparation_is_raised_in_its_own_setup(write_scenario: WriteScenario, tmp_path: Path) -> None:

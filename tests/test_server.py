@@ -6,7 +6,6 @@ import http.client
 import json
 import socket
 import ssl
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from harness.build import Built, build_scenario
 from harness.errors import ServerError
 from harness.scenario import load_scenario
-from harness.server import LocalServer
+from harness.server import LocalServer, running_ports
 
 # The base scenario plus a second good client and a client from a CA the server does not trust.
 CLIENTS = {
@@ -140,11 +139,10 @@ def test_stop_closes_the_port(build: Build) -> None:
     server = LocalServer(build().server)
     with server:
         socket.create_connection(("127.0.0.1", server.port), timeout=5).close()  # the twin: open while running
-        thread_name = f"mtls-server-{server.port}"
-        assert thread_name in {t.name for t in threading.enumerate()}
+        assert server.port in running_ports()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", server.port), timeout=5)
-    assert thread_name not in {t.name for t in threading.enumerate()}
+    assert server.port not in running_ports()
     server.stop()  # idempotent
 
 
