@@ -5,8 +5,10 @@ server, read the stores back (the diagnosis's evidence), then probe with each
 engine. The probe mostly waits: on the JVM (the jsse engine), or on OpenSSL
 in the handshake; the building is Python and Rust work on the other core.
 ``Ahead`` prepares the *next* scenario in one background thread while the
-current one is probed, so on two cores the two overlap (issue 15: the
-catalogue's marginal cost per scenario). At most one scenario is prepared
+current one is probed by a JVM, so on two cores the two overlap (issue 15:
+the catalogue's marginal cost per scenario). Beside a python probe it is not
+used: both sides of that handshake are this process's Python too, and the
+two threads would only take turns at the GIL. At most one scenario is prepared
 ahead; whatever was prepared and not used (``-x``, an interrupted run) is
 stopped and removed when the session ends.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import sys
 import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -91,6 +94,20 @@ def _contents(path: Path, password: object, role: object) -> StoreContents | Non
         return None
 
 
+# While a scenario is prepared beside a probe, the server thread must still answer the JVM's handshake at once:
+# Python hands the GIL over every 5 ms by default, and each of the server's turns in a handshake waited for it.
+_SWITCH_BESIDE = 0.0005
+
+
+def _prepare_beside(scenario: Scenario, keep: str | None) -> Prepared:
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, _SWITCH_BESIDE))
+    try:
+        return prepare(scenario, keep)
+    finally:
+        sys.setswitchinterval(before)
+
+
 class Ahead:
     """Scenarios prepared in the background, by key (a scenario file's path), taken once."""
 
@@ -105,7 +122,7 @@ class Ahead:
                 return
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mtls-ahead")
-            self._futures[key] = self._executor.submit(prepare, scenario, keep)
+            self._futures[key] = self._executor.submit(_prepare_beside, scenario, keep)
 
     def take(self, key: object) -> Prepared | None:
         """The prepared scenario (waiting for it if still in the making), or None if none was started.
