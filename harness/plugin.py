@@ -376,6 +376,8 @@ class ScenarioItem(pytest.Item):
         probe = probe_for(scenario, running.built, server.url)
         self._prepare_next()
         outcome = engine.probe(probe)
+        if (failed := server.failure) is not None:
+            raise failed  # the server, not the destination, gave way: no verdict to give
         record = None
         if outcome.stage in ("handshake", "http", "done"):
             # The server files its record as the handshake ends; the client can

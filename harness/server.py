@@ -323,6 +323,14 @@ class LocalServer:
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}{self.policy.path}"
 
+    @property
+    def failure(self) -> ServerError | None:
+        """Why this server stopped serving before ``stop()`` (the java persona's JVM died); None while all is well."""
+        if self._java is not None:
+            failed: ServerError | None = self._java.failure
+            return failed
+        return None
+
     def start(self) -> None:
         if self.persona.name == "java":
             self._start_java()

@@ -187,8 +187,8 @@ def test_a_killed_host_is_noticed_and_replaced(
     assert "before listening" in str(failures[0])
 
     # The listener that was serving says so, and stops at once.
-    assert wait_until(lambda: listening.server._java.failure is not None)
-    assert "exited while listening" in str(listening.server._java.failure)
+    assert wait_until(lambda: listening.server.failure is not None)
+    assert "exited while listening" in str(listening.server.failure)
     assert refused(listening.server.port)
     listening.server.stop()
 
@@ -197,7 +197,7 @@ def test_a_killed_host_is_noticed_and_replaced(
     fresh = serve(PLAIN, "fresh")
     assert fresh.pid is not None
     assert fresh.pid != pid
-    assert fresh.server._java.failure is None
+    assert fresh.server.failure is None
     assert fresh.verdict().code == "ok"
 
 
