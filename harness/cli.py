@@ -63,7 +63,13 @@ def _parser() -> _Parser:
         "--engine", choices=("python", "jsse", "all"), default="all", help="client engine(s) (default: all)"
     )
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching EXPR (pytest -k)")
-    run.add_argument("-n", dest="workers", metavar="N|auto", help="parallel workers (pytest-xdist)")
+    run.add_argument(
+        "-n",
+        dest="workers",
+        metavar="N|auto",
+        help="parallel workers (pytest-xdist); auto: as many as pay off: one per core for the python engine "
+        f"from {AUTO_MIN_SCENARIOS} scenarios on, one per two cores with a JVM engine (jsse, all), else none",
+    )
     run.add_argument("--keep", type=Path, metavar="DIR", help="keep each scenario's stores and server files under DIR")
     run.add_argument(
         "--key-cache", type=Path, metavar="DIR", help="cache generated RSA-3072/4096 keys in DIR across runs"
@@ -306,6 +312,23 @@ def _scenario_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
+# Where `-n auto` starts workers (benchmarks/scaling.py, 2 cores): a worker costs ~0.4 s to start (its own Python,
+# its own collection) and saves ~6 ms a python scenario, so below ~60 scenarios it loses; a JVM worker keeps a core
+# and a half busy (the JVM and the Python server it talks to): two of them on two cores ran 250 jsse scenarios in
+# 14.6 s against 10-12 s for one.
+AUTO_MIN_SCENARIOS = 100
+_JVM_WORKER_CORES = 2
+
+
+def auto_workers(scenarios: int, engine: str, cores: int) -> str | None:
+    """What ``-n auto`` means for this run: a worker count for pytest-xdist, or None (one process)."""
+    per_worker = _JVM_WORKER_CORES if engine in ("jsse", "all") else 1
+    count = cores // per_worker
+    if scenarios < AUTO_MIN_SCENARIOS or count < 2:
+        return None
+    return str(min(count, scenarios // (AUTO_MIN_SCENARIOS // 2)))
+
+
 def _pytest_paths(paths: Sequence[Path], files: Sequence[Path]) -> list[str]:
     """Folders as folders (with --mtls-scenario-dirs), files as files: pytest collects a folder once."""
     if not any(p.is_dir() for p in paths):
@@ -342,10 +365,11 @@ def _run(args: argparse.Namespace) -> int:
         pytest_args += ["--junitxml", str(args.junit), "-o", "junit_suite_name=mtls-harness"]
     if args.keyword:
         pytest_args += ["-k", args.keyword]
-    if args.workers:
+    workers = auto_workers(len(files), args.engine, os.cpu_count() or 1) if args.workers == "auto" else args.workers
+    if workers and workers != "0":
         # pytest-xdist is a dependency. loadfile: a scenario's engine items stay on one worker, which builds its
         # stores and starts its server once (load would split them and build twice).
-        pytest_args += ["-n", args.workers, "--dist", "loadfile"]
+        pytest_args += ["-n", workers, "--dist", "loadfile"]
     if args.keep:
         pytest_args += ["--mtls-keep", str(args.keep)]
     if args.key_cache:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from junitparser import JUnitXml
 
+from harness.cli import AUTO_MIN_SCENARIOS, auto_workers
 from harness.engines import Probe
 from harness.engines.python import PythonEngine
 from harness.scenario import load_scenario
@@ -57,6 +58,49 @@ def test_run_in_parallel_workers(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
     assert "2 workers" in done.stdout
     assert junit.read_text("utf-8").count("<testcase") == 4
+
+
+@pytest.mark.parametrize(
+    ("scenarios", "engine", "cores", "workers"),
+    [
+        (42, "python", 2, None),  # the shipped catalogue: workers cost more than they save
+        (99, "python", 2, None),
+        (100, "python", 2, "2"),
+        (2500, "python", 2, "2"),
+        (2500, "python", 1, None),
+        (150, "python", 8, "3"),  # no more workers than scenarios pay for
+        (2500, "python", 8, "8"),
+        (2500, "jsse", 2, None),  # a JVM worker keeps a core and a half busy
+        (2500, "all", 2, None),
+        (2500, "jsse", 4, "2"),
+        (2500, "all", 8, "4"),
+    ],
+)
+def test_auto_workers_start_only_where_they_pay(scenarios: int, engine: str, cores: int, workers: str | None) -> None:
+    assert auto_workers(scenarios, engine, cores) == workers
+
+
+def test_run_n_auto_on_a_small_catalogue_runs_in_one_process(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    done = cli("run", str(OK_RSA), "--engine", "python", "-n", "auto", "--junit", str(junit), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert "workers" not in done.stdout  # the twin of test_run_in_parallel_workers: no xdist session
+    assert junit.read_text("utf-8").count("<testcase") == 1
+
+
+def test_run_n_auto_on_a_large_catalogue_starts_workers(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(AUTO_MIN_SCENARIOS):
+        (folder / f"ok-rsa-{i:03d}.toml").write_text(OK_RSA.read_text("utf-8"), "utf-8")
+    done = cli("run", str(folder), "--engine", "python", "-n", "auto", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    expected = auto_workers(AUTO_MIN_SCENARIOS, "python", os.cpu_count() or 1)
+    if expected is None:  # a one-core machine
+        assert "workers" not in done.stdout
+    else:
+        assert f"{expected} workers [{AUTO_MIN_SCENARIOS} items]" in done.stdout
+    assert f"{AUTO_MIN_SCENARIOS} passed" in done.stdout
 
 
 def test_run_with_a_wrong_expectation_exits_1(tmp_path: Path, no_secret: Any) -> None:
