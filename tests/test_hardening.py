@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -789,6 +790,49 @@ def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path: Path) -> Non
     assert fresh.exists()  # perhaps another writer's, in progress
 
 
+def _age(path: Path, seconds: float) -> None:
+    """Set ``path``'s mtime (the link's own for a symbolic link) ``seconds`` back."""
+    then = time.time() - seconds
+    os.utime(path, (then, then), follow_symlinks=False)
+
+
+def test_stale_staging_folders_of_a_killed_build_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    from harness.files import STALE_SECONDS
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+    parent = tmp_path / "builds"
+    parent.mkdir()
+    stale = parent / ".out.k3x_9a0b"  # mkdtemp's name for _staging, as a SIGKILL leaves it
+    stale_old = parent / ".out.old.q1w2e3r4"  # _swap_into_place's, killed mid-swap
+    fresh = parent / ".out.z8y7x6w5"  # perhaps another build's, in progress
+    # Same prefix but not mkdtemp's 8 characters, or another folder's prefix: never touched.
+    unlike = [parent / n for n in (".out.not-mkdtemp", ".out.abc1234", ".out.ABCD1234", ".other.k3x_9a0b")]
+    link = parent / ".out.l1n2k3s4"  # named like a leftover, pointing outside
+    for folder in (stale, stale_old, fresh, *unlike):
+        (folder / "server").mkdir(parents=True)
+        (folder / "server" / "key.pem").write_text("test key")
+    (stale / "to-outside").symlink_to(outside)  # a link inside a leftover is removed, not followed
+    link.symlink_to(outside)
+    for path in (stale / "server", stale, stale_old / "server", stale_old, *unlike, link):
+        _age(path, STALE_SECONDS + 60)
+    _age(fresh, STALE_SECONDS - 60)
+
+    done = mtls("build", str(OK_RSA), "--out", str(parent / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not stale.exists()
+    assert not stale_old.exists()
+    assert (fresh / "server" / "key.pem").exists()
+    for folder in unlike:
+        assert (folder / "server" / "key.pem").exists(), folder
+    assert link.is_symlink()
+    assert sorted(p.name for p in outside.iterdir()) == ["precious.txt"]
+    assert (outside / "precious.txt").read_text() == "keep me"
+    names = {p.name for p in parent.iterdir()}
+    assert names == {"out", fresh.name, link.name, *(p.name for p in unlike)}
+
+
 def test_sigkill_at_any_moment_leaves_no_half_written_build(tmp_path: Path) -> None:
     """Kill ``build`` at moments spread over its whole run: the folder is absent or complete, never partial."""
     import random
@@ -800,8 +844,12 @@ def test_sigkill_at_any_moment_leaves_no_half_written_build(tmp_path: Path) -> N
     rng = random.Random(15)
     expected = {"keystore.jks", "truststore.jks", "destination.json", "server"}
     outcomes = {"absent": 0, "complete": 0}
+    # One --out for every kill (removed before each, so each build starts where
+    # the first did): the kills' staging folders pile up beside it.
+    out = tmp_path / "out"
     for i in range(24):
-        out = tmp_path / f"out{i}"
+        if out.exists():
+            shutil.rmtree(out)
         child = subprocess.Popen(
             [*cli_argv(), "build", str(OK_RSA), "--out", str(out)], cwd=tmp_path,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
@@ -818,10 +866,21 @@ def test_sigkill_at_any_moment_leaves_no_half_written_build(tmp_path: Path) -> N
         assert not contents.key_entries[0].locked
         outcomes["complete"] += 1
     # Leftovers of a kill are hidden staging folders, private to the user.
-    for leftover in tmp_path.iterdir():
-        if leftover.name.startswith(".out"):
-            assert leftover.stat().st_mode & 0o077 == 0, leftover
-    print(f"killed 24 builds over {whole:.2f} s: {outcomes}")
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+    for leftover in leftovers:
+        assert leftover.stat().st_mode & 0o077 == 0, leftover
+    # Once old enough not to be a build in progress, the next build removes them all.
+    from harness.files import STALE_SECONDS
+
+    for leftover in leftovers:
+        _age(leftover, STALE_SECONDS + 60)
+    if out.exists():
+        shutil.rmtree(out)
+    done = mtls("build", str(OK_RSA), "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+    assert {p.name for p in out.iterdir()} == expected
+    print(f"killed 24 builds over {whole:.2f} s: {outcomes}; {len(leftovers)} staging folders left, then removed")
 
 
 def test_sigkill_at_any_moment_leaves_no_half_written_keystore(tmp_path: Path) -> None:
