@@ -39,6 +39,7 @@ from harness.server import LocalServer
 from harness.stores import jks_bytes, pkcs12_iteration_counts, read_store
 from tests import abuse, hostile
 from tests.conftest import Live, WriteScenario, assert_one_line_error
+from tests.hostile import HostileServer, answer_then, drip
 
 PASSWORD = "Hostile-Pw-7q"
 
@@ -378,59 +379,6 @@ def test_chain_depth_limit_is_raised_by_its_variable(tmp_path: Path, monkeypatch
 # == hostile servers (127.0.0.1 only, every loop bounded) =========================================
 
 
-class HostileServer:
-    """A TCP server on 127.0.0.1 that runs ``behave(conn)`` for each connection, in a thread."""
-
-    def __init__(self, behave: Callable[[socket.socket], None]) -> None:
-        self._behave = behave
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.port = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self.connections = 0
-        self._accepting = threading.Thread(target=self._accept, daemon=True)
-
-    def __enter__(self) -> HostileServer:
-        self._accepting.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._accepting.join(5)
-        for thread in self._threads:
-            thread.join(5)
-        self._listener.close()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with conn, contextlib.suppress(OSError):
-            self._behave(conn)
-
-
-def drip(conn: socket.socket, data: bytes, server: Callable[[], bool], pause: float = 0.05, limit: int = 600) -> None:
-    """Send ``data`` (repeated) one byte per ``pause``, at most ``limit`` bytes, until the client leaves."""
-    for i in range(limit):
-        if server():
-            return
-        conn.sendall(data[i % len(data) : i % len(data) + 1])
-        time.sleep(pause)
-
-
 @pytest.fixture
 def built_scenario(write_scenario: WriteScenario, tmp_path: Path) -> tuple[Scenario, Built]:
     scenario = load_scenario(write_scenario())
@@ -506,50 +454,6 @@ def test_chain_of_40_certificates_is_cut_at_32(tmp_path: Path, pki: tuple[Path, 
         view = inspect_server(f"https://127.0.0.1:{server.port}/", timeout=2.0)
     assert len(view.chain) == remote.MAX_CHAIN
     assert "the server sent 40 certificates; the first 32 are shown" in (view.handshake_error or "")
-
-
-def tls_server(built: Built) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(built.server.chain, built.server.key)
-    assert built.server.client_cas is not None
-    context.load_verify_locations(built.server.client_cas)
-    context.verify_mode = ssl.CERT_REQUIRED
-    return context
-
-
-def answer_then(built: Built, head: bytes, then: Callable[[ssl.SSLSocket], None]) -> Callable[[socket.socket], None]:
-    context = tls_server(built)
-
-    def behave(conn: socket.socket) -> None:
-        conn.settimeout(10)
-        with context.wrap_socket(conn, server_side=True) as tls:
-            read_request(tls)
-            tls.sendall(head)
-            then(tls)
-            # Until the client leaves: closing first could reset the connection under unread answer bytes.
-            for _ in range(1_000):
-                if not tls.recv(1 << 16):
-                    break
-
-    return behave
-
-
-def read_request(tls: ssl.SSLSocket) -> bytes:
-    """The whole request: headers, then Content-Length bytes of body."""
-    data = b""
-    for _ in range(1_000):
-        if b"\r\n\r\n" in data:
-            break
-        data += tls.recv(1 << 16)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        int(v) for k, _, v in (h.partition(b":") for h in head.split(b"\r\n")) if k.lower() == b"content-length"
-    )
-    for _ in range(1_000):
-        if len(body) >= length:
-            break
-        body += tls.recv(1 << 16)
-    return data
 
 
 def test_python_engine_slow_drip_answer_ends_at_the_deadline(built_scenario: tuple[Scenario, Built]) -> None:
