@@ -11,7 +11,10 @@ Layout of a built folder (what ``mtls-harness build SCENARIO --out DIR`` writes)
     DIR/server/server.json             the server's policy
 
 The folder is assembled beside its destination and renamed into place, so it
-appears complete or not at all.
+appears complete or not at all. A SIGKILL mid-build can leave that hidden
+staging folder (``.DIR.XXXXXXXX``, or ``.DIR.old.XXXXXXXX`` while ``--force``
+swaps, 0700, with key material) behind; the next build into DIR removes such
+folders older than ``harness.files.STALE_SECONDS`` (``remove_stale_staging``).
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
+import harness.files
 from harness.engines import Probe
 from harness.errors import UsageError
 from harness.files import write_atomic
@@ -36,7 +42,7 @@ from harness.secret import Secret
 from harness.server import POLICY_FILE, ServerFiles, ServerPolicy
 from harness.stores import scenario_store_bytes
 
-__all__ = ["Built", "build_scenario", "destination_json", "probe_for", "write_scenario_files"]
+__all__ = ["Built", "build_scenario", "destination_json", "probe_for", "remove_stale_staging", "write_scenario_files"]
 
 DEFAULT_PORT = 8443
 
@@ -148,8 +154,44 @@ def build_scenario(scenario: Scenario, out: Path, *, port: int = DEFAULT_PORT, f
     )
 
 
+# mkdtemp's names: the prefix, then 8 characters of its alphabet (tempfile._RandomNameSequence).
+_MKDTEMP_TAIL = "[a-z0-9_]{8}"
+
+
+def _staging_names(out: Path) -> re.Pattern[str]:
+    """The names ``_staging`` and ``_swap_into_place`` give their folders beside ``out``, and no other."""
+    prefix = re.escape(f".{out.name}.")
+    return re.compile(f"{prefix}(?:old\\.)?{_MKDTEMP_TAIL}")
+
+
+def remove_stale_staging(out: Path) -> list[Path]:
+    """Remove the staging folders a killed ``build`` into ``out`` left beside it; the paths removed.
+
+    Only folders older than STALE_SECONDS (not another build's work in
+    progress), not symbolic links, owned by this user, and named exactly as
+    ``_staging`` / ``_swap_into_place`` name them (``.OUT.XXXXXXXX``,
+    ``.OUT.old.XXXXXXXX``): anything else beside ``out`` is left alone.
+    shutil.rmtree never follows a link inside the folder.
+    """
+    names = _staging_names(out)
+    cutoff = time.time() - harness.files.STALE_SECONDS
+    removed: list[Path] = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(out.parent):
+            if not names.fullmatch(entry.name) or not entry.is_dir(follow_symlinks=False):
+                continue
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if info.st_uid == os.getuid() and info.st_mtime < cutoff:
+                    shutil.rmtree(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
 @contextlib.contextmanager
 def _staging(out: Path) -> Iterator[Path]:
+    # A SIGKILL mid-build leaves the staging folder (with key material) behind: the next build clears it.
+    remove_stale_staging(out)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         yield staging

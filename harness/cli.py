@@ -96,7 +96,16 @@ def _parser() -> _Parser:
     serve.add_argument(
         "source", type=Path, metavar="SCENARIO|DIR", help="a scenario file, or a folder written by `build`"
     )
-    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    serve.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    serve.add_argument(
+        "--bind",
+        type=_bind_address,
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="IP address to listen on (default 127.0.0.1). Any non-loopback address (0.0.0.0, a LAN address) "
+        "makes the server reachable from other machines: serve warns on stderr; its key and CAs are "
+        "test material written for the scenario, no secrets",
+    )
     serve.add_argument(
         "--handshake-timeout",
         type=float,
@@ -406,6 +415,44 @@ def _build(args: argparse.Namespace) -> int:
 # -- serve -------------------------------------------------------------------------------
 
 
+def _bind_address(text: str) -> str:
+    """``--bind``: an IPv4 or IPv6 address in its normal spelling (no host names: nothing is resolved)."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text.strip().removeprefix("[").removesuffix("]")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r} (give e.g. 127.0.0.1, ::1 or 0.0.0.0)") from None
+
+
+def bind_warning(address: str) -> str | None:
+    """The one-line warning ``serve --bind ADDR`` prints on stderr, or None for a loopback address."""
+    import ipaddress
+
+    if ipaddress.ip_address(address).is_loopback:  # 127.0.0.0/8, ::1
+        return None
+    return (
+        f"mtls-harness serve: warning: listening on {address}, reachable from other machines; "
+        "its key and CAs are test material written for the scenario (no secrets in it)"
+    )
+
+
+def _check_bindable(address: str) -> None:
+    """Refuse (exit 2) an address this machine cannot listen on, before any store is written."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address, 0))
+        except OSError as exc:
+            raise UsageError(
+                f"--bind {address}",
+                f"cannot listen on this address: {exc.strerror}",
+                "give an address of one of this machine's interfaces (`ip addr`), or leave --bind out for 127.0.0.1",
+            ) from None
+
+
 def _serve(args: argparse.Namespace) -> int:
     import json
     import shutil
@@ -417,6 +464,8 @@ def _serve(args: argparse.Namespace) -> int:
     from harness.server import LocalServer, ServerFiles
 
     source: Path = args.source
+    address: str = args.bind
+    _check_bindable(address)
     temporary: Path | None = None
     destination: Path | None = None
     if source.is_dir():
@@ -430,12 +479,19 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(
             str(source), "no such file or folder", "give a scenario file or a folder written by `mtls-harness build`"
         )
+    if files.policy.persona == "java" and address != "127.0.0.1":
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+        raise UsageError(f"--bind {address}", "the java persona's server listens on 127.0.0.1 only", "drop --bind")
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with LocalServer(
-            files, port=args.port, handshake_timeout=args.handshake_timeout, on_event=_print_line
+            files, port=args.port, host=address, handshake_timeout=args.handshake_timeout, on_event=_print_line
         ) as server:
+            if (warning := bind_warning(address)) is not None:
+                sys.stderr.write(warning + "\n")
+                sys.stderr.flush()
             if destination is not None and destination.is_file():
                 # Keep the built folder usable as-is: its url now points here.
                 doc = json.loads(destination.read_text("utf-8"))

@@ -329,6 +329,17 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
         )
     if outcome.code_hint:
         return _from_hint(outcome, evidence)
+    if outcome.error_type == "ServerTooSlow":
+        # The whole-answer deadline (issue 15): the python engine knows it got to
+        # the HTTP answer, the jsse engine cannot tell how far the JVM got; the
+        # verdict is the same for both, whatever the stage.
+        return Verdict(
+            "handshake-failed",
+            "server",
+            f"the server did not finish answering in time: {outcome.error}",
+            "the server, or something in front of it, sends its answer a little at a time or never ends it: "
+            "see whether it answers a plain request promptly (curl -v); if it is merely slow, raise `check --timeout`",
+        )
     if outcome.stage in ("keystore", "handshake", "http") and (mismatch := key_cert_mismatch(evidence)) is not None:
         return mismatch
     if outcome.stage == "connect":

@@ -7,7 +7,9 @@ half-written keystore where the platform would pick it up.
 A symbolic link at the target is replaced, never written through: rename(2)
 replaces the link itself, so the file it pointed to is untouched. A SIGKILL
 can leave the hidden temporary file (0600) behind; the next write of the same
-target removes temporaries older than STALE_SECONDS.
+target removes temporaries older than STALE_SECONDS. The staging folders of
+``build`` (``.OUT.XXXXXXXX``, 0700) a SIGKILL leaves are removed the same way by
+the next build into OUT (``harness.build.remove_stale_staging``).
 """
 
 from __future__ import annotations

@@ -285,6 +285,7 @@ class LocalServer:
         files: ServerFiles,
         *,
         port: int = 0,
+        host: str = "127.0.0.1",
         handshake_timeout: float = 5.0,
         start_timeout: float = 10.0,
         on_event: Callable[[str], None] | None = None,
@@ -294,6 +295,8 @@ class LocalServer:
         self.handshakes: list[HandshakeRecord] = []
         self.requests: list[RequestRecord] = []
         self._requested_port = port
+        self.host = host  # an IP address; only `serve --bind` gives another than 127.0.0.1
+        self._url_host = f"[{host}]" if ":" in host else host  # IPv6 in brackets
         self._handshake_timeout = handshake_timeout
         self._start_timeout = start_timeout
         self._on_event = on_event
@@ -321,7 +324,7 @@ class LocalServer:
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}{self.policy.path}"
+        return f"https://{self._url_host}:{self.port}{self.policy.path}"
 
     @property
     def failure(self) -> ServerError | None:
@@ -359,16 +362,17 @@ class LocalServer:
         # listener's. With Nagle on, hypercorn's separate header and body
         # writes wait for the client's delayed ACK: +40 ms per answer
         # (measured: a sequential handshake + POST took 48 ms, 5 ms with it).
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             if self._requested_port:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", self._requested_port))
+            sock.bind((self.host, self._requested_port))
             sock.listen(128)
         except OSError as exc:
             sock.close()
             raise ServerError(
-                f"127.0.0.1:{self._requested_port}",
+                f"{self._url_host}:{self._requested_port}",
                 f"cannot listen: {exc.strerror}",
                 "pick another port, or --port 0 for a free one",
             ) from None

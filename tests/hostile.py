@@ -2,24 +2,38 @@
 
 Each maker takes a genuine file (written by openssl, keytool or the harness)
 and changes only what the attack needs, so a refusal proves the limit and not
-some unrelated damage.
+some unrelated damage. At the end, hostile servers (127.0.0.1 only, every loop
+bounded) for tests/test_hardening.py and tests/test_jsse_deadline.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
+import ssl
 import struct
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.build import Built
 
 __all__ = [
+    "HostileServer",
+    "answer_then",
     "deep_json",
     "deep_toml",
+    "drip",
     "jks_declaring_entries",
     "jks_with_huge_certificate_length",
     "pem_bundle",
     "pfx_with_iterations",
+    "read_request",
     "scenario_chain",
     "scenario_with_certs",
+    "tls_server",
 ]
 
 
@@ -147,3 +161,103 @@ def scenario_chain(depth: int) -> str:
         lines.append(f'[pki.ca{i}]\nkind = "intermediate"\nissuer = "ca{i - 1}"\n')
     lines.append(f'[pki.client]\nkind = "leaf"\nissuer = "ca{depth - 2}"\n')
     return "\n".join(lines) + _REST
+
+
+# -- hostile servers (127.0.0.1 only, every loop bounded) -----------------------------
+
+
+class HostileServer:
+    """A TCP server on 127.0.0.1 that runs ``behave(conn)`` for each connection, in a thread."""
+
+    def __init__(self, behave: Callable[[socket.socket], None]) -> None:
+        self._behave = behave
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.connections = 0
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> HostileServer:
+        self._accepting.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._accepting.join(5)
+        for thread in self._threads:
+            thread.join(5)
+        self._listener.close()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            self._behave(conn)
+
+
+def drip(conn: socket.socket, data: bytes, server: Callable[[], bool], pause: float = 0.05, limit: int = 600) -> None:
+    """Send ``data`` (repeated) one byte per ``pause``, at most ``limit`` bytes, until the client leaves."""
+    for i in range(limit):
+        if server():
+            return
+        conn.sendall(data[i % len(data) : i % len(data) + 1])
+        time.sleep(pause)
+
+
+def tls_server(built: Built) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(built.server.chain, built.server.key)
+    assert built.server.client_cas is not None
+    context.load_verify_locations(built.server.client_cas)
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def answer_then(built: Built, head: bytes, then: Callable[[ssl.SSLSocket], None]) -> Callable[[socket.socket], None]:
+    context = tls_server(built)
+
+    def behave(conn: socket.socket) -> None:
+        conn.settimeout(10)
+        with context.wrap_socket(conn, server_side=True) as tls:
+            read_request(tls)
+            tls.sendall(head)
+            then(tls)
+            # Until the client leaves: closing first could reset the connection under unread answer bytes.
+            for _ in range(1_000):
+                if not tls.recv(1 << 16):
+                    break
+
+    return behave
+
+
+def read_request(tls: ssl.SSLSocket) -> bytes:
+    """The whole request: headers, then Content-Length bytes of body."""
+    data = b""
+    for _ in range(1_000):
+        if b"\r\n\r\n" in data:
+            break
+        data += tls.recv(1 << 16)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(v) for k, _, v in (h.partition(b":") for h in head.split(b"\r\n")) if k.lower() == b"content-length"
+    )
+    for _ in range(1_000):
+        if len(body) >= length:
+            break
+        body += tls.recv(1 << 16)
+    return data

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -38,6 +39,7 @@ from harness.server import LocalServer, running_ports
 from harness.stores import jks_bytes, pkcs12_iteration_counts, read_store
 from tests import abuse, hostile
 from tests.conftest import Live, WriteScenario, assert_one_line_error
+from tests.hostile import HostileServer, answer_then, drip
 
 PASSWORD = "Hostile-Pw-7q"
 
@@ -377,59 +379,6 @@ def test_chain_depth_limit_is_raised_by_its_variable(tmp_path: Path, monkeypatch
 # == hostile servers (127.0.0.1 only, every loop bounded) =========================================
 
 
-class HostileServer:
-    """A TCP server on 127.0.0.1 that runs ``behave(conn)`` for each connection, in a thread."""
-
-    def __init__(self, behave: Callable[[socket.socket], None]) -> None:
-        self._behave = behave
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.port = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self.connections = 0
-        self._accepting = threading.Thread(target=self._accept, daemon=True)
-
-    def __enter__(self) -> HostileServer:
-        self._accepting.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._accepting.join(5)
-        for thread in self._threads:
-            thread.join(5)
-        self._listener.close()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with conn, contextlib.suppress(OSError):
-            self._behave(conn)
-
-
-def drip(conn: socket.socket, data: bytes, server: Callable[[], bool], pause: float = 0.05, limit: int = 600) -> None:
-    """Send ``data`` (repeated) one byte per ``pause``, at most ``limit`` bytes, until the client leaves."""
-    for i in range(limit):
-        if server():
-            return
-        conn.sendall(data[i % len(data) : i % len(data) + 1])
-        time.sleep(pause)
-
-
 @pytest.fixture
 def built_scenario(write_scenario: WriteScenario, tmp_path: Path) -> tuple[Scenario, Built]:
     scenario = load_scenario(write_scenario())
@@ -505,50 +454,6 @@ def test_chain_of_40_certificates_is_cut_at_32(tmp_path: Path, pki: tuple[Path, 
         view = inspect_server(f"https://127.0.0.1:{server.port}/", timeout=2.0)
     assert len(view.chain) == remote.MAX_CHAIN
     assert "the server sent 40 certificates; the first 32 are shown" in (view.handshake_error or "")
-
-
-def tls_server(built: Built) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(built.server.chain, built.server.key)
-    assert built.server.client_cas is not None
-    context.load_verify_locations(built.server.client_cas)
-    context.verify_mode = ssl.CERT_REQUIRED
-    return context
-
-
-def answer_then(built: Built, head: bytes, then: Callable[[ssl.SSLSocket], None]) -> Callable[[socket.socket], None]:
-    context = tls_server(built)
-
-    def behave(conn: socket.socket) -> None:
-        conn.settimeout(10)
-        with context.wrap_socket(conn, server_side=True) as tls:
-            read_request(tls)
-            tls.sendall(head)
-            then(tls)
-            # Until the client leaves: closing first could reset the connection under unread answer bytes.
-            for _ in range(1_000):
-                if not tls.recv(1 << 16):
-                    break
-
-    return behave
-
-
-def read_request(tls: ssl.SSLSocket) -> bytes:
-    """The whole request: headers, then Content-Length bytes of body."""
-    data = b""
-    for _ in range(1_000):
-        if b"\r\n\r\n" in data:
-            break
-        data += tls.recv(1 << 16)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        int(v) for k, _, v in (h.partition(b":") for h in head.split(b"\r\n")) if k.lower() == b"content-length"
-    )
-    for _ in range(1_000):
-        if len(body) >= length:
-            break
-        body += tls.recv(1 << 16)
-    return data
 
 
 def test_python_engine_slow_drip_answer_ends_at_the_deadline(built_scenario: tuple[Scenario, Built]) -> None:
@@ -789,6 +694,49 @@ def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path: Path) -> Non
     assert fresh.exists()  # perhaps another writer's, in progress
 
 
+def _age(path: Path, seconds: float) -> None:
+    """Set ``path``'s mtime (the link's own for a symbolic link) ``seconds`` back."""
+    then = time.time() - seconds
+    os.utime(path, (then, then), follow_symlinks=False)
+
+
+def test_stale_staging_folders_of_a_killed_build_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    from harness.files import STALE_SECONDS
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+    parent = tmp_path / "builds"
+    parent.mkdir()
+    stale = parent / ".out.k3x_9a0b"  # mkdtemp's name for _staging, as a SIGKILL leaves it
+    stale_old = parent / ".out.old.q1w2e3r4"  # _swap_into_place's, killed mid-swap
+    fresh = parent / ".out.z8y7x6w5"  # perhaps another build's, in progress
+    # Same prefix but not mkdtemp's 8 characters, or another folder's prefix: never touched.
+    unlike = [parent / n for n in (".out.not-mkdtemp", ".out.abc1234", ".out.ABCD1234", ".other.k3x_9a0b")]
+    link = parent / ".out.l1n2k3s4"  # named like a leftover, pointing outside
+    for folder in (stale, stale_old, fresh, *unlike):
+        (folder / "server").mkdir(parents=True)
+        (folder / "server" / "key.pem").write_text("test key")
+    (stale / "to-outside").symlink_to(outside)  # a link inside a leftover is removed, not followed
+    link.symlink_to(outside)
+    for path in (stale / "server", stale, stale_old / "server", stale_old, *unlike, link):
+        _age(path, STALE_SECONDS + 60)
+    _age(fresh, STALE_SECONDS - 60)
+
+    done = mtls("build", str(OK_RSA), "--out", str(parent / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not stale.exists()
+    assert not stale_old.exists()
+    assert (fresh / "server" / "key.pem").exists()
+    for folder in unlike:
+        assert (folder / "server" / "key.pem").exists(), folder
+    assert link.is_symlink()
+    assert sorted(p.name for p in outside.iterdir()) == ["precious.txt"]
+    assert (outside / "precious.txt").read_text() == "keep me"
+    names = {p.name for p in parent.iterdir()}
+    assert names == {"out", fresh.name, link.name, *(p.name for p in unlike)}
+
+
 def test_sigkill_at_any_moment_leaves_no_half_written_build(tmp_path: Path) -> None:
     """Kill ``build`` at moments spread over its whole run: the folder is absent or complete, never partial."""
     import random
@@ -800,8 +748,12 @@ def test_sigkill_at_any_moment_leaves_no_half_written_build(tmp_path: Path) -> N
     rng = random.Random(15)
     expected = {"keystore.jks", "truststore.jks", "destination.json", "server"}
     outcomes = {"absent": 0, "complete": 0}
+    # One --out for every kill (removed before each, so each build starts where
+    # the first did): the kills' staging folders pile up beside it.
+    out = tmp_path / "out"
     for i in range(24):
-        out = tmp_path / f"out{i}"
+        if out.exists():
+            shutil.rmtree(out)
         child = subprocess.Popen(
             [*cli_argv(), "build", str(OK_RSA), "--out", str(out)], cwd=tmp_path,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
@@ -818,10 +770,21 @@ def test_sigkill_at_any_moment_leaves_no_half_written_build(tmp_path: Path) -> N
         assert not contents.key_entries[0].locked
         outcomes["complete"] += 1
     # Leftovers of a kill are hidden staging folders, private to the user.
-    for leftover in tmp_path.iterdir():
-        if leftover.name.startswith(".out"):
-            assert leftover.stat().st_mode & 0o077 == 0, leftover
-    print(f"killed 24 builds over {whole:.2f} s: {outcomes}")
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+    for leftover in leftovers:
+        assert leftover.stat().st_mode & 0o077 == 0, leftover
+    # Once old enough not to be a build in progress, the next build removes them all.
+    from harness.files import STALE_SECONDS
+
+    for leftover in leftovers:
+        _age(leftover, STALE_SECONDS + 60)
+    if out.exists():
+        shutil.rmtree(out)
+    done = mtls("build", str(OK_RSA), "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+    assert {p.name for p in out.iterdir()} == expected
+    print(f"killed 24 builds over {whole:.2f} s: {outcomes}; {len(leftovers)} staging folders left, then removed")
 
 
 def test_sigkill_at_any_moment_leaves_no_half_written_keystore(tmp_path: Path) -> None:

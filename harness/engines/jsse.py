@@ -224,6 +224,10 @@ class _JvmFailure(Exception):
     """The JVM died or hung while answering (not a TLS outcome)."""
 
 
+class _JvmTimeout(_JvmFailure):
+    """No answer within the deadline: a server dripping its answer (each read in time) or a hung JVM."""
+
+
 class _Jvm:
     """One running probe JVM with its stdout lines in a queue and a stderr tail."""
 
@@ -253,7 +257,7 @@ class _Jvm:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise _JvmFailure(f"the JVM gave no answer within {timeout:.0f} s")
+                raise _JvmTimeout(f"the JVM gave no answer within {timeout:.0f} s")
             try:
                 line = self.lines.get(timeout=remaining)
             except queue.Empty:
@@ -414,8 +418,12 @@ class JsseEngine:
             self._next_id += 1
             request = encode_request(probe, self._next_id)
             started = time.monotonic()
+            deadline = probe.timeout * 2 + MARGIN
             try:
-                reply = jvm.ask(request, probe.timeout * 2 + MARGIN)
+                reply = jvm.ask(request, deadline)
+            except _JvmTimeout:
+                self._discard(jvm, kill=True)  # the next probe starts a fresh JVM
+                return _too_slow(self.name, deadline, time.monotonic() - started, jvm.java_version)
             except _JvmFailure as e:
                 self._discard(jvm, kill=True)  # the next probe starts a fresh JVM
                 # Not a TLS result: error_type says so. "connect" because nothing
@@ -526,6 +534,28 @@ def _refine_hint(reply: dict[str, Any], probe: Probe, java_version: str) -> dict
                 ],
             }
     return reply
+
+
+def _too_slow(engine: str, deadline: float, elapsed: float, java_version: str) -> Outcome:
+    """The whole-answer deadline passed: what the python engine reports as ServerTooSlow.
+
+    HttpsURLConnection's timeouts hold per connect and per read, so a server
+    that sends a byte now and then keeps the JVM reading past any of them; only
+    the deadline of the ask ends it. The JVM says nothing until it answers, so
+    how far it got is unknown: the stage stays "connect", and the error says so.
+    """
+    return Outcome(
+        engine=engine,
+        stage="connect",
+        error=(
+            f"timed out: the server did not finish answering within {deadline:g} s, the whole-answer deadline "
+            f"(twice the probe timeout plus {MARGIN:g} s; a server that drips or never ends, or a hung JVM); "
+            "the JVM was restarted; it cannot say whether it had connected"
+        ),
+        error_type="ServerTooSlow",
+        elapsed_ms=elapsed * 1000,
+        details={"java_version": java_version, "deadline_s": f"{deadline:g}"},
+    )
 
 
 def _text(reply: Mapping[str, Any], key: str) -> str | None:
