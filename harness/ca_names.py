@@ -57,7 +57,7 @@ from typing import Any
 
 from harness.errors import ServerError
 
-__all__ = ["CA_NAMES_ENV", "CaNamesUnavailable", "advertise", "context_openssl", "unavailable_reason"]
+__all__ = ["CA_NAMES_ENV", "CaNamesUnavailable", "OpenSSL", "advertise", "context_openssl", "unavailable_reason"]
 
 # "off": behave as a platform that cannot advertise CA names (tests, and users
 # whose Python is refused). Anything else, or unset: advertise when possible.
@@ -74,7 +74,7 @@ class CaNamesUnavailable(ServerError):
     """This Python cannot advertise client CA names; the server runs without them."""
 
 
-class _OpenSSL:
+class OpenSSL:
     """The ssl module's own OpenSSL: handles searched in order for each function."""
 
     def __init__(self, where: str, handles: Sequence[ctypes.CDLL]) -> None:
@@ -89,12 +89,28 @@ class _OpenSSL:
                 continue
         raise AttributeError(name)
 
+    def function(self, name: str, restype: Any, *argtypes: Any) -> Any:
+        """The C function ``name``, typed; CaNamesUnavailable where this OpenSSL does not export it."""
+        try:
+            fn = self.symbol(name)
+        except AttributeError:
+            # e.g. SSL_CTX_get_options is a macro before OpenSSL 3.0; a static
+            # OpenSSL does not export its functions at all.
+            raise CaNamesUnavailable(
+                "local server",
+                f"cannot advertise client CA names: {name} not found through {self.where} (OpenSSL older than 3.0,"
+                " or linked statically)",
+                _FIX,
+            ) from None
+        fn.restype, fn.argtypes = restype, list(argtypes)
+        return fn
+
     def __repr__(self) -> str:
         return f"<OpenSSL of the ssl module via {self.where}>"
 
 
 @cache
-def _loaded_libssl() -> tuple[_OpenSSL, ...]:
+def _loaded_libssl() -> tuple[OpenSSL, ...]:
     """Candidates for the OpenSSL ``_ssl`` uses, without /proc; each is proved before use.
 
     Cached: an extension module is never unloaded, so its handles stay valid.
@@ -102,7 +118,7 @@ def _loaded_libssl() -> tuple[_OpenSSL, ...]:
     import _ssl
 
     module = getattr(_ssl, "__file__", None)
-    candidates: list[_OpenSSL] = []
+    candidates: list[OpenSSL] = []
     if sys.platform == "win32":
         if module:
             folder = Path(module).parent
@@ -116,15 +132,15 @@ def _loaded_libssl() -> tuple[_OpenSSL, ...]:
                     if handle := kernel32.GetModuleHandleW(str(dll)):
                         handles.append(ctypes.CDLL(str(dll), handle=handle))
             if handles:
-                candidates.append(_OpenSSL(str(folder), handles))
+                candidates.append(OpenSSL(str(folder), handles))
         return tuple(candidates)
     if module:
         # RTLD_NOLOAD: a handle on the extension already mapped, or nothing.
         with contextlib.suppress(OSError):
-            candidates.append(_OpenSSL(module, [ctypes.CDLL(module, mode=os.RTLD_NOLOAD)]))
+            candidates.append(OpenSSL(module, [ctypes.CDLL(module, mode=os.RTLD_NOLOAD)]))
     else:
         # _ssl built into the interpreter: OpenSSL, if exported, is in the global scope.
-        candidates.append(_OpenSSL("the interpreter", [ctypes.CDLL(None)]))
+        candidates.append(OpenSSL("the interpreter", [ctypes.CDLL(None)]))
     return tuple(candidates)
 
 
@@ -165,23 +181,7 @@ def _posix_write() -> Any:
     return write
 
 
-def _function(lib: _OpenSSL, name: str, restype: Any, *argtypes: Any) -> Any:
-    try:
-        fn = lib.symbol(name)
-    except AttributeError:
-        # e.g. SSL_CTX_get_options is a macro before OpenSSL 3.0; a static
-        # OpenSSL does not export its functions at all.
-        raise CaNamesUnavailable(
-            "local server",
-            f"cannot advertise client CA names: {name} not found through {lib.where} (OpenSSL older than 3.0,"
-            " or linked statically)",
-            _FIX,
-        ) from None
-    fn.restype, fn.argtypes = restype, list(argtypes)
-    return fn
-
-
-def _ssl_ctx_pointer(ctx: ssl.SSLContext, lib: _OpenSSL, offset: int) -> int:
+def _ssl_ctx_pointer(ctx: ssl.SSLContext, lib: OpenSSL, offset: int) -> int:
     """The ``SSL_CTX *`` of ``ctx`` at ``offset`` in the object, proved before use."""
 
     def refuse(why: str) -> CaNamesUnavailable:
@@ -194,34 +194,34 @@ def _ssl_ctx_pointer(ctx: ssl.SSLContext, lib: _OpenSSL, offset: int) -> int:
     vp = ctypes.c_void_p
     if not isinstance(ctx, ssl.SSLContext) or offset + 8 > type(ctx).__basicsize__ or offset < 0:
         raise refuse("not a CPython SSLContext with the expected layout")
-    version = _function(lib, "OpenSSL_version_num", ctypes.c_ulong)()
+    version = lib.function("OpenSSL_version_num", ctypes.c_ulong)()
     if version != ssl.OPENSSL_VERSION_NUMBER:
         raise refuse(f"libssl {version:#x} is not the ssl module's {ssl.OPENSSL_VERSION_NUMBER:#x}")
     pointer = vp.from_address(id(ctx) + offset).value or 0
     if not _readable(pointer, _SSL_CTX_SPAN):
         raise refuse("the SSL_CTX pointer does not point to readable memory")
-    if _function(lib, "SSL_CTX_get_ssl_method", vp, vp)(pointer) != (_function(lib, "TLS_server_method", vp)()):
+    if lib.function("SSL_CTX_get_ssl_method", vp, vp)(pointer) != (lib.function("TLS_server_method", vp)()):
         raise refuse("the SSL_CTX pointer is not a TLS server context of this libssl")
-    if _function(lib, "SSL_CTX_get_options", ctypes.c_uint64, vp)(pointer) != int(ctx.options):
+    if lib.function("SSL_CTX_get_options", ctypes.c_uint64, vp)(pointer) != int(ctx.options):
         raise refuse("the SSL_CTX options differ from the context's")
     saved, probe = ctx.num_tickets, 1000 + secrets.randbelow(1 << 20)
     ctx.num_tickets = probe
     try:
-        if _function(lib, "SSL_CTX_get_num_tickets", ctypes.c_size_t, vp)(pointer) != probe:
+        if lib.function("SSL_CTX_get_num_tickets", ctypes.c_size_t, vp)(pointer) != probe:
             raise refuse("the SSL_CTX session ticket count differs from the context's")
     finally:
         ctx.num_tickets = saved
     return pointer
 
 
-def _proved(ctx: ssl.SSLContext, offset: int) -> tuple[_OpenSSL, int]:
+def _proved(ctx: ssl.SSLContext, offset: int) -> tuple[OpenSSL, int]:
     """The OpenSSL and ``SSL_CTX *`` of ``ctx`` for CA names; ``CaNamesUnavailable`` when off or none is proved."""
     if os.environ.get(CA_NAMES_ENV, "").strip().lower() == "off":
         raise CaNamesUnavailable("local server", f"switched off by {CA_NAMES_ENV}=off", f"unset {CA_NAMES_ENV}")
     return context_openssl(ctx, offset)
 
 
-def context_openssl(ctx: ssl.SSLContext, offset: int = object.__basicsize__) -> tuple[_OpenSSL, int]:
+def context_openssl(ctx: ssl.SSLContext, offset: int = object.__basicsize__) -> tuple[OpenSSL, int]:
     """The ssl module's OpenSSL and the proved ``SSL_CTX *`` of ``ctx`` (also for the personas' verify
     callback); ``CaNamesUnavailable`` when no candidate is proved."""
     try:
@@ -261,10 +261,10 @@ def advertise(ctx: ssl.SSLContext, client_cas: Path, *, offset: int = object.__b
     """
     lib, pointer = _proved(ctx, offset)
     vp = ctypes.c_void_p
-    names = _function(lib, "SSL_load_client_CA_file", vp, ctypes.c_char_p)(os.fsencode(client_cas))
+    names = lib.function("SSL_load_client_CA_file", vp, ctypes.c_char_p)(os.fsencode(client_cas))
     # Leave no error behind in OpenSSL's per-thread queue, where the ssl
     # module could later mistake it for the cause of an unrelated failure.
-    _function(lib, "ERR_clear_error", None)()
+    lib.function("ERR_clear_error", None)()
     if not names:
         raise ServerError(
             str(client_cas),
@@ -272,15 +272,15 @@ def advertise(ctx: ssl.SSLContext, client_cas: Path, *, offset: int = object.__b
             "give a PEM bundle of the client CA certificates",
         )
     # Takes ownership of the name list.
-    _function(lib, "SSL_CTX_set_client_CA_list", None, vp, vp)(pointer, names)
+    lib.function("SSL_CTX_set_client_CA_list", None, vp, vp)(pointer, names)
 
 
 def advertised_names(ctx: ssl.SSLContext) -> int:
     """How many CA names ``ctx`` advertises (read back through OpenSSL; for tests and reports)."""
     lib, pointer = _proved(ctx, object.__basicsize__)
     vp = ctypes.c_void_p
-    stack = _function(lib, "SSL_CTX_get_client_CA_list", vp, vp)(pointer)
-    return int(_function(lib, "OPENSSL_sk_num", ctypes.c_int, vp)(stack)) if stack else 0
+    stack = lib.function("SSL_CTX_get_client_CA_list", vp, vp)(pointer)
+    return int(lib.function("OPENSSL_sk_num", ctypes.c_int, vp)(stack)) if stack else 0
 
 
 def unavailable_reason() -> str | None:

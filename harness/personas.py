@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harness.ca_names import CaNamesUnavailable, _function, _OpenSSL, context_openssl
+from harness.ca_names import CaNamesUnavailable, OpenSSL, context_openssl
 from harness.errors import ServerError
 from harness.fidelity import Rejection, current_connection
 
@@ -145,22 +145,22 @@ def install_verify_callback(ctx: ssl.SSLContext, chosen: Persona) -> None:
     callback = _VERIFY_CB(_make_callback(lib, chosen))
     _KEEP.append(callback)
     vp = ctypes.c_void_p
-    mode = _function(lib, "SSL_CTX_get_verify_mode", ctypes.c_int, vp)(pointer)
+    mode = lib.function("SSL_CTX_get_verify_mode", ctypes.c_int, vp)(pointer)
     # Keeps the mode the ssl module set (it keeps a callback it finds when
     # the mode changes later: _ssl.c _set_verify_mode).
-    _function(lib, "SSL_CTX_set_verify", None, vp, ctypes.c_int, _VERIFY_CB)(pointer, mode, callback)
+    lib.function("SSL_CTX_set_verify", None, vp, ctypes.c_int, _VERIFY_CB)(pointer, mode, callback)
     if chosen.rejection == "http" and chosen.verify_depth is not None:
         # nginx's ssl_verify_depth is OpenSSL's own limit.
-        _function(lib, "SSL_CTX_set_verify_depth", None, vp, ctypes.c_int)(pointer, chosen.verify_depth)
+        lib.function("SSL_CTX_set_verify_depth", None, vp, ctypes.c_int)(pointer, chosen.verify_depth)
 
 
-def _make_callback(lib: _OpenSSL, chosen: Persona) -> Callable[[int, int | None], int]:
+def _make_callback(lib: OpenSSL, chosen: Persona) -> Callable[[int, int | None], int]:
     vp = ctypes.c_void_p
-    get_error = _function(lib, "X509_STORE_CTX_get_error", ctypes.c_int, vp)
-    get_depth = _function(lib, "X509_STORE_CTX_get_error_depth", ctypes.c_int, vp)
-    set_error = _function(lib, "X509_STORE_CTX_set_error", None, vp, ctypes.c_int)
+    get_error = lib.function("X509_STORE_CTX_get_error", ctypes.c_int, vp)
+    get_depth = lib.function("X509_STORE_CTX_get_error_depth", ctypes.c_int, vp)
+    set_error = lib.function("X509_STORE_CTX_set_error", None, vp, ctypes.c_int)
     # libcrypto's, reached through libssl's own link to it.
-    error_string = _function(lib, "X509_verify_cert_error_string", ctypes.c_char_p, ctypes.c_long)
+    error_string = lib.function("X509_verify_cert_error_string", ctypes.c_char_p, ctypes.c_long)
     accept_all = chosen.rejection == "http"
 
     def verify(preverify_ok: int, store: int | None) -> int:

@@ -94,7 +94,7 @@ def test_refused_candidate_is_unavailable_not_a_crash(client_cas: Path) -> None:
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     # A library without OpenSSL's functions (a static OpenSSL exports none).
-    empty = ca_names._OpenSSL("a library without OpenSSL", [])
+    empty = ca_names.OpenSSL("a library without OpenSSL", [])
     with pytest.raises(ca_names.CaNamesUnavailable, match="OpenSSL_version_num not found through a library"):
         ca_names._ssl_ctx_pointer(ctx, empty, object.__basicsize__)
     # Unmapped and misaligned addresses are refused before any dereference.
@@ -234,7 +234,7 @@ def test_a_loader_that_raises_means_off_not_a_traceback(monkeypatch: pytest.Monk
 
     from harness.fidelity import make_server_context
 
-    def refuse() -> tuple[ca_names._OpenSSL, ...]:
+    def refuse() -> tuple[ca_names.OpenSSL, ...]:
         raise OSError("dlopen refused")
 
     monkeypatch.setattr(ca_names, "_loaded_libssl", refuse)
