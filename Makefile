@@ -81,7 +81,7 @@ load: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py
-	$(BIN)/python benchmarks/scaling.py
+	$(BIN)/python benchmarks/scaling.py --workers auto
 	$(BIN)/python benchmarks/attacks.py
 	$(BIN)/python benchmarks/fleet.py
 
