@@ -378,7 +378,7 @@ def _run(args: argparse.Namespace) -> int:
     if workers and workers != "0":
         # pytest-xdist is a dependency. loadfile: a scenario's engine items stay on one worker, which builds its
         # stores and starts its server once (load would split them and build twice).
-        pytest_args += ["-n", workers, "--dist", "loadfile"]
+        pytest_args += ["-n", workers, "--dist", "loadfile", "--mtls-validated"]
     if args.keep:
         pytest_args += ["--mtls-keep", str(args.keep)]
     if args.key_cache:

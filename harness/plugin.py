@@ -142,6 +142,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="collect every .toml file directly inside the folders given (what `mtls-harness run DIR` passes)",
     )
     group.addoption(
+        "--mtls-validated",
+        action="store_true",
+        default=False,
+        help="the scenario files were validated already (what `mtls-harness run -n` passes): each xdist worker "
+        "reads a file only when it runs it, not all of them to collect",
+    )
+    group.addoption(
         "--mtls-keep",
         metavar="DIR",
         default=None,
@@ -285,20 +292,30 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFi
 
 
 class ScenarioFile(pytest.File):
-    scenario: Scenario
     running: Prepared | None = None
+    _scenario: Scenario | None = None
+
+    @property
+    def scenario(self) -> Scenario:
+        """The file's scenario, read on first use (its keys made in the background from then on)."""
+        if self._scenario is None:
+            from harness.pki import prefetch_keys
+
+            self._scenario = load_scenario(self.path)
+            prefetch_keys(self._scenario)
+        return self._scenario
 
     def collect(self) -> Iterator[ScenarioItem]:
-        from harness.pki import prefetch_keys
-
-        self.scenario = load_scenario(self.path)
-        prefetch_keys(self.scenario)
+        # Every xdist worker collects every file; where `mtls-harness run` has validated them all already, a worker
+        # reads only the files it is given to run (a scenario is named after its file: harness.scenario).
+        lazy = self.config.getoption("mtls_validated") and hasattr(self.config, "workerinput")
+        name = self.path.stem if lazy else self.scenario.name
         registry = self.config.stash[_engines_key]
         for engine in registry.item_engines(selected_engines(self.config)):
             # Start what is slow to start (the JVM, ~0.5 s) while the rest is
             # collected and the first scenario is built.
             registry.get(engine).warm_up()
-            yield ScenarioItem.from_parent(self, name=f"{self.scenario.name}[{engine}]", engine=engine)
+            yield ScenarioItem.from_parent(self, name=f"{name}[{engine}]", engine=engine)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
         if isinstance(excinfo.value, HarnessError):

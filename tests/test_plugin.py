@@ -159,6 +159,22 @@ def test_runs_in_parallel_workers(project: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*2 workers*"])
 
 
+@pytest.mark.parametrize("validated", [True, False])
+def test_validated_workers_read_only_the_scenarios_they_run(project: pytest.Pytester, validated: bool) -> None:
+    """With --mtls-validated (``run -n`` passes it) an xdist worker reads a file when it runs it, not to collect."""
+    add_scenario(project, "ok-ec")
+    add_scenario(project, "ok-rsa", replace=('alias = "acme-client"', 'alais = "acme-client"'), as_name="bad")
+    flags = ["--mtls-validated"] if validated else []
+    result = project.runpytest_subprocess("-n", "2", "--mtls-engine", "python", "-k", "ok-", *flags)
+    if validated:
+        result.assert_outcomes(passed=2)  # bad.toml was never read
+        assert "alais" not in result.stdout.str()
+        result.stdout.fnmatch_lines(["*2 workers*"])
+    else:
+        assert result.ret != 0  # the twin: every worker reads every file, and bad.toml stops the collection
+        result.stdout.fnmatch_lines(["*unknown key 'alais'*"])
+
+
 def test_junit_report_is_valid_and_carries_the_details(pytester: pytest.Pytester, no_secret: Any) -> None:
     pytester.makepyprojecttoml(CONFIGURED)
     passing = add_scenario(pytester, "ok-rsa")
