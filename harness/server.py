@@ -181,12 +181,18 @@ def describe_handshake(record: HandshakeRecord) -> str:
 
 
 class _RecordingTCPServer(TCPServer):
+    # The cap counts connections whose client is still there: after the client's EOF, hypercorn's task lingers
+    # until its keep-alive timer ends (5 s here), and counting those refused new clients under a steady load
+    # (benchmarks/server_load.py, TLS 1.3: ~500 handshakes in 5 s filled the cap).
+    _mtls_reading: set[object] | None = None
+
     async def run(self) -> None:
         connections = getattr(self.config, "mtls_connections", None)
-        if connections is None:
+        reading: set[object] | None = getattr(self.config, "mtls_reading", None)
+        if connections is None or reading is None:
             await super().run()
             return
-        if len(connections) >= MAX_CONNECTIONS:
+        if len(reading) >= MAX_CONNECTIONS:
             self.writer.close()  # over the cap: closed at once, the others keep being served
             return
         peer = self.writer.get_extra_info("peername")
@@ -196,15 +202,25 @@ class _RecordingTCPServer(TCPServer):
         if key is not None:
             connections[key] = getattr(ssl_object, "handshake_record", None)
             ssl_objects[key] = ssl_object
+        self._mtls_reading = reading
+        reading.add(self)
         try:
             try:
                 await asyncio.wait_for(super().run(), CONNECTION_LIFETIME)
             except TimeoutError:
                 self.writer.close()
         finally:
+            reading.discard(self)
             if key is not None:
                 connections.pop(key, None)
                 ssl_objects.pop(key, None)
+
+    async def _read_data(self) -> None:
+        try:
+            await super()._read_data()
+        finally:
+            if self._mtls_reading is not None:
+                self._mtls_reading.discard(self)  # the client is gone (EOF, reset or read timeout)
 
 
 if getattr(hypercorn_run, "TCPServer", None) is TCPServer:
@@ -216,6 +232,7 @@ class _Config(Config):
         super().__init__()
         self._context = context
         self.mtls_connections: dict[tuple[str, int], HandshakeRecord | None] = {}
+        self.mtls_reading: set[object] = set()  # connections whose client has not gone yet (the cap counts these)
         self.mtls_ssl_objects: dict[tuple[str, int], Any] = {}
         self.mtls_ready = ready
         self.logger_class = _Logger
@@ -308,6 +325,7 @@ class LocalServer:
         self._failure: BaseException | None = None
         self._socket: socket.socket | None = None
         self._connections: dict[tuple[str, int], HandshakeRecord | None] = {}
+        self._reading: set[object] = set()
         self._ssl_objects: dict[tuple[str, int], Any] = {}
         self.persona = self.policy.chosen_persona()
         self._java: Any = None
@@ -325,6 +343,11 @@ class LocalServer:
     @property
     def url(self) -> str:
         return f"https://{self._url_host}:{self.port}{self.policy.path}"
+
+    @property
+    def open_connections(self) -> int:
+        """Connections whose client is still there (what MAX_CONNECTIONS counts)."""
+        return len(self._reading)
 
     @property
     def failure(self) -> ServerError | None:
@@ -381,6 +404,7 @@ class LocalServer:
         self.port = sock.getsockname()[1]
         config = _Config(context, self._ready)
         self._connections = config.mtls_connections
+        self._reading = config.mtls_reading
         self._ssl_objects = config.mtls_ssl_objects
         config.ssl_handshake_timeout = self._handshake_timeout
         config.graceful_timeout = 1.0
