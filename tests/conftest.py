@@ -155,6 +155,15 @@ def write_scenario(tmp_path: Path) -> WriteScenario:
     return write
 
 
+@pytest.fixture
+def built_scenario(write_scenario: WriteScenario, tmp_path: Path) -> tuple[Scenario, Built]:
+    """The base scenario (``write_scenario()``) built into ``tmp_path/built``."""
+    scenario = load_scenario(write_scenario())
+    folder = tmp_path / "built"
+    folder.mkdir()
+    return scenario, write_scenario_files(scenario, folder)
+
+
 # -- the pipeline ---------------------------------------------------------------------------
 
 

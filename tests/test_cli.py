@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -275,23 +276,32 @@ class Served:
         return self.process.stderr.read() if self.process.stderr else ""
 
 
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+@contextlib.contextmanager
+def serve_processes(cwd: Path, env: dict[str, str] | None = None) -> Iterator[Callable[..., Served]]:
+    """Start ``serve`` subprocesses in ``cwd`` (with ``env`` added); each is killed and reaped at the end."""
     started: list[Served] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> Served:
-        served = Served(list(args), tmp_path, {**os.environ, **(env or {})})
+    def start(*args: str, env: dict[str, str] | None = env) -> Served:
+        served = Served(list(args), cwd, {**os.environ, **(env or {})})
         started.append(served)
         return served
 
-    yield start
-    for served in started:
-        if served.process.poll() is None:
-            served.process.kill()
-        served.process.wait(30)
-        for stream in (served.process.stdout, served.process.stderr):
-            if stream is not None:
-                stream.close()
+    try:
+        yield start
+    finally:
+        for served in started:
+            if served.process.poll() is None:
+                served.process.kill()
+            served.process.wait(30)
+            for stream in (served.process.stdout, served.process.stderr):
+                if stream is not None:
+                    stream.close()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    with serve_processes(tmp_path) as start:
+        yield start
 
 
 def _probe(url: str, keystore: Path, ks_pass: Secret, truststore: Path, ts_pass: Secret) -> Any:

@@ -29,7 +29,7 @@ from cryptography import x509
 
 from harness import limits, remote
 from harness import server as server_module
-from harness.build import Built, probe_for, write_scenario_files
+from harness.build import Built, probe_for
 from harness.check import load_destination
 from harness.engines.python import PythonEngine
 from harness.errors import ScenarioError, StoreError, UsageError
@@ -378,14 +378,6 @@ def test_chain_depth_limit_is_raised_by_its_variable(tmp_path: Path, monkeypatch
 
 
 # == hostile servers (127.0.0.1 only, every loop bounded) =========================================
-
-
-@pytest.fixture
-def built_scenario(write_scenario: WriteScenario, tmp_path: Path) -> tuple[Scenario, Built]:
-    scenario = load_scenario(write_scenario())
-    folder = tmp_path / "built"
-    folder.mkdir()
-    return scenario, write_scenario_files(scenario, folder)
 
 
 def test_slow_drip_handshake_ends_at_the_deadline() -> None:

@@ -13,18 +13,17 @@ from __future__ import annotations
 import dataclasses
 import ssl
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from harness.build import Built, probe_for, write_scenario_files
+from harness.build import Built, probe_for
 from harness.diagnose import Evidence, diagnose, scenario_evidence
 from harness.engines import jsse
 from harness.engines.jsse import JsseEngine
 from harness.engines.python import PythonEngine
-from harness.scenario import Scenario, load_scenario
+from harness.scenario import Scenario
 from harness.stores import read_store
-from tests.conftest import WriteScenario, require_tool
+from tests.conftest import require_tool
 from tests.hostile import HostileServer, answer_then, drip
 
 # A short probe timeout and margin: the drip test ends at 1 * 2 + 4 = 6 s, not at 17 s.
@@ -39,14 +38,6 @@ def engine() -> Iterator[JsseEngine]:
     eng = JsseEngine()
     yield eng
     eng.close()
-
-
-@pytest.fixture
-def built_scenario(write_scenario: WriteScenario, tmp_path: Path) -> tuple[Scenario, Built]:
-    scenario = load_scenario(write_scenario())
-    folder = tmp_path / "built"
-    folder.mkdir()
-    return scenario, write_scenario_files(scenario, folder)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ machine, so binding it fails locally (EADDRNOTAVAIL) before any packet leaves.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -24,30 +23,17 @@ from harness.scenario import load_scenario
 from harness.secret import Secret
 from harness.stores import jks_bytes
 from tests.conftest import assert_one_line_error, cli
-from tests.test_cli import OK_RSA, Served
+from tests.test_cli import OK_RSA, Served, serve_processes
 
 LISTENING = re.compile(r"listening on (https://(127\.0\.0\.1|\[::1\]):(\d+)/inbound/orders)")
 
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    started: list[Served] = []
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-
-    def start(*args: str) -> Served:
-        served = Served(list(args), tmp_path, {**os.environ, "TMPDIR": str(scratch)})
-        started.append(served)
-        return served
-
-    yield start
-    for served in started:
-        if served.process.poll() is None:
-            served.process.kill()
-        served.process.wait(30)
-        for stream in (served.process.stdout, served.process.stderr):
-            if stream is not None:
-                stream.close()
+    with serve_processes(tmp_path, {"TMPDIR": str(scratch)}) as start:
+        yield start
 
 
 def _has_ipv6_loopback() -> bool:
