@@ -35,14 +35,12 @@ import javax.net.ssl.TrustManagerFactory;
 /**
  * The "java" server persona: a JSSE SSLServerSocket as Jetty, Netty or Tomcat run it.
  *
- * Host mode (no arguments, or --host; what harness/javaserver.py runs): one JVM serves many listeners.
+ * One JVM serves many listeners (harness/javaserver.py runs it with --host; arguments are not read).
  * Commands on stdin, one a line, fields separated by tabs (paths may hold spaces):
  * "open ID CHAIN.pem KEY.pem CLIENT-CAS.pem|- need|want|none TLSv1.2,TLSv1.3 PATH STATUS CHECK-NAMES(true|false)"
  * answers "ID listening PORT" (or "ID failed REASON", and the host goes on); "close ID" closes that
  * listener and its open connections and answers "ID closed". Every listener has its own SSLContext
  * (session cache, key and trust managers), built as a lone server builds it.
- *
- * Argument mode: the same eight fields as arguments, one listener, lines without the "ID " prefix.
  *
  * A listener binds 127.0.0.1 on an ephemeral port; then one line per connection:
  * "handshake ok PROTOCOL CIPHER SUBJECT|-", "handshake failed EXCEPTION-CHAIN" or "request METHOD PATH STATUS".
@@ -53,23 +51,8 @@ import javax.net.ssl.TrustManagerFactory;
 public final class MtlsServer {
     private static final PrintStream OUT = new PrintStream(System.out, true, StandardCharsets.UTF_8);
 
-    public static void main(String[] args) throws Exception {
-        if (args.length == 0 || args[0].equals("--host")) {
-            host();
-            return;
-        }
-        Listener listener = Listener.open("", java.util.Arrays.copyOfRange(args, 0, 8));
-        Thread stdin = new Thread(() -> {
-            try {
-                while (System.in.read() != -1) { /* the harness holds stdin open while it wants us */ }
-            } catch (IOException ignored) {
-                // gone either way
-            }
-            System.exit(0);
-        });
-        stdin.setDaemon(true);
-        stdin.start();
-        listener.accept();
+    public static void main(String[] args) {
+        host();
     }
 
     /** Commands from stdin until it closes; each listener accepts on its own thread. */
