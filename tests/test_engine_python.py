@@ -275,8 +275,10 @@ def test_key_file_is_private_encrypted_and_gone_after_the_probe(
     assert path.parent.parent == private_tmp
     assert path.parent.name.startswith("mtls-harness-key-")
     assert mode == 0o600
-    assert b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data
+    # ok-rsa's key: OpenSSL's traditional PEM, encrypted (DEK-Info), never in clear.
+    assert b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC," in data
     assert b"-----BEGIN PRIVATE KEY-----" not in data
+    assert data.count(b"PRIVATE KEY-----") == 2  # one key, its BEGIN and END lines
     assert list(private_tmp.iterdir()) == []
 
 
