@@ -441,8 +441,9 @@ def _check_bindable(address: str) -> None:
     """Refuse (exit 2) an address this machine cannot listen on, before any store is written."""
     import socket
 
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    from harness.server import address_family
+
+    with socket.socket(address_family(address), socket.SOCK_STREAM) as probe:
         try:
             probe.bind((address, 0))
         except OSError as exc:

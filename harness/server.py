@@ -55,6 +55,7 @@ __all__ = [
     "RequestRecord",
     "ServerFiles",
     "ServerPolicy",
+    "address_family",
     "client_identity",
     "describe_handshake",
     "running_ports",
@@ -294,6 +295,11 @@ def _server_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+def address_family(host: str) -> socket.AddressFamily:
+    """The socket family of a numeric address: IPv6 for one with a colon (``::1``), else IPv4."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 class LocalServer:
     """A running local MTLS server. Use as ``with LocalServer(files) as server: server.url``."""
 
@@ -385,8 +391,7 @@ class LocalServer:
         # listener's. With Nagle on, hypercorn's separate header and body
         # writes wait for the client's delayed ACK: +40 ms per answer
         # (measured: a sequential handshake + POST took 48 ms, 5 ms with it).
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock = socket.socket(address_family(self.host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             if self._requested_port:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
