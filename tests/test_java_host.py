@@ -201,6 +201,34 @@ def test_a_killed_host_is_noticed_and_replaced(
     assert fresh.verdict().code == "ok"
 
 
+def test_a_host_that_died_is_a_failure_before_its_reader_has_seen_it(java: str, serve: Callable[..., Served]) -> None:
+    """The plugin asks right after the probe: a JVM gone by then is a failure, whatever the reader thread knows."""
+    served = serve(PLAIN, "racing")
+    assert served.server.failure is None
+    java_server = served.server._java
+    assert java_server is not None
+    assert java_server._host is not None
+    host = java_server._host
+    # The reader sets "exited" under the host's lock: held here, it cannot tell anyone yet.
+    with host._lock:
+        os.kill(host.pid, signal.SIGKILL)
+        host.proc.wait(10.0)
+        failure = served.server.failure
+        assert not host.exited.is_set()
+    assert failure is not None
+    assert "exited while listening" in str(failure)
+
+
+def test_a_live_host_is_no_failure_while_its_lock_is_held(java: str, serve: Callable[..., Served]) -> None:
+    served = serve(PLAIN, "steady")
+    java_server = served.server._java
+    assert java_server is not None
+    assert java_server._host is not None
+    with java_server._host._lock:
+        assert served.server.failure is None
+    assert served.verdict().code == "ok"
+
+
 def tagged_jvms(tag: str) -> list[int]:
     """The MtlsServer JVMs whose environment carries ``tag`` (other runs on this machine have their own)."""
     found = subprocess.run(["pgrep", "-f", "MtlsServer"], capture_output=True, text=True, timeout=30, check=False)
