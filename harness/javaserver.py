@@ -313,7 +313,7 @@ class JavaServerProcess:
     def failure(self) -> ServerError | None:
         """Why this listener stopped serving before ``stop()``: its host JVM died (None while all is well)."""
         host = self._host
-        if not self._exited and host is not None and host.proc.poll() is not None:
+        if not self._exited and host is not None and not host.alive():
             # Asked right after a probe, the JVM may be gone before the reader thread has seen its EOF.
             self._exited = True
         if not self._exited:
