@@ -61,9 +61,9 @@ jdks: $(VENV)/.installed
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jdk-headless; }
 	$(BIN)/mtls-harness jdk install $(JDKS)
 
-# Rebuild the shipped JSSE probe (harness/engines/java/mtls-probe.jar) after editing MtlsProbe.java.
+# Rebuild the shipped JSSE probe (harness/java/mtls-probe.jar) after editing MtlsProbe.java.
 probe: $(VENV)/.installed
-	$(BIN)/python -m harness.engines.probe_jar
+	$(BIN)/python -m harness.java.jar
 
 # The interpreter-dependent subset on the other supported Pythons (also part of `make test`).
 pythons: $(VENV)/.installed-test

@@ -111,7 +111,7 @@ def _scenario(name: str) -> Callable[[Path], str]:
 
 def _destination(name: str) -> Callable[[Path], str]:
     def attack(folder: Path) -> str:
-        from harness.check import load_destination
+        from harness.check.core import load_destination
         from harness.errors import UsageError
 
         try:
@@ -128,7 +128,7 @@ def _server(kind: str) -> Callable[[Path], str]:
     def attack(folder: Path) -> str:
         import socket
 
-        from harness.remote import inspect_server
+        from harness.wire.inspect import inspect_server
         from tests.test_hardening import HostileServer, drip
 
         holder: list[HostileServer] = []
@@ -225,9 +225,9 @@ def _child(name: str, folder: Path) -> None:
     import importlib
 
     for module in (
-        "harness.check",
+        "harness.check.core",
         "harness.engines.python",
-        "harness.remote",
+        "harness.wire.inspect",
         "harness.stores",
         "tests.test_hardening",
     ):

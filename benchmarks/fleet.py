@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from harness.build import write_scenario_files  # noqa: E402
 from harness.scenario import load_scenario  # noqa: E402
-from harness.server import LocalServer  # noqa: E402
+from harness.server.local import LocalServer  # noqa: E402
 
 SCENARIOS = ("ok-rsa", "ok-ec", "ok-pkcs12", "client-cert-untrusted")
 
@@ -45,7 +45,7 @@ def run(count: int, concurrencies: list[int], engine: str) -> None:
         print("|---|---|---|---|---|")
         for concurrency in concurrencies:
             junit = Path(tmp) / f"fleet-{concurrency}.xml"
-            argv = [sys.executable, "-m", "harness.cli", "check", str(folder), "--engine", engine]
+            argv = [sys.executable, "-m", "harness.cli.main", "check", str(folder), "--engine", engine]
             argv += ["--concurrency", str(concurrency), "--junit", str(junit)]
             start = time.perf_counter()
             done = subprocess.run(argv, cwd=tmp, capture_output=True, text=True, check=False)

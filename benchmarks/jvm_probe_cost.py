@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 import harness.pki as pki  # noqa: E402 - after the path is set
 from harness.build import probe_for  # noqa: E402
 from harness.engines.jsse import JsseEngine  # noqa: E402
-from harness.pipeline import discard, prepare  # noqa: E402
+from harness.run import discard, prepare  # noqa: E402
 from harness.scenario import Scenario, ServerIdentitySpec, load_scenario  # noqa: E402
 
 

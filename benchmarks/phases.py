@@ -57,9 +57,9 @@ class _Phases:
 
 def _instrument() -> None:
     import harness.build as build
-    import harness.diagnose as diagnose
-    import harness.pipeline as pipeline
-    import harness.server as server
+    import harness.diagnose.verdict as diagnose
+    import harness.run as pipeline
+    import harness.server.local as server
 
     _timed(build, "build_material", "PKI (certificates)")
     _timed(build, "scenario_store_bytes", "store bytes (JKS / PKCS#12)")

@@ -104,7 +104,7 @@ def cold_java(count: int) -> float:
     from harness.build import probe_for, write_scenario_files
     from harness.engines.jsse import encode_request
     from harness.scenario import load_scenario
-    from harness.server import LocalServer
+    from harness.server.local import LocalServer
 
     scenario = load_scenario(REPO / "scenarios" / "ok-rsa.toml")
     once = _java_once()
@@ -131,7 +131,7 @@ def server_rates(seconds: float) -> str:
 
 def one_more_jdk(repeat: int) -> tuple[float, float, str] | None:
     """The catalogue's jsse items on one JDK, then on two: what adding a JDK to a run costs."""
-    from harness.engines.jdks import JdkNotFound, discover, resolve
+    from harness.java.runtimes import JdkNotFound, discover, resolve
 
     found = discover()
     try:

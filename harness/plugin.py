@@ -40,9 +40,9 @@ from harness.scenario import Scenario, load_scenario
 # worker included: the heavy modules (pyjks, hypercorn, trustme, the
 # verifier) are imported when a scenario is set up, not at start-up.
 if TYPE_CHECKING:
-    from harness.diagnose import Verdict
-    from harness.pipeline import Ahead, Prepared
-    from harness.server import HandshakeRecord
+    from harness.diagnose.verdict import Verdict
+    from harness.run import Ahead, Prepared
+    from harness.server.local import HandshakeRecord
 
 __all__ = ["EngineRegistry", "ScenarioFile", "ScenarioItem", "ScenarioMismatch", "mtls_server", "mtls_stores"]
 
@@ -160,7 +160,7 @@ def _selected_jdks(config: pytest.Config) -> list[Any]:
     specs = config.getoption("mtls_jdk", None)
     if not specs:
         return []
-    from harness.engines.jdks import discover, resolve
+    from harness.java.runtimes import discover, resolve
 
     found = discover()
     runtimes: list[Any] = []
@@ -197,7 +197,7 @@ def _collect_roots_too(config: pytest.Config, roots: tuple[Path, ...]) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_engines_key] = EngineRegistry(_selected_jdks(config))
-    from harness.pipeline import Ahead
+    from harness.run import Ahead
 
     config.stash[_ahead_key] = Ahead()
     roots = scenario_roots(config)
@@ -223,13 +223,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    # Which scenario comes next, so it can be prepared while this one is probed (harness.pipeline).
+    # Which scenario comes next, so it can be prepared while this one is probed (harness.run).
     if isinstance(item, ScenarioItem):
         item.next_item = nextitem
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    from harness.ca_names import unavailable_reason
+    from harness.server.ca_names import unavailable_reason
 
     registry = config.stash[_engines_key]
     jdks = "".join(f"\n  jdk {r.version}: {r.home} ({r.origin})" for r in registry.jdks.values())
@@ -324,15 +324,15 @@ class ScenarioFile(pytest.File):
 
     def setup(self) -> None:
         """Build the stores and start the server once for all of this scenario's engines."""
-        from harness.pipeline import prepare
+        from harness.run import prepare
 
         keep = self.config.getoption("mtls_keep")
-        # Prepared in the background while the scenario before was probed, if it was (harness.pipeline).
+        # Prepared in the background while the scenario before was probed, if it was (harness.run).
         prepared = self.config.stash[_ahead_key].take(self.path) or prepare(self.scenario, keep)
         self.running = prepared
 
     def teardown(self) -> None:
-        from harness.pipeline import discard
+        from harness.run import discard
 
         running, self.running = self.running, None
         if running is not None:
@@ -372,7 +372,7 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         from harness.build import probe_for
-        from harness.diagnose import diagnose, scenario_evidence
+        from harness.diagnose.verdict import diagnose, scenario_evidence
 
         scenario = self.scenario_file.scenario
         running = self.scenario_file.running
@@ -432,7 +432,7 @@ class ScenarioItem(pytest.Item):
 
 def _ca_names_off(scenario: Scenario, running: Prepared, engine: str) -> str | None:
     """Why the server cannot advertise CA names, when this item's outcome depends on them."""
-    from harness.ca_names import unavailable_reason
+    from harness.server.ca_names import unavailable_reason
 
     server = scenario.server
     if not server.ca_names or server.client_auth == "none" or (off := unavailable_reason()) is None:
@@ -440,7 +440,7 @@ def _ca_names_off(scenario: Scenario, running: Prepared, engine: str) -> str | N
     # Only the JDK chooses its certificate by the names (X509KeyManager), and
     # only a keystore with a choice to make, or a chain the names do not reach,
     # behaves differently without them: then JSSE would send any key entry.
-    from harness.diagnose import reaches_ca_names
+    from harness.diagnose.verdict import reaches_ca_names
 
     keystore = running.keystore
     if engine != "jsse" or keystore is None or not keystore.key_entries:
@@ -476,7 +476,7 @@ def _report_lines(
     if outcome.error:
         lines.append(f"  raw error ({engine}): {_one_line(outcome.error)}")
     if record is not None:
-        from harness.server import describe_handshake
+        from harness.server.local import describe_handshake
 
         lines.append(f"  server: {describe_handshake(record)}")
     return lines

@@ -138,7 +138,7 @@ class ServerSpec:
     path: str = "/"
     status: int = 200
     identity: ServerIdentitySpec = field(default_factory=ServerIdentitySpec)
-    # Server personas (harness.personas, docs/scenarios.md): what the server
+    # Server personas (harness.server.personas, docs/scenarios.md): what the server
     # imitates, and the knobs that override it (None: the persona's own).
     persona: str = "openssl"
     rejection: str | None = None
@@ -166,7 +166,7 @@ class Expectation:
     def for_engine(self, engine: str, java_version: str | None = None) -> str:
         """The expected code; on jsse, the most specific ``[expect.jdk]`` prefix of ``java_version`` wins."""
         if engine == "jsse" and java_version and self.jdk:
-            from harness.javaversion import parse_version, version_matches
+            from harness.knowledge.javaversion import parse_version, version_matches
 
             have = parse_version(java_version)
             keyed = [(parse_version(k), v) for k, v in self.jdk.items()]

@@ -17,13 +17,13 @@ import tempfile
 from pathlib import Path
 
 from harness.build import probe_for, write_scenario_files
-from harness.diagnose import diagnose, scenario_evidence
+from harness.diagnose.verdict import diagnose, scenario_evidence
 from harness.engines.jsse import JsseEngine
 from harness.engines.python import PythonEngine
 from harness.errors import StoreError
 from harness.pki import build_material
 from harness.scenario import load_scenario
-from harness.server import LocalServer
+from harness.server.local import LocalServer
 from harness.stores import read_store
 from tests.conftest import SHIPPED
 from tests.test_catalogue import _s_client
@@ -49,8 +49,8 @@ def _jsse_summary(error: str | None, status: int | None) -> str:
 
 
 def _per_jdk() -> list[JsseEngine]:
-    from harness.engines.jdks import JdkNotFound, discover, resolve
     from harness.engines.jsse import jdk_of
+    from harness.java.runtimes import JdkNotFound, discover, resolve
 
     found, engines = discover(), []
     for spec in ("11.0.10", "17", "21"):

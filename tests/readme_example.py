@@ -20,7 +20,7 @@ _TIME = re.compile(r" in [0-9.]+s ")
 
 def run_output() -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", *COMMAND],
+        [sys.executable, "-m", "harness.cli.main", *COMMAND],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -398,7 +398,7 @@ CATALOGUE = (
 def _main(argv: list[str]) -> int:
     import sys
 
-    from harness.check import load_destination, run_check
+    from harness.check.core import load_destination, run_check
     from harness.engines.jsse import JsseEngine
     from harness.engines.python import PythonEngine
     from harness.scenario import load_scenario

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.build import build_scenario
-from harness.check import load_destination, run_check
+from harness.check.core import load_destination, run_check
 from harness.engines import Outcome, Probe
 from harness.engines.jsse import JsseEngine
 from harness.engines.python import PythonEngine
 from harness.scenario import load_scenario
-from harness.server import LocalServer
+from harness.server.local import LocalServer
 from tests.conftest import REPO
 from tests.realservers import CATALOGUE, SETUPS, Material, real_server
 from tests.test_realservers import PERSONA_SETUPS, client_sees

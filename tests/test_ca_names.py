@@ -1,6 +1,6 @@
 """Client CA names with no /proc, and the server without them where a Python cannot.
 
-The mechanism (``harness.ca_names``) is exercised end to end by test_fidelity.py
+The mechanism (``harness.server.ca_names``) is exercised end to end by test_fidelity.py
 (s_client lists the names; JSSE withholds a certificate whose issuer is not
 listed) and test_catalogue.py; here: that it reads no process maps, and that
 the fallback, forced, starts the server, says so in one line, and skips (or,
@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import trustme
 
-from harness import ca_names
 from harness.build import write_scenario_files
 from harness.errors import ServerError
 from harness.scenario import load_scenario
-from harness.server import LocalServer
+from harness.server import ca_names
+from harness.server.local import LocalServer
 from tests.conftest import REPO
 from tests.test_catalogue import _s_client
 from tests.test_cli import Served
@@ -60,7 +60,7 @@ def hook(event, args):
     elif event == "ctypes.dlopen":
         seen.append("dlopen " + str(args[0]))
 sys.addaudithook(hook)
-from harness import ca_names
+from harness.server import ca_names
 import _ssl
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ca_names.advertise(ctx, Path(sys.argv[1]))
@@ -232,7 +232,7 @@ def test_plugin_skips_only_scenarios_that_depend_on_the_names(
 def test_a_loader_that_raises_means_off_not_a_traceback(monkeypatch: pytest.MonkeyPatch, client_cas: Path) -> None:
     import ssl
 
-    from harness.fidelity import make_server_context
+    from harness.server.handshakes import make_server_context
 
     def refuse() -> tuple[ca_names.OpenSSL, ...]:
         raise OSError("dlopen refused")

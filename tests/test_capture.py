@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import trustme
 
+from harness.capture import capture, server_table
 from harness.scenario import load_scenario
-from harness.support.capture import capture, server_table
 from tests.conftest import Live, assert_one_line_error, cli
 
 # -- the harness's own server ------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from junitparser import JUnitXml
 
-from harness.cli import AUTO_MIN_SCENARIOS, auto_workers
+from harness.cli.main import AUTO_MIN_SCENARIOS, auto_workers
 from harness.engines import Probe
 from harness.engines.python import PythonEngine
 from harness.scenario import load_scenario
@@ -237,7 +237,7 @@ class Served:
 
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "harness.cli", "serve", *args],
+            [sys.executable, "-m", "harness.cli.main", "serve", *args],
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,

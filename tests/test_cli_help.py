@@ -6,7 +6,7 @@ import argparse
 import importlib.metadata
 from pathlib import Path
 
-from harness.cli import _parser
+from harness.cli.main import _parser
 from tests.conftest import assert_one_line_error, cli
 
 REPO = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from harness.build import probe_for, write_scenario_files
-from harness.diagnose import Evidence, diagnose, name_of
+from harness.diagnose.verdict import Evidence, diagnose, name_of
 from harness.engines.python import PythonEngine, alert_from_reason
 from harness.scenario import load_scenario
 

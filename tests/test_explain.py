@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.codes import OUTCOME_CODES
 from harness.errors import UsageError
-from harness.support.explain import Entry, explain, knowledge, load_knowledge
-from harness.support.facts import read_facts
+from harness.explain.facts import read_facts
+from harness.explain.ranking import Entry, explain, knowledge, load_knowledge
+from harness.knowledge.codes import OUTCOME_CODES
 from tests.conftest import REPO, assert_one_line_error, cli
 
 KNOWLEDGE = knowledge()
@@ -234,7 +234,7 @@ def test_cli_explain_argument_and_json(tmp_path: Path) -> None:
 def test_cli_explain_reads_stdin_and_files(tmp_path: Path) -> None:
     text = "javax.net.ssl.SSLHandshakeException: PKIX path building failed: unable to find valid certification path"
     done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "explain", "-"],
+        [sys.executable, "-m", "harness.cli.main", "explain", "-"],
         input=text,
         capture_output=True,
         text=True,

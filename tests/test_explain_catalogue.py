@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
+from harness.explain.facts import read_facts
+from harness.explain.ranking import explain, knowledge
 from harness.scenario import load_scenario
-from harness.support.explain import explain, knowledge
-from harness.support.facts import read_facts
 from tests.conftest import REPO, SHIPPED, require_tool
 from tests.jdk_debug import JdkRun, jdk_debug_run
 

@@ -107,7 +107,7 @@ def test_ctrl_c_during_a_real_build_leaves_nothing(tmp_path: Path) -> None:
     scenario.write_text(to_toml(doc) + "\n", "utf-8")
     out = tmp_path / "out"
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "build", str(scenario), "--out", str(out)],
+        [sys.executable, "-m", "harness.cli.main", "build", str(scenario), "--out", str(out)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

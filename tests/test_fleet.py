@@ -186,7 +186,7 @@ def _progress(folder: Path, tmp_path: Path, *, terminal: bool) -> str:
     leader, follower = pty.openpty()
     try:
         subprocess.run(
-            [sys.executable, "-m", "harness.cli", "check", str(folder), "--engine", "python"],
+            [sys.executable, "-m", "harness.cli.main", "check", str(folder), "--engine", "python"],
             cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower,
             timeout=300, check=False,
         )  # fmt: skip

@@ -27,17 +27,18 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from harness import limits, remote
-from harness import server as server_module
+from harness import limits
 from harness.build import Built, probe_for
-from harness.check import load_destination
+from harness.check.core import load_destination
 from harness.engines.python import PythonEngine
 from harness.errors import ScenarioError, StoreError, UsageError
-from harness.remote import ServerTooLarge, ServerTooSlow, inspect_server
 from harness.scenario import Scenario, load_scenario, parse_scenario
 from harness.secret import Secret
-from harness.server import LocalServer, running_ports
+from harness.server import local as server_module
+from harness.server.local import LocalServer, running_ports
 from harness.stores import jks_bytes, pkcs12_iteration_counts, read_store
+from harness.wire import inspect as remote
+from harness.wire.inspect import ServerTooLarge, ServerTooSlow, inspect_server
 from tests import abuse, hostile
 from tests.conftest import Live, WriteScenario, assert_one_line_error
 from tests.hostile import HostileServer, answer_then, drip
@@ -272,7 +273,7 @@ def test_check_refuses_a_fifo_keystore_as_a_finding(tmp_path: Path) -> None:
 def cli_argv() -> list[str]:
     import sys
 
-    return [sys.executable, "-m", "harness.cli"]
+    return [sys.executable, "-m", "harness.cli.main"]
 
 
 # -- TOML and JSON ---------------------------------------------------------------------------------
@@ -943,7 +944,7 @@ def test_an_edited_scenario_is_parsed_again(tmp_path: Path) -> None:
 
 
 def test_scenarios_prepared_ahead_are_the_same_and_unused_ones_are_removed(write_scenario: WriteScenario) -> None:
-    from harness.pipeline import Ahead, discard
+    from harness.run import Ahead, discard
 
     first = load_scenario(write_scenario(name="first"))
     second = load_scenario(write_scenario(name="second"))
@@ -970,7 +971,7 @@ def test_scenarios_prepared_ahead_are_the_same_and_unused_ones_are_removed(write
 
 
 def test_a_failed_preparation_is_raised_in_its_own_setup(write_scenario: WriteScenario, tmp_path: Path) -> None:
-    from harness.pipeline import Ahead
+    from harness.run import Ahead
 
     store = tmp_path / "gone.jks"
     store.write_bytes(b"x")

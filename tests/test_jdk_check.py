@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from harness.engines.jdks import Runtime, discover
+from harness.java.runtimes import Runtime, discover
 from harness.secret import Secret
 from tests.conftest import REPO, cli, require_tool
 
@@ -255,7 +255,7 @@ def test_server_ca_key_usage_as_jsse_judges_it(
     from harness.build import build_scenario
     from harness.files import write_atomic
     from harness.scenario import load_scenario
-    from harness.server import LocalServer, ServerFiles
+    from harness.server.local import LocalServer, ServerFiles
     from harness.stores import truststore_bytes
 
     usage = None
@@ -432,7 +432,7 @@ def test_static_tls_rsa_rule_and_the_live_jsse_verdicts(
     """A TLS 1.2 server with TLS_RSA suites only: cipher-mismatch for 24+, not for 21; live 25 refuses, 21 connects."""
     import ssl
 
-    from harness.engines import jdks
+    from harness.java import runtimes as jdks
 
     built, url = stdlib_server(ssl.TLSVersion.TLSv1_2, "AES128-GCM-SHA256")
     found = _static_check(built, url, "24", "21.0.3", cwd=tmp_path)

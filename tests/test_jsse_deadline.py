@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.build import Built, probe_for
-from harness.diagnose import Evidence, diagnose, scenario_evidence
+from harness.diagnose.verdict import Evidence, diagnose, scenario_evidence
 from harness.engines import jsse
 from harness.engines.jsse import JsseEngine
 from harness.engines.python import PythonEngine

@@ -52,7 +52,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from harness.build import Built, write_scenario_files
 from harness.scenario import load_scenario
-from harness.server import HandshakeRecord, LocalServer, RequestRecord
+from harness.server.local import HandshakeRecord, LocalServer, RequestRecord
 from tests.conftest import WriteScenario
 
 LOAD = os.environ.get("MTLS_LOAD") == "1"
@@ -595,7 +595,7 @@ def quiet_server_log(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     # The server logs a line per connection at INFO; were it captured (e.g.
     # --log-level=INFO), pytest would keep every line and the memory check
     # would measure pytest.
-    with caplog.at_level(logging.WARNING, logger="harness.server"):
+    with caplog.at_level(logging.WARNING, logger="harness.server.local"):
         yield
 
 

@@ -24,15 +24,15 @@ from pathlib import Path
 import pytest
 
 from harness.build import Built, probe_for, write_scenario_files
-from harness.diagnose import Evidence, diagnose
+from harness.diagnose.verdict import Evidence, diagnose
 from harness.engines import Outcome
 from harness.engines.jsse import JsseEngine
 from harness.engines.python import PythonEngine
 from harness.errors import StoreError
-from harness.remote import inspect_server
 from harness.scenario import Scenario, load_scenario
-from harness.server import LocalServer
+from harness.server.local import LocalServer
 from harness.stores import read_store
+from harness.wire.inspect import inspect_server
 from tests.conftest import REPO, unavailable
 from tests.realservers import SETUPS, Material, Running, missing, real_server
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from harness.codes import OUTCOME_CODES
+from harness.knowledge.codes import OUTCOME_CODES
 from harness.secret import Secret
 from harness.stores import read_store
 from tests.conftest import assert_one_line_error, cli

@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from harness.cli import main
-from harness.codes import OUTCOME_CODES
+from harness.cli.main import main
 from harness.errors import ScenarioError
+from harness.knowledge.codes import OUTCOME_CODES
 from harness.scenario import CertEntrySpec, KeyEntrySpec, Scenario, load_scenario, schema
 
 SCHEMA = json.loads(resources.files("harness").joinpath("scenario.schema.json").read_text("utf-8"))

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from harness.build import probe_for, write_scenario_files
-from harness.check import load_destination, render_text, run_check
+from harness.check.core import load_destination, render_text, run_check
 from harness.engines.python import PythonEngine
 from harness.errors import StoreError
 from harness.pki import build_material
 from harness.scenario import load_scenario
 from harness.secret import Secret
-from harness.server import LocalServer
+from harness.server.local import LocalServer
 from harness.stores import read_store
 from tests.conftest import REPO, SHIPPED
 
@@ -48,7 +48,7 @@ def _assert_clean(text: str, passwords: set[str], where: str) -> None:
 
 def _mtls(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "harness.cli.main", *args],
         cwd=cwd,
         env={**os.environ, **(env or {})},
         capture_output=True,
@@ -153,7 +153,7 @@ def test_serve_prints_no_password(tmp_path: Path) -> None:
     scenario = load_scenario(scenario_path)
     built = write_scenario_files(scenario, tmp_path / "built")
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "serve", str(built.folder), "--port", "0"],
+        [sys.executable, "-m", "harness.cli.main", "serve", str(built.folder), "--port", "0"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -4,7 +4,7 @@
 TLS stack, the one the platform runs. Both take a :class:`Probe` (where to POST,
 which stores, which passwords) and return an :class:`Outcome`: what the client
 saw, raw errors included. Turning an outcome into a verdict is
-``harness.diagnose``'s job, not the engines'.
+``harness.diagnose.verdict``'s job, not the engines'.
 """
 
 from __future__ import annotations

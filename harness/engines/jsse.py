@@ -8,7 +8,7 @@ passwords travel on that pipe only, never on a command line.
 
 The probe runs on any Java 11+ runtime, with or without a compiler: the
 package ships it compiled with ``--release 11`` (``java/mtls-probe.jar``, see
-``harness.engines.probe_jar``), used whenever it was built from the shipped
+``harness.java.jar``), used whenever it was built from the shipped
 source. Otherwise (the source was edited since) any ``javac`` found compiles it
 once, ``--release 11``, into ``$XDG_CACHE_HOME/mtls-harness/jsse/r11-<key>/``;
 a runtime with the ``jdk.compiler`` module but no ``javac`` runs the source
@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import IO, Any, cast, get_args
 
 from harness.engines import Outcome, Probe, Stage, server_seen
-from harness.engines.probe_jar import RELEASE, shipped_jar, source_sha256, sources
 from harness.errors import EngineUnavailable
+from harness.java.jar import RELEASE, shipped_jar, source_sha256, sources
 
 __all__ = [
     "Jdk",
@@ -50,7 +50,7 @@ __all__ = [
     "program_classpath",
 ]
 
-SOURCE = Path(__file__).with_name("java") / "MtlsProbe.java"
+SOURCE = Path(__file__).parent.parent / "java" / "MtlsProbe.java"
 MAIN_CLASS = "MtlsProbe"
 NO_JDK = (
     "no JDK found: install one (e.g. `apt install openjdk-17-jdk-headless`) or set JAVA_HOME, "
@@ -91,7 +91,7 @@ def find_jdk(env: Mapping[str, str] | None = None) -> Jdk | None:
     path = env.get("PATH", os.defpath)
     java = shutil.which("java", path=path)
     if java is None:
-        from harness.engines.jdks import discover
+        from harness.java.runtimes import discover
 
         found = discover(env)
         return jdk_of(found[0]) if found else None
@@ -100,7 +100,7 @@ def find_jdk(env: Mapping[str, str] | None = None) -> Jdk | None:
 
 
 def jdk_of(runtime: Any) -> Jdk:
-    """The engine's view of a :class:`harness.engines.jdks.Runtime`."""
+    """The engine's view of a :class:`harness.java.runtimes.Runtime`."""
     return Jdk(runtime.java, runtime.javac, runtime.version)
 
 
@@ -117,7 +117,7 @@ def _any_javac(jdk: Jdk, env: Mapping[str, str]) -> Path | None:
 
 def _has_compiler_module(java: Path) -> bool:
     """Whether the runtime can run the source launcher (a jlink image often lacks jdk.compiler)."""
-    from harness.engines.jdks import runtime_at
+    from harness.java.runtimes import runtime_at
 
     runtime = runtime_at(java.resolve(), "PATH")
     return runtime is None or runtime.has_module("jdk.compiler")
@@ -514,7 +514,7 @@ def _refine_hint(reply: dict[str, Any], probe: Probe, java_version: str) -> dict
         return {**reply, "codeHint": "truststore-empty"}
     if hint not in ("keystore-password-wrong", "truststore-password-wrong") or not java_version:
         return reply
-    from harness.engines.jdk_rules import pkcs12_algorithms, store_readable
+    from harness.knowledge.jdk_rules import pkcs12_algorithms, store_readable
 
     path = probe.keystore if hint == "keystore-password-wrong" else probe.truststore
     try:

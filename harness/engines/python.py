@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from harness.engines import Outcome, Probe, Stage, server_seen
 from harness.errors import StoreError
 from harness.files import scratch_dir
-from harness.remote import BODY_BYTES, ServerTooSlow, exchange_deadline, read_body
 from harness.stores import KeyEntry, read_store
+from harness.wire.inspect import BODY_BYTES, ServerTooSlow, exchange_deadline, read_body
 
 __all__ = ["PythonEngine", "alert_from_reason"]
 
@@ -141,7 +141,7 @@ class PythonEngine:
                 headers["Content-Type"] = probe.content_type
             target = (url.path or "/") + (f"?{url.query}" if url.query else "")
             # The timeout holds per read; the deadline for the whole answer (a server dripping bytes) and the
-            # body cap are harness.remote's (issue 15).
+            # body cap are harness.wire.inspect's (issue 15).
             with exchange_deadline(conn.sock, probe.timeout) as deadline:
                 try:
                     conn.request(probe.method, target, body=body_out, headers=headers)
@@ -183,7 +183,7 @@ def _watch_handshake(context: ssl.SSLContext, details: dict[str, str]) -> None:
     """Record, as the jsse engine does, whether the server asked for a certificate and whether one was sent.
 
     OpenSSL's message callback (CPython's debugging hook ``_msg_callback``, the
-    one harness.fidelity uses on the server side) sees each handshake message
+    one harness.server.handshakes uses on the server side) sees each handshake message
     in clear, TLS 1.3 included. It must never raise.
     """
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.engines.jdks import parse_version
+from harness.knowledge.javaversion import parse_version
 
 __all__ = [
     "CERT_RULES",

@@ -6,7 +6,7 @@ loop (one thread for every local server: a thread and a loop per server cost
 more than serving a scenario's handshake), waits for it to listen (with a
 deadline), and stops it cleanly. Its ASGI
 app accepts a POSTed message and answers with the client identity *as the
-server saw it*. Every handshake is recorded (``harness.fidelity``): the
+server saw it*. Every handshake is recorded (``harness.server.handshakes``): the
 accepted identity, or the OpenSSL reason the client was rejected.
 
 Only this module imports hypercorn.
@@ -37,8 +37,9 @@ from hypercorn.config import Config, Sockets
 from hypercorn.logging import Logger
 
 from harness.errors import ServerError
-from harness.fidelity import ClientAuth, HandshakeRecord, make_server_context
-from harness.personas import (
+from harness.pki import sha256_fingerprint
+from harness.server.handshakes import ClientAuth, HandshakeRecord, make_server_context
+from harness.server.personas import (
     NGINX_ERROR,
     NGINX_MISSING,
     Persona,
@@ -47,7 +48,6 @@ from harness.personas import (
     nginx_page,
     persona,
 )
-from harness.pki import sha256_fingerprint
 
 __all__ = [
     "HandshakeRecord",
@@ -61,7 +61,7 @@ __all__ = [
     "running_ports",
 ]
 
-log = logging.getLogger("harness.server")
+log = logging.getLogger("harness.server.local")
 
 POLICY_FILE = "server.json"
 
@@ -84,7 +84,7 @@ class ServerPolicy:
     tls_versions: tuple[str, ...] = ("1.2", "1.3")
     path: str = "/"
     status: int = 200
-    # harness.personas: the persona and the knobs that override it (None: its own).
+    # harness.server.personas: the persona and the knobs that override it (None: its own).
     persona: str = "openssl"
     rejection: str | None = None
     client_cert_request: str | None = None
@@ -431,7 +431,7 @@ class LocalServer:
             )
 
     def _start_java(self) -> None:
-        from harness.javaserver import JavaServerProcess  # only this persona needs a JVM
+        from harness.server.java_persona import JavaServerProcess  # only this persona needs a JVM
 
         def on_request(method: str, path: str, status: int, subject: str | None) -> None:
             identity = {"subject": subject} if subject else None

@@ -1,7 +1,7 @@
 """Outcome codes, in one place: from what the client saw, what the server recorded, and the material.
 
 Inputs: an engine's :class:`~harness.engines.Outcome` (raw errors, alerts),
-the server's :class:`~harness.fidelity.HandshakeRecord` of the same connection
+the server's :class:`~harness.server.handshakes.HandshakeRecord` of the same connection
 when the server is ours, and :class:`Evidence` (the stores, the server chain,
 the CAs the server trusts or names). Output: a :class:`Verdict` with the
 outcome code, the side that rejected, and an explanation and fix in the
@@ -25,11 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
-from harness.codes import SUMMARIES
 from harness.engines import Outcome
-from harness.fidelity import HandshakeRecord
+from harness.knowledge.codes import SUMMARIES
 from harness.pki import Material
 from harness.scenario import Scenario
+from harness.server.handshakes import HandshakeRecord
 from harness.stores import KeyEntry, StoreContents
 
 __all__ = [
@@ -688,7 +688,7 @@ def _from_hint(outcome: Outcome, evidence: Evidence) -> Verdict:
         "keystore-password-wrong": "set keystorePass to the password the keystore was saved with",
         "truststore-password-wrong": "set truststorePass to the password the truststore was saved with",
         "store-unreadable": "re-create the store (see README, Before go-live) and check keystoreFile/truststoreFile",
-        # The JDK-matrix codes (issue 11): jdk_rules.py and harness/jdk_check.py find them.
+        # The JDK-matrix codes (issue 11): jdk_rules.py and harness/check/jdk.py find them.
         **JDK_FIXES,
     }
     return Verdict(code, "client", error, fixes.get(code, ""))
@@ -700,7 +700,7 @@ def _server_rejected(record: HandshakeRecord, outcome: Outcome, evidence: Eviden
     if record.reason == "JSSE":
         return _jsse_server_rejected(record, outcome, evidence)
     if any("chain too long" in e for e in record.verify_errors):
-        # The apache persona's SSLVerifyDepth refusal (harness.personas).
+        # The apache persona's SSLVerifyDepth refusal (harness.server.personas).
         return _chain_too_long(outcome, evidence, f"{said}; {record.verify_errors[0]}")
     if record.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE":
         return _refine_client_cert("client-cert-missing", evidence, said)

@@ -1,6 +1,6 @@
 """``check`` as a command: one destination, or a fleet of them in parallel.
 
-``harness.check`` judges one destination; this module reads the command's
+``harness.check.core`` judges one destination; this module reads the command's
 options (the request to send, the date to judge for, the engines), runs the
 destinations with bounded concurrency and a deadline each, and writes the
 reports: text (one destination in full, a fleet as a table), ``--json``,
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.check import Destination, Report, Request, render_text, run_check, write_report_junit
+from harness.check.core import Destination, Report, Request, render_text, run_check, write_report_junit
 from harness.engines import Engine
 from harness.errors import HarnessError, UsageError
 from harness.outputs import check_output_file, write_output
@@ -160,7 +160,7 @@ def destination_files(paths: Sequence[Path]) -> tuple[list[Path], bool]:
 
 
 def _check(args: argparse.Namespace, password: PasswordOf) -> int:
-    from harness.check import load_destination
+    from harness.check.core import load_destination
 
     now = dt.datetime.now(dt.UTC)
     at = parse_at(args.at, now) if args.at else None
@@ -172,7 +172,7 @@ def _check(args: argparse.Namespace, password: PasswordOf) -> int:
         keystore_password=password(args, "keystore"),
         truststore_password=password(args, "truststore"),
     )
-    from harness.jdk_check import jsse_engines
+    from harness.check.jdk import jsse_engines
 
     jdks = jsse_engines(args.jdk)  # the JDKs that judge the stores (and, with a URL, shake hands)
     engines: list[Engine] = _engines("python") if destination.url and args.engine in ("python", "all") else []
@@ -264,7 +264,7 @@ class _Pool:
 
 def run_fleet(args: argparse.Namespace, files: Sequence[Path], password: PasswordOf) -> int:
     """Check every destination, ``--concurrency`` at a time, each bounded by ``--destination-timeout``."""
-    from harness.check import load_destination
+    from harness.check.core import load_destination
 
     now = dt.datetime.now(dt.UTC)
     at = parse_at(args.at, now) if args.at else None
@@ -424,7 +424,7 @@ def write_fleet_junit(rows: Sequence[Row], path: Path) -> None:
         cases.append(
             Case(
                 name=str(row.path),
-                classname="mtls-harness.check",
+                classname="mtls-harness.check.core",
                 failure=None if row.ready else f"not ready: {row.first_finding()}\n{text}",
                 output=text if row.ready else "",
                 seconds=row.seconds,

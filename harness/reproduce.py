@@ -341,12 +341,12 @@ def _render(doc: dict[str, Any]) -> str:
 
 def _run_scenario(path: Path, engine_name: str) -> str:
     from harness.build import probe_for, write_scenario_files
-    from harness.diagnose import diagnose, scenario_evidence
+    from harness.diagnose.verdict import diagnose, scenario_evidence
     from harness.engines.jsse import JsseEngine
     from harness.engines.python import PythonEngine
     from harness.pki import build_material
     from harness.scenario import load_scenario
-    from harness.server import LocalServer
+    from harness.server.local import LocalServer
     from harness.stores import read_store
 
     scenario = load_scenario(path)
@@ -386,8 +386,8 @@ def _run_scenario(path: Path, engine_name: str) -> str:
 
 def _check_code(destination: Any) -> str:
     """The code ``check`` gives on the customer's stores (no live part: nothing is sent)."""
-    from harness.check import run_check
-    from harness.codes import OUTCOME_CODES
+    from harness.check.core import run_check
+    from harness.knowledge.codes import OUTCOME_CODES
 
     report = run_check(destination)
     if report.errors:
@@ -445,8 +445,8 @@ def reproduce(
     force: bool = False,
     engine: str = "jsse",
 ) -> Reproduction:
-    from harness.check import Destination, load_destination
-    from harness.remote import split_url
+    from harness.check.core import Destination, load_destination
+    from harness.wire.inspect import split_url
 
     _prepare_out(out, force)
     captured = _load_profile(profile) if profile is not None else None
@@ -557,7 +557,7 @@ def reproduce(
     }
     explain_code = None
     if error:
-        from harness.support.explain import explain
+        from harness.explain.ranking import explain
 
         explain_code = explain(error).codes()[0]
     with tempfile.TemporaryDirectory(prefix="mtls-reproduce-") as scratch:

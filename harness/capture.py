@@ -2,7 +2,7 @@
 
 What goes over the wire, and nothing else:
 - TLS handshakes without a client certificate: one through
-  :func:`harness.remote.inspect_server` (the chain and the CertificateRequest's
+  :func:`harness.wire.inspect.inspect_server` (the chain and the CertificateRequest's
   CA names), one pinned to each TLS version (1.3, 1.2, 1.1, 1.0) to learn
   which it accepts and with which cipher, and, for a host name, one without
   SNI to compare.
@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from harness.errors import UsageError
 from harness.files import write_atomic
-from harness.remote import ServerView, inspect_server, split_url
+from harness.wire.inspect import ServerView, inspect_server, split_url
 
 __all__ = ["Profile", "capture", "check_out", "server_table", "write_profile"]
 

@@ -10,7 +10,7 @@ from: a jar whose source hash differs from the shipped source is never used.
 
 Rebuild after editing the Java source (``make probe``)::
 
-    python -m harness.engines.probe_jar
+    python -m harness.java.jar
 
 The jar is a plain zip with sorted entries and fixed timestamps, so the same
 ``javac`` builds the same bytes (tests/test_jdks.py rebuilds and compares).
@@ -39,7 +39,7 @@ __all__ = [
     "sources",
 ]
 
-JAVA_DIR = Path(__file__).with_name("java")
+JAVA_DIR = Path(__file__).parent
 SOURCE = JAVA_DIR / "MtlsProbe.java"
 SERVER_SOURCE = JAVA_DIR / "MtlsServer.java"
 JAR = JAVA_DIR / "mtls-probe.jar"

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from harness.diagnose import (
+from harness.diagnose.verdict import (
     Evidence,
     Verdict,
     diagnose,
@@ -36,9 +36,9 @@ from harness.diagnose import (
 )
 from harness.engines import Engine, Outcome, Probe
 from harness.errors import StoreError, UsageError
-from harness.remote import ServerView, inspect_server, split_url
 from harness.secret import Secret
 from harness.stores import KeyEntry, Role, StoreContents, read_store
+from harness.wire.inspect import ServerView, inspect_server, split_url
 
 __all__ = [
     "CHECKS",
@@ -355,7 +355,7 @@ def run_check(
     engine_choice: str = "all",
 ) -> Report:
     """``jdks``: the jsse engines whose JDKs judge the stores, and versions with no runtime here (issue 11)."""
-    from harness.jdk_check import check_key_entries, check_missing_versions, check_with_jdks
+    from harness.check.jdk import check_key_entries, check_missing_versions, check_with_jdks
 
     now = at or dt.datetime.now(dt.UTC)
     report = Report(destination, at=now, at_given=at is not None, engine_choice=engine_choice)
@@ -1024,7 +1024,7 @@ def write_report_junit(report: Report, path: Path) -> None:
         cases.append(
             Case(
                 name=check,
-                classname="mtls-harness.check",
+                classname="mtls-harness.check.core",
                 failure=text if errors else None,
                 output="" if errors else text,
                 skipped=skipped,

@@ -8,7 +8,7 @@ Java before 8u301 / 11.0.12 cannot read an OpenSSL 3 PKCS#12 at all. So every
 JDK named by ``--jdk`` (or the default one) loads the same files through the
 probe (KeyStore, KeyManagerFactory, TrustManagerFactory; no network), and its
 verdict replaces the static one where they differ. A version with no runtime
-here gets the static rules of ``harness.engines.jdk_rules`` and a note that no
+here gets the static rules of ``harness.knowledge.jdk_rules`` and a note that no
 live JSSE verdict was run for it.
 """
 
@@ -22,22 +22,22 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from harness.diagnose import JDK_FIXES
+from harness.diagnose.verdict import JDK_FIXES
 from harness.engines import Probe
-from harness.engines.jdk_rules import (
+from harness.errors import HarnessError
+from harness.knowledge.javaversion import parse_version
+from harness.knowledge.jdk_rules import (
     CERT_RULES,
     client_tls_versions,
     has_feature,
     pkcs12_algorithms,
     store_readable,
 )
-from harness.errors import HarnessError
-from harness.javaversion import parse_version
 
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from harness.check import Destination, Report
+    from harness.check.core import Destination, Report
     from harness.engines.jsse import JsseEngine
     from harness.stores import StoreContents
 
@@ -46,8 +46,8 @@ __all__ = ["check_key_entries", "check_missing_versions", "check_with_jdks", "js
 
 def jsse_engines(specs: Sequence[str] | None) -> tuple[list[JsseEngine], list[str]]:
     """One jsse engine per ``--jdk`` runtime found (the default JDK without ``--jdk``), and the versions not found."""
-    from harness.engines.jdks import JdkNotFound, discover, resolve
     from harness.engines.jsse import JsseEngine, jdk_of
+    from harness.java.runtimes import JdkNotFound, discover, resolve
 
     if not specs:
         return [JsseEngine()], []  # unavailable: the live checks say so, the stores get the static reading
@@ -255,7 +255,7 @@ def server_hello(url: str, timeout: float, tls: str, ciphers: str | None = None)
     and it stops when the server asks for the certificate it does not get.
     None when it cannot tell (no connection, no answer at all).
     """
-    from harness.remote import split_url
+    from harness.wire.inspect import split_url
 
     host, port, _ = split_url(url)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -388,7 +388,7 @@ def _chain_rules(report: Report, chain: Sequence[x509.Certificate], version: str
     """jdk.certpath.disabledAlgorithms on the server's chain, as Java ``version`` validates it."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from harness.diagnose import name_of
+    from harness.diagnose.verdict import name_of
 
     for rule in CERT_RULES:
         if not has_feature(rule.feature, version):

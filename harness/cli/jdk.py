@@ -33,7 +33,7 @@ def add_jdk_command(commands: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from harness.engines.jdks import cache_root, discover
+    from harness.java.runtimes import cache_root, discover
 
     found = discover()
     if not found:
@@ -47,7 +47,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _install(args: argparse.Namespace) -> int:
-    from harness.engines.jdks import JdkNotFound, discover, install, resolve
+    from harness.java.runtimes import JdkNotFound, discover, install, resolve
 
     found = discover()
     for version in args.versions:
@@ -66,7 +66,7 @@ def _install(args: argparse.Namespace) -> int:
 
 def resolve_for_run(specs: list[str] | None) -> list[Any]:
     """Every ``--jdk`` of ``run`` resolved now, so that a missing one is one line and exit 2."""
-    from harness.engines.jdks import discover, resolve
+    from harness.java.runtimes import discover, resolve
 
     if not specs:
         return []

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from harness.cli.jdk import add_jdk_command, add_jdk_option
 from harness.errors import HarnessError, UsageError
-from harness.jdk_cli import add_jdk_command, add_jdk_option
 
 if TYPE_CHECKING:
     from harness.secret import Secret
@@ -205,7 +205,7 @@ def _parser() -> _Parser:
     _password_options(truststore, "", "the new truststore's password")
     truststore.set_defaults(handler=_truststore)
     add_jdk_command(commands)
-    from harness.support.commands import add_commands  # explain, capture, reproduce (issue 12)
+    from harness.cli.support import add_commands  # explain, capture, reproduce (issue 12)
 
     add_commands(commands)
     return parser
@@ -346,7 +346,7 @@ def _pytest_paths(paths: Sequence[Path], files: Sequence[Path]) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.jdk_cli import resolve_for_run
+    from harness.cli.jdk import resolve_for_run
     from harness.outputs import check_output_file, check_output_folder, write_output
     from harness.scenario import load_scenario
 
@@ -441,7 +441,7 @@ def _check_bindable(address: str) -> None:
     """Refuse (exit 2) an address this machine cannot listen on, before any store is written."""
     import socket
 
-    from harness.server import address_family
+    from harness.server.local import address_family
 
     with socket.socket(address_family(address), socket.SOCK_STREAM) as probe:
         try:
@@ -462,7 +462,7 @@ def _serve(args: argparse.Namespace) -> int:
     from harness.build import write_scenario_files
     from harness.files import write_atomic
     from harness.scenario import load_scenario
-    from harness.server import LocalServer, ServerFiles
+    from harness.server.local import LocalServer, ServerFiles
 
     source: Path = args.source
     address: str = args.bind
@@ -500,7 +500,7 @@ def _serve(args: argparse.Namespace) -> int:
                 write_atomic(destination, (json.dumps(doc, indent=2) + "\n").encode(), private=True)
             _print_line(f"listening on {server.url}")
             if files.policy.ca_names and files.policy.client_auth != "none":
-                from harness.ca_names import unavailable_reason
+                from harness.server.ca_names import unavailable_reason
 
                 if (off := unavailable_reason()) is not None:
                     sys.stderr.write(f"mtls-harness serve: {off}\n")
@@ -532,7 +532,7 @@ def _engines(choice: str) -> list[Any]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from harness.fleet import check_command
+    from harness.check.fleet import check_command
 
     return check_command(args, _password)
 
@@ -604,8 +604,8 @@ def _truststore(args: argparse.Namespace) -> int:
     from harness.files import write_atomic
     from harness.outputs import write_output
     from harness.pki import sha256_fingerprint
-    from harness.remote import inspect_server
     from harness.stores import alias_for, read_store, truststore_bytes
+    from harness.wire.inspect import inspect_server
 
     _refuse_overwrite(args.out, args.force)
     extra = []

@@ -1,6 +1,6 @@
 """Server-side TLS fidelity: make the local server fail the way production MTLS servers fail.
 
-Only ``harness.server`` imports this module. ``make_server_context`` returns an
+Only ``harness.server.local`` imports this module. ``make_server_context`` returns an
 ``ssl.SSLContext`` subclass for asyncio servers (hypercorn passes it to
 ``loop.create_server(ssl=...)``) that, compared with a plain context:
 
@@ -12,7 +12,7 @@ Only ``harness.server`` imports this module. ``make_server_context`` returns an
   until the client's EOF, so clients see ``unknown_ca`` and the like, not EOF
   or a reset (asyncio drops the queued alert, see ``_RecordingSSLObject``);
 * advertises the acceptable client CA names in the CertificateRequest (TLS 1.2
-  and 1.3), which the stdlib cannot do (``harness.ca_names``: proved before any
+  and 1.3), which the stdlib cannot do (``harness.server.ca_names``: proved before any
   write; where this Python cannot, the server runs without them).
 
 Reference behaviour: ``openssl s_server -Verify 2 -verify_return_error``.
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from harness import ca_names
-from harness.ca_names import CaNamesUnavailable
 from harness.errors import ServerError
+from harness.server import ca_names
+from harness.server.ca_names import CaNamesUnavailable
 
 __all__ = ["ClientAuth", "HandshakeRecord", "Rejection", "make_server_context"]
 
@@ -91,7 +91,7 @@ class _Settings:
 
 
 # The connection whose handshake runs on this thread: OpenSSL's verify callback
-# (harness.personas) runs inside SSL_do_handshake, on the caller's thread, and
+# (harness.server.personas) runs inside SSL_do_handshake, on the caller's thread, and
 # files what it saw here.
 _current = threading.local()
 
@@ -336,7 +336,7 @@ def make_server_context(
     ``linger_seconds`` or ``linger_bytes`` (checked as data arrives) and at most
     the ``ssl_handshake_timeout`` counted from the connection's start.
     ``rejection`` says how a rejected certificate is answered (see ``Rejection``;
-    ``http`` needs a persona's verify callback, harness.personas). With
+    ``http`` needs a persona's verify callback, harness.server.personas). With
     ``post_handshake`` the handshake asks for no certificate: the server asks
     after it (TLS 1.3 post-handshake authentication), per request.
     Refuses what it cannot serve with ``ServerError``.
@@ -387,7 +387,7 @@ def make_server_context(
             ) from None
     ctx._msg_callback = _note_alert  # type: ignore[attr-defined]
     if advertise_ca_names and client_cas is not None and client_auth != "none":
-        # Where this Python cannot (harness.ca_names), the server runs without
+        # Where this Python cannot (harness.server.ca_names), the server runs without
         # them; the reports say so and skip what depends on them.
         with contextlib.suppress(CaNamesUnavailable):
             ca_names.advertise(ctx, client_cas)

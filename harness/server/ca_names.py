@@ -1,6 +1,6 @@
 """Acceptable client CA names for a server ``ssl.SSLContext``, which the stdlib cannot set.
 
-Only ``harness.fidelity`` (the server's context) and the reports that say why
+Only ``harness.server.handshakes`` (the server's context) and the reports that say why
 CA names are off use this module.
 
 Why not the stdlib: ``load_verify_locations`` only fills the trust store, and

@@ -4,7 +4,7 @@ Run from the shipped jar beside the JSSE probe (or classes compiled into the
 cache; the source launcher only as the last resort), JDK 11+, from the server
 files ``build`` writes; each listener binds 127.0.0.1 on an ephemeral port
 and reports each connection on stdout, which becomes the same
-:class:`~harness.fidelity.HandshakeRecord` / request records as the local
+:class:`~harness.server.handshakes.HandshakeRecord` / request records as the local
 server's.
 
 One JVM per Python process and JDK hosts every listener (a JVM start is 0.5 to
@@ -34,13 +34,13 @@ from typing import IO
 
 from harness.engines.jsse import find_jdk, program_classpath
 from harness.errors import ServerError
-from harness.fidelity import HandshakeRecord
+from harness.server.handshakes import HandshakeRecord
 
 __all__ = ["JavaServerProcess", "host_pid"]
 
-log = logging.getLogger("harness.server")
+log = logging.getLogger("harness.server.local")
 
-SOURCE = Path(__file__).with_name("engines") / "java" / "MtlsServer.java"
+SOURCE = Path(__file__).parent.parent / "java" / "MtlsServer.java"
 _AUTH = {"required": "need", "optional": "want", "none": "none"}
 _FLAGS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData")
 OPEN_TIMEOUT = 10.0  # a running host's answer to "open" (a fresh one has the caller's start_timeout)

@@ -1,6 +1,6 @@
 """The support commands of ``mtls-harness``: explain, capture, reproduce.
 
-``harness/cli.py`` calls :func:`add_commands`; each handler imports its module
+``harness/cli/main.py`` calls :func:`add_commands`; each handler imports its module
 only when it runs, so ``mtls-harness --help`` stays fast.
 """
 
@@ -88,7 +88,7 @@ def _read_text(args: argparse.Namespace) -> str:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from harness.support.explain import explain
+    from harness.explain.ranking import explain
 
     result = explain(_read_text(args))
     print(result.to_json() if args.json else result.render())
@@ -96,7 +96,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _capture(args: argparse.Namespace) -> int:
-    from harness.support.capture import capture, check_out, write_profile
+    from harness.capture import capture, check_out, write_profile
 
     if args.out is not None:
         check_out(args.out, force=args.force)
@@ -110,7 +110,7 @@ def _capture(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from harness.support.reproduce import reproduce
+    from harness.reproduce import reproduce
 
     error: str | None = args.error
     if error is not None and error.startswith("@"):

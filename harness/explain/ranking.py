@@ -1,7 +1,7 @@
 """``explain``: ranked candidate causes (outcome codes) for a pasted error text.
 
 The knowledge is data (``knowledge.toml``): each entry fires on phrases and/or
-facts (:mod:`harness.support.facts`) and adds its weight to one code. Codes are
+facts (:mod:`harness.explain.facts`) and adds its weight to one code. Codes are
 ranked by score; ties keep the file's order. Nothing fired: ``handshake-failed``,
 said honestly, rather than a guess.
 """
@@ -17,9 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from harness.codes import SUMMARIES
 from harness.errors import UsageError
-from harness.support.facts import Facts, read_facts
+from harness.explain.facts import Facts, read_facts
+from harness.knowledge.codes import SUMMARIES
 
 __all__ = ["Candidate", "Entry", "Explanation", "Knowledge", "explain", "knowledge"]
 
@@ -148,7 +148,7 @@ def load_knowledge(text: str) -> Knowledge:
     codes: dict[str, CodeInfo] = {}
     for code, info in doc.get("codes", {}).items():
         if code not in SUMMARIES:
-            raise ValueError(f"codes.{code}: not an outcome code (harness/codes.py)")
+            raise ValueError(f"codes.{code}: not an outcome code (harness/knowledge/codes.py)")
         unknown = set(info) - {"look_at", "fix", "scenario", "pending"}
         if unknown:
             raise ValueError(f"codes.{code}: unknown keys {sorted(unknown)}")
@@ -192,7 +192,7 @@ def load_knowledge(text: str) -> Knowledge:
 @functools.cache
 def knowledge() -> Knowledge:
     """The shipped knowledge file."""
-    text = resources.files("harness.support").joinpath("knowledge.toml").read_text("utf-8")
+    text = resources.files("harness.knowledge").joinpath("explain.toml").read_text("utf-8")
     return load_knowledge(text)
 
 
