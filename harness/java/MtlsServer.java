@@ -35,7 +35,7 @@ import javax.net.ssl.TrustManagerFactory;
 /**
  * The "java" server persona: a JSSE SSLServerSocket as Jetty, Netty or Tomcat run it.
  *
- * One JVM serves many listeners (harness/javaserver.py runs it with --host; arguments are not read).
+ * One JVM serves many listeners (harness/server/java_persona.py runs it with --host; arguments are not read).
  * Commands on stdin, one a line, fields separated by tabs (paths may hold spaces):
  * "open ID CHAIN.pem KEY.pem CLIENT-CAS.pem|- need|want|none TLSv1.2,TLSv1.3 PATH STATUS CHECK-NAMES(true|false)"
  * answers "ID listening PORT" (or "ID failed REASON", and the host goes on); "close ID" closes that
