@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import harness.pki as pki  # noqa: E402 - after the path is set
+import harness.pki.certificates as pki  # noqa: E402 - after the path is set
 from harness.build import probe_for  # noqa: E402
 from harness.engines.jsse import JsseEngine  # noqa: E402
 from harness.run import discard, prepare  # noqa: E402

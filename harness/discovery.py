@@ -23,7 +23,7 @@ MARKER_TABLE = "expect"
 
 # "[expect]" or "[expect.engines]" at the start of a line.
 _MARKER_LINE = re.compile(rb"^[ \t]*\[[ \t]*expect[ \t]*[\].]", re.MULTILINE)
-# Larger files are judged by the marker line alone; scenario.py enforces its own limits.
+# Larger files are judged by the marker line alone; harness.scenario enforces its own limits.
 _PARSE_LIMIT = 1 << 20
 
 

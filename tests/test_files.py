@@ -19,7 +19,7 @@ import pytest
 
 import harness.build
 import harness.files
-import harness.pki
+import harness.pki.keys
 from harness.build import build_scenario
 from harness.files import write_atomic
 from harness.pki import KEY_CACHE_ENV, build_material
@@ -138,12 +138,12 @@ def test_key_cache_is_opt_in_private_and_reused(tmp_path: Path, monkeypatch: pyt
     scenario = load_scenario(_rsa4096_scenario(tmp_path))
     cache = tmp_path / "cache"
     monkeypatch.delenv(KEY_CACHE_ENV, raising=False)
-    monkeypatch.setattr(harness.pki, "_pool", {})
+    monkeypatch.setattr(harness.pki.keys, "_pool", {})
     build_material(scenario)
     assert not cache.exists()  # nothing cached unless asked
 
     monkeypatch.setenv(KEY_CACHE_ENV, str(cache))
-    monkeypatch.setattr(harness.pki, "_pool", {})
+    monkeypatch.setattr(harness.pki.keys, "_pool", {})
     first = build_material(scenario).issued["client"].key
     files = sorted(cache.iterdir())
     assert [f.name for f in files] == ["rsa-4096-0.pem"]
@@ -151,15 +151,15 @@ def test_key_cache_is_opt_in_private_and_reused(tmp_path: Path, monkeypatch: pyt
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
 
     # A new process (a fresh pool) reads the key back instead of generating one.
-    monkeypatch.setattr(harness.pki, "_pool", {})
+    monkeypatch.setattr(harness.pki.keys, "_pool", {})
 
     def no_generation(key_type: str) -> Any:
         if key_type == "rsa-4096":
             raise AssertionError("the cached RSA-4096 key was generated again")
         return real_generate(key_type)
 
-    real_generate = harness.pki.generate_key
-    monkeypatch.setattr(harness.pki, "generate_key", no_generation)
+    real_generate = harness.pki.keys.generate_key
+    monkeypatch.setattr(harness.pki.keys, "generate_key", no_generation)
     second = build_material(scenario).issued["client"].key
     assert second.private_numbers() == first.private_numbers()
 
@@ -169,7 +169,7 @@ def test_key_cache_ignores_a_damaged_file(tmp_path: Path, monkeypatch: pytest.Mo
     cache.mkdir(mode=0o700)
     (cache / "rsa-4096-0.pem").write_bytes(b"-----BEGIN PRIVATE KEY-----\ngarbage\n")
     monkeypatch.setenv(KEY_CACHE_ENV, str(cache))
-    monkeypatch.setattr(harness.pki, "_pool", {})
+    monkeypatch.setattr(harness.pki.keys, "_pool", {})
     scenario = load_scenario(_rsa4096_scenario(tmp_path))
     key = build_material(scenario).issued["client"].key
     assert key.key_size == 4096
@@ -188,20 +188,20 @@ def test_distinct_keys_within_a_scenario_shared_across(tmp_path: Path) -> None:
 def test_prefetched_keys_are_made_once_and_waited_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """build_material right after prefetch_keys waits for the keys in the making; none is made twice."""
     made: list[str] = []
-    real_generate = harness.pki.generate_key
+    real_generate = harness.pki.keys.generate_key
 
     def slow_generate(key_type: str) -> Any:
         made.append(key_type)
         time.sleep(0.05)  # long enough for build_material to ask for a key still being made
         return real_generate(key_type)
 
-    monkeypatch.setattr(harness.pki, "_pool", {})
-    monkeypatch.setattr(harness.pki, "generate_key", slow_generate)
+    monkeypatch.setattr(harness.pki.keys, "_pool", {})
+    monkeypatch.setattr(harness.pki.keys, "generate_key", slow_generate)
     scenario = parse_scenario(to_toml(BASE) + "\n", tmp_path / "prefetch.toml")
     harness.pki.prefetch_keys(scenario)
     material = build_material(scenario)
     slots = harness.pki.key_slots(scenario)
     assert sorted(made) == sorted(key_type for key_type, _ in slots)  # each pooled key made exactly once
     assert {material.issued[n].key for n in ("client-root", "client-ca", "client")} == {
-        harness.pki._pool[slot] for slot in slots
+        harness.pki.keys._pool[slot] for slot in slots
     }

@@ -1,0 +1,124 @@
+"""JKS and JCEKS stores, through pyjks: written as ``keytool`` writes them, read with the JDK's limits.
+
+Only this module imports pyjks (``jks``; installed as purejks, its pure-Python fork).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import jks
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+
+from harness.errors import StoreError
+from harness.limits import STORE_ENTRIES
+from harness.pki import PrivateKey
+from harness.secret import Secret
+from harness.stores.entries import (
+    SKIP_RSA_CHECK,
+    CertEntry,
+    KeyEntry,
+    Role,
+    StoreContents,
+    StoreType,
+    parsed,
+    usable_key,
+)
+from harness.stores.refusals import damaged_entry, too_many_entries, wrong_password
+
+__all__ = ["jks_bytes", "read_jks"]
+
+
+def jks_bytes(
+    key_entries: Sequence[tuple[str, PrivateKey, Sequence[x509.Certificate]]],
+    cert_entries: Sequence[tuple[str, x509.Certificate]],
+    password: Secret,
+    key_password: Secret | None = None,
+) -> bytes:
+    """A JKS store as ``keytool`` writes it. Aliases must already be lower case (JKS rule)."""
+    entries: list[jks.PrivateKeyEntry | jks.TrustedCertEntry] = []
+    for alias, key, chain in key_entries:
+        pkcs8 = key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        entry = jks.PrivateKeyEntry.new(alias, [c.public_bytes(serialization.Encoding.DER) for c in chain], pkcs8)
+        # pyjks encrypts key entries with the store password when saving, unless
+        # an entry is already encrypted: that is how a differing key password is
+        # written (to reproduce "Cannot recover key").
+        entry.encrypt((key_password or password).reveal())
+        entries.append(entry)
+    for alias, cert in cert_entries:
+        entries.append(jks.TrustedCertEntry.new(alias, cert.public_bytes(serialization.Encoding.DER)))
+    data: bytes = jks.KeyStore.new("jks", entries).saves(password.reveal())
+    return data
+
+
+# The JDK (com.sun.crypto.provider.KeyProtector) refuses a JCEKS key protected with more PBE
+# iterations than this; pyjks would run them all, in Python: hours for a damaged count.
+_JCE_MAX_ITERATIONS = 5_000_000
+
+
+def read_jks(path: Path, data: bytes, kind: StoreType, password: Secret, role: Role, where: str) -> StoreContents:
+    # The header declares the entry count (magic, version, count: three big-endian ints); refused before
+    # pyjks loops over it.
+    declared = int.from_bytes(data[8:12], "big")
+    if declared > STORE_ENTRIES.value:
+        raise too_many_entries(where, role, declared)
+    try:
+        # Keys are decrypted here, not by loads(): after the integrity check, with a bounded iteration count.
+        store = jks.KeyStore.loads(data, password.reveal(), try_decrypt_keys=False)
+        for alias, entry in store.private_keys.items():
+            if _jce_iterations(entry) > _JCE_MAX_ITERATIONS:
+                raise damaged_entry(where, kind, role, alias, "its key's PBE iteration count is above the JDK's limit")
+            with contextlib.suppress(jks.util.DecryptionFailureException):
+                entry.decrypt(password.reveal())  # with another key password, the entry stays locked
+    except StoreError:
+        raise
+    except jks.util.KeystoreSignatureException:
+        raise wrong_password(where, role) from None
+    except Exception as exc:  # noqa: BLE001 - pyjks raises struct, pyasn1 and its own errors on damaged input
+        raise StoreError(
+            where,
+            f"damaged {kind.upper()} store ({type(exc).__name__})",
+            f"re-create the {role}",
+            code="store-unreadable",
+        ) from None
+    keys: list[KeyEntry] = []
+    certs: list[CertEntry] = []
+    # pyjks hands over the DER of certificates and keys unparsed: damage shows here, per entry.
+    for alias, entry in store.private_keys.items():
+        try:
+            chain = tuple(parsed(x509.load_der_x509_certificate(der)) for _, der in entry.cert_chain)
+            key = None
+            if entry.is_decrypted():
+                loaded = serialization.load_der_private_key(
+                    entry.pkey_pkcs8, password=None, unsafe_skip_rsa_key_validation=SKIP_RSA_CHECK
+                )
+                key = usable_key(loaded)
+        except (ValueError, UnsupportedAlgorithm):
+            raise damaged_entry(where, kind, role, alias) from None
+        keys.append(KeyEntry(alias, chain, key))
+    for alias, cert_entry in store.certs.items():
+        try:
+            certs.append(CertEntry(alias, parsed(x509.load_der_x509_certificate(cert_entry.cert))))
+        except ValueError:
+            raise damaged_entry(where, kind, role, alias) from None
+    return StoreContents(path, kind, tuple(keys), tuple(certs))
+
+
+def _jce_iterations(entry: jks.PrivateKeyEntry) -> int:
+    """The PBE iteration count protecting a JCEKS key entry; 0 for JKS's own protection (no iterations)."""
+    from pyasn1.codec.ber import decoder  # type: ignore[import-untyped]  # pyjks's own ASN.1 library
+    from pyasn1_modules import rfc5208  # type: ignore[import-untyped]
+
+    # pyjks 20.0.0 (pinned) keeps the encrypted EncryptedPrivateKeyInfo in ``_encrypted`` until decrypt().
+    info = decoder.decode(entry._encrypted, asn1Spec=rfc5208.EncryptedPrivateKeyInfo())[0]
+    algorithm = info["encryptionAlgorithm"]
+    if algorithm["algorithm"].asTuple() != jks.sun_crypto.SUN_JCE_ALGO_ID:
+        return 0
+    params = decoder.decode(algorithm["parameters"].asOctets(), asn1Spec=jks.rfc2898.PBEParameter())[0]
+    return int(params["iterationCount"])
