@@ -166,7 +166,7 @@ class Expectation:
     def for_engine(self, engine: str, java_version: str | None = None) -> str:
         """The expected code; on jsse, the most specific ``[expect.jdk]`` prefix of ``java_version`` wins."""
         if engine == "jsse" and java_version and self.jdk:
-            from harness.knowledge.javaversion import parse_version, version_matches
+            from harness.knowledge.java import parse_version, version_matches
 
             have = parse_version(java_version)
             keyed = [(parse_version(k), v) for k, v in self.jdk.items()]
