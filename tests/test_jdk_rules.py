@@ -1,4 +1,4 @@
-"""The version rules of harness.knowledge.jdk_rules against the real runtimes: each one's own java.security.
+"""The version rules of harness.knowledge.java against the real runtimes: each one's own java.security.
 
 A rule for a JDK the harness does not have (``check --jdk 8u292``) is only as
 good as its data; here the same data is asked about every runtime that can be
@@ -17,7 +17,7 @@ import pytest
 
 from harness.java import runtimes as jdks
 from harness.java.runtimes import Runtime
-from harness.knowledge.jdk_rules import CERT_RULES, client_tls_versions, has_feature
+from harness.knowledge.java import CERT_RULES, client_tls_versions, has_feature
 
 pytestmark = pytest.mark.jdk
 

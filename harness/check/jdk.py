@@ -8,7 +8,7 @@ Java before 8u301 / 11.0.12 cannot read an OpenSSL 3 PKCS#12 at all. So every
 JDK named by ``--jdk`` (or the default one) loads the same files through the
 probe (KeyStore, KeyManagerFactory, TrustManagerFactory; no network), and its
 verdict replaces the static one where they differ. A version with no runtime
-here gets the static rules of ``harness.knowledge.jdk_rules`` and a note that no
+here gets the static rules of ``harness.knowledge.java`` and a note that no
 live JSSE verdict was run for it.
 """
 
@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 from harness.diagnose.verdict import JDK_FIXES
 from harness.engines import Probe
 from harness.errors import HarnessError
-from harness.knowledge.javaversion import parse_version
-from harness.knowledge.jdk_rules import (
+from harness.knowledge.java import (
     CERT_RULES,
     client_tls_versions,
     has_feature,
+    parse_version,
     pkcs12_algorithms,
     store_readable,
 )

@@ -688,7 +688,7 @@ def _from_hint(outcome: Outcome, evidence: Evidence) -> Verdict:
         "keystore-password-wrong": "set keystorePass to the password the keystore was saved with",
         "truststore-password-wrong": "set truststorePass to the password the truststore was saved with",
         "store-unreadable": "re-create the store (see README, Before go-live) and check keystoreFile/truststoreFile",
-        # The JDK-matrix codes (issue 11): jdk_rules.py and harness/check/jdk.py find them.
+        # The JDK-matrix codes (issue 11): knowledge/java.py and harness/check/jdk.py find them.
         **JDK_FIXES,
     }
     return Verdict(code, "client", error, fixes.get(code, ""))

@@ -514,7 +514,7 @@ def _refine_hint(reply: dict[str, Any], probe: Probe, java_version: str) -> dict
         return {**reply, "codeHint": "truststore-empty"}
     if hint not in ("keystore-password-wrong", "truststore-password-wrong") or not java_version:
         return reply
-    from harness.knowledge.jdk_rules import pkcs12_algorithms, store_readable
+    from harness.knowledge.java import pkcs12_algorithms, store_readable
 
     path = probe.keystore if hint == "keystore-password-wrong" else probe.truststore
     try:

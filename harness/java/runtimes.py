@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.knowledge.javaversion import parse_version, version_matches
+from harness.knowledge.java import parse_version, version_matches
 
 __all__ = [
     "JdkNotFound",

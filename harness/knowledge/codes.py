@@ -1,53 +1,272 @@
-"""Outcome codes: the stable, documented names of what happened.
+"""Outcome and warning codes: the stable, documented names of what happened.
 
-A scenario's ``[expect] outcome`` is one of these; ``check`` reports findings
-with these codes (plus its own warnings); JUnit and ``--json`` carry them.
+The registry is data: ``codes.toml`` beside this file, read and checked once
+at import (a mistake there is a :class:`RegistryError` naming the file and the
+key). A scenario's ``[expect] outcome`` is an outcome code; ``check`` reports
+findings with outcome and warning codes; JUnit and ``--json`` carry them.
 Extend with care: users pin them in scenario files and CI dashboards.
+
+A code's ``fix`` is a template: ``fix("key-password-mismatch", alias="acme")``
+fills ``{alias}``; a field the finding does not know renders as its name in
+upper case (``-keystore KEYSTORE_FILE``), a placeholder the reader replaces.
+The fields are :data:`FIELDS`, nothing else.
+
+``python -m harness.knowledge.codes --markdown`` prints the table of docs/check.md;
+``--write docs/check.md`` replaces it between the marker comments.
 """
 
 from __future__ import annotations
 
-__all__ = ["OUTCOME_CODES", "SUMMARIES"]
+import string
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, cast
 
-# code -> one-line meaning, in the platform's terms.
-SUMMARIES: dict[str, str] = {
-    "ok": "handshake and POST succeeded",
-    "client-cert-untrusted": "the server does not trust the issuer of the client certificate",
-    "client-cert-missing": "the client sent no certificate",
-    "client-cert-expired": "the client certificate has expired",
-    "client-cert-not-yet-valid": "the client certificate is not valid yet",
-    "client-cert-wrong-usage": "the client certificate is not allowed for client authentication",
-    "client-chain-incomplete": "the key entry's chain lacks an intermediate the server needs",
-    "server-cert-untrusted": "the truststore does not trust the server's certificate chain",
-    "server-cert-expired": "the server certificate has expired",
-    "server-name-mismatch": "the server certificate does not name the host in the URL",
-    "protocol-mismatch": "client and server share no TLS version",
-    "key-password-mismatch": "the key entry's password differs from keystorePass",
-    "keystore-password-wrong": "keystorePass does not open the keystore",
-    "truststore-password-wrong": "truststorePass does not open the truststore",
-    "store-unreadable": "a store file is damaged or not a keystore at all",
-    "keystore-ambiguous": "the keystore holds more than one key entry",
-    "weak-key": "a certificate's key is too small for the other side",
-    "weak-signature": "a certificate is signed with a hash the other side refuses (SHA-1, MD5)",
-    "http-error": "the handshake succeeded but the server answered with an HTTP error",
-    "connection-failed": "no TCP connection (refused, unreachable, timed out)",
-    # Not in the original list: a TLS failure the harness cannot attribute.
-    # Better an honest "don't know" with the raw error than a wrong guess.
-    "handshake-failed": "the TLS handshake failed for a reason the harness cannot tell",
-    # Added with real servers, the JDK matrix and support cases (issues 10-12).
-    "client-cert-rejected": "the server rejected the client certificate without saying which check failed",
-    "client-cert-name-mismatch": "the server checks the client certificate's names against the client's address",
-    "renegotiation-failed": (
-        "the server asks for the client certificate after the handshake and the client could not answer"
-    ),
-    "keystore-format-unsupported": "this JDK cannot read the store's encryption or MAC algorithms",
-    "truststore-empty": "the truststore holds no trust anchors the JDK can use",
-    "keystore-no-key-entry": "the keystore holds no private key entry",
-    "key-cert-mismatch": "the key entry's private key does not match its certificate",
-    "cipher-mismatch": "client and server share no cipher suite",
-    "server-name-unrecognized": "the server does not recognise the host name sent in SNI",
-    "server-chain-incomplete": "the server does not send the intermediate certificates Java needs",
-    "revocation-check-failed": "a certificate is revoked or its revocation status could not be checked",
+__all__ = [
+    "CODES",
+    "FIELDS",
+    "MARKDOWN_BEGIN",
+    "MARKDOWN_END",
+    "OUTCOME_CODES",
+    "SUMMARIES",
+    "WARNING_CODES",
+    "Code",
+    "RegistryError",
+    "code",
+    "fix",
+    "is_outcome",
+    "is_registered",
+    "load_codes",
+    "markdown_table",
+    "replace_table",
+]
+
+Kind = Literal["outcome", "warning"]
+Severity = Literal["error", "warning", "info"]
+_KINDS: tuple[Kind, ...] = ("outcome", "warning")
+_SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+
+# The fields a fix template may name: what a finding can know. An unknown one
+# renders as its name in upper case (ALIAS, KEYSTORE_FILE ...).
+FIELDS: dict[str, str] = {
+    "alias": "the key entry's alias",
+    "keystore_file": "the keystore file (the destination's keystoreFile; `keystore --out`)",
+    "truststore_file": "the truststore file (the destination's truststoreFile; `truststore --out`)",
+    "url": "the destination's URL (`check --url`, `truststore URL`)",
+    "host": "the URL's host",
+    "key_pair": "the PKCS#12 key pair a keystore is built from (`keystore KEY_PAIR`)",
+    "issuer": "the CA that issued the certificate in question",
+    "jdk": "a Java version (`--jdk`, `jdk install VERSION`)",
 }
 
-OUTCOME_CODES: tuple[str, ...] = tuple(SUMMARIES)
+_KEYS = {"kind", "severity", "severity_note", "summary", "note", "checks", "fix", "look_at", "scenario", "no_scenario"}
+_REQUIRED = ("kind", "severity", "summary", "fix", "look_at")
+
+
+class RegistryError(ValueError):
+    """codes.toml is not a valid registry: the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Code:
+    """One code of the registry."""
+
+    name: str
+    kind: Kind
+    severities: tuple[Severity, ...]  # those it is reported with, the usual one first
+    summary: str
+    fix_template: str
+    look_at: str
+    scenario: str | None = None  # scenarios/<scenario>.toml shows it
+    no_scenario: str | None = None  # or why no scenario does
+    note: str = ""
+    checks: tuple[str, ...] = ()
+    severity_note: str = ""  # when the other severities apply ("PEM: error")
+
+    @property
+    def severity(self) -> Severity:
+        return self.severities[0]
+
+    @property
+    def is_outcome(self) -> bool:
+        return self.kind == "outcome"
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """The fields its fix template names."""
+        return frozenset(name for _, name, _, _ in string.Formatter().parse(self.fix_template) if name)
+
+    def fix(self, **fields: str) -> str:
+        """The fix with ``fields`` filled in; the others as upper-case placeholders (ALIAS)."""
+        unknown = set(fields) - set(FIELDS)
+        if unknown:
+            raise ValueError(f"{self.name}: fix fields {sorted(unknown)} are not among {sorted(FIELDS)}")
+        return self.fix_template.format_map(_Placeholders(fields))
+
+
+class _Placeholders(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return key.upper()
+
+
+def _template_problem(template: str) -> str | None:
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return f"not a template: {exc}"
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in FIELDS:
+            return f"field {{{name}}} is not one of {sorted(FIELDS)}"
+        if spec or conversion:
+            return f"field {{{name}}} has a format spec or conversion"
+    return None
+
+
+def load_codes(text: str, source: str = "harness/knowledge/codes.toml") -> dict[str, Code]:
+    """Parse and check a registry; every problem names ``source`` and the key."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RegistryError(f"{source}: not TOML: {exc}") from None
+    if set(doc) != {"codes"} or not isinstance(doc["codes"], dict):
+        raise RegistryError(f"{source}: holds exactly one table, [codes.*]")
+    codes: dict[str, Code] = {}
+    for name, raw in cast(dict[str, Any], doc["codes"]).items():
+        codes[name] = _one(name, raw, f"{source}: codes.{name}")
+    return codes
+
+
+def _one(name: str, raw: Any, where: str) -> Code:
+    if not isinstance(raw, dict):
+        raise RegistryError(f"{where}: not a table")
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
+    for key in _REQUIRED:
+        if key not in raw:
+            raise RegistryError(f"{where}: missing {key}")
+    for key in ("summary", "fix", "look_at", "note", "scenario", "no_scenario", "severity_note"):
+        if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
+            raise RegistryError(f"{where}.{key}: a non-empty string")
+    if raw["kind"] not in _KINDS:
+        raise RegistryError(f"{where}.kind: {raw['kind']!r} is not one of {list(_KINDS)}")
+    severities = raw["severity"]
+    if (
+        not isinstance(severities, list)
+        or not severities
+        or any(s not in _SEVERITIES for s in severities)
+        or len(set(severities)) != len(severities)
+    ):
+        raise RegistryError(f"{where}.severity: a list of distinct severities from {list(_SEVERITIES)}")
+    if (len(severities) > 1) != ("severity_note" in raw):
+        raise RegistryError(f"{where}.severity_note: says when the other severities apply, for more than one severity")
+    if ("scenario" in raw) == ("no_scenario" in raw):
+        raise RegistryError(f"{where}: needs either scenario or no_scenario (the reason there is none), not both")
+    checks = raw.get("checks", [])
+    if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
+        raise RegistryError(f"{where}.checks: a list of check names")
+    if (problem := _template_problem(raw["fix"])) is not None:
+        raise RegistryError(f"{where}.fix: {problem}")
+    if "\n" in raw["summary"]:
+        raise RegistryError(f"{where}.summary: one line")
+    return Code(
+        name=name,
+        kind=raw["kind"],
+        severities=tuple(severities),
+        summary=raw["summary"],
+        fix_template=raw["fix"],
+        look_at=raw["look_at"],
+        scenario=raw.get("scenario"),
+        no_scenario=raw.get("no_scenario"),
+        note=raw.get("note", ""),
+        checks=tuple(checks),
+        severity_note=raw.get("severity_note", ""),
+    )
+
+
+CODES: Mapping[str, Code] = load_codes(resources.files("harness.knowledge").joinpath("codes.toml").read_text("utf-8"))
+
+# Derived views, in the registry's order.
+OUTCOME_CODES: tuple[str, ...] = tuple(n for n, c in CODES.items() if c.is_outcome)
+WARNING_CODES: tuple[str, ...] = tuple(n for n, c in CODES.items() if not c.is_outcome)
+# code -> one-line meaning, for the outcome codes (what explain and scenario files speak of).
+SUMMARIES: dict[str, str] = {n: CODES[n].summary for n in OUTCOME_CODES}
+
+
+def code(name: str) -> Code:
+    """The registered code ``name``; ValueError for a name that is not one."""
+    try:
+        return CODES[name]
+    except KeyError:
+        raise ValueError(f"{name!r} is not a registered code (harness/knowledge/codes.toml)") from None
+
+
+def fix(name: str, **fields: str) -> str:
+    """The fix of code ``name`` with ``fields`` filled in (see :data:`FIELDS`)."""
+    return code(name).fix(**fields)
+
+
+def is_outcome(name: str) -> bool:
+    """True for an outcome code; False for a warning code or an unregistered name."""
+    found = CODES.get(name)
+    return found is not None and found.is_outcome
+
+
+def is_registered(name: str) -> bool:
+    return name in CODES
+
+
+# -- the table of docs/check.md -------------------------------------------------------------
+
+MARKDOWN_BEGIN = "<!-- codes table: generated by `python -m harness.knowledge.codes --write docs/check.md` -->"
+MARKDOWN_END = "<!-- end of codes table -->"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table() -> str:
+    """Every code as a Markdown table: code, severity, kind, check, meaning, fix (placeholders upper case)."""
+    # The severity column starts with the usual severity: tests/test_check.py reads it.
+    lines = ["| code | severity | kind | check | meaning | fix |", "|---|---|---|---|---|---|"]
+    for found in CODES.values():
+        meaning = found.summary + (f" ({found.note})" if found.note else "")
+        severity = found.severity + (f" ({found.severity_note})" if found.severity_note else "")
+        lines.append(
+            f"| `{found.name}` | {severity} | {found.kind} | "
+            f"{' / '.join(found.checks) or '-'} | {_cell(meaning)} | {_cell(found.fix())} |"
+        )
+    return "\n".join(lines)
+
+
+def replace_table(document: str) -> str:
+    """``document`` with the text between the markers replaced by :func:`markdown_table`."""
+    head, begin, rest = document.partition(MARKDOWN_BEGIN)
+    _, end, tail = rest.partition(MARKDOWN_END)
+    if not begin or not end:
+        raise ValueError(f"the markers {MARKDOWN_BEGIN!r} and {MARKDOWN_END!r} are not both there")
+    return f"{head}{MARKDOWN_BEGIN}\n{markdown_table()}\n{MARKDOWN_END}{tail}"
+
+
+def _main(argv: list[str]) -> int:
+    # No argparse: only harness.cli parses command lines; this is a maintainer's tool.
+    if argv == ["--markdown"]:
+        print(markdown_table())
+        return 0
+    if len(argv) == 2 and argv[0] == "--write":
+        path = Path(argv[1])
+        path.write_text(replace_table(path.read_text("utf-8")), "utf-8")
+        return 0
+    print("usage: python -m harness.knowledge.codes --markdown | --write docs/check.md", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from harness.knowledge.javaversion import parse_version, version_matches
+from harness.knowledge.java import parse_version, version_matches
 from harness.scenario.times import TimeSpec
 from harness.secret import Secret
 

