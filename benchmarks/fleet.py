@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from harness.build import write_scenario_files  # noqa: E402
 from harness.scenario import load_scenario  # noqa: E402
-from harness.server.local import LocalServer  # noqa: E402
+from harness.server import LocalServer  # noqa: E402
 
 SCENARIOS = ("ok-rsa", "ok-ec", "ok-pkcs12", "client-cert-untrusted")
 

@@ -59,7 +59,7 @@ def _instrument() -> None:
     import harness.build as build
     import harness.diagnose.verdict as diagnose
     import harness.run as pipeline
-    import harness.server.local as server
+    import harness.server as server
 
     _timed(build, "build_material", "PKI (certificates)")
     _timed(build, "scenario_store_bytes", "store bytes (JKS / PKCS#12)")

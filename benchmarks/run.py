@@ -104,7 +104,7 @@ def cold_java(count: int) -> float:
     from harness.build import probe_for, write_scenario_files
     from harness.engines.jsse import encode_request
     from harness.scenario import load_scenario
-    from harness.server.local import LocalServer
+    from harness.server import LocalServer
 
     scenario = load_scenario(REPO / "scenarios" / "ok-rsa.toml")
     once = _java_once()

@@ -6,7 +6,7 @@ trusting the client root), then serves its server files, one server at a time:
 1. ``LocalServer``, in a process of its own (as ``mtls-harness serve`` runs it);
 2. ``openssl s_server -Verify 2 -verify_return_error -www`` with the same
    chain, key and client CAs (the reference the harness's fidelity is measured
-   against; see docs and harness/server/handshakes.py).
+   against; see docs and harness/server/tls_context.py).
 
 The same load client drives both: ``--concurrency`` processes, each making new
 connections one after another for ``--seconds``, each a full handshake with
@@ -170,7 +170,7 @@ def build_material(folder: Path) -> Material:
 
 def _local_server(server_dir: str, ports: Connection, stop: Event) -> None:
     """Child process: LocalServer on the built folder until ``stop``."""
-    from harness.server.local import LocalServer, ServerFiles
+    from harness.server import LocalServer, ServerFiles
 
     with LocalServer(ServerFiles.from_dir(Path(server_dir)), handshake_timeout=10.0) as server:
         ports.send(server.port)

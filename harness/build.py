@@ -39,7 +39,7 @@ from harness.files import write_atomic
 from harness.pki import Material, build_material
 from harness.scenario import Scenario
 from harness.secret import Secret
-from harness.server.local import POLICY_FILE, ServerFiles, ServerPolicy
+from harness.server import POLICY_FILE, ServerFiles, ServerPolicy
 from harness.stores import scenario_store_bytes
 
 __all__ = ["Built", "build_scenario", "destination_json", "probe_for", "remove_stale_staging", "write_scenario_files"]

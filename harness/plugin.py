@@ -42,7 +42,7 @@ from harness.scenario import Scenario, load_scenario
 if TYPE_CHECKING:
     from harness.diagnose.verdict import Verdict
     from harness.run import Ahead, Prepared
-    from harness.server.local import HandshakeRecord
+    from harness.server import HandshakeRecord
 
 __all__ = ["EngineRegistry", "ScenarioFile", "ScenarioItem", "ScenarioMismatch", "mtls_server", "mtls_stores"]
 
@@ -476,7 +476,7 @@ def _report_lines(
     if outcome.error:
         lines.append(f"  raw error ({engine}): {_one_line(outcome.error)}")
     if record is not None:
-        from harness.server.local import describe_handshake
+        from harness.server import describe_handshake
 
         lines.append(f"  server: {describe_handshake(record)}")
     return lines

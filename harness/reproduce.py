@@ -346,7 +346,7 @@ def _run_scenario(path: Path, engine_name: str) -> str:
     from harness.engines.python import PythonEngine
     from harness.pki import build_material
     from harness.scenario import load_scenario
-    from harness.server.local import LocalServer
+    from harness.server import LocalServer
     from harness.stores import read_store
 
     scenario = load_scenario(path)

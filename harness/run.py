@@ -30,7 +30,7 @@ from harness.errors import StoreError
 if TYPE_CHECKING:
     from harness.build import Built
     from harness.scenario import Scenario
-    from harness.server.local import LocalServer
+    from harness.server import LocalServer
     from harness.stores import StoreContents
 
 __all__ = ["Ahead", "Prepared", "discard", "prepare"]
@@ -50,7 +50,7 @@ def prepare(scenario: Scenario, keep: str | None) -> Prepared:
     """Build ``scenario``'s files, start its server and read its stores back (with their real passwords)."""
     from harness.build import write_scenario_files
     from harness.files import scratch_dir
-    from harness.server.local import LocalServer
+    from harness.server import LocalServer
 
     if keep:
         folder = Path(keep) / scenario.name

@@ -29,7 +29,7 @@ from harness.build import Built, write_scenario_files
 from harness.errors import StoreError
 from harness.files import write_atomic
 from harness.scenario import Scenario, load_scenario
-from harness.server.local import HandshakeRecord, LocalServer, RequestRecord
+from harness.server import HandshakeRecord, LocalServer, RequestRecord
 from harness.stores import read_store
 
 __all__ = ["Destination", "MtlsServer", "PemFiles", "Stores", "build_stores", "serve_scenario"]

@@ -23,7 +23,7 @@ from harness.engines.python import PythonEngine
 from harness.errors import StoreError
 from harness.pki import build_material
 from harness.scenario import load_scenario
-from harness.server.local import LocalServer
+from harness.server import LocalServer
 from harness.stores import read_store
 from tests.conftest import SHIPPED
 from tests.test_catalogue import _s_client

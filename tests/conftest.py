@@ -29,7 +29,7 @@ from harness.engines.python import PythonEngine
 from harness.errors import StoreError
 from harness.pki import build_material
 from harness.scenario import Scenario, load_scenario
-from harness.server.local import HandshakeRecord, LocalServer, RequestRecord
+from harness.server import HandshakeRecord, LocalServer, RequestRecord
 from harness.stores import StoreContents, read_store
 
 REPO = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ from typing import Any
 from harness.build import probe_for, write_scenario_files
 from harness.engines.jsse import encode_request, find_jdk, launch_command
 from harness.scenario import load_scenario
-from harness.server.local import LocalServer
+from harness.server import LocalServer
 
 __all__ = ["JdkRun", "jdk_debug_run"]
 

@@ -23,7 +23,7 @@ from harness.engines import Outcome, Probe
 from harness.engines.jsse import JsseEngine
 from harness.engines.python import PythonEngine
 from harness.scenario import load_scenario
-from harness.server.local import LocalServer
+from harness.server import LocalServer
 from tests.conftest import REPO
 from tests.realservers import CATALOGUE, SETUPS, Material, real_server
 from tests.test_realservers import PERSONA_SETUPS, client_sees

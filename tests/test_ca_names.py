@@ -23,8 +23,7 @@ import trustme
 from harness.build import write_scenario_files
 from harness.errors import ServerError
 from harness.scenario import load_scenario
-from harness.server import ca_names
-from harness.server.local import LocalServer
+from harness.server import LocalServer, ca_names
 from tests.conftest import REPO
 from tests.test_catalogue import _s_client
 from tests.test_cli import Served
@@ -232,7 +231,7 @@ def test_plugin_skips_only_scenarios_that_depend_on_the_names(
 def test_a_loader_that_raises_means_off_not_a_traceback(monkeypatch: pytest.MonkeyPatch, client_cas: Path) -> None:
     import ssl
 
-    from harness.server.handshakes import make_server_context
+    from harness.server.tls_context import make_server_context
 
     def refuse() -> tuple[ca_names.OpenSSL, ...]:
         raise OSError("dlopen refused")

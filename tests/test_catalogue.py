@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from harness.build import write_scenario_files
 from harness.errors import StoreError
 from harness.scenario import Scenario, load_scenario
-from harness.server.local import LocalServer, ServerPolicy
+from harness.server import LocalServer, ServerPolicy
 from harness.stores import read_store
 from tests.conftest import SHIPPED
 

@@ -1,4 +1,4 @@
-"""harness.server.handshakes against real clients over loopback: Python ssl, openssl s_client, JSSE.
+"""harness.server.tls_context against real clients over loopback: Python ssl, openssl s_client, JSSE.
 
 The reference is what ``openssl s_server -Verify 2 -verify_return_error`` makes
 clients see. Each rejection has an accepted twin, so a server that accepts
@@ -32,8 +32,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from harness.errors import ServerError
-from harness.server import ca_names
-from harness.server.handshakes import HandshakeRecord, make_server_context
+from harness.server import HandshakeRecord, ca_names
+from harness.server.tls_context import make_server_context
 
 VERSIONS = ["1.2", "1.3"]
 HANDSHAKE_TIMEOUT = 5.0

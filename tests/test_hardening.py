@@ -34,8 +34,8 @@ from harness.engines.python import PythonEngine
 from harness.errors import ScenarioError, StoreError, UsageError
 from harness.scenario import Scenario, load_scenario, parse_scenario
 from harness.secret import Secret
-from harness.server import local as server_module
-from harness.server.local import LocalServer, running_ports
+from harness.server import LocalServer, running_ports
+from harness.server import python_server as server_module
 from harness.stores import jks_bytes, pkcs12_iteration_counts, read_store
 from harness.wire import inspect as remote
 from harness.wire.inspect import ServerTooLarge, ServerTooSlow, inspect_server

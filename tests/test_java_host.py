@@ -1,4 +1,4 @@
-"""The java persona's shared JVM (harness/server/java_persona.py): one host per process, a listener per scenario.
+"""The java persona's shared JVM (harness/server/java_server.py): one host per process, a listener per scenario.
 
 Listeners opened at once share the JVM and keep their own policy; closing one
 leaves the others serving; a host that dies is noticed (its listeners fail with
@@ -30,8 +30,8 @@ from harness.engines.python import PythonEngine
 from harness.errors import ServerError
 from harness.pki import Material, build_material
 from harness.scenario import Scenario, load_scenario
-from harness.server.java_persona import host_pid
-from harness.server.local import LocalServer
+from harness.server import LocalServer
+from harness.server.java_server import host_pid
 from tests.conftest import REPO, Run, WriteScenario, _contents
 
 RunScenario = Callable[..., Run]
@@ -270,7 +270,7 @@ def test_no_jvm_is_left_after_a_run(java: str) -> None:
         "        except ProcessLookupError:\n"
         "            print('gone', flush=True)\n"
         "atexit.register(after)\n"
-        "from harness.server import java_persona as javaserver\n"
+        "from harness.server import java_server as javaserver\n"
         "from harness.testing import serve_scenario\n"
         "with serve_scenario('scenarios/persona-java-missing.toml'):\n"
         "    pids.append(javaserver.host_pid())\n"

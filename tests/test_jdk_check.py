@@ -255,7 +255,7 @@ def test_server_ca_key_usage_as_jsse_judges_it(
     from harness.build import build_scenario
     from harness.files import write_atomic
     from harness.scenario import load_scenario
-    from harness.server.local import LocalServer, ServerFiles
+    from harness.server import LocalServer, ServerFiles
     from harness.stores import truststore_bytes
 
     usage = None

@@ -52,7 +52,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from harness.build import Built, write_scenario_files
 from harness.scenario import load_scenario
-from harness.server.local import HandshakeRecord, LocalServer, RequestRecord
+from harness.server import HandshakeRecord, LocalServer, RequestRecord
 from tests.conftest import WriteScenario
 
 LOAD = os.environ.get("MTLS_LOAD") == "1"

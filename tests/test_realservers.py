@@ -30,7 +30,7 @@ from harness.engines.jsse import JsseEngine
 from harness.engines.python import PythonEngine
 from harness.errors import StoreError
 from harness.scenario import Scenario, load_scenario
-from harness.server.local import LocalServer
+from harness.server import LocalServer
 from harness.stores import read_store
 from harness.wire.inspect import inspect_server
 from tests.conftest import REPO, unavailable

@@ -23,7 +23,7 @@ from harness.errors import StoreError
 from harness.pki import build_material
 from harness.scenario import load_scenario
 from harness.secret import Secret
-from harness.server.local import LocalServer
+from harness.server import LocalServer
 from harness.stores import read_store
 from tests.conftest import REPO, SHIPPED
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from harness.build import Built, build_scenario
 from harness.errors import ServerError
 from harness.scenario import load_scenario
-from harness.server.local import LocalServer, running_ports
+from harness.server import LocalServer, running_ports
 
 # The base scenario plus a second good client and a client from a CA the server does not trust.
 CLIENTS = {

@@ -441,7 +441,7 @@ def _check_bindable(address: str) -> None:
     """Refuse (exit 2) an address this machine cannot listen on, before any store is written."""
     import socket
 
-    from harness.server.local import address_family
+    from harness.server import address_family
 
     with socket.socket(address_family(address), socket.SOCK_STREAM) as probe:
         try:
@@ -462,7 +462,7 @@ def _serve(args: argparse.Namespace) -> int:
     from harness.build import write_scenario_files
     from harness.files import write_atomic
     from harness.scenario import load_scenario
-    from harness.server.local import LocalServer, ServerFiles
+    from harness.server import LocalServer, ServerFiles
 
     source: Path = args.source
     address: str = args.bind

@@ -1,7 +1,7 @@
 """Outcome codes, in one place: from what the client saw, what the server recorded, and the material.
 
 Inputs: an engine's :class:`~harness.engines.Outcome` (raw errors, alerts),
-the server's :class:`~harness.server.handshakes.HandshakeRecord` of the same connection
+the server's :class:`~harness.server.records.HandshakeRecord` of the same connection
 when the server is ours, and :class:`Evidence` (the stores, the server chain,
 the CAs the server trusts or names). Output: a :class:`Verdict` with the
 outcome code, the side that rejected, and an explanation and fix in the
@@ -29,7 +29,7 @@ from harness.engines import Outcome
 from harness.knowledge.codes import SUMMARIES
 from harness.pki import Material
 from harness.scenario import Scenario
-from harness.server.handshakes import HandshakeRecord
+from harness.server import HandshakeRecord
 from harness.stores import KeyEntry, StoreContents
 
 __all__ = [

@@ -183,7 +183,7 @@ def _watch_handshake(context: ssl.SSLContext, details: dict[str, str]) -> None:
     """Record, as the jsse engine does, whether the server asked for a certificate and whether one was sent.
 
     OpenSSL's message callback (CPython's debugging hook ``_msg_callback``, the
-    one harness.server.handshakes uses on the server side) sees each handshake message
+    one harness.server.tls_context uses on the server side) sees each handshake message
     in clear, TLS 1.3 included. It must never raise.
     """
 

@@ -1,7 +1,7 @@
 """Acceptable client CA names for a server ``ssl.SSLContext``, which the stdlib cannot set.
 
-Only ``harness.server.handshakes`` (the server's context) and the reports that say why
-CA names are off use this module.
+Only ``harness.server.tls_context`` (the server's context), ``harness.server.personas``
+(the verify callback) and the reports that say why CA names are off use this module.
 
 Why not the stdlib: ``load_verify_locations`` only fills the trust store, and
 ``_ssl`` binds neither SSL_CTX_set_client_CA_list nor SSL_CTX_set0_CA_list, the

@@ -21,7 +21,7 @@ Measured against the real servers (tests/test_realservers.py, docs/servers.md):
 
 Only the verify-depth limit and the nginx-style acceptance need OpenSSL's
 verify callback, which the ``ssl`` module does not expose: it is set through
-ctypes on the very SSL_CTX proved by harness.server.handshakes before any write.
+ctypes on the very SSL_CTX proved by harness.server.tls_context before any write.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from harness.errors import ServerError
 from harness.server.ca_names import CaNamesUnavailable, OpenSSL, context_openssl
-from harness.server.handshakes import Rejection, current_connection
+from harness.server.tls_context import Rejection, current_connection
 
 __all__ = [
     "PERSONAS",
@@ -71,7 +71,7 @@ PERSONAS: dict[str, Persona] = {
     "nginx": Persona("nginx", "http"),
     "apache": Persona("apache", "alert-close"),
     "haproxy": Persona("haproxy", "alert-close"),
-    # A JSSE SSLServerSocket (harness.server.java_persona): its own alerts and closing.
+    # A JSSE SSLServerSocket (harness.server.java_server): its own alerts and closing.
     "java": Persona("java", "alert-close"),
 }
 

@@ -1,13 +1,13 @@
-"""The local MTLS server: hypercorn on 127.0.0.1, an ephemeral port, a record of every handshake.
+"""The python server: hypercorn on 127.0.0.1, an ephemeral port, a record of every handshake.
 
-``LocalServer`` is a context manager: it binds the socket itself (so the port
-is known before anything runs), starts hypercorn on the process's server event
-loop (one thread for every local server: a thread and a loop per server cost
-more than serving a scenario's handshake), waits for it to listen (with a
-deadline), and stops it cleanly. Its ASGI
-app accepts a POSTed message and answers with the client identity *as the
-server saw it*. Every handshake is recorded (``harness.server.handshakes``): the
-accepted identity, or the OpenSSL reason the client was rejected.
+``PythonServer`` binds the socket itself (so the port is known before anything
+runs), starts hypercorn on the process's server event loop
+(``harness.server.loop``), waits for it to listen (with a deadline), and stops
+it cleanly. Its ASGI app accepts a POSTed message and answers with the client
+identity *as the server saw it*. Every handshake is recorded
+(``harness.server.tls_context``): the accepted identity, or the OpenSSL reason
+the client was rejected. It serves every persona but ``java``
+(``harness.server.java_server``); ``LocalServer`` picks between them.
 
 Only this module imports hypercorn.
 """
@@ -23,47 +23,32 @@ import logging
 import socket
 import ssl
 import threading
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import hypercorn.asyncio.run as hypercorn_run
-from cryptography import x509
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.config import Config, Sockets
 from hypercorn.logging import Logger
 
 from harness.errors import ServerError
-from harness.pki import sha256_fingerprint
-from harness.server.handshakes import ClientAuth, HandshakeRecord, make_server_context
+from harness.server import loop
 from harness.server.personas import (
     NGINX_ERROR,
     NGINX_MISSING,
-    Persona,
     apache_forbidden_page,
     install_verify_callback,
     nginx_page,
-    persona,
 )
+from harness.server.policy import ServerFiles
+from harness.server.records import HandshakeRecord, RequestRecord, ServerRecords, client_identity
+from harness.server.tls_context import make_server_context
 
-__all__ = [
-    "HandshakeRecord",
-    "LocalServer",
-    "RequestRecord",
-    "ServerFiles",
-    "ServerPolicy",
-    "address_family",
-    "client_identity",
-    "describe_handshake",
-    "running_ports",
-]
+__all__ = ["CONNECTION_LIFETIME", "MAX_BODY", "MAX_CONNECTIONS", "READ_TIMEOUT", "PythonServer"]
 
+# The name every server line goes under (harness.server.records).
 log = logging.getLogger("harness.server.local")
-
-POLICY_FILE = "server.json"
 
 # Abuse limits (docs/limits.md; issue 15). A request body above MAX_BODY is
 # answered 413 and not read on; at most MAX_CONNECTIONS TLS connections are
@@ -75,101 +60,6 @@ MAX_BODY = 4 << 20
 MAX_CONNECTIONS = 512
 CONNECTION_LIFETIME = 60.0
 READ_TIMEOUT = 10
-
-
-@dataclass(frozen=True)
-class ServerPolicy:
-    client_auth: ClientAuth = "required"
-    ca_names: bool = True
-    tls_versions: tuple[str, ...] = ("1.2", "1.3")
-    path: str = "/"
-    status: int = 200
-    # harness.server.personas: the persona and the knobs that override it (None: its own).
-    persona: str = "openssl"
-    rejection: str | None = None
-    client_cert_request: str | None = None
-    verify_depth: int | None = None
-    # The java persona's endpoint identification of the client (javaserver.py).
-    check_client_names: bool = False
-
-    def chosen_persona(self) -> Persona:
-        return persona(
-            self.persona,
-            rejection=self.rejection,  # type: ignore[arg-type]  # validated by the scenario schema
-            client_cert_request=self.client_cert_request,  # type: ignore[arg-type]
-            verify_depth=self.verify_depth,
-        )
-
-
-@dataclass(frozen=True)
-class ServerFiles:
-    """What ``build`` writes under ``DIR/server/``: enough to run the server again."""
-
-    chain: Path  # the server's certificate chain as it sends it, leaf first
-    key: Path  # its private key (0600)
-    client_cas: Path | None  # CAs it trusts for client certificates
-    policy: ServerPolicy
-
-    @classmethod
-    def from_dir(cls, folder: Path) -> ServerFiles:
-        policy_path = folder / POLICY_FILE
-        try:
-            raw = json.loads(policy_path.read_text("utf-8"))
-            policy = ServerPolicy(**{**raw, "tls_versions": tuple(raw.get("tls_versions", ("1.2", "1.3")))})
-            policy.chosen_persona()
-        except FileNotFoundError:
-            raise ServerError(
-                str(policy_path), "no such file", "give a folder written by `mtls-harness build`"
-            ) from None
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ServerError(str(policy_path), f"not a server policy ({exc})", "re-run `mtls-harness build`") from None
-        cas = folder / "client-cas.pem"
-        files = cls(folder / "chain.pem", folder / "key.pem", cas if cas.exists() else None, policy)
-        for needed in (files.chain, files.key):
-            if not needed.is_file():
-                raise ServerError(str(needed), "missing", "re-run `mtls-harness build`")
-        return files
-
-    def policy_json(self) -> str:
-        return json.dumps(asdict(self.policy), indent=2) + "\n"
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One HTTP request that reached the app (so its handshake was accepted)."""
-
-    method: str
-    path: str
-    status: int
-    received_bytes: int
-    client: Mapping[str, str] | None
-    at: float = field(default_factory=time.time)
-
-
-def client_identity(der: bytes) -> dict[str, str]:
-    """The client certificate as the server saw it: subject, issuer, serial, SHA-256 fingerprint."""
-    cert = x509.load_der_x509_certificate(der)
-    return {
-        "subject": cert.subject.rfc4514_string(),
-        "issuer": cert.issuer.rfc4514_string(),
-        "serial": format(cert.serial_number, "X"),
-        "sha256": sha256_fingerprint(cert),
-    }
-
-
-def describe_handshake(record: HandshakeRecord) -> str:
-    """One line for ``serve`` and the reports."""
-    if record.accepted:
-        who = client_identity(record.client_cert_der)["subject"] if record.client_cert_der else "no client certificate"
-        return f"handshake accepted: {who} ({record.protocol}, {record.cipher})"
-    parts = [f"handshake rejected: {record.reason or 'unknown reason'}"]
-    if record.reason == "handshake-incomplete" and record.error:
-        parts.append(record.error)
-    if record.verify_code is not None:
-        parts.append(f"verify error {record.verify_code}: {record.verify_message}")
-    if record.alert_sent:
-        parts.append(f"sent alert {record.alert_sent}")
-    return "; ".join(parts)
 
 
 # -- the smallest hook that hands the peer certificate to the app ---------------
@@ -266,89 +156,37 @@ class _Logger(Logger):
         log.debug(message, *args)
 
 
-_running: set[int] = set()  # ports of the servers serving on the loop now
-
-
-def running_ports() -> frozenset[int]:
-    """The ports of this process's local servers that are serving (started and not stopped)."""
-    with _loop_lock:
-        return frozenset(_running)
-
-
-_loop_lock = threading.Lock()
-_loop_thread: threading.Thread | None = None
-_loop: asyncio.AbstractEventLoop | None = None
-
-
-def _server_loop() -> asyncio.AbstractEventLoop:
-    """The event loop every local server of this process runs on, in a daemon thread started on first use.
-
-    Started anew if its thread is gone (after a fork, say). Servers on it share
-    nothing but the loop: each has its own socket, SSL context and records.
-    """
-    global _loop, _loop_thread
-    with _loop_lock:
-        if _loop is None or _loop_thread is None or not _loop_thread.is_alive():
-            _loop = asyncio.new_event_loop()
-            _loop_thread = threading.Thread(target=_loop.run_forever, name="mtls-servers", daemon=True)
-            _loop_thread.start()
-        return _loop
-
-
-def address_family(host: str) -> socket.AddressFamily:
-    """The socket family of a numeric address: IPv6 for one with a colon (``::1``), else IPv4."""
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-class LocalServer:
-    """A running local MTLS server. Use as ``with LocalServer(files) as server: server.url``."""
+class PythonServer:
+    """hypercorn serving ``files`` on ``host``: ``start()`` listens (``port`` is then known), ``stop()`` ends it."""
 
     def __init__(
         self,
         files: ServerFiles,
+        records: ServerRecords,
         *,
         port: int = 0,
         host: str = "127.0.0.1",
         handshake_timeout: float = 5.0,
         start_timeout: float = 10.0,
-        on_event: Callable[[str], None] | None = None,
     ) -> None:
         self.files = files
         self.policy = files.policy
-        self.handshakes: list[HandshakeRecord] = []
-        self.requests: list[RequestRecord] = []
+        self.persona = self.policy.chosen_persona()
+        self.records = records
+        self.host = host
         self._requested_port = port
-        self.host = host  # an IP address; only `serve --bind` gives another than 127.0.0.1
-        self._url_host = f"[{host}]" if ":" in host else host  # IPv6 in brackets
         self._handshake_timeout = handshake_timeout
         self._start_timeout = start_timeout
-        self._on_event = on_event
-        self._records_changed = threading.Condition()
         self._ready = threading.Event()
         self._serving: concurrent.futures.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._shutdown: asyncio.Event | None = None
         self._failure: BaseException | None = None
-        self._socket: socket.socket | None = None
+        self.socket: socket.socket | None = None
         self._connections: dict[tuple[str, int], HandshakeRecord | None] = {}
         self._reading: set[object] = set()
         self._ssl_objects: dict[tuple[str, int], Any] = {}
-        self.persona = self.policy.chosen_persona()
-        self._java: Any = None
         self.port = 0
-
-    # -- lifecycle
-
-    def __enter__(self) -> LocalServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"https://{self._url_host}:{self.port}{self.policy.path}"
 
     @property
     def open_connections(self) -> int:
@@ -357,16 +195,10 @@ class LocalServer:
 
     @property
     def failure(self) -> ServerError | None:
-        """Why this server stopped serving before ``stop()`` (the java persona's JVM died); None while all is well."""
-        if self._java is not None:
-            failed: ServerError | None = self._java.failure
-            return failed
+        """None: a failure of this server is raised by ``start()`` or logged, never left for the caller to ask."""
         return None
 
     def start(self) -> None:
-        if self.persona.name == "java":
-            self._start_java()
-            return
         context = make_server_context(
             cert_chain=self.files.chain,
             key=self.files.key,
@@ -374,7 +206,7 @@ class LocalServer:
             client_auth=self.policy.client_auth,
             tls_versions=self.policy.tls_versions,
             advertise_ca_names=self.policy.ca_names,
-            on_record=self._record_handshake,
+            on_record=self.records.handshake,
             # Also records clients that stall or leave mid-handshake, which
             # asyncio drops without telling the SSL object.
             handshake_timeout=self._handshake_timeout,
@@ -391,7 +223,7 @@ class LocalServer:
         # listener's. With Nagle on, hypercorn's separate header and body
         # writes wait for the client's delayed ACK: +40 ms per answer
         # (measured: a sequential handshake + POST took 48 ms, 5 ms with it).
-        sock = socket.socket(address_family(self.host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock = socket.socket(loop.address_family(self.host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             if self._requested_port:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -400,12 +232,12 @@ class LocalServer:
         except OSError as exc:
             sock.close()
             raise ServerError(
-                f"{self._url_host}:{self._requested_port}",
+                f"{loop.url_host(self.host)}:{self._requested_port}",
                 f"cannot listen: {exc.strerror}",
                 "pick another port, or --port 0 for a free one",
             ) from None
         sock.setblocking(False)
-        self._socket = sock
+        self.socket = sock
         self.port = sock.getsockname()[1]
         config = _Config(context, self._ready)
         self._connections = config.mtls_connections
@@ -415,9 +247,8 @@ class LocalServer:
         config.graceful_timeout = 1.0
         config.keep_alive_timeout = 5.0
         config.read_timeout = READ_TIMEOUT
-        self._serving = asyncio.run_coroutine_threadsafe(self._main(config, sock), _server_loop())
-        with _loop_lock:
-            _running.add(self.port)
+        self._serving = asyncio.run_coroutine_threadsafe(self._main(config, sock), loop.server_loop())
+        loop.serving(self.port)
         self._serving.add_done_callback(self._ended)
         if not self._ready.wait(self._start_timeout) or self._failure is not None:
             reason = (
@@ -430,39 +261,13 @@ class LocalServer:
                 "local server", f"did not start ({reason})", "see the log above; report it if it persists"
             )
 
-    def _start_java(self) -> None:
-        from harness.server.java_persona import JavaServerProcess  # only this persona needs a JVM
-
-        def on_request(method: str, path: str, status: int, subject: str | None) -> None:
-            identity = {"subject": subject} if subject else None
-            self.requests.append(RequestRecord(method, path, status, 0, identity))
-            self._emit(f"{method} {path} -> {status} from {subject or 'no client certificate'}")
-
-        self._java = JavaServerProcess(
-            chain=self.files.chain,
-            key=self.files.key,
-            client_cas=self.files.client_cas,
-            client_auth=self.policy.client_auth,
-            tls_versions=self.policy.tls_versions,
-            path=self.policy.path,
-            status=self.policy.status,
-            check_client_names=self.policy.check_client_names,
-            on_record=self._record_handshake,
-            on_request=on_request,
-            start_timeout=max(self._start_timeout, 30.0),
-        )
-        self.port = self._java.start()
-
     def stop(self, timeout: float = 5.0) -> None:
-        if self._java is not None:
-            self._java.stop(timeout)
-            self._java = None
         serving, self._serving = self._serving, None
         if serving is not None:
-            loop, shutdown = self._loop, self._shutdown
-            if loop is not None and shutdown is not None and not loop.is_closed():
+            server_loop, shutdown = self._loop, self._shutdown
+            if server_loop is not None and shutdown is not None and not server_loop.is_closed():
                 with contextlib.suppress(RuntimeError):  # the loop ended on its own
-                    loop.call_soon_threadsafe(shutdown.set)
+                    server_loop.call_soon_threadsafe(shutdown.set)
             else:
                 serving.cancel()  # not started yet: it never will
             try:
@@ -472,11 +277,10 @@ class LocalServer:
                 log.warning("local server on port %s did not stop within %s s", self.port, timeout)
             except BaseException:  # noqa: BLE001, S110 - a failure was logged by _ended; stopping goes on
                 pass
-            with _loop_lock:
-                _running.discard(self.port)
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+            loop.stopped(self.port)
+        if self.socket is not None:
+            self.socket.close()
+            self.socket = None
 
     def _ended(self, serving: concurrent.futures.Future[None]) -> None:
         if serving.cancelled() or serving.exception() is None:
@@ -492,30 +296,6 @@ class LocalServer:
         sockets = Sockets(secure_sockets=[sock], insecure_sockets=[], quic_sockets=[])
         app = ASGIWrapper(self._app)  # type: ignore[arg-type]  # hypercorn's TypedDict scopes vs a plain dict
         await hypercorn_run.worker_serve(app, config, sockets=sockets, shutdown_trigger=self._shutdown.wait)
-
-    # -- records
-
-    def _record_handshake(self, record: HandshakeRecord) -> None:
-        with self._records_changed:
-            self.handshakes.append(record)
-            self._records_changed.notify_all()
-        self._emit(describe_handshake(record))
-
-    def _emit(self, line: str) -> None:
-        log.info(line)
-        if self._on_event is not None:
-            self._on_event(line)
-
-    def wait_for_handshakes(self, count: int, timeout: float = 3.0) -> list[HandshakeRecord]:
-        """The handshake records once there are at least ``count`` (or whatever there is at the deadline)."""
-        deadline = time.monotonic() + timeout
-        with self._records_changed:
-            while len(self.handshakes) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._records_changed.wait(left)
-            return list(self.handshakes)
 
     # -- the ASGI app
 
@@ -571,7 +351,7 @@ class LocalServer:
             content_type, body = b"application/json", json.dumps(answer).encode()
         # Recorded before the answer leaves: a client that has its answer finds
         # its request in ``requests``.
-        self.requests.append(RequestRecord(scope["method"], scope["path"], status, received, identity))
+        self.records.requests.append(RequestRecord(scope["method"], scope["path"], status, received, identity))
         await send(
             {
                 "type": "http.response.start",
@@ -581,7 +361,7 @@ class LocalServer:
         )
         await send({"type": "http.response.body", "body": body})
         who = identity["subject"] if identity else "no client certificate"
-        self._emit(f"{scope['method']} {scope['path']} -> {status} ({received} bytes) from {who}")
+        self.records.event(f"{scope['method']} {scope['path']} -> {status} ({received} bytes) from {who}")
 
     def _persona_refusal(
         self, path: str, record: HandshakeRecord | None, ssl_object: Any
@@ -599,17 +379,18 @@ class LocalServer:
                 why = "the client offered post-handshake auth, which this persona cannot complete over hypercorn"
             except (ssl.SSLError, AttributeError, ValueError) as exc:
                 why = f"cannot perform post-handshake authentication ({exc})"
-            self._emit(f"post-handshake certificate request for {path}: {why}")
+            self.records.event(f"post-handshake certificate request for {path}: {why}")
             return 403, b"text/html; charset=iso-8859-1", apache_forbidden_page()
         if chosen.rejection != "http" or record is None:
             return None
         if record.verify_errors:
-            self._emit(f"nginx persona: 400 {NGINX_ERROR} ({'; '.join(record.verify_errors)})")
+            self.records.event(f"nginx persona: 400 {NGINX_ERROR} ({'; '.join(record.verify_errors)})")
             return 400, b"text/html", nginx_page(NGINX_ERROR)
         if record.client_cert_der is None and self.policy.client_auth == "required":
-            self._emit(f"nginx persona: 400 {NGINX_MISSING}")
+            self.records.event(f"nginx persona: 400 {NGINX_MISSING}")
             return 400, b"text/html", nginx_page(NGINX_MISSING)
         return None
+
 
 async def _too_large(send: Callable[[dict[str, Any]], Any]) -> None:
     body = json.dumps({"error": f"request body above {MAX_BODY:,} bytes"}).encode()

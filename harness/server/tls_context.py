@@ -1,10 +1,11 @@
 """Server-side TLS fidelity: make the local server fail the way production MTLS servers fail.
 
-Only ``harness.server.local`` imports this module. ``make_server_context`` returns an
-``ssl.SSLContext`` subclass for asyncio servers (hypercorn passes it to
+The python server's context (``harness.server.python_server``): ``make_server_context``
+returns an ``ssl.SSLContext`` subclass for asyncio servers (hypercorn passes it to
 ``loop.create_server(ssl=...)``) that, compared with a plain context:
 
-* records every handshake through ``on_record``: the accepted identity, or the
+* records every handshake through ``on_record`` (a
+  :class:`~harness.server.records.HandshakeRecord`): the accepted identity, or the
   OpenSSL reason, verify code/message and the alert actually sent. The record
   is also left on the connection's ``ssl.SSLObject`` as ``handshake_record``,
   which the server reads from ``writer.get_extra_info("ssl_object")``;
@@ -29,15 +30,16 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import ServerError
 from harness.server import ca_names
 from harness.server.ca_names import CaNamesUnavailable
+from harness.server.records import HandshakeRecord
 
-__all__ = ["ClientAuth", "HandshakeRecord", "Rejection", "make_server_context"]
+__all__ = ["ClientAuth", "Rejection", "current_connection", "make_server_context"]
 
 ClientAuth = Literal["required", "optional", "none"]
 # How a rejected client certificate is answered: the alert, then wait for the
@@ -53,32 +55,6 @@ _VERIFY_MODES = {
 }
 _TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 _TLS_ALERT = 21  # TLS record content type "alert" (RFC 8446, section 5.1)
-
-
-@dataclass(frozen=True)
-class HandshakeRecord:
-    """One TLS connection as the server saw it."""
-
-    accepted: bool
-    protocol: str | None = None
-    cipher: str | None = None
-    # The client's leaf certificate (DER) when one was sent and accepted; kept
-    # out of repr (public, but kilobytes of noise in every report).
-    client_cert_der: bytes | None = field(default=None, repr=False)
-    # On rejection: the OpenSSL reason ("CERTIFICATE_VERIFY_FAILED",
-    # "PEER_DID_NOT_RETURN_A_CERTIFICATE", "UNSUPPORTED_PROTOCOL", ...), or
-    # "handshake-incomplete" when the client never finished its handshake.
-    reason: str | None = None
-    verify_code: int | None = None
-    verify_message: str | None = None
-    # The TLS alert the server sent, RFC 8446 name ("unknown_ca").
-    alert_sent: str | None = None
-    # Accepted handshakes of a server that verifies at the HTTP layer (nginx):
-    # the verify errors it let through, "verify error 10 at depth 0: certificate has expired".
-    verify_errors: tuple[str, ...] = ()
-    error: str | None = None
-    # Seconds since the epoch when the handshake ended.
-    at: float = 0.0
 
 
 @dataclass(frozen=True)

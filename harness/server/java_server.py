@@ -1,14 +1,14 @@
-"""The ``java`` server persona: a JSSE ``SSLServerSocket`` (java/MtlsServer.java), as Jetty, Netty or Tomcat run it.
+"""The java server: the ``java`` persona's JSSE ``SSLServerSocket`` (java/MtlsServer.java), as Jetty or Tomcat run it.
 
 Run from the shipped jar beside the JSSE probe (or classes compiled into the
 cache; the source launcher only as the last resort), JDK 11+, from the server
 files ``build`` writes; each listener binds 127.0.0.1 on an ephemeral port
 and reports each connection on stdout, which becomes the same
-:class:`~harness.server.handshakes.HandshakeRecord` / request records as the local
-server's.
+:class:`~harness.server.records.HandshakeRecord` / request records as the python
+server's. ``LocalServer`` runs a :class:`JavaServer` for this persona.
 
 One JVM per Python process and JDK hosts every listener (a JVM start is 0.5 to
-1.5 s, more than the rest of a scenario): :class:`JavaServerProcess` sends it
+1.5 s, more than the rest of a scenario): :class:`JavaListener` sends it
 ``open`` and ``close`` commands, and one reader thread hands each output line
 to the listener its ID names. Each listener still has its own ``SSLContext``
 (key and trust managers, session cache), as a lone server has. The host stops
@@ -34,10 +34,12 @@ from typing import IO
 
 from harness.engines.jsse import find_jdk, program_classpath
 from harness.errors import ServerError
-from harness.server.handshakes import HandshakeRecord
+from harness.server.policy import ServerFiles
+from harness.server.records import HandshakeRecord, RequestRecord, ServerRecords
 
-__all__ = ["JavaServerProcess", "host_pid"]
+__all__ = ["JavaListener", "JavaServer", "host_pid"]
 
+# The name every server line goes under (harness.server.records).
 log = logging.getLogger("harness.server.local")
 
 SOURCE = Path(__file__).parent.parent / "java" / "MtlsServer.java"
@@ -69,7 +71,7 @@ class _Host:
         self.answered = False  # some listener has been opened: the JVM is up and warm
         self.stderr: collections.deque[str] = collections.deque(maxlen=20)
         self._lock = threading.Lock()  # the listener map and writes to stdin
-        self._listeners: dict[str, JavaServerProcess] = {}
+        self._listeners: dict[str, JavaListener] = {}
         assert self.proc.stdout is not None
         assert self.proc.stderr is not None
         self._threads = [
@@ -89,7 +91,7 @@ class _Host:
     def tail(self) -> str:
         return " ".join(self.stderr)[-300:]
 
-    def send(self, fields: list[str], listener: JavaServerProcess | None = None) -> None:
+    def send(self, fields: list[str], listener: JavaListener | None = None) -> None:
         """Write one command; ``listener`` is registered first, so none of its lines is missed."""
         with self._lock:
             if self.exited.is_set() or self.proc.stdin is None:
@@ -194,7 +196,7 @@ def _shutdown_hosts() -> None:
 _ids = itertools.count(1)
 
 
-class JavaServerProcess:
+class JavaListener:
     """One listener of the java persona in this process's host JVM: ``start()`` gives its port, ``stop()`` ends it."""
 
     def __init__(
@@ -352,3 +354,51 @@ class JavaServerProcess:
             method, path, status = ([*rest.split(" "), "", "", "0"])[:3]
             who = self._subjects[-1] if self._subjects else None
             self._on_request(method, path, int(status), who)
+
+
+class JavaServer:
+    """The java persona's server for ``LocalServer``: a :class:`JavaListener` on ``files``, filing into ``records``."""
+
+    def __init__(self, files: ServerFiles, records: ServerRecords, *, start_timeout: float = 10.0) -> None:
+        self.files = files
+        self.policy = files.policy
+        self.records = records
+        self._start_timeout = start_timeout
+        self.listener: JavaListener | None = None  # from start() until stop()
+        self.port = 0
+
+    @property
+    def open_connections(self) -> int:
+        """0: the JVM serves its connections and does not count them here."""
+        return 0
+
+    @property
+    def failure(self) -> ServerError | None:
+        """Why this server stopped serving before ``stop()`` (its JVM died); None while all is well."""
+        return self.listener.failure if self.listener is not None else None
+
+    def start(self) -> None:
+        self.listener = JavaListener(
+            chain=self.files.chain,
+            key=self.files.key,
+            client_cas=self.files.client_cas,
+            client_auth=self.policy.client_auth,
+            tls_versions=self.policy.tls_versions,
+            path=self.policy.path,
+            status=self.policy.status,
+            check_client_names=self.policy.check_client_names,
+            on_record=self.records.handshake,
+            on_request=self._request,
+            start_timeout=max(self._start_timeout, 30.0),
+        )
+        self.port = self.listener.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.listener is not None:
+            self.listener.stop(timeout)
+            self.listener = None
+
+    def _request(self, method: str, path: str, status: int, subject: str | None) -> None:
+        identity = {"subject": subject} if subject else None
+        self.records.requests.append(RequestRecord(method, path, status, 0, identity))
+        self.records.event(f"{method} {path} -> {status} from {subject or 'no client certificate'}")
