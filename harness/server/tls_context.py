@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import ServerError
+from harness.knowledge.tls import TLS_VERSIONS, alert_name
 from harness.server import ca_names
 from harness.server.ca_names import CaNamesUnavailable
 from harness.server.records import HandshakeRecord
@@ -53,7 +54,8 @@ _VERIFY_MODES = {
     "optional": ssl.CERT_OPTIONAL,
     "none": ssl.CERT_NONE,
 }
-_TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+# The local server serves TLS 1.2 and 1.3 only: what the platform's JDKs negotiate by default.
+_SERVED_VERSIONS = {v.short: v.version for v in TLS_VERSIONS if v.short in ("1.2", "1.3")}
 _TLS_ALERT = 21  # TLS record content type "alert" (RFC 8446, section 5.1)
 
 
@@ -81,15 +83,6 @@ def current_connection() -> _RecordingSSLObject | None:
 def _why(exc: OSError) -> str:
     # OpenSSL's reason or the OS's message; never the file's content.
     return str(getattr(exc, "reason", None) or exc.strerror or type(exc).__name__)
-
-
-def _alert_name(code: int) -> str:
-    # ssl._TLSAlertType is the stdlib's copy of the IANA "TLS Alerts" registry.
-    alert_type = getattr(ssl, "_TLSAlertType", None)
-    try:
-        return str(alert_type(code).name).lower() if alert_type else f"alert_{code}"
-    except ValueError:
-        return f"alert_{code}"
 
 
 def _note_alert(
@@ -226,7 +219,7 @@ class _RecordingSSLObject(ssl.SSLObject):
             reason=exc.reason or type(exc).__name__,
             verify_code=getattr(exc, "verify_code", None),
             verify_message=getattr(exc, "verify_message", None),
-            alert_sent=None if alert is None else _alert_name(alert),
+            alert_sent=None if alert is None else (alert_name(alert) or f"alert_{alert}"),
             verify_errors=tuple(getattr(self, "verify_errors", ())),
             error=str(exc),
             at=time.time(),
@@ -318,7 +311,7 @@ def make_server_context(
     Refuses what it cannot serve with ``ServerError``.
     """
     where = "local server"
-    versions = sorted(_TLS_VERSIONS[v] for v in set(tls_versions) if v in _TLS_VERSIONS)
+    versions = sorted(_SERVED_VERSIONS[v] for v in set(tls_versions) if v in _SERVED_VERSIONS)
     if not versions or len(versions) != len(set(tls_versions)):
         raise ServerError(
             where,
