@@ -19,6 +19,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from harness.knowledge.tls import ALERT_NUMBERS, alert_name
+
 __all__ = ["CertInfo", "Facts", "read_facts"]
 
 _RECORD = re.compile(
@@ -26,34 +28,6 @@ _RECORD = re.compile(
 )
 _FIELD = re.compile(r'"(?P<key>[a-z ]+?)"\s*:\s*"(?P<value>[^"]*)"')
 _CERT_START = re.compile(r'"certificate"\s*:\s*\{')
-# TLS alert descriptions by number (RFC 8446 6.2, RFC 5246 7.2).
-_ALERT_NUMBERS = {
-    10: "unexpected_message",
-    20: "bad_record_mac",
-    40: "handshake_failure",
-    41: "no_certificate",
-    42: "bad_certificate",
-    43: "unsupported_certificate",
-    44: "certificate_revoked",
-    45: "certificate_expired",
-    46: "certificate_unknown",
-    47: "illegal_parameter",
-    48: "unknown_ca",
-    49: "access_denied",
-    50: "decode_error",
-    51: "decrypt_error",
-    70: "protocol_version",
-    71: "insufficient_security",
-    80: "internal_error",
-    90: "user_canceled",
-    100: "no_renegotiation",
-    109: "missing_extension",
-    110: "unsupported_extension",
-    112: "unrecognized_name",
-    113: "bad_certificate_status_response",
-    116: "certificate_required",
-}
-_ALERT_NAMES = frozenset(_ALERT_NUMBERS.values())
 # How each tool prints an alert it *received*:
 _RECEIVED = (
     re.compile(r"Received fatal alert: (\w+)"),  # JSSE
@@ -125,32 +99,20 @@ def read_facts(text: str) -> Facts:
 # -- any text ----------------------------------------------------------------------------
 
 
-def _alert_name(raw: str) -> str | None:
-    name = raw.strip().lower().replace(" ", "_")
-    if name in _ALERT_NAMES:
-        return name
-    # OpenSSL spells some differently: "unknown ca" -> unknown_ca is fine, but
-    # "certificate required" vs reason code CERTIFICATE_REQUIRED are the same.
-    for known in _ALERT_NAMES:
-        if name.startswith(known):
-            return known
-    return None
-
-
 def _read_text(text: str, facts: Facts) -> None:
     for pattern in _RECEIVED:
         for match in pattern.finditer(text):
-            name = _alert_name(match.group(1))
+            name = alert_name(match.group(1))
             if name is not None:
                 facts.add(
                     f"alert_received:{name}", f"the other side sent the alert {name} ({match.group(0).strip()!r})"
                 )
     for match in _ALERT_NUMBER.finditer(text):
-        alert = _ALERT_NUMBERS.get(int(match.group(1)))
+        alert = ALERT_NUMBERS.get(int(match.group(1)))
         if alert is not None:
             facts.add(f"alert_received:{alert}", f"the other side sent alert number {match.group(1)} ({alert})")
     for match in _SENT_JDK8.finditer(text):
-        name = _alert_name(match.group(1))
+        name = alert_name(match.group(1))
         if name is not None:
             facts.add(f"alert_sent:{name}", f"the JDK itself sent the alert {name}")
     for pattern in _HTTP_STATUS:
