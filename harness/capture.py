@@ -16,7 +16,6 @@ What goes over the wire, and nothing else:
 from __future__ import annotations
 
 import json
-import re
 import socket
 import ssl
 import warnings
@@ -29,30 +28,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from harness.errors import UsageError
 from harness.files import write_atomic
+from harness.knowledge.tls import TLS_VERSIONS, alert_name, refusal_statuses, tls_version, version_refused
 from harness.wire.inspect import ServerView, inspect_server, split_url
 
 __all__ = ["Profile", "capture", "check_out", "server_table", "write_profile"]
 
-_VERSIONS = (
-    ("TLSv1.3", ssl.TLSVersion.TLSv1_3),
-    ("TLSv1.2", ssl.TLSVersion.TLSv1_2),
-    ("TLSv1.1", ssl.TLSVersion.TLSv1_1),
-    ("TLSv1", ssl.TLSVersion.TLSv1),
-)
-# OpenSSL reasons that mean "not this version", as opposed to a later refusal.
-_VERSION_REFUSED = (
-    "UNSUPPORTED_PROTOCOL",
-    "PROTOCOL_VERSION",
-    "WRONG_VERSION_NUMBER",
-    "NO_PROTOCOLS_AVAILABLE",
-    "VERSION_TOO_LOW",
-    "VERSION_TOO_HIGH",
-    "NO_SUITABLE",
-)
-# Statuses gateways use for a missing or rejected client certificate (nginx 400,
-# 495, 496; Apache 403 after post-handshake authentication). Anything else
-# (404, 405, 200) means the request reached the application.
-CERT_STATUSES = frozenset({400, 401, 403, 495, 496})
+# Newest first: the first accepted version is the one a default client negotiates.
+_VERSIONS = tuple((v.name, v.version) for v in reversed(TLS_VERSIONS))
 ALERT_WAIT = 1.0  # a TLS 1.3 server judges the certificate after the client's Finished
 
 
@@ -135,13 +117,6 @@ def _describe(cert: x509.Certificate) -> dict[str, Any]:
     }
 
 
-def _alert_of(error: str) -> str | None:
-    # OpenSSL names a received alert in the reason: "TLSV13_ALERT_CERTIFICATE_REQUIRED",
-    # "SSLV3_ALERT_BAD_CERTIFICATE", "TLSV1_UNRECOGNIZED_NAME".
-    match = re.search(r"\b(?:TLSV13_ALERT|TLSV1_ALERT|SSLV3_ALERT|TLSV1)_([A-Z_]+)", error)
-    return match.group(1).lower() if match else None
-
-
 class _Requested:
     """What passed the message callback: a CertificateRequest (type 13), the ServerHello's cipher suite (type 2)."""
 
@@ -184,14 +159,14 @@ def _attempt(
                 context.maximum_version = version
         except (ValueError, ssl.SSLError):
             return None
-    name = version.name.replace("_", ".").replace("TLSv1.0", "TLSv1") if version is not None else None
+    name = known.name if version is not None and (known := tls_version(version)) is not None else None
     with socket.create_connection((address or host, port), timeout=timeout) as raw:
         try:
             tls = context.wrap_socket(raw, server_hostname=host if sni else None)
         except ssl.SSLError as exc:
             text = f"{exc.reason or ''} {exc}"
             suite = _cipher_name(context, requested.cipher_id)
-            return Attempt(name, False, suite, _alert_of(text), text.strip(), requested.seen, None)
+            return Attempt(name, False, suite, alert_name(text), text.strip(), requested.seen, None)
         except OSError as exc:
             return Attempt(name, False, None, None, f"connection closed: {exc}", requested.seen, None)
         with tls:
@@ -226,7 +201,7 @@ def _await_verdict(tls: ssl.SSLSocket) -> tuple[str | None, str | None]:
         return None, None  # silent: it waits for a request
     except ssl.SSLError as exc:
         text = f"{exc.reason or ''} {exc}"
-        return _alert_of(text), text.strip()
+        return alert_name(text), text.strip()
     except OSError as exc:
         return None, f"connection closed: {exc}"
     return (None, "connection closed") if not data else (None, None)
@@ -288,7 +263,7 @@ def capture(url: str, *, timeout: float = 10.0, request: bool = True) -> Profile
         refused_version = (
             not attempt.certificate_requested
             and attempt.error is not None
-            and any(r in attempt.error for r in _VERSION_REFUSED)
+            and version_refused(attempt.error)
         )
         if refused_version or (attempt.error == "no connection"):
             refused.append(name)
@@ -309,7 +284,9 @@ def capture(url: str, *, timeout: float = 10.0, request: bool = True) -> Profile
         if request:
             status = _head_status(host, port, path, timeout, address)
             request_sent = f"one HEAD {path} request without a body"
-            if status in CERT_STATUSES:
+            # A gateway's refusal of the certificate (knowledge.tls); anything else (404, 405,
+            # 200) means the request reached the application.
+            if status in refusal_statuses():
                 rejects = f"HTTP {status}"
             elif status is None:
                 notes.append("the HEAD request got no HTTP answer")
