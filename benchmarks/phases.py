@@ -65,7 +65,7 @@ def _instrument() -> None:
     _timed(build, "scenario_store_bytes", "store bytes (JKS / PKCS#12)")
     _timed(build, "write_atomic", "file writes")
     _timed(server.LocalServer, "start", "server start")
-    _timed(pipeline, "_contents", "stores read back")
+    _timed(pipeline, "read_back", "stores read back")
     _timed(diagnose, "diagnose", "diagnosis")
     _timed(server.LocalServer, "stop", "server stop")
     _timed(pipeline.shutil, "rmtree", "folder removal")
