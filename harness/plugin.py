@@ -17,7 +17,8 @@ code with the scenario's ``[expect]``. A mismatch reads as expected vs actual
 code, the diagnosis and the raw error: a few lines, no traceback.
 
 Registered by the root ``conftest.py`` and by the ``pytest11`` entry point of
-the same name. Nothing imports this module; it imports everything else.
+the same name. Nothing imports this module but ``mtls-harness run``, for
+:func:`run_session`; it imports everything else.
 """
 
 from __future__ import annotations
@@ -47,7 +48,15 @@ from harness.server.ca_names import unavailable_reason
 if TYPE_CHECKING:
     from harness.run import Ahead, Prepared
 
-__all__ = ["EngineRegistry", "ScenarioFile", "ScenarioItem", "ScenarioMismatch", "mtls_server", "mtls_stores"]
+__all__ = [
+    "EngineRegistry",
+    "ScenarioFile",
+    "ScenarioItem",
+    "ScenarioMismatch",
+    "mtls_server",
+    "mtls_stores",
+    "run_session",
+]
 
 _engines_key = pytest.StashKey["EngineRegistry"]()
 _ahead_key: pytest.StashKey[Ahead] = pytest.StashKey()
@@ -89,6 +98,11 @@ class EngineRegistry:
         for engine in self._engines.values():
             engine.close()
         self._engines.clear()
+
+
+def run_session(args: list[str]) -> int:
+    """pytest in this process with ``args`` (``mtls-harness run``'s, this plugin among them): its exit code."""
+    return int(pytest.main(args))
 
 
 def selected_engines(config: pytest.Config) -> tuple[str, ...]:
