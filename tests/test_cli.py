@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from junitparser import JUnitXml
 
-from harness.cli.main import AUTO_MIN_SCENARIOS, auto_workers
+from harness.cli.scenarios import AUTO_MIN_SCENARIOS, auto_workers
 from harness.engines import Probe
 from harness.engines.python import PythonEngine
 from harness.scenario import load_scenario

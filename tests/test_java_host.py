@@ -29,10 +29,11 @@ from harness.diagnose.verdict import Verdict, diagnose, scenario_evidence
 from harness.engines.python import PythonEngine
 from harness.errors import ServerError
 from harness.pki import Material, build_material
+from harness.run import read_back as _contents
 from harness.scenario import Scenario, load_scenario
 from harness.server import LocalServer
 from harness.server.java_server import host_pid
-from tests.conftest import REPO, Run, WriteScenario, _contents
+from tests.conftest import REPO, Run, WriteScenario
 
 RunScenario = Callable[..., Run]
 # The client certificate names a host, not the address it connects from.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli.main import bind_warning
+from harness.cli.scenarios import bind_warning
 from harness.engines import Probe
 from harness.engines.python import PythonEngine
 from harness.scenario import load_scenario

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.cli import EXIT_FAILED, EXIT_OK
 from harness.errors import UsageError
 
 __all__ = ["add_commands"]
 
-EXIT_OK, EXIT_FAILED = 0, 1
 MAX_INPUT = 4 * 1024 * 1024
 
 

@@ -1,0 +1,156 @@
+"""``mtls-harness keystore`` and ``truststore``: the platform's stores, built for going live."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from harness.cli import EXIT_OK
+from harness.cli.passwords import password_options, read_password
+from harness.errors import UsageError
+from harness.files import write_atomic
+from harness.outputs import check_output_file, write_output
+from harness.secret import Secret
+
+__all__ = ["add_commands"]
+
+
+def add_commands(commands: Any) -> None:
+    """Register ``keystore`` and ``truststore`` on ``mtls-harness``'s sub-parsers."""
+    keystore = commands.add_parser(
+        "keystore", help="build the platform's keystore from a PKCS#12 key pair (KeyPair.p12)"
+    )
+    keystore.add_argument("pkcs12", type=Path, metavar="IN.p12", help="the PKCS#12 file with the key and its chain")
+    keystore.add_argument("--out", type=Path, required=True, metavar="OUT", help="the keystore file to write")
+    keystore.add_argument("--alias", help="the key entry's alias (default: the PKCS#12 friendly name)")
+    keystore.add_argument("--format", choices=("jks", "pkcs12"), default="jks", help="store format (default jks)")
+    keystore.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    password_options(keystore, "p12", "the PKCS#12 file's password")
+    password_options(keystore, "", "the new keystore's password (also its key password)")
+    keystore.set_defaults(handler=_keystore)
+
+    truststore = commands.add_parser("truststore", help="build a truststore from the certificates a server presents")
+    truststore.add_argument("url", metavar="URL", help="the server's https:// URL")
+    truststore.add_argument("--out", type=Path, required=True, metavar="OUT", help="the truststore file to write")
+    truststore.add_argument("--format", choices=("jks", "pkcs12"), default="jks", help="store format (default jks)")
+    truststore.add_argument(
+        "--add-keystore",
+        type=Path,
+        metavar="KS",
+        help="also trust this keystore's certificates (as the platform's guide does)",
+    )
+    truststore.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    truststore.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS", help="network timeout (default 10)"
+    )
+    password_options(truststore, "keystore", "the --add-keystore keystore's password")
+    password_options(truststore, "", "the new truststore's password")
+    truststore.set_defaults(handler=_truststore)
+
+
+def _refuse_overwrite(out: Path, force: bool) -> None:
+    if out.is_dir():
+        raise UsageError(str(out), "is a folder", "give a file name, e.g. --out keystore.jks")
+    if out.exists() and not force:
+        raise UsageError(str(out), "already exists", "choose another --out, or pass --force to replace it")
+    check_output_file(out, "--out")
+
+
+def _refuse_unreadable_password(out: Path, fmt: str, password: Secret) -> None:
+    # The JDK's PKCS#12 store takes ASCII passwords only ("Password is not
+    # ASCII"); a file written with another would never open on the platform.
+    if fmt == "pkcs12" and not password.reveal().isascii():
+        raise UsageError(
+            str(out),
+            "a PKCS#12 password must be ASCII for the JDK to open it",
+            "choose an ASCII password, or --format jks",
+        )
+
+
+def _keystore(args: argparse.Namespace) -> int:
+    from harness.keypair import key_pair_warnings, refuse_misnamed_output
+    from harness.stores import keystore_bytes, load_key_pair, read_store
+
+    _refuse_overwrite(args.out, args.force)
+    refuse_misnamed_output(args.out, args.format, args.force)
+    if not args.pkcs12.is_file():
+        raise UsageError(str(args.pkcs12), "no such file", "give the PKCS#12 key pair your CA issued")
+    p12_password = read_password(args, "p12", prompt=f"Password of {args.pkcs12.name}")
+    if p12_password is None:
+        raise UsageError(
+            str(args.pkcs12), "no password given", "pass --p12-password-env VAR or --p12-password-file FILE"
+        )
+    entry = load_key_pair(args.pkcs12, p12_password)
+    password = read_password(args, "", prompt=f"New password for {args.out.name}", confirm=True)
+    if password is None:
+        raise UsageError(str(args.out), "no password given", "pass --password-env VAR or --password-file FILE")
+    if not password.reveal():
+        raise UsageError(str(args.out), "the password is empty", "the platform needs a keystorePass")
+    _refuse_unreadable_password(args.out, args.format, password)
+    given_alias = args.alias or entry.alias or "client"
+    alias = given_alias.lower() if args.format == "jks" else given_alias  # JKS aliases are lower case
+    data = keystore_bytes(entry, alias, args.format, password)
+    write_output(args.out, "--out", lambda out: write_atomic(out, data, private=True, overwrite=args.force))
+    written = read_store(args.out, password, "keystore")  # read back: what the platform will open
+    leaf = written.key_entries[0].chain[0]
+    print(f"wrote {args.out} ({args.format.upper()}, 0600): one key entry {alias!r}, key password = store password")
+    print(f"  certificate: {leaf.subject.rfc4514_string()}")
+    print(f"  issued by:   {leaf.issuer.rfc4514_string()}")
+    print(f"  valid until: {leaf.not_valid_after_utc:%Y-%m-%d}; chain of {len(written.key_entries[0].chain)}")
+    import datetime as dt
+
+    for warning in key_pair_warnings(entry, given_alias, alias, dt.datetime.now(dt.UTC)):
+        print(f"  warning: {warning}")
+    print(f'  in destination.json: "keystoreFile": "{args.out.name}", "keystorePass": the password you gave')
+    return EXIT_OK
+
+
+def _truststore(args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives import hashes
+
+    from harness.pki import sha256_fingerprint
+    from harness.stores import alias_for, read_store, truststore_bytes
+    from harness.wire.inspect import inspect_server
+
+    _refuse_overwrite(args.out, args.force)
+    extra = []
+    if args.add_keystore is not None:
+        ks_password = read_password(args, "keystore", prompt=f"Password of {args.add_keystore.name}")
+        if ks_password is None:
+            raise UsageError(
+                str(args.add_keystore),
+                "no password given",
+                "pass --keystore-password-env VAR or --keystore-password-file FILE",
+            )
+        contents = read_store(args.add_keystore, ks_password, "keystore")
+        extra = [c for e in contents.key_entries for c in e.chain] + list(contents.certificates)
+    password = read_password(args, "", prompt=f"New password for {args.out.name}", confirm=True)
+    if password is None:
+        raise UsageError(str(args.out), "no password given", "pass --password-env VAR or --password-file FILE")
+    _refuse_unreadable_password(args.out, args.format, password)
+    try:
+        view = inspect_server(args.url, timeout=args.timeout)
+    except OSError as exc:
+        raise UsageError(
+            args.url, f"cannot reach the server: {exc}", "check the URL, DNS, the port and any firewall"
+        ) from None
+    taken: set[str] = set()
+    seen: set[bytes] = set()
+    entries = []
+    for cert in [*view.chain, *extra]:
+        fingerprint = cert.fingerprint(hashes.SHA256())
+        if fingerprint not in seen:
+            seen.add(fingerprint)
+            entries.append((alias_for(cert, taken), cert))
+    data = truststore_bytes(entries, args.format, password)
+    write_output(args.out, "--out", lambda out: write_atomic(out, data, private=True, overwrite=args.force))
+    read_store(args.out, password, "truststore")  # read back: what the platform will open
+    print(f"wrote {args.out} ({args.format.upper()}): {len(entries)} trusted certificate(s)")
+    for alias, cert in entries:
+        print(f"  {alias}: {cert.subject.rfc4514_string()}")
+        print(f"    SHA-256 {sha256_fingerprint(cert)}")
+        print(f"    expires {cert.not_valid_after_utc:%Y-%m-%d}")
+    if len(view.chain) == 1 and view.chain[0].subject != view.chain[0].issuer:
+        print("  note: the server sends only its own certificate; the truststore trusts that certificate itself")
+    return EXIT_OK

@@ -1,0 +1,286 @@
+"""``reproduce``: a customer's destination turned into a sanitized regression scenario of the same shape.
+
+Read from the customer's stores (never copied) into a shape
+(``harness.reproduce.shape``). Written: one scenario file whose keys are
+fresh, whose subjects, aliases, passwords, host and path are neutral
+(``keep_names`` keeps subjects and aliases for internal use). The scenario is
+run (``harness.run``) and its outcome compared with what ``check`` says of
+the customer's stores and ``explain`` of the customer's error. Before
+returning, the text is searched for every customer string, password and
+certificate byte (``harness.reproduce.sanitize``); one found is an error.
+Nothing is sent to the customer's server: ``check`` runs on the stores only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from harness.check.core import Destination, load_destination, run_check
+from harness.engines.jsse import JsseEngine
+from harness.engines.python import PythonEngine
+from harness.errors import HarnessError, ScenarioError, UsageError
+from harness.explain.ranking import explain
+from harness.files import write_atomic
+from harness.knowledge.codes import OUTCOME_CODES
+from harness.reproduce.render import render_scenario
+from harness.reproduce.sanitize import assert_sanitized, strings_of
+from harness.reproduce.shape import (
+    KEY_PASSWORD,
+    KS_PASSWORD,
+    TS_PASSWORD,
+    Pki,
+    eku_names,
+    key_spec,
+    open_store,
+    relative,
+    server_from_profile,
+    signature,
+    truststore_relation,
+)
+from harness.run import run_scenario
+from harness.scenario import load_scenario
+from harness.wire.inspect import split_url
+
+__all__ = ["Reproduction", "reproduce"]
+
+
+@dataclass
+class Reproduction:
+    folder: Path
+    scenario_file: Path
+    got: str
+    check_code: str
+    explain_code: str | None
+    shape: list[str] = field(default_factory=list)  # what was reproduced
+    not_reproduced: list[str] = field(default_factory=list)
+
+    @property
+    def matches(self) -> bool:
+        return self.got == self.check_code and (self.explain_code is None or self.explain_code == self.got)
+
+    def render(self) -> str:
+        lines = [f"wrote {self.scenario_file}"]
+        lines += [f"  {s}" for s in self.shape]
+        lines.append(f"ran it: {self.got}")
+        lines.append(
+            f"check on the customer's stores: {self.check_code} -> "
+            f"{'same' if self.got == self.check_code else 'DIFFERENT'}"
+        )
+        if self.explain_code is not None:
+            same = "same" if self.explain_code == self.got else "DIFFERENT"
+            lines.append(f"explain on the customer's error: {self.explain_code} -> {same}")
+        for note in self.not_reproduced:
+            lines.append(f"  not reproduced: {note}")
+        lines.append(
+            "reproduces the customer's failure" if self.matches else "does NOT reproduce the customer's failure"
+        )
+        return "\n".join(lines)
+
+
+def _run_scenario(path: Path, engine_name: str) -> str:
+    """The outcome code of the scenario file at ``path``, run with one engine (``harness.run``)."""
+    scenario = load_scenario(path)
+    engine: Any = JsseEngine() if engine_name == "jsse" else PythonEngine()
+    reason = engine.unavailable_reason()
+    if reason is not None:
+        raise UsageError("--engine", f"{engine_name} engine unavailable: {reason}", "install a JDK or --engine python")
+    try:
+        return run_scenario(scenario, engine).verdict.code
+    finally:
+        engine.close()
+
+
+def _check_code(destination: Any) -> str:
+    """The code ``check`` gives on the customer's stores (no live part: nothing is sent)."""
+    report = run_check(destination)
+    if report.errors:
+        return report.errors[0].code
+    warnings = [f.code for f in report.findings if f.code in OUTCOME_CODES]
+    return warnings[0] if warnings else "ok"
+
+
+def _prepare_out(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(str(out), "exists and is not a folder", "choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise UsageError(str(out), "is not empty", "choose another --out, or pass --force to replace it")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(str(out), f"{parent} is not a folder", "choose a writable --out")
+
+
+def _load_profile(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(str(path), f"cannot read: {exc}", "give a profile written by `capture --out X.json`") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(str(path), f"not valid JSON (line {exc.lineno})", "give a profile from `capture`") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("client_auth"), str):
+        raise UsageError(str(path), "is not a capture profile (no client_auth)", "run `capture URL --out X.json`")
+    return doc
+
+
+def reproduce(
+    destination_path: Path,
+    *,
+    out: Path,
+    profile: Path | None = None,
+    error: str | None = None,
+    keep_names: bool = False,
+    force: bool = False,
+    engine: str = "jsse",
+) -> Reproduction:
+    _prepare_out(out, force)
+    captured = _load_profile(profile) if profile is not None else None
+    destination = load_destination(destination_path)
+    static = Destination(
+        destination.source,
+        destination.keystore,
+        destination.keystore_password,
+        destination.truststore,
+        destination.truststore_password,
+        None,
+    )
+    check_code = _check_code(static)
+    now = dt.datetime.now(dt.UTC)
+    pki = Pki(now, keep_names)
+    shape: list[str] = []
+    missing: list[str] = list(pki.notes)
+    secrets = {destination.keystore_password.reveal(), destination.truststore_password.reveal()}
+    customer_strings: set[str] = set()
+    customer_bytes: list[bytes] = []
+
+    keystore_doc: dict[str, Any] = {"password": KS_PASSWORD}
+    truststore_doc: dict[str, Any] = {"password": TS_PASSWORD}
+    # -- keystore
+    keystore = open_store(destination.keystore, destination.keystore_password, "keystore", keystore_doc, shape)
+    if keystore is None:
+        missing.append("the keystore could not be opened: its entries are stood in for by one good key entry")
+    entries_doc: list[dict[str, Any]] = []
+    roots: list[str] = []
+    if keystore is not None:
+        locked = any(e.locked for e in keystore.key_entries)
+        if locked:
+            keystore_doc["key_password"] = KEY_PASSWORD
+        shape.append(
+            f"keystore: {keystore_doc['format'].upper()}, {len(keystore.key_entries)} key entr"
+            f"{'y' if len(keystore.key_entries) == 1 else 'ies'}, key password "
+            f"{'differs from' if locked else 'equals'} the store password"
+            + (f", PKCS#12 {keystore_doc['pkcs12_encryption']}" if keystore_doc["format"] == "pkcs12" else "")
+        )
+        all_certs: list[x509.Certificate] = []
+        for index, entry in enumerate(keystore.key_entries, 1):
+            chain_names = [pki.add(c) for c in entry.chain]
+            all_certs += list(entry.chain)
+            customer_strings.add(entry.alias)
+            alias = entry.alias if keep_names else f"client-{index}"
+            entries_doc.append({"alias": alias, "key": chain_names[0], "chain": chain_names})
+            leaf = entry.chain[0]
+            key, _ = key_spec(leaf)
+            shape.append(
+                f"  entry {index}: chain of {len(entry.chain)}, {key}, {signature(leaf)}, "
+                f"EKU {eku_names(leaf)}, valid {relative(leaf.not_valid_before_utc, now)} .. "
+                f"{relative(leaf.not_valid_after_utc, now)}"
+            )
+        for entry in keystore.key_entries:
+            for cert in entry.chain:
+                customer_strings.update(strings_of(cert))
+                customer_bytes.append(cert.public_bytes(Encoding.DER))
+        pki.link(all_certs)
+        for entry_doc in entries_doc:
+            root = pki.root_of(entry_doc["key"])
+            if root not in roots:
+                roots.append(root)
+        for cert_entry in keystore.cert_entries:
+            customer_strings.update(strings_of(cert_entry.cert))
+    if not entries_doc and keystore is None:
+        pki.tables["root-ca-1"] = {"kind": "root", "subject": "CN=Example Root CA 1,O=Example Org"}
+        pki.tables["client-1"] = {"kind": "leaf", "issuer": "root-ca-1", "subject": "CN=example-client 1,O=Example Org"}
+        entries_doc.append({"alias": "client-1", "key": "client-1"})
+        roots.append("root-ca-1")
+    keystore_doc["entries"] = entries_doc
+    # -- truststore
+    truststore = open_store(
+        destination.truststore, destination.truststore_password, "truststore", truststore_doc, shape
+    )
+    trust = ["server.root"]
+    if truststore is not None:
+        for cert in truststore.certificates:
+            customer_strings.update(strings_of(cert))
+            customer_bytes.append(cert.public_bytes(Encoding.DER))
+        trust, note = truststore_relation(truststore.certificates, captured, pki)
+        shape.append(f"truststore: {len(truststore.certificates)} trusted certificate(s); {note}")
+        if captured is None:
+            missing.append("what the truststore trusts of the server's chain (no --profile): it trusts the root")
+    truststore_doc["trust"] = trust
+    # -- server
+    host, _, path = split_url(destination.url) if destination.url else ("", 0, "/")
+    customer_strings.update(s for s in (host, path) if len(s) >= 3)
+    server: dict[str, Any] = {"client_auth": "required", "trust": roots, "path": path if keep_names else "/inbound"}
+    if captured is not None:
+        server.update(server_from_profile(captured, pki, keystore))
+        shape.append(
+            f"server (from the profile): client auth {server['client_auth']}, CA names "
+            f"{'listed' if server.get('ca_names', True) else 'none'}, TLS {', '.join(server['tls_versions'])}"
+        )
+    else:
+        missing.append(
+            "the server's client-auth profile (no --profile): it requires a certificate from the key "
+            "entries' root CA and lists its name"
+        )
+    doc = {
+        "description": "Reproduced from a support case with `mtls-harness reproduce` (fresh keys, neutral names).",
+        "tags": ["support", "reproduced"],
+        "pki": pki.tables,
+        "keystore": keystore_doc,
+        "truststore": truststore_doc,
+        "server": server,
+        "expect": {"outcome": "handshake-failed"},  # replaced by what the run gives
+    }
+    explain_code = None
+    if error:
+        explain_code = explain(error).codes()[0]
+    with tempfile.TemporaryDirectory(prefix="mtls-reproduce-") as scratch:
+        draft = Path(scratch) / "draft.toml"
+        draft.write_text(render_scenario(doc), "utf-8")
+        try:
+            got = _run_scenario(draft, engine)
+        except ScenarioError as exc:
+            raise HarnessError(
+                "reproduce", f"the scenario written for this case is not valid ({exc.what})", "report this"
+            ) from None
+        if got == "ok" and check_code == "keystore-ambiguous" and len(roots) > 1 and captured is None:
+            # With CA names the JDK picks the entry the server trusts. A server
+            # that lists none and trusts one of the CAs shows the ambiguity:
+            # the JDK picks by itself, and one of the two choices fails.
+            for only in roots:
+                server["trust"], server["ca_names"] = [only], False
+                draft.write_text(render_scenario(doc), "utf-8")
+                got = _run_scenario(draft, engine)
+                if got != "ok":
+                    shape.append("server: lists no CA names and trusts one key entry's CA, not the one the JDK sends")
+                    break
+    doc["expect"] = {"outcome": got, "why": f"reproduced {now:%Y-%m-%d}; check on the originals gave {check_code}"}
+    name = out.name or "reproduced"
+    scenario_file = out / f"{name}.toml"
+    text = render_scenario(doc)
+    if not keep_names:
+        assert_sanitized(text, customer_strings, secrets, customer_bytes)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        write_atomic(scenario_file, text.encode("utf-8"), private=False, overwrite=True)
+    except OSError as exc:
+        raise UsageError(str(out), f"cannot write: {exc.strerror}", "choose a writable --out") from None
+    missing += [n for n in pki.notes if n not in missing]
+    return Reproduction(out, scenario_file, got, check_code, explain_code, shape, missing)
