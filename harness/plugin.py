@@ -40,7 +40,7 @@ from harness.scenario import Scenario, load_scenario
 # worker included: the heavy modules (pyjks, hypercorn, trustme, the
 # verifier) are imported when a scenario is set up, not at start-up.
 if TYPE_CHECKING:
-    from harness.diagnose.verdict import Verdict
+    from harness.diagnose import Verdict
     from harness.run import Ahead, Prepared
     from harness.server.local import HandshakeRecord
 
@@ -64,15 +64,11 @@ class EngineRegistry:
 
     def get(self, name: str) -> Engine:
         if name not in self._engines:
-            if name == "python":
-                from harness.engines.python import PythonEngine
+            from harness.engines.factory import make_engines
 
-                self._engines[name] = PythonEngine()
-            else:
-                from harness.engines.jsse import JsseEngine, jdk_of
-
-                runtime = self.jdks.get(name)
-                self._engines[name] = JsseEngine(jdk=None if runtime is None else jdk_of(runtime))
+            runtime = self.jdks.get(name)
+            [engine] = make_engines("python" if name == "python" else "jsse", None if runtime is None else [runtime])
+            self._engines[name] = engine
         return self._engines[name]
 
     def item_engines(self, engines: tuple[str, ...]) -> list[str]:
@@ -157,18 +153,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _selected_jdks(config: pytest.Config) -> list[Any]:
-    specs = config.getoption("mtls_jdk", None)
-    if not specs:
-        return []
-    from harness.java.runtimes import discover, resolve
+    from harness.java.runtimes import resolve_jdks
 
-    found = discover()
+    try:
+        found, _ = resolve_jdks(config.getoption("mtls_jdk", None))
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
     runtimes: list[Any] = []
-    for spec in specs:
-        try:
-            runtime = resolve(spec, found=found)
-        except HarnessError as exc:
-            raise pytest.UsageError(str(exc)) from None
+    for runtime in found:
         if runtime.version not in {r.version for r in runtimes}:
             runtimes.append(runtime)
     return runtimes
@@ -372,7 +364,7 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         from harness.build import probe_for
-        from harness.diagnose.verdict import diagnose, scenario_evidence
+        from harness.diagnose import diagnose, scenario_evidence
 
         scenario = self.scenario_file.scenario
         running = self.scenario_file.running
@@ -409,7 +401,7 @@ class ScenarioItem(pytest.Item):
             handshake=record,
         )
         verdict = diagnose(outcome, evidence)
-        java = outcome.details.get("java_version") if outcome.engine == "jsse" else None
+        java = outcome.java_version if outcome.engine == "jsse" else None
         expected = scenario.expect.for_engine(outcome.engine, java)
         label = f"jsse-{java}" if java and self.engine.startswith("jsse") else self.engine
         self.mtls_verdict = {"scenario": scenario.name, "engine": label, "code": verdict.code, "expected": expected}
@@ -440,7 +432,7 @@ def _ca_names_off(scenario: Scenario, running: Prepared, engine: str) -> str | N
     # Only the JDK chooses its certificate by the names (X509KeyManager), and
     # only a keystore with a choice to make, or a chain the names do not reach,
     # behaves differently without them: then JSSE would send any key entry.
-    from harness.diagnose.verdict import reaches_ca_names
+    from harness.diagnose import reaches_ca_names
 
     keystore = running.keystore
     if engine != "jsse" or keystore is None or not keystore.key_entries:

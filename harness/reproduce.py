@@ -341,9 +341,8 @@ def _render(doc: dict[str, Any]) -> str:
 
 def _run_scenario(path: Path, engine_name: str) -> str:
     from harness.build import probe_for, write_scenario_files
-    from harness.diagnose.verdict import diagnose, scenario_evidence
-    from harness.engines.jsse import JsseEngine
-    from harness.engines.python import PythonEngine
+    from harness.diagnose import diagnose, scenario_evidence
+    from harness.engines.factory import make_engines
     from harness.pki import build_material
     from harness.scenario import load_scenario
     from harness.server.local import LocalServer
@@ -352,7 +351,7 @@ def _run_scenario(path: Path, engine_name: str) -> str:
     scenario = load_scenario(path)
     material = build_material(scenario)
     folder = Path(tempfile.mkdtemp(prefix="mtls-reproduce-"))
-    engine: Any = JsseEngine() if engine_name == "jsse" else PythonEngine()
+    [engine] = make_engines("jsse" if engine_name == "jsse" else "python")
     reason = engine.unavailable_reason()
     if reason is not None:
         raise UsageError("--engine", f"{engine_name} engine unavailable: {reason}", "install a JDK or --engine python")

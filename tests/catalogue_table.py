@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from harness.build import probe_for, write_scenario_files
-from harness.diagnose.verdict import diagnose, scenario_evidence
+from harness.diagnose import diagnose, scenario_evidence
 from harness.engines.jsse import JsseEngine
 from harness.engines.python import PythonEngine
 from harness.errors import StoreError
@@ -49,7 +49,7 @@ def _jsse_summary(error: str | None, status: int | None) -> str:
 
 
 def _per_jdk() -> list[JsseEngine]:
-    from harness.engines.jsse import jdk_of
+    from harness.java.launch import jdk_of
     from harness.java.runtimes import JdkNotFound, discover, resolve
 
     found, engines = discover(), []

@@ -31,7 +31,7 @@ def test_the_wheel_is_pure_python_with_every_file_it_needs(installed: Installed)
     names = set(zipfile.ZipFile(installed.wheel).namelist())
     for needed in ("harness/scenario.schema.json", "harness/py.typed"):
         assert needed in names, f"{needed} missing from the wheel"
-    java = {p.relative_to(REPO).as_posix() for p in (REPO / "harness" / "engines" / "java").glob("*.java")}
+    java = {p.relative_to(REPO).as_posix() for p in (REPO / "harness" / "java").glob("*.java")}
     assert java, "no Java probe source in the checkout"
     assert java <= names, f"{sorted(java - names)} missing from the wheel"
     metadata = (

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from harness.cli.jdk import add_jdk_command, add_jdk_option
 from harness.errors import HarnessError, UsageError
@@ -516,19 +516,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 # -- check / keystore / truststore: the go-live commands ---------------------------------
-
-
-def _engines(choice: str) -> list[Any]:
-    from harness.engines.python import PythonEngine
-
-    engines: list[Any] = []
-    if choice in ("python", "all"):
-        engines.append(PythonEngine())
-    if choice in ("jsse", "all"):
-        from harness.engines.jsse import JsseEngine
-
-        engines.append(JsseEngine())
-    return engines
 
 
 def _check(args: argparse.Namespace) -> int:
