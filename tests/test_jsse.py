@@ -883,7 +883,7 @@ def test_once_mode_answers_one_request(tmp_path: Path) -> None:
     answers = [json.loads(x) for x in done.stdout.splitlines()]
     assert len(answers) == 1  # no ready line, one answer, then exit
     assert answers[0]["id"] == 7
-    assert answers[0]["codeHint"] == "store-unreadable"
+    assert answers[0]["storeProblem"] == "unreadable"
     assert KS_PASS not in done.stdout + done.stderr
 
 

@@ -38,14 +38,8 @@ START_TIMEOUT = 60.0  # the source launcher compiles first; xdist workers start 
 MARGIN = 15.0
 _STAGES: frozenset[str] = frozenset(get_args(Stage))
 _TLS_NAMES = {"1": "TLSv1", "1.0": "TLSv1", "1.1": "TLSv1.1", "1.2": "TLSv1.2", "1.3": "TLSv1.3"}
-# MtlsProbe.java's ``codeHint`` names, in the line protocol, what it knows from the exception alone about
-# a store that would not open (its hint()); here that becomes the fact it is, the code is diagnose's.
-_STORE_PROBLEMS: dict[str, StoreProblem] = {
-    "keystore-password-wrong": "password",
-    "truststore-password-wrong": "password",
-    "store-unreadable": "unreadable",
-    "key-password-mismatch": "key-password",
-}
+# What MtlsProbe.java's ``storeProblem`` can say about a store that would not open (its exception alone tells).
+_JVM_STORE_PROBLEMS = frozenset({"password", "unreadable", "key-password"})
 _JKS_MAGIC = (b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce")  # JKS, JCEKS
 
 
@@ -259,9 +253,9 @@ def encode_request(probe: Probe, request_id: int) -> dict[str, Any]:
 def _store_failure(reply: Mapping[str, Any], probe: Probe) -> StoreFailure | None:
     """The store the JDK could not open and why, from the JVM's answer; for a wrong password, the file's
     PKCS#12 algorithms too (a Java that lacks them says "keystore password was incorrect")."""
-    problem = _STORE_PROBLEMS.get(_text(reply, "codeHint") or "")
+    problem = cast(StoreProblem, _text(reply, "storeProblem"))
     stage = reply.get("stage")
-    if problem is None or stage not in ("keystore", "truststore"):
+    if problem not in _JVM_STORE_PROBLEMS or stage not in ("keystore", "truststore"):
         return None
     store = cast(Literal["keystore", "truststore"], stage)
     path = probe.keystore if store == "keystore" else probe.truststore
