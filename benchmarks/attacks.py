@@ -188,7 +188,8 @@ def _engine(kind: str) -> Callable[[Path], str]:
                 outcome = PythonEngine().probe(replace(probe, timeout=2.0))
         if outcome.error:
             return f"{outcome.error_type}: {outcome.error}"
-        return f"HTTP {outcome.http_status}; body {outcome.details.get('body', 'whole')}"
+        body = "whole" if outcome.body_cut_at is None else f"cut at {outcome.body_cut_at:,} bytes (limit)"
+        return f"HTTP {outcome.http_status}; body {body}"
 
     return attack
 

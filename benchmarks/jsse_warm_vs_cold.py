@@ -30,7 +30,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from harness.engines import Probe
-from harness.engines.jsse import JsseEngine, encode_request, find_jdk, launch_command
+from harness.engines.jsse import JsseEngine, encode_request
+from harness.java.launch import find_jdk, launch_command
 from harness.secret import Secret
 
 PASSWORD = "bench-pass"

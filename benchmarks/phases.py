@@ -57,7 +57,7 @@ class _Phases:
 
 def _instrument() -> None:
     import harness.build as build
-    import harness.diagnose.verdict as diagnose
+    import harness.diagnose as diagnose
     import harness.run as run
     import harness.server as server
 

@@ -79,7 +79,7 @@ def engine_seconds(engine: str) -> float:
 
 
 def _java_once() -> list[str]:
-    from harness.engines.jsse import find_jdk, launch_command
+    from harness.java.launch import find_jdk, launch_command
 
     jdk = find_jdk()
     if jdk is None:

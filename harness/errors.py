@@ -5,7 +5,7 @@ key or entry, what was wrong and what to do. The command line prints
 ``str(error)`` and exits 2; nothing else is shown, never a traceback.
 
 A broken handshake is *not* an error here: it is an outcome (see
-``harness.diagnose.verdict``). These classes are for input the harness cannot use.
+``harness.diagnose``). These classes are for input the harness cannot use.
 """
 
 from __future__ import annotations

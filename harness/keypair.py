@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from harness.diagnose.verdict import name_of, usage_problem, weak_key, weak_signature
+from harness.diagnose import name_of, usage_problem, weak_key, weak_signature
 from harness.errors import UsageError
 from harness.stores import KeyEntry
 

@@ -36,7 +36,6 @@ from harness.errors import HarnessError
 
 # The fixtures for users' own tests (docs/fixtures.md), registered with the plugin.
 from harness.fixtures import mtls_server, mtls_stores
-from harness.java.runtimes import discover, resolve
 from harness.scenario import Scenario, load_scenario
 from harness.server.ca_names import unavailable_reason
 
@@ -76,15 +75,11 @@ class EngineRegistry:
 
     def get(self, name: str) -> Engine:
         if name not in self._engines:
-            if name == "python":
-                from harness.engines.python import PythonEngine
+            from harness.engines.factory import make_engines
 
-                self._engines[name] = PythonEngine()
-            else:
-                from harness.engines.jsse import JsseEngine, jdk_of
-
-                runtime = self.jdks.get(name)
-                self._engines[name] = JsseEngine(jdk=None if runtime is None else jdk_of(runtime))
+            runtime = self.jdks.get(name)
+            [engine] = make_engines("python" if name == "python" else "jsse", None if runtime is None else [runtime])
+            self._engines[name] = engine
         return self._engines[name]
 
     def item_engines(self, engines: tuple[str, ...]) -> list[str]:
@@ -174,16 +169,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _selected_jdks(config: pytest.Config) -> list[Any]:
-    specs = config.getoption("mtls_jdk", None)
-    if not specs:
-        return []
-    found = discover()
+    from harness.java.runtimes import resolve_jdks
+
+    try:
+        found, _ = resolve_jdks(config.getoption("mtls_jdk", None))
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
     runtimes: list[Any] = []
-    for spec in specs:
-        try:
-            runtime = resolve(spec, found=found)
-        except HarnessError as exc:
-            raise pytest.UsageError(str(exc)) from None
+    for runtime in found:
         if runtime.version not in {r.version for r in runtimes}:
             runtimes.append(runtime)
     return runtimes

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.build import Built, probe_for, write_scenario_files
-from harness.diagnose.verdict import Verdict, diagnose, reaches_ca_names, scenario_evidence
+from harness.diagnose import Verdict, diagnose, reaches_ca_names, scenario_evidence
 from harness.engines import Engine, Outcome
 from harness.errors import StoreError
 from harness.files import scratch_dir
@@ -85,7 +85,7 @@ class ScenarioRun:
     @property
     def java_version(self) -> str | None:
         """The JDK that made a jsse probe ("21.0.8"); None for the python engine."""
-        return self.outcome.details.get("java_version") if self.outcome.engine == "jsse" else None
+        return self.outcome.java_version if self.outcome.engine == "jsse" else None
 
     @property
     def expected(self) -> str:

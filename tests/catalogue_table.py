@@ -17,10 +17,11 @@ import tempfile
 from pathlib import Path
 
 from harness.build import probe_for, write_scenario_files
-from harness.diagnose.verdict import diagnose, scenario_evidence
-from harness.engines.jsse import JsseEngine
-from harness.engines.python import PythonEngine
+from harness.diagnose import diagnose, scenario_evidence
+from harness.engines import Engine
+from harness.engines.factory import make_engines
 from harness.errors import StoreError
+from harness.java.runtimes import resolve_jdks
 from harness.pki import build_material
 from harness.scenario import load_scenario
 from harness.server import LocalServer
@@ -48,21 +49,15 @@ def _jsse_summary(error: str | None, status: int | None) -> str:
     return re.sub(r"^[\w.]+\.(\w+(?:Exception|Error))", r"\1", first)[:110]
 
 
-def _per_jdk() -> list[JsseEngine]:
-    from harness.engines.jsse import jdk_of
-    from harness.java.runtimes import JdkNotFound, discover, resolve
-
-    found, engines = discover(), []
-    for spec in ("11.0.10", "17", "21"):
-        try:
-            engines.append(JsseEngine(jdk=jdk_of(resolve(spec, found=found))))
-        except JdkNotFound:
-            print(f"catalogue_table: no Java {spec} here (mtls-harness jdk install {spec})", file=sys.stderr)
-    return engines
+def _per_jdk() -> list[Engine]:
+    runtimes, missing = resolve_jdks(("11.0.10", "17", "21"), missing_ok=True)
+    for spec in missing:
+        print(f"catalogue_table: no Java {spec} here (mtls-harness jdk install {spec})", file=sys.stderr)
+    return make_engines("jsse", runtimes)
 
 
 def main() -> int:
-    python, jsse = PythonEngine(), JsseEngine()
+    python, jsse = make_engines("all")
     jdks = _per_jdk()
     openssl = shutil.which("openssl")
     rows = []

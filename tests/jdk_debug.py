@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.build import probe_for, write_scenario_files
-from harness.engines.jsse import encode_request, find_jdk, launch_command
+from harness.engines.jsse import encode_request
+from harness.java.launch import find_jdk, launch_command
 from harness.scenario import load_scenario
 from harness.server import LocalServer
 

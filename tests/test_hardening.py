@@ -483,7 +483,7 @@ def test_python_engine_endless_body_is_cut(built_scenario: tuple[Scenario, Built
         outcome = PythonEngine().probe(probe_for(scenario, built, f"https://127.0.0.1:{server.port}/inbound"))
     assert outcome.stage == "done"
     assert outcome.http_status == 200
-    assert outcome.details["body"] == "cut at 1,048,576 bytes (limit)"
+    assert outcome.body_cut_at == 1_048_576
 
 
 def test_python_engine_oversized_headers_fail_cleanly(built_scenario: tuple[Scenario, Built]) -> None:
@@ -504,7 +504,7 @@ def test_python_engine_genuine_answer_is_whole(built_scenario: tuple[Scenario, B
         outcome = PythonEngine().probe(probe_for(scenario, built, f"https://127.0.0.1:{server.port}/inbound"))
     assert outcome.stage == "done", outcome.error
     assert outcome.http_status == 200
-    assert "body" not in outcome.details
+    assert outcome.body_cut_at is None
 
 
 def test_truststore_command_against_a_slow_drip_server_is_one_line(tmp_path: Path) -> None:

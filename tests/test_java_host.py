@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from harness.build import Built, probe_for, write_scenario_files
-from harness.diagnose.verdict import Verdict, diagnose, scenario_evidence
+from harness.diagnose import Verdict, diagnose, scenario_evidence
 from harness.engines.python import PythonEngine
 from harness.errors import ServerError
 from harness.pki import Material, build_material

@@ -146,8 +146,10 @@ def test_several_key_entries_in_a_pkcs12(debian: Runtime, tmp_path: Path) -> Non
 
 def test_store_reading_through_the_probe(real_jdks: dict[str, Runtime]) -> None:
     """JsseEngine.load_stores: the JDK's own reading, no network, no password in the answer."""
+    from harness.diagnose import store_reading_verdict
     from harness.engines import Probe
-    from harness.engines.jsse import JsseEngine, jdk_of
+    from harness.engines.jsse import JsseEngine
+    from harness.java.launch import jdk_of
 
     store, password = _store("keystore-openssl3-pkcs12", "keystore")
     trust, trust_password = _store("keystore-openssl3-pkcs12", "truststore")
@@ -156,7 +158,8 @@ def test_store_reading_through_the_probe(real_jdks: dict[str, Runtime]) -> None:
         with JsseEngine(jdk=jdk_of(real_jdks[version])) as engine:
             reading = engine.load_stores(probe)
         assert reading.java_version == version
-        assert reading.code == want
+        verdict = store_reading_verdict(reading)
+        assert (verdict.code if verdict is not None else None) == want
         assert reading.loaded is (want is None)
         assert password not in repr(reading)
 
@@ -367,7 +370,8 @@ def _static_check(built: Any, url: str, *versions: str, cwd: Path, more: tuple[s
 
 def _live(built: Any, url: str, runtime: Runtime) -> Any:
     from harness.engines import Probe
-    from harness.engines.jsse import JsseEngine, jdk_of
+    from harness.engines.jsse import JsseEngine
+    from harness.java.launch import jdk_of
 
     doc = _destination_of(built)
     probe = Probe(

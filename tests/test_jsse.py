@@ -9,6 +9,7 @@ the client identity it saw as JSON.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -34,9 +35,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from harness.engines import Outcome, Probe
-from harness.engines.jsse import NO_JDK, SOURCE, Jdk, JsseEngine, encode_request, find_jdk, launch_command
+from harness.diagnose import Evidence, diagnose
+from harness.engines import Outcome, Probe, StoreFailure
+from harness.engines.jsse import JsseEngine, encode_request
 from harness.errors import EngineUnavailable
+from harness.java.launch import NO_JDK, SOURCE, Jdk, find_jdk, launch_command
 from harness.secret import Secret
 
 # Distinctive, so a leak anywhere is found by a substring search.
@@ -351,8 +354,14 @@ def _probe(
     )
 
 
+def _code(outcome: Outcome) -> str:
+    """The outcome code these facts mean, from the outcome alone (the engine names none itself)."""
+    return diagnose(outcome, Evidence()).code
+
+
 def _assert_no_secret(outcome: Outcome, engine: JsseEngine) -> None:
-    texts = [repr(outcome), str(outcome.error), *outcome.details.values(), engine.stderr_tail()]
+    facts = [str(getattr(outcome, f.name)) for f in dataclasses.fields(outcome)]
+    texts = [repr(outcome), str(outcome.error), *facts, engine.stderr_tail()]
     for secret in SECRETS:
         assert not any(secret in t for t in texts), "a password leaked into the outcome"
 
@@ -376,17 +385,17 @@ def test_ok(material: Material, server: MtlsServer, engine: JsseEngine, store: s
     assert out.server_seen["issuer"] == "CN=Client CA"
     assert "ignored" not in out.server_seen  # only string fields
     assert out.error is None
-    assert out.code_hint is None
+    assert out.store_failure is None
     assert out.alert_received is None
-    assert out.details["keystore_type"] == kind
-    assert out.details["truststore_type"] == "JKS"
-    assert out.details["key_entries"] == "1"
-    assert out.details["chosen_alias"] == "client"
-    assert out.details["handshake_completed"] == "true"
-    assert out.details["ca_names_seen"] == ""  # the stdlib server cannot send CA names
-    assert out.details["java_version"]
+    assert out.keystore_type == kind
+    assert out.truststore_type == "JKS"
+    assert out.key_entries == 1
+    assert out.chosen_alias == "client"
+    assert out.handshake_completed is True
+    assert out.ca_names_seen == ()  # the stdlib server cannot send CA names
+    assert out.java_version
     assert out.elapsed_ms > 0
-    assert "response_body" not in out.details  # the answer was understood
+    assert out.response_body is None  # the answer was understood
     header, body = server.requests[-1]
     assert header.startswith(b"POST /mtls HTTP/1.1\r\n")
     assert b"\r\nContent-Type: application/json\r\n" in header
@@ -403,7 +412,7 @@ def test_http_error_is_done_with_status(material: Material, engine: JsseEngine) 
     assert out.http_status == 403
     assert out.error is None
     assert out.server_seen is None
-    assert out.details["response_body"] == "no entry"
+    assert out.response_body == "no entry"
     assert b"\r\nContent-Type: application/xml\r\n" in header
     assert body == b"<x/>"
 
@@ -412,8 +421,8 @@ def test_http_error_is_done_with_status(material: Material, engine: JsseEngine) 
 def test_type_from_content_not_name(material: Material, server: MtlsServer, engine: JsseEngine) -> None:
     out = engine.probe(_probe(material, server.url, "p12-named-jks", truststore="trust-p12"))
     assert out.stage == "done", out.error
-    assert out.details["keystore_type"] == "PKCS12"
-    assert out.details["truststore_type"] == "PKCS12"
+    assert out.keystore_type == "PKCS12"
+    assert out.truststore_type == "PKCS12"
 
 
 TLS12 = (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2)
@@ -451,16 +460,17 @@ def test_untrusted_client_cert(
     assert bad.alert_received == "unknown_ca"  # the test server lingers, so the alert arrives
     assert bad.http_status is None
     assert bad.server_seen is None
-    assert bad.code_hint is None  # a diagnosis, not a certainty
-    assert bad.details["chosen_alias"] == "client"  # the JDK did send it
-    assert bad.details["handshake_completed"] == completed
-    assert bad.details["connections"] == connections
+    assert bad.store_failure is None  # a diagnosis, not a certainty
+    assert bad.chosen_alias == "client"  # the JDK did send it
+    assert bad.client_cert_sent is True
+    assert str(bad.handshake_completed).lower() == completed
+    assert bad.connections == int(connections)
     assert [s.ok for s in seen] == [False] * int(connections) + [True]
     assert "certificate verify failed" in seen[0].error
     assert good.stage == "done"
     assert good.alert_received is None
     assert good.error is None
-    assert good.details["connections"] == "1"
+    assert good.connections == 1
     assert good.protocol == ("TLSv1.2" if tls == TLS12 else "TLSv1.3")
 
 
@@ -506,12 +516,13 @@ def test_ca_names_decide_which_key_is_sent(
         proc.wait()
         assert proc.stdout is not None
         proc.stdout.close()
-    assert rogue.details["ca_names_seen"] == "CN=Client CA"
-    assert rogue.details["chosen_alias"] == ""  # no key from an advertised CA: none sent
+    assert rogue.ca_names_seen == ("CN=Client CA",)
+    assert rogue.chosen_alias is None  # no key from an advertised CA: none sent
+    assert rogue.client_cert_sent is False
     assert rogue.alert_received == alert
-    assert good.details["ca_names_seen"] == "CN=Client CA"
-    assert good.details["chosen_alias"] == "client"
-    assert good.details["handshake_completed"] == "true"
+    assert good.ca_names_seen == ("CN=Client CA",)
+    assert good.chosen_alias == "client"
+    assert good.handshake_completed is True
     assert good.stage == "http"  # past the handshake: the server accepted the key
 
 
@@ -520,7 +531,9 @@ def test_ca_names_decide_which_key_is_sent(
 def test_wrong_keystore_password(material: Material, server: MtlsServer, engine: JsseEngine, store: str) -> None:
     out = engine.probe(_probe(material, server.url, store, ks_pass=WRONG))
     assert out.stage == "keystore"
-    assert out.code_hint == "keystore-password-wrong"
+    assert out.store_failure is not None
+    assert (out.store_failure.store, out.store_failure.problem) == ("keystore", "password")
+    assert _code(out) == "keystore-password-wrong"
     assert out.error is not None
     assert "password was incorrect" in out.error
     assert out.error_type == "IOException"
@@ -532,23 +545,24 @@ def test_wrong_keystore_password(material: Material, server: MtlsServer, engine:
 def test_wrong_truststore_password(material: Material, server: MtlsServer, engine: JsseEngine, store: str) -> None:
     out = engine.probe(_probe(material, server.url, truststore=store, ts_pass=WRONG))
     assert out.stage == "truststore"
-    assert out.code_hint == "truststore-password-wrong"
+    assert _code(out) == "truststore-password-wrong"
     right = engine.probe(_probe(material, server.url, truststore=store))
     assert right.stage == "done"
-    assert right.code_hint is None
+    assert right.store_failure is None
 
 
 @pytest.mark.jdk
 def test_key_password_differs(material: Material, server: MtlsServer, engine: JsseEngine) -> None:
     out = engine.probe(_probe(material, server.url, "keypass"))
     assert out.stage == "keystore"
-    assert out.code_hint == "key-password-mismatch"
+    assert out.store_failure == StoreFailure("keystore", "key-password")
+    assert _code(out) == "key-password-mismatch"
     assert out.error_type == "UnrecoverableKeyException"
     assert out.error is not None
     assert "Cannot recover key" in out.error
     # The store password itself is right: the store opened and was described.
-    assert out.details["keystore_type"] == "JKS"
-    assert out.details["key_entries"] == "1"
+    assert out.keystore_type == "JKS"
+    assert out.key_entries == 1
     _assert_no_secret(out, engine)
 
 
@@ -560,7 +574,8 @@ def test_unreadable_store(material: Material, server: MtlsServer, engine: JsseEn
     kw = {"keystore": bad} if where == "keystore" else {"truststore": bad}
     out = engine.probe(_probe(material, server.url, **kw))
     assert out.stage == where
-    assert out.code_hint == "store-unreadable"
+    assert out.store_failure == StoreFailure(where, "unreadable")  # type: ignore[arg-type]
+    assert _code(out) == "store-unreadable"
     assert out.error
 
 
@@ -572,7 +587,7 @@ def test_server_ca_not_trusted(material: Material, server: MtlsServer, engine: J
     assert "PKIX path building failed" in out.error
     assert out.error_type == "SSLHandshakeException"
     assert out.alert_received is None  # the client aborted; the server said nothing
-    assert out.code_hint is None
+    assert out.store_failure is None
 
 
 @pytest.mark.jdk
@@ -616,12 +631,12 @@ def test_unsupported_protocol_name(material: Material, server: MtlsServer, engin
 @pytest.mark.jdk
 def test_two_key_entries(material: Material, server: MtlsServer, engine: JsseEngine) -> None:
     out = engine.probe(_probe(material, server.url, "two"))
-    assert out.details["key_entries"] == "2"
-    assert out.details["key_aliases"] == "client|second"
-    assert out.details["chosen_alias"] in {"client", "second"}
+    assert out.key_entries == 2
+    assert out.key_aliases == ("client", "second")
+    assert out.chosen_alias in {"client", "second"}
     # The JDK picks without looking at which CA the server trusts: with no CA
     # names advertised, whichever it chose decides the outcome.
-    assert (out.stage == "done") == (out.details["chosen_alias"] == "client")
+    assert (out.stage == "done") == (out.chosen_alias == "client")
 
 
 @pytest.mark.jdk
@@ -631,7 +646,7 @@ def test_connection_refused(material: Material, engine: JsseEngine) -> None:
     out = engine.probe(_probe(material, f"https://127.0.0.1:{port}/"))
     assert out.stage == "connect"
     assert out.error_type == "ConnectException"
-    assert out.details["handshake_completed"] == "false"
+    assert out.handshake_completed is False
 
 
 @pytest.mark.jdk
@@ -650,7 +665,7 @@ def test_silent_server_times_out(material: Material, engine: JsseEngine) -> None
 def test_json_round_trip_of_odd_text(material: Material, engine: JsseEngine) -> None:
     odd = str(material.root / 'sp\u00e9cial "quoted" \\ \t\u2603 \U0001f512.jks')
     out = engine.probe(_probe(material, "https://127.0.0.1:1/", keystore=odd))
-    assert out.code_hint == "store-unreadable"
+    assert _code(out) == "store-unreadable"
     assert out.error == f"java.nio.file.NoSuchFileException: {odd}"
 
 
@@ -868,7 +883,7 @@ def test_once_mode_answers_one_request(tmp_path: Path) -> None:
     answers = [json.loads(x) for x in done.stdout.splitlines()]
     assert len(answers) == 1  # no ready line, one answer, then exit
     assert answers[0]["id"] == 7
-    assert answers[0]["codeHint"] == "store-unreadable"
+    assert answers[0]["storeProblem"] == "unreadable"
     assert KS_PASS not in done.stdout + done.stderr
 
 

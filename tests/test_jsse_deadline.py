@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.build import Built, probe_for
-from harness.diagnose.verdict import Evidence, diagnose, scenario_evidence
+from harness.diagnose import Evidence, diagnose, scenario_evidence
 from harness.engines import jsse
 from harness.engines.jsse import JsseEngine
 from harness.engines.python import PythonEngine
@@ -83,7 +83,7 @@ def test_a_dripping_answer_is_server_too_slow_with_the_python_engines_verdict(
     assert "the JVM was restarted" in (slow.error or "")
     assert "cannot say whether it had connected" in (slow.error or "")
     assert "\n" not in (slow.error or "")
-    assert slow.details["deadline_s"] == f"{short_margin:g}"
+    assert f"{slow.deadline_s:g}" == f"{short_margin:g}"
     assert discarded
     assert python.error_type == "ServerTooSlow", python.error
 

@@ -38,7 +38,7 @@ def test_nginx_persona_answers_at_the_http_layer(run_scenario: RunScenario) -> N
     run = run_scenario({**EXPIRED, "server": {"persona": "nginx"}})
     assert run.outcome.completed
     assert run.outcome.http_status == 400
-    assert "The SSL certificate error" in run.outcome.details["response_body"]
+    assert "The SSL certificate error" in (run.outcome.response_body or "")
     # The handshake was accepted, with the verify error nginx keeps for later.
     assert run.record is not None
     assert run.record.accepted
@@ -48,7 +48,7 @@ def test_nginx_persona_answers_at_the_http_layer(run_scenario: RunScenario) -> N
 def test_nginx_persona_without_certificate_sends_its_missing_page(run_scenario: RunScenario) -> None:
     run = run_scenario({"keystore": {"entries": []}, "server": {"persona": "nginx"}})
     assert run.outcome.http_status == 400
-    assert "No required SSL certificate was sent" in run.outcome.details["response_body"]
+    assert "No required SSL certificate was sent" in (run.outcome.response_body or "")
     assert run.verdict.code == "client-cert-missing"
 
 
@@ -134,12 +134,12 @@ def test_python_engine_reads_the_tls13_verdict_before_writing(run_scenario: RunS
     # Apache closes right after its alert: a client that wrote first would see EOF.
     run = run_scenario({"keystore": {"entries": []}, "server": {"persona": "apache", "tls_versions": ["1.3"]}})
     assert run.outcome.alert_received == "certificate_required", run.outcome
-    assert run.outcome.details["client_cert_requested"] == "true"
-    assert run.outcome.details["client_cert_sent"] == "false"
+    assert run.outcome.client_cert_requested is True
+    assert run.outcome.client_cert_sent is False
     # Twin: an accepted certificate; the server's session tickets end the wait.
     ok = run_scenario({"server": {"persona": "apache", "tls_versions": ["1.3"]}})
     assert ok.verdict.code == "ok"
-    assert ok.outcome.details["server_after_handshake"] == "session tickets"
+    assert ok.outcome.server_after_handshake == "session tickets"
 
 
 def test_an_http_400_that_is_not_about_the_certificate_stays_http_error(run_scenario: RunScenario) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from harness.build import Built, probe_for, write_scenario_files
-from harness.diagnose.verdict import Evidence, diagnose
+from harness.diagnose import Evidence, diagnose
 from harness.engines import Outcome
 from harness.engines.jsse import JsseEngine
 from harness.engines.python import PythonEngine
@@ -77,7 +77,7 @@ def client_sees(outcome: Outcome, *, raw: bool = False) -> str:
     Not ``raw``: the JDK's closed-while-writing texts as one (see CLOSED).
     """
     if outcome.completed:
-        body = outcome.details.get("response_body", "")
+        body = outcome.response_body or ""
         lines = [line.strip() for line in _TAG.sub("\n", body).splitlines() if line.strip()]
         status = f"HTTP {outcome.http_status}"
         if (outcome.http_status or 0) < 400 or not lines:

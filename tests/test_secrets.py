@@ -18,6 +18,7 @@ import pytest
 
 from harness.build import probe_for, write_scenario_files
 from harness.check.core import load_destination, render_text, run_check
+from harness.engines import StoreFailure
 from harness.engines.python import PythonEngine
 from harness.errors import StoreError
 from harness.pki import build_material
@@ -201,7 +202,7 @@ def test_errors_and_reprs_hide_passwords(tmp_path: Path) -> None:
         _assert_clean(text, passwords, name)
     # The twin: the reprs are not empty shells; the real values are one call away.
     assert scenario.keystore.password.reveal() == "ks-Secret-Kp1"
-    assert outcome.code_hint == "key-password-mismatch"
+    assert outcome.store_failure == StoreFailure("keystore", "key-password")
     assert any(f.code == "key-password-mismatch" for f in report.findings)
 
 

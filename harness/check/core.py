@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from harness.diagnose.verdict import (
+from harness.diagnose import (
     Evidence,
     Verdict,
     diagnose,
@@ -881,7 +881,7 @@ def _check_live(
         report.facts[f"request {engine.name}"] = sent.describe(destination.url)
         verdict = diagnose(outcome, evidence)
         code, severity, message, fix = _interpret(verdict, outcome, sent)
-        java = outcome.details.get("java_version")
+        java = outcome.java_version
         report.facts[f"handshake {engine.name}"] = (
             f"{code}: {outcome.protocol or '-'} {outcome.cipher or ''} HTTP {outcome.http_status or '-'}"
             + (f" (Java {java})" if java else "")

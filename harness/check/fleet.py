@@ -108,16 +108,9 @@ def _run_check(
 
 
 def _engines(choice: str) -> list[Engine]:
-    from harness.engines.python import PythonEngine
+    from harness.engines.factory import make_engines
 
-    engines: list[Engine] = []
-    if choice in ("python", "all"):
-        engines.append(PythonEngine())
-    if choice in ("jsse", "all"):
-        from harness.engines.jsse import JsseEngine
-
-        engines.append(JsseEngine())
-    return engines
+    return make_engines(choice)
 
 
 def check_command(args: argparse.Namespace, password: PasswordOf) -> int:

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from harness.diagnose.verdict import JDK_FIXES
+from harness.diagnose import JDK_FIXES, store_reading_verdict
 from harness.engines import Probe
 from harness.errors import HarnessError
 from harness.knowledge.java import (
@@ -46,22 +46,14 @@ __all__ = ["check_key_entries", "check_missing_versions", "check_with_jdks", "js
 
 def jsse_engines(specs: Sequence[str] | None) -> tuple[list[JsseEngine], list[str]]:
     """One jsse engine per ``--jdk`` runtime found (the default JDK without ``--jdk``), and the versions not found."""
-    from harness.engines.jsse import JsseEngine, jdk_of
-    from harness.java.runtimes import JdkNotFound, discover, resolve
+    from harness.engines.factory import make_engines
+    from harness.engines.jsse import JsseEngine
+    from harness.java.runtimes import resolve_jdks
 
-    if not specs:
-        return [JsseEngine()], []  # unavailable: the live checks say so, the stores get the static reading
-    found = discover()
-    engines: list[JsseEngine] = []
-    missing: list[str] = []
-    for spec in specs:
-        try:
-            runtime = resolve(spec, found=found)
-        except JdkNotFound:
-            missing.append(spec)
-            continue
-        engines.append(JsseEngine(jdk=jdk_of(runtime)))
-    return engines, missing
+    runtimes, missing = resolve_jdks(specs, missing_ok=True)
+    # Without --jdk the default JDK, even when unavailable: the live checks say so, the stores get the static reading.
+    engines = make_engines("jsse", runtimes if specs else None)
+    return [e for e in engines if isinstance(e, JsseEngine)], missing
 
 
 def check_with_jdks(
@@ -106,20 +98,23 @@ def _drop(report: Report, code: str, check: str) -> bool:
 
 def _apply(report: Report, destination: Destination, reading: Any, keystore: StoreContents | None) -> None:
     version = reading.java_version
+    verdict = store_reading_verdict(reading)
+    code = verdict.code if verdict is not None else None
+    error = verdict.explanation if verdict is not None else reading.error  # the JDK's words, or why it cannot read
+    keys = reading.key_aliases or ()
     report.facts[f"stores on Java {version}"] = (
-        f"opened: {reading.details.get('key_entries', '?')} key entries, "
-        f"{reading.details.get('trust_anchors', '?')} trust anchors"
+        f"opened: {'?' if reading.key_aliases is None else len(keys)} key entries, "
+        f"{'?' if reading.trust_anchors is None else reading.trust_anchors} trust anchors"
         if reading.loaded
-        else f"{reading.code or 'failed'} at the {reading.stage}"
+        else f"{code or 'failed'} at the {reading.stage}"
     )
-    code = reading.code
     store = (
         destination.truststore if reading.stage == "truststore" or code == "truststore-empty" else destination.keystore
     )
     subject = _label(store, version)
-    said = f"Java {version} reports: {_first(reading.error)}" if reading.error else f"Java {version}"
+    said = f"Java {version} reports: {_first(error)}" if error else f"Java {version}"
     if code == "keystore-format-unsupported":
-        report.add(code, "error", reading.stage or "keystore", subject, _first(reading.error), JDK_FIXES[code])
+        report.add(code, "error", reading.stage or "keystore", subject, _first(error), JDK_FIXES[code])
     elif code == "key-password-mismatch":
         # The JDK opened the store (store password right) and failed on the key entry.
         _drop(report, "keystore-password-wrong", "keystore")
@@ -149,16 +144,15 @@ def _apply(report: Report, destination: Destination, reading: Any, keystore: Sto
     elif code is not None and not any(f.severity == "error" and f.check == reading.stage for f in report.findings):
         # Only where the static reading found nothing wrong with that store: else it said so already.
         report.add(code, "error", reading.stage if reading.stage == "truststore" else "keystore", subject, said)
-    keys = reading.details.get("key_aliases", "")
-    if reading.loaded and keys.count("|") >= 1 and not any(f.code == "keystore-ambiguous" for f in report.findings):
+    if reading.loaded and len(keys) > 1 and not any(f.code == "keystore-ambiguous" for f in report.findings):
         # The static PKCS#12 reader sees one key pair; the JDK sees every key entry.
-        aliases = ", ".join(repr(a) for a in keys.split("|"))
+        aliases = ", ".join(repr(a) for a in keys)
         report.add(
             "keystore-ambiguous",
             "error",
             "keystore",
             _label(destination.keystore, version),
-            f"Java sees {keys.count('|') + 1} key entries ({aliases}): it chooses one per handshake, by the "
+            f"Java sees {len(keys)} key entries ({aliases}): it chooses one per handshake, by the "
             "server's CA names if it lists any, else by its own order",
             "keep exactly one key entry (keytool -delete -alias OLD)",
         )
@@ -388,7 +382,7 @@ def _chain_rules(report: Report, chain: Sequence[x509.Certificate], version: str
     """jdk.certpath.disabledAlgorithms on the server's chain, as Java ``version`` validates it."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from harness.diagnose.verdict import name_of
+    from harness.diagnose import name_of
 
     for rule in CERT_RULES:
         if not has_feature(rule.feature, version):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from harness.errors import HarnessError
-
 __all__ = ["add_jdk_command", "add_jdk_option", "resolve_for_run"]
 
 
@@ -66,13 +64,6 @@ def _install(args: argparse.Namespace) -> int:
 
 def resolve_for_run(specs: list[str] | None) -> list[Any]:
     """Every ``--jdk`` of ``run`` resolved now, so that a missing one is one line and exit 2."""
-    from harness.java.runtimes import discover, resolve
+    from harness.java.runtimes import resolve_jdks
 
-    if not specs:
-        return []
-    found = discover()
-    runtimes = [resolve(spec, found=found) for spec in specs]
-    for runtime in runtimes:
-        if not runtime.java.is_file():  # pragma: no cover - resolve() checked it
-            raise HarnessError(where=str(runtime.home), what="no bin/java")
-    return runtimes
+    return resolve_jdks(specs)[0]

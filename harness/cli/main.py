@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from harness.cli import EXIT_BAD_INPUT
 from harness.cli.golive import add_commands as add_golive_commands
@@ -167,19 +167,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # -- check: the go-live command (its arguments above) ------------------------------------
-
-
-def _engines(choice: str) -> list[Any]:
-    from harness.engines.python import PythonEngine
-
-    engines: list[Any] = []
-    if choice in ("python", "all"):
-        engines.append(PythonEngine())
-    if choice in ("jsse", "all"):
-        from harness.engines.jsse import JsseEngine
-
-        engines.append(JsseEngine())
-    return engines
 
 
 def _check(args: argparse.Namespace) -> int:

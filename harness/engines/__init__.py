@@ -3,20 +3,36 @@
 ``python`` is the stdlib ``ssl`` module over OpenSSL; ``jsse`` is the JDK's own
 TLS stack, the one the platform runs. Both take a :class:`Probe` (where to POST,
 which stores, which passwords) and return an :class:`Outcome`: what the client
-saw, raw errors included. Turning an outcome into a verdict is
-``harness.diagnose.verdict``'s job, not the engines'.
+saw, raw errors included, as typed facts (a certificate asked for and sent,
+the alert received, the HTTP status, the store that would not open). Engines
+never name an outcome code: turning an outcome into a verdict is
+``harness.diagnose``'s job, the one place codes are decided. ``make_engines``
+(``harness.engines.factory``) makes them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from harness.knowledge.java import Pkcs12Algorithms
 from harness.secret import Secret
 
-__all__ = ["ENGINE_NAMES", "MAX_BODY", "METHODS", "Engine", "Outcome", "Probe", "Stage", "server_seen"]
+__all__ = [
+    "ENGINE_NAMES",
+    "MAX_BODY",
+    "METHODS",
+    "Engine",
+    "Outcome",
+    "Probe",
+    "Stage",
+    "StoreFailure",
+    "StoreProblem",
+    "server_seen",
+]
 
 ENGINE_NAMES = ("python", "jsse")
 METHODS = ("POST", "HEAD", "GET")  # only POST sends a body
@@ -26,6 +42,10 @@ MAX_BODY = 1 << 20  # engines read at most this much of an answer (as MtlsProbe.
 # would fail before connecting), connecting (TCP), the TLS handshake, or the
 # HTTP exchange after it. "done" means an HTTP answer was read (any status).
 Stage = Literal["keystore", "truststore", "connect", "handshake", "http", "done"]
+# Why a store could not be used: its password does not open it, it cannot be read at all (a damaged or
+# foreign file), the key entry does not open with the store's password, or it holds several key entries
+# (the python engine cannot choose among them as the JDK does).
+StoreProblem = Literal["password", "unreadable", "key-password", "several-key-entries"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +80,19 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class StoreFailure:
+    """The store the client could not use, and what stood in the way (the stack's own words: ``Outcome.error``)."""
+
+    store: Literal["keystore", "truststore"]
+    problem: StoreProblem
+    # The store's PKCS#12 algorithms (jsse, when the JDK found the password wrong; None for JKS / JCEKS):
+    # a Java that lacks them reports a PKCS#12 it cannot decrypt as a wrong password.
+    pkcs12: Pkcs12Algorithms | None = None
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """What one engine saw. Never holds a password or key material."""
+    """What one engine saw, as facts; None where the engine does not know. Never holds a password or key material."""
 
     engine: str
     stage: Stage
@@ -78,16 +109,48 @@ class Outcome:
     alert_received: str | None = None
     # Client-side certificate verification result (OpenSSL verify code).
     verify_code: int | None = None
-    # An outcome code the engine knows for certain without diagnosis, e.g. a
-    # keystore that the password cannot open ("keystore-password-wrong").
-    code_hint: str | None = None
     elapsed_ms: float = 0.0
-    details: Mapping[str, str] = field(default_factory=dict)
+    # -- the stores, as the client read them
+    store_failure: StoreFailure | None = None
+    keystore_type: str | None = None  # "JKS", "PKCS12", "JCEKS": from the content, never the name
+    truststore_type: str | None = None
+    key_aliases: tuple[str, ...] | None = None  # the keystore's key entries (None: not opened)
+    truststore_certs: int | None = None  # jsse: trusted-certificate entries of the truststore
+    truststore_key_entries: int | None = None  # jsse
+    trust_anchors: int | None = None  # jsse: what its TrustManagerFactory accepts (0: "trustAnchors ... non-empty")
+    # -- the handshake
+    client_cert_requested: bool | None = None  # the server sent a CertificateRequest
+    # Whether the client answered it with a certificate (False: an empty Certificate message; the JDK when no
+    # key entry matched the server's CA names); None when not asked or not got that far.
+    client_cert_sent: bool | None = None
+    chosen_alias: str | None = None  # the key entry whose certificate the client offers
+    ca_names_seen: tuple[str, ...] | None = None  # jsse: the CA names the server listed when it asked
+    key_types_asked: tuple[str, ...] | None = None  # jsse: the key types its key manager was asked for
+    handshake_completed: bool | None = None  # jsse
+    connections: int | None = None  # jsse: HttpURLConnection retries a POST whose answer it could not read
+    alert_number: int | None = None  # python: the last alert read, by number (RFC 8446, 6)
+    openssl_reason: str | None = None  # python: OpenSSL's reason for a TLS failure ("UNSUPPORTED_PROTOCOL")
+    # python, TLS 1.3: what the server did after the client's certificate ("session tickets", "closed", ...).
+    server_after_handshake: str | None = None
+    # -- the HTTP answer
+    http_reason: str | None = None  # python: the status line's reason phrase
+    # The first 500 characters of an answer that is not the local server's (a real destination's own page).
+    response_body: str | None = None
+    body_cut_at: int | None = None  # python: the answer was cut at this many bytes (the limit)
+    body_error: str | None = None  # jsse: reading the answer's body failed
+    # -- the engine
+    java_version: str | None = None  # jsse: the JVM's java.version
+    deadline_s: float | None = None  # jsse: the whole-answer deadline that passed (ServerTooSlow)
 
     @property
     def completed(self) -> bool:
         """True when the handshake succeeded and an HTTP answer was read."""
         return self.stage == "done"
+
+    @property
+    def key_entries(self) -> int | None:
+        """How many key entries the keystore holds (None: not opened)."""
+        return None if self.key_aliases is None else len(self.key_aliases)
 
 
 def server_seen(body: bytes) -> dict[str, str] | None:
@@ -95,8 +158,6 @@ def server_seen(body: bytes) -> dict[str, str] | None:
 
     None for any other answer (a real destination's own response).
     """
-    import json
-
     try:
         answer = json.loads(body)
     except ValueError:

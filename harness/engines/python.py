@@ -18,13 +18,15 @@ import ssl
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from harness.engines import Outcome, Probe, Stage, server_seen
+from harness.engines import Outcome, Probe, Stage, StoreFailure, StoreProblem, server_seen
 from harness.errors import StoreError
 from harness.files import scratch_dir
 from harness.stores import KeyEntry, read_store
@@ -68,13 +70,14 @@ class PythonEngine:
         return _with_elapsed(outcome, started)
 
     def _probe(self, probe: Probe) -> Outcome:
-        details: dict[str, str] = {}
+        # What is seen so far, by Outcome's field names: every outcome carries it.
+        facts: dict[str, Any] = {}
         try:
             keystore = read_store(probe.keystore, probe.keystore_password, "keystore")
         except StoreError as exc:
-            return _failed("keystore", exc, details)
-        details["keystore_type"] = keystore.type
-        details["key_aliases"] = ",".join(e.alias for e in keystore.key_entries)
+            return _failed("keystore", exc, facts)
+        facts["keystore_type"] = keystore.type
+        facts["key_aliases"] = tuple(e.alias for e in keystore.key_entries)
         if len(keystore.key_entries) > 1:
             # The JDK picks a key entry per handshake from the server's
             # acceptable CA names; OpenSSL offers no such choice, so this
@@ -85,8 +88,8 @@ class PythonEngine:
                 "keystore",
                 error=f"{probe.keystore}: the keystore holds {len(keystore.key_entries)} key entries ({aliases})",
                 error_type="AmbiguousKeystore",
-                code_hint="keystore-ambiguous",
-                details=details,
+                store_failure=StoreFailure("keystore", "several-key-entries"),
+                **facts,
             )
         entry = keystore.key_entries[0] if keystore.key_entries else None
         if entry is not None and entry.locked:
@@ -96,25 +99,25 @@ class PythonEngine:
                 error=f"{probe.keystore} (entry {entry.alias!r}): keystorePass does not open the key entry "
                 "(the JDK reports: Cannot recover key)",
                 error_type="UnrecoverableKey",
-                code_hint="key-password-mismatch",
-                details=details,
+                store_failure=StoreFailure("keystore", "key-password"),
+                **facts,
             )
         try:
             truststore = read_store(probe.truststore, probe.truststore_password, "truststore")
         except StoreError as exc:
-            return _failed("truststore", exc, details)
-        details["truststore_type"] = truststore.type
+            return _failed("truststore", exc, facts)
+        facts["truststore_type"] = truststore.type
         anchors = [*truststore.certificates, *(e.chain[0] for e in truststore.key_entries if e.chain)]
         try:
             context = _client_context(probe, anchors, entry)
         except ssl.SSLError as exc:
-            return _ssl_failure("keystore", exc, details)
-        _watch_handshake(context, details)
+            return _ssl_failure("keystore", exc, facts)
+        _watch_handshake(context, facts)
         if entry is not None:
-            details["chosen_alias"] = entry.alias
-        return self._exchange(probe, context, details)
+            facts["chosen_alias"] = entry.alias
+        return self._exchange(probe, context, facts)
 
-    def _exchange(self, probe: Probe, context: ssl.SSLContext, details: dict[str, str]) -> Outcome:
+    def _exchange(self, probe: Probe, context: ssl.SSLContext, facts: dict[str, Any]) -> Outcome:
         url = urlsplit(probe.url)
         host, port = url.hostname or "", url.port or 443
         conn = http.client.HTTPSConnection(host, port, context=context, timeout=probe.timeout)
@@ -123,9 +126,9 @@ class PythonEngine:
             try:
                 conn.connect()
             except ssl.SSLError as exc:
-                return _ssl_failure("handshake", exc, details)
+                return _ssl_failure("handshake", exc, facts)
             except OSError as exc:
-                return _os_failure("connect", exc, details, code_hint="connection-failed")
+                return _os_failure("connect", exc, facts)
             stage = "handshake"
             assert isinstance(conn.sock, ssl.SSLSocket)
             protocol, cipher = conn.sock.version(), conn.sock.cipher()
@@ -133,8 +136,8 @@ class PythonEngine:
             # In TLS 1.3 the client finishes its handshake before the server has
             # judged the client certificate: a rejection arrives as an alert on
             # the first read, which is why it still counts as the handshake.
-            if protocol == "TLSv1.3" and details.get("client_cert_requested") == "true":
-                _await_verdict(conn.sock, min(VERDICT_WAIT, probe.timeout), details)
+            if protocol == "TLSv1.3" and facts.get("client_cert_requested"):
+                _await_verdict(conn.sock, min(VERDICT_WAIT, probe.timeout), facts)
             headers = {"Connection": "close"}
             body_out = probe.message if probe.method == "POST" else None  # HEAD / GET: no body, no Content-Type
             if body_out is not None:
@@ -155,19 +158,19 @@ class PythonEngine:
             if deadline.fired:
                 raise ServerTooSlow(probe.timeout)
             if cut:
-                details["body"] = f"cut at {BODY_BYTES:,} bytes (limit)"
+                facts["body_cut_at"] = BODY_BYTES
         except ssl.SSLError as exc:
-            return _ssl_failure("handshake", exc, details)
+            return _ssl_failure("handshake", exc, facts)
         except (OSError, http.client.HTTPException) as exc:
-            return _os_failure(stage, exc, details)
+            return _os_failure(stage, exc, facts)
         finally:
             conn.close()
         seen = server_seen(body)
-        details["http_reason"] = response.reason or ""
+        facts["http_reason"] = response.reason or ""
         if seen is None:
             # A real destination's answer: kept (bounded) for diagnose to read,
             # as the jsse engine keeps it.
-            details["response_body"] = body[:500].decode("utf-8", "replace")
+            facts["response_body"] = body[:500].decode("utf-8", "replace")
         return Outcome(
             self.name,
             "done",
@@ -175,11 +178,11 @@ class PythonEngine:
             cipher=cipher_name,
             http_status=response.status,
             server_seen=seen,
-            details=details,
+            **facts,
         )
 
 
-def _watch_handshake(context: ssl.SSLContext, details: dict[str, str]) -> None:
+def _watch_handshake(context: ssl.SSLContext, facts: dict[str, Any]) -> None:
     """Record, as the jsse engine does, whether the server asked for a certificate and whether one was sent.
 
     OpenSSL's message callback (CPython's debugging hook ``_msg_callback``, the
@@ -189,23 +192,23 @@ def _watch_handshake(context: ssl.SSLContext, details: dict[str, str]) -> None:
 
     def note(conn: object, direction: str, version: object, content_type: int, msg_type: object, data: bytes) -> None:
         if content_type == _ALERT and direction == "read" and len(data) >= 2:
-            details["alert_seen"] = str(data[1])
+            facts["alert_number"] = data[1]
         if content_type != _HANDSHAKE or not data:
             return
         kind = data[0]
         if kind == _CERTIFICATE_REQUEST and direction == "read":
-            details["client_cert_requested"] = "true"
+            facts["client_cert_requested"] = True
         elif kind == _CERTIFICATE and direction == "write" and len(data) >= 7:
             # TLS 1.3 puts a certificate_request_context before the list (RFC 8446, 4.4.2).
             start = 4 + 1 + data[4] if version == ssl.TLSVersion.TLSv1_3 else 4
             empty = data[start : start + 3] == b"\0\0\0"
-            details["client_cert_sent"] = "false" if empty else "true"
+            facts["client_cert_sent"] = not empty
 
-    details["client_cert_requested"] = "false"
+    facts["client_cert_requested"] = False
     context._msg_callback = note  # type: ignore[attr-defined]
 
 
-def _await_verdict(sock: ssl.SSLSocket, bound: float, details: dict[str, str]) -> None:
+def _await_verdict(sock: ssl.SSLSocket, bound: float, facts: dict[str, Any]) -> None:
     """Wait (at most ``bound`` s) for the TLS 1.3 server's answer to the client's certificate.
 
     A TLS 1.3 server judges the client certificate after the client's Finished
@@ -227,11 +230,11 @@ def _await_verdict(sock: ssl.SSLSocket, bound: float, details: dict[str, str]) -
             try:
                 data = sock.recv(1)
             except ssl.SSLWantReadError:
-                details["server_after_handshake"] = "session tickets"
+                facts["server_after_handshake"] = "session tickets"
                 return  # the server went on: it accepted the certificate
-            details["server_after_handshake"] = "data before the request" if data else "closed"
+            facts["server_after_handshake"] = "data before the request" if data else "closed"
             return
-        details["server_after_handshake"] = f"nothing within {bound:g} s"
+        facts["server_after_handshake"] = f"nothing within {bound:g} s"
     finally:
         sock.settimeout(timeout)
 
@@ -279,13 +282,20 @@ def _load_key_entry(context: ssl.SSLContext, entry: KeyEntry) -> None:
         context.load_cert_chain(path, password=one_time)
 
 
-def _failed(stage: Stage, exc: StoreError, details: dict[str, str]) -> Outcome:
+def _failed(store: Literal["keystore", "truststore"], exc: StoreError, facts: dict[str, Any]) -> Outcome:
+    # harness.stores names a wrong password "<role>-password-wrong", anything else it cannot read "store-unreadable".
+    problem: StoreProblem = "password" if exc.code.endswith("-password-wrong") else "unreadable"
     return Outcome(
-        "python", stage, error=exc.problem(), error_type=type(exc).__name__, code_hint=exc.code, details=details
+        "python",
+        store,
+        error=exc.problem(),
+        error_type=type(exc).__name__,
+        store_failure=StoreFailure(store, problem),
+        **facts,
     )
 
 
-def _ssl_failure(stage: Stage, exc: ssl.SSLError, details: dict[str, str]) -> Outcome:
+def _ssl_failure(stage: Stage, exc: ssl.SSLError, facts: dict[str, Any]) -> Outcome:
     verify_code = exc.verify_code if isinstance(exc, ssl.SSLCertVerificationError) else None
     return Outcome(
         "python",
@@ -294,18 +304,17 @@ def _ssl_failure(stage: Stage, exc: ssl.SSLError, details: dict[str, str]) -> Ou
         error_type=type(exc).__name__,
         alert_received=alert_from_reason(exc.reason),
         verify_code=verify_code,
-        details={**details, "reason": exc.reason or ""},
+        openssl_reason=exc.reason or "",
+        **facts,
     )
 
 
-def _os_failure(stage: Stage, exc: BaseException, details: dict[str, str], code_hint: str | None = None) -> Outcome:
+def _os_failure(stage: Stage, exc: BaseException, facts: dict[str, Any]) -> Outcome:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, socket.timeout | TimeoutError):
         text = f"timed out ({text})"
-    return Outcome("python", stage, error=text, error_type=type(exc).__name__, code_hint=code_hint, details=details)
+    return Outcome("python", stage, error=text, error_type=type(exc).__name__, **facts)
 
 
 def _with_elapsed(outcome: Outcome, started: float) -> Outcome:
-    from dataclasses import replace
-
     return replace(outcome, elapsed_ms=round((time.perf_counter() - started) * 1000, 1))

@@ -213,7 +213,7 @@ public final class MtlsProbe {
             res.put("errors", chain(e));
             res.put("errorType", e.getClass().getSimpleName());
             res.put("alert", alert(e));
-            res.put("codeHint", hint(stage, loading, e));
+            res.put("storeProblem", storeProblem(stage, loading, e));
         } finally {
             Arrays.fill(ksPass, '\0');
             Arrays.fill(tsPass, '\0');
@@ -263,10 +263,14 @@ public final class MtlsProbe {
         return ks;
     }
 
-    /** What is certain from the exception alone; anything subtler is diagnose's job. */
-    private static String hint(String stage, boolean loading, Throwable e) {
+    /**
+     * Why the store of this stage would not open, as far as the exception alone tells: "password",
+     * "unreadable" or "key-password" (the key entry not opening with the store's password). A fact,
+     * not an outcome code: what it means is diagnose's to say (harness/diagnose/store_failures.py).
+     */
+    private static String storeProblem(String stage, boolean loading, Throwable e) {
         if (!stage.equals("keystore") && !stage.equals("truststore")) { return null; }
-        if (!loading) { return e instanceof UnrecoverableKeyException ? "key-password-mismatch" : null; }
+        if (!loading) { return e instanceof UnrecoverableKeyException ? "key-password" : null; }
         // JKS: "Keystore was tampered with, or password was incorrect" (cause
         // UnrecoverableKeyException); PKCS12: "keystore password was incorrect" or
         // "Integrity check failed". A truncated or foreign file gives anything else.
@@ -274,10 +278,10 @@ public final class MtlsProbe {
             String m = String.valueOf(t.getMessage());
             if (t instanceof UnrecoverableKeyException || m.contains("password was incorrect")
                     || m.contains("Integrity check failed")) {
-                return stage + "-password-wrong";
+                return "password";
             }
         }
-        return "store-unreadable";
+        return "unreadable";
     }
 
     private static String alert(Throwable e) {

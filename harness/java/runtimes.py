@@ -35,6 +35,7 @@ __all__ = [
     "install",
     "parse_version",
     "resolve",
+    "resolve_jdks",
     "version_matches",
 ]
 
@@ -204,6 +205,31 @@ def resolve(spec: str, env: Mapping[str, str] | None = None, *, found: Sequence[
             version=spec,
         )
     return max(matching, key=lambda r: r.version_tuple)
+
+
+def resolve_jdks(
+    specs: Sequence[str] | None, env: Mapping[str, str] | None = None, *, missing_ok: bool = False
+) -> tuple[list[Runtime], list[str]]:
+    """Every ``--jdk SPEC`` (``run``, ``check``, the plugin's ``--mtls-jdk``), resolved against one discovery.
+
+    The runtimes in the order given, and the specs no runtime here has: with
+    ``missing_ok`` those are listed (``check`` applies the static rules of
+    those versions); otherwise the first raises :class:`JdkNotFound`. A SPEC
+    that is neither a version nor a folder raises :class:`HarnessError`.
+    """
+    if not specs:
+        return [], []
+    found = discover(env)
+    runtimes: list[Runtime] = []
+    missing: list[str] = []
+    for spec in specs:
+        try:
+            runtimes.append(resolve(spec, env, found=found))
+        except JdkNotFound:
+            if not missing_ok:
+                raise
+            missing.append(spec)
+    return runtimes, missing
 
 
 def _pip_requirement(version: str) -> str:

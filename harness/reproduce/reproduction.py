@@ -24,8 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from harness.check.core import Destination, load_destination, run_check
-from harness.engines.jsse import JsseEngine
-from harness.engines.python import PythonEngine
+from harness.engines.factory import make_engines
 from harness.errors import HarnessError, ScenarioError, UsageError
 from harness.explain.ranking import explain
 from harness.files import write_atomic
@@ -88,7 +87,7 @@ class Reproduction:
 def _run_scenario(path: Path, engine_name: str) -> str:
     """The outcome code of the scenario file at ``path``, run with one engine (``harness.run``)."""
     scenario = load_scenario(path)
-    engine: Any = JsseEngine() if engine_name == "jsse" else PythonEngine()
+    [engine] = make_engines("jsse" if engine_name == "jsse" else "python")
     reason = engine.unavailable_reason()
     if reason is not None:
         raise UsageError("--engine", f"{engine_name} engine unavailable: {reason}", "install a JDK or --engine python")

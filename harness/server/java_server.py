@@ -32,8 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from harness.engines.jsse import find_jdk, program_classpath
 from harness.errors import ServerError
+from harness.java.launch import find_jdk, program_classpath
 from harness.server.policy import ServerFiles
 from harness.server.records import HandshakeRecord, RequestRecord, ServerRecords
 

@@ -1,0 +1,89 @@
+"""The platform's side refused the server: its certificate, its name, or the protocol."""
+
+from __future__ import annotations
+
+import re
+
+from harness.diagnose.certificates import is_self_signed, name_of, san_names
+from harness.diagnose.evidence import Evidence, Verdict
+from harness.diagnose.fixes import SERVER_FIXES
+from harness.diagnose.raw_errors import JSSE_PATTERNS, PROTOCOL_REASONS, UNTRUSTED_VERIFY_CODES, VERIFY_SERVER
+from harness.engines import Outcome
+
+__all__ = ["client_rejected"]
+
+
+def client_rejected(outcome: Outcome, evidence: Evidence) -> Verdict | None:
+    """The platform's side refused the server (its certificate, name or protocol), if it did."""
+    code = None
+    if outcome.verify_code is not None:
+        code = VERIFY_SERVER.get(outcome.verify_code)
+        if code is None and outcome.verify_code in UNTRUSTED_VERIFY_CODES:
+            code = "server-cert-untrusted"
+    if code is None and outcome.error:
+        code = next((c for pattern, c in JSSE_PATTERNS if re.search(pattern, outcome.error)), None)
+    if code is None and outcome.openssl_reason in PROTOCOL_REASONS:
+        code = "protocol-mismatch"
+    if code is None:
+        return None
+    if code == "protocol-mismatch":
+        return Verdict(
+            code,
+            "client",
+            f"client and server share no TLS version: {outcome.error}",
+            "enable a TLS version both support (TLS 1.2 or 1.3)",
+        )
+    if code in ("weak-key", "weak-signature"):
+        return Verdict(
+            code,
+            "client",
+            f"the platform refused the server certificate: {outcome.error}",
+            "the server must use a stronger certificate",
+        )
+    return _server_cert_verdict(code, evidence, outcome)
+
+
+def _server_cert_verdict(code: str, evidence: Evidence, outcome: Outcome) -> Verdict:
+    chain = evidence.server_chain or ()
+    anchors = evidence.truststore.certificates if evidence.truststore else ()
+    said = f"the platform rejected the server's certificate ({outcome.error})"
+    if not chain:
+        return Verdict(code, "client", said, SERVER_FIXES[code])
+    leaf = chain[0]
+    if code == "server-name-mismatch":
+        names = san_names(leaf)
+        return Verdict(
+            code,
+            "client",
+            f"the server certificate {name_of(leaf)} names {', '.join(names) or 'no host'} "
+            f"but the URL's host is {evidence.host}",
+            f"use a URL with one of those names, or have the server's certificate include {evidence.host}",
+        )
+    expired = [c for c in chain if c.not_valid_after_utc < evidence.now]
+    if code == "server-cert-expired" or expired:
+        cert = expired[0] if expired else leaf
+        return Verdict(
+            "server-cert-expired",
+            "client",
+            f"the server certificate {name_of(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d}",
+            "the server's operator must renew it; nothing in the platform's stores can fix this",
+        )
+    trusted = ", ".join(name_of(c) for c in anchors) or "nothing"
+    top = chain[-1]
+    if not is_self_signed(top) and not any(c.subject == top.issuer for c in anchors):
+        missing = name_of(top.issuer)
+        sent = "only its certificate" if len(chain) == 1 else f"{len(chain)} certificates"
+        return Verdict(
+            code,
+            "client",
+            f"the server sends {sent} (up to {name_of(top)}, issued by {missing}); the truststore trusts {trusted}, "
+            f"which does not include {missing}",
+            f"add {missing} (and any CA above it) to the truststore, e.g. `mtls-harness truststore URL`; "
+            "or have the server send its full chain",
+        )
+    return Verdict(
+        code,
+        "client",
+        f"the server's chain ends at {name_of(top)}, which the truststore does not hold (it trusts {trusted})",
+        f"add {name_of(top)} to the truststore (`mtls-harness truststore URL` builds one)",
+    )
