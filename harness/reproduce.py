@@ -21,7 +21,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -386,7 +386,7 @@ def _run_scenario(path: Path, engine_name: str) -> str:
 
 def _check_code(destination: Any) -> str:
     """The code ``check`` gives on the customer's stores (no live part: nothing is sent)."""
-    from harness.check.core import run_check
+    from harness.check import run_check
     from harness.knowledge.codes import OUTCOME_CODES
 
     report = run_check(destination)
@@ -445,20 +445,12 @@ def reproduce(
     force: bool = False,
     engine: str = "jsse",
 ) -> Reproduction:
-    from harness.check.core import Destination, load_destination
-    from harness.wire.inspect import split_url
+    from harness.destination import load_destination, split_url
 
     _prepare_out(out, force)
     captured = _load_profile(profile) if profile is not None else None
     destination = load_destination(destination_path)
-    static = Destination(
-        destination.source,
-        destination.keystore,
-        destination.keystore_password,
-        destination.truststore,
-        destination.truststore_password,
-        None,
-    )
+    static = replace(destination, url=None, origins={})
     check_code = _check_code(static)
     now = dt.datetime.now(dt.UTC)
     pki = _Pki(now, keep_names)
