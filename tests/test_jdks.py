@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.java import jar as probe_jar
 from harness.engines.jsse import Jdk, jdk_of, launch_command
 from harness.errors import EngineUnavailable, HarnessError
+from harness.java import jar as probe_jar
 from harness.java.runtimes import JdkNotFound, Runtime, discover, parse_version, resolve, version_matches
 from harness.knowledge.jdk_rules import has_feature, pkcs12_algorithms, store_readable
 from harness.scenario import Expectation

@@ -532,7 +532,7 @@ def _engines(choice: str) -> list[Any]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from harness.check.fleet import check_command
+    from harness.cli.check import check_command
 
     return check_command(args, _password)
 
