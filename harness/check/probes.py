@@ -39,6 +39,8 @@ def probe_all(
     """Every engine's probe of ``destination.url``, in the order given."""
     assert destination.url is not None
     available = [e for e in engines if e.unavailable_reason() is None]
+    # A body the user gave goes to the server once, through the platform's stack when it is here;
+    # the other engines send the default request, which changes nothing.
     poster = next((e for e in available if is_jsse(e.name)), available[0] if available else None)
     results = []
     for engine in engines:
