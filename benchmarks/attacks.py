@@ -111,7 +111,7 @@ def _scenario(name: str) -> Callable[[Path], str]:
 
 def _destination(name: str) -> Callable[[Path], str]:
     def attack(folder: Path) -> str:
-        from harness.check.core import load_destination
+        from harness.destination import load_destination
         from harness.errors import UsageError
 
         try:
@@ -226,7 +226,7 @@ def _child(name: str, folder: Path) -> None:
     import importlib
 
     for module in (
-        "harness.check.core",
+        "harness.check",
         "harness.engines.python",
         "harness.wire.inspect",
         "harness.stores",

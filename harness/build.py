@@ -20,7 +20,6 @@ folders older than ``harness.files.STALE_SECONDS`` (``remove_stale_staging``).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -33,16 +32,16 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 import harness.files
+from harness.destination import Destination
 from harness.engines import Probe
 from harness.errors import UsageError
 from harness.files import write_atomic
 from harness.pki import Material, build_material
 from harness.scenario import Scenario
-from harness.secret import Secret
 from harness.server import POLICY_FILE, ServerFiles, ServerPolicy
 from harness.stores import scenario_store_bytes
 
-__all__ = ["Built", "build_scenario", "destination_json", "probe_for", "remove_stale_staging", "write_scenario_files"]
+__all__ = ["Built", "build_scenario", "probe_for", "remove_stale_staging", "write_scenario_files"]
 
 DEFAULT_PORT = 8443
 
@@ -55,18 +54,6 @@ class Built:
     destination: Path
     server: ServerFiles
     material: Material = field(repr=False)
-
-
-def destination_json(url: str, keystore: str, keystore_pass: Secret, truststore: str, truststore_pass: Secret) -> bytes:
-    """The platform's destination attributes for MTLS, plus the URL."""
-    doc = {
-        "url": url,
-        "keystoreFile": keystore,
-        "keystorePass": keystore_pass.reveal(),
-        "truststoreFile": truststore,
-        "truststorePass": truststore_pass.reveal(),
-    }
-    return (json.dumps(doc, indent=2) + "\n").encode()
 
 
 def write_scenario_files(
@@ -92,17 +79,9 @@ def write_scenario_files(
     put(truststore, scenario_store_bytes(scenario.truststore, material, "truststore"), private=True)
     url = f"https://127.0.0.1:{port}{scenario.server.path}"
     destination = folder / "destination.json"
-    put(
-        destination,
-        destination_json(
-            url,
-            keystore.name,
-            scenario.keystore.destination_password,
-            truststore.name,
-            scenario.truststore.destination_password,
-        ),
-        private=True,
-    )
+    Destination(
+        keystore, scenario.keystore.destination_password, truststore, scenario.truststore.destination_password, url
+    ).write(destination, relative=True, durable=durable)
     server_dir = folder / "server"
     server_dir.mkdir(exist_ok=True)
     pem = serialization.Encoding.PEM

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,12 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from harness.destination import split_url
 from harness.errors import UsageError
 from harness.files import write_atomic
 from harness.knowledge.tls import TLS_VERSIONS, alert_name, refusal_statuses, tls_version, version_refused
-from harness.wire.inspect import ServerView, inspect_server, split_url
+from harness.wire.contexts import look_only_context
+from harness.wire.inspect import ServerView, inspect_server
 
 __all__ = ["Profile", "capture", "check_out", "server_table", "write_profile"]
 
@@ -142,23 +143,14 @@ def _attempt(
     host: str, port: int, timeout: float, version: ssl.TLSVersion | None, sni: bool, address: str | None = None
 ) -> Attempt | None:
     """A handshake without certificate; None when this OpenSSL cannot offer the version."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # a look, not a trust decision
     requested = _Requested()
-    context._msg_callback = requested.message  # type: ignore[attr-defined]
-    if version is not None:
-        try:
-            # Offering TLS 1.0/1.1 is the point of this probe: the stdlib's
-            # deprecation warning is for clients that would rely on them.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                if version < ssl.TLSVersion.TLSv1_2:
-                    context.set_ciphers("DEFAULT:@SECLEVEL=0")
-                context.minimum_version = version
-                context.maximum_version = version
-        except (ValueError, ssl.SSLError):
-            return None
+    try:
+        # Security level 0 below TLS 1.2: this OpenSSL must offer what an old client offers.
+        context = look_only_context(
+            version, seclevel0=version is not None and version < ssl.TLSVersion.TLSv1_2, on_message=requested.message
+        )
+    except (ValueError, ssl.SSLError):
+        return None
     name = known.name if version is not None and (known := tls_version(version)) is not None else None
     with socket.create_connection((address or host, port), timeout=timeout) as raw:
         try:
@@ -209,9 +201,7 @@ def _await_verdict(tls: ssl.SSLSocket) -> tuple[str | None, str | None]:
 
 def _head_status(host: str, port: int, path: str, timeout: float, address: str | None = None) -> int | None:
     """One bodyless HEAD request after a handshake without certificate: the HTTP status, or None."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context = look_only_context()
     with socket.create_connection((address or host, port), timeout=timeout) as raw:
         try:
             with context.wrap_socket(raw, server_hostname=None if _is_ip(host) else host) as tls:

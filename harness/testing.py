@@ -26,6 +26,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from harness.build import Built, write_scenario_files
+from harness.destination import Destination
 from harness.files import write_atomic
 from harness.run import read_back
 from harness.scenario import Scenario, load_scenario
@@ -34,27 +35,6 @@ from harness.server import HandshakeRecord, LocalServer, RequestRecord
 __all__ = ["Destination", "MtlsServer", "PemFiles", "Stores", "build_stores", "serve_scenario"]
 
 _PEM = serialization.Encoding.PEM
-
-
-@dataclass(frozen=True)
-class Destination:
-    """The platform's destination attributes: ``url`` plus the four store attributes, absolute paths."""
-
-    url: str
-    keystoreFile: str
-    keystorePass: str = field(repr=False)
-    truststoreFile: str
-    truststorePass: str = field(repr=False)
-
-    def as_dict(self) -> dict[str, str]:
-        """The destination JSON's content (passwords included)."""
-        return {
-            "url": self.url,
-            "keystoreFile": self.keystoreFile,
-            "keystorePass": self.keystorePass,
-            "truststoreFile": self.truststoreFile,
-            "truststorePass": self.truststorePass,
-        }
 
 
 @dataclass(frozen=True)
@@ -142,16 +122,12 @@ def _pem_files(scenario: Scenario, built: Built, folder: Path) -> PemFiles:
 
 def _destination(scenario: Scenario, built: Built, url: str) -> Destination:
     return Destination(
-        url=url,
-        keystoreFile=str(built.keystore.resolve()),
-        keystorePass=scenario.keystore.destination_password.reveal(),
-        truststoreFile=str(built.truststore.resolve()),
-        truststorePass=scenario.truststore.destination_password.reveal(),
+        built.keystore.resolve(),
+        scenario.keystore.destination_password,
+        built.truststore.resolve(),
+        scenario.truststore.destination_password,
+        url,
     )
-
-
-def _write_destination(path: Path, destination: Destination) -> None:
-    write_atomic(path, (json.dumps(destination.as_dict(), indent=2) + "\n").encode(), private=True)
 
 
 def _build(scenario: Scenario, folder: Path) -> tuple[Built, PemFiles]:
@@ -184,7 +160,7 @@ def build_stores(source: str | Path | Scenario, *, base: Path | None = None) -> 
         built, pem = _build(scenario, folder)
         url = json.loads(built.destination.read_text("utf-8"))["url"]
         destination = _destination(scenario, built, url)
-        _write_destination(built.destination, destination)
+        destination.write(built.destination)
         yield Stores(scenario, folder, destination, built.destination, pem, built)
 
 
@@ -207,7 +183,7 @@ def serve_scenario(
         server.start()
         try:
             destination = _destination(scenario, built, server.url)
-            _write_destination(built.destination, destination)
+            destination.write(built.destination)
             yield MtlsServer(scenario, folder, destination, built.destination, pem, built, server=server)
         finally:
             server.stop(timeout=stop_timeout)

@@ -398,7 +398,8 @@ CATALOGUE = (
 def _main(argv: list[str]) -> int:
     import sys
 
-    from harness.check.core import load_destination, run_check
+    from harness.check import run_check
+    from harness.destination import load_destination
     from harness.engines.jsse import JsseEngine
     from harness.engines.python import PythonEngine
     from harness.scenario import load_scenario

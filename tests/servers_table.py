@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.build import build_scenario
-from harness.check.core import load_destination, run_check
+from harness.check import run_check
+from harness.destination import load_destination
 from harness.engines import Outcome, Probe
 from harness.engines.jsse import JsseEngine
 from harness.engines.python import PythonEngine

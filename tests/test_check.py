@@ -30,7 +30,7 @@ import pytest
 import xmlschema
 from junitparser import Failure, JUnitXml, Skipped
 
-from harness.check.core import CHECKS
+from harness.check import CHECKS
 from harness.scenario import Scenario
 from tests.conftest import Live, assert_one_line_error, cli
 

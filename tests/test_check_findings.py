@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.check.core import condense_error
+from harness.check import condense_error
 from harness.engines import Probe
 from harness.engines.jsse import JsseEngine
 from harness.secret import Secret

@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from hypothesis import HealthCheck, assume, configuration, given, settings
 from hypothesis import strategies as st
 
-from harness.check.core import Destination, load_destination
+from harness.destination import Destination, load_destination
 from harness.errors import HarnessError, ScenarioError, StoreError, UsageError
 from harness.knowledge.codes import OUTCOME_CODES
 from harness.pki import Material, build_material

@@ -29,7 +29,7 @@ from cryptography import x509
 
 from harness import limits
 from harness.build import Built, probe_for
-from harness.check.core import load_destination
+from harness.destination import load_destination
 from harness.engines.python import PythonEngine
 from harness.errors import ScenarioError, StoreError, UsageError
 from harness.scenario import Scenario, load_scenario, parse_scenario
@@ -38,7 +38,8 @@ from harness.server import LocalServer, running_ports
 from harness.server import python_server as server_module
 from harness.stores import jks_bytes, pkcs12_iteration_counts, read_store
 from harness.wire import inspect as remote
-from harness.wire.inspect import ServerTooLarge, ServerTooSlow, inspect_server
+from harness.wire.deadlines import ServerTooLarge, ServerTooSlow
+from harness.wire.inspect import inspect_server
 from tests import abuse, hostile
 from tests.conftest import Live, WriteScenario, assert_one_line_error
 from tests.hostile import HostileServer, answer_then, drip

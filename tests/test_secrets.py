@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from harness.build import probe_for, write_scenario_files
-from harness.check.core import load_destination, render_text, run_check
+from harness.check import render_text, run_check
+from harness.destination import load_destination
 from harness.engines import StoreFailure
 from harness.engines.python import PythonEngine
 from harness.errors import StoreError

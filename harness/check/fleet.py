@@ -1,109 +1,76 @@
 """``check`` as a command: one destination, or a fleet of them in parallel.
 
-``harness.check.core`` judges one destination; this module reads the command's
-options (the request to send, the date to judge for, the engines), runs the
-destinations with bounded concurrency and a deadline each, and writes the
-reports: text (one destination in full, a fleet as a table), ``--json``,
-``--junit``. Bad input is exit 2 with one line on stderr, and the ``--json``
-and ``--junit`` reports asked for are written then too, carrying the error.
+``harness.check.run_check`` judges one destination; this module runs it with
+the command's settings (the request to send, the date to judge for, the
+engines), runs a fleet's destinations with bounded concurrency and a deadline
+each, and writes the reports: text (one destination in full, a fleet as a
+table), ``--json``, ``--junit``. The command line itself is read by
+``harness.cli.check``.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import json
 import os
 import queue
-import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from harness.check.core import Destination, Report, Request, render_text, run_check, write_report_junit
+from harness.check import run_check
+from harness.check.jdk import jsse_engines
+from harness.check.render import render_text, write_report_junit
+from harness.check.report import EXPIRING_DAYS, Report, Request
+from harness.destination import Destination, load_destination
 from harness.engines import Engine
-from harness.errors import HarnessError, UsageError
-from harness.outputs import check_output_file, write_output
+from harness.errors import HarnessError
+from harness.junit import Case, write_junit
+from harness.outputs import write_output
+from harness.secret import Secret
 
-if TYPE_CHECKING:
-    from harness.secret import Secret
-
-    PasswordOf = Callable[[argparse.Namespace, str], Secret | None]
-
-__all__ = ["check_command", "content_type_for", "parse_at", "request_from"]
-
-_RELATIVE = re.compile(r"([+-])(\d{1,6})([dhw])")
-_UNIT_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+__all__ = ["CheckSettings", "Row", "check_one", "render_table", "run_fleet", "write_fleet_junit"]
 
 
-def parse_at(text: str, now: dt.datetime) -> dt.datetime:
-    """``--at``: an ISO date or date-time (UTC unless it has an offset), or an offset from now: +30d, -5d, +12h, +2w."""
-    if match := _RELATIVE.fullmatch(text.strip()):
-        seconds = int(match[2]) * _UNIT_SECONDS[match[3]]
-        return now + dt.timedelta(seconds=seconds if match[1] == "+" else -seconds)
-    try:
-        when = dt.datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            "--at",
-            f"{text!r} is neither a date nor an offset",
-            "use an ISO date or date-time (2026-12-15, 2026-12-15T09:00:00Z) or an offset from now (+30d, -5d, +12h)",
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+@dataclass(frozen=True)
+class CheckSettings:
+    """The command's settings for every destination it checks."""
 
-
-def content_type_for(path: Path) -> str:
-    return {".json": "application/json", ".xml": "application/xml", ".txt": "text/plain"}.get(
-        path.suffix.lower(), "application/octet-stream"
-    )
-
-
-def request_from(args: argparse.Namespace) -> Request:
-    """The request check sends after the handshake: GET (or --method HEAD), or --post FILE's exact bytes."""
-    post: Path | None = args.post
-    if post is None:
-        if args.content_type is not None:
-            raise UsageError("--content-type", "only goes with --post FILE", "add --post FILE, or drop --content-type")
-        return Request(method=args.method)
-    if args.method != "GET":
-        raise UsageError("--post", f"cannot go with --method {args.method}", "choose one of them")
-    if post.is_dir():
-        raise UsageError(str(post), "is a folder, not a file to POST", "give the message file, e.g. --post order.json")
-    try:
-        body = post.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(str(post), "no such file", "give the message file to send with --post") from None
-    except OSError as exc:
-        raise UsageError(str(post), f"cannot read: {exc.strerror}", "check the --post file's permissions") from None
-    return Request("POST", body, args.content_type or content_type_for(post), post)
+    now: dt.datetime
+    at: dt.datetime | None = None  # --at: the moment validity is judged for (None: now)
+    request: Request = field(default_factory=Request)
+    engine: str = "all"  # --engine: python, jsse or all
+    expiring_days: int = EXPIRING_DAYS  # --warn-days
+    timeout: float = 10.0  # --timeout, per connection and read
+    client_tls: tuple[str, ...] | None = None  # --client-tls: the platform's jdk.tls.client.protocols (issue 11)
+    concurrency: int = 8  # a fleet's destinations at a time
+    destination_timeout: float = 120.0  # a fleet's deadline per destination
+    json: bool = False  # --json: the report(s) as JSON on stdout
+    junit: Path | None = None  # --junit FILE
 
 
 def _run_check(
-    args: argparse.Namespace,
+    settings: CheckSettings,
     destination: Destination,
     engines: Sequence[Engine],
-    at: dt.datetime | None,
-    request: Request,
     jdks: tuple[Sequence[Any], Sequence[str]] = ((), ()),
 ) -> Report:
-    """One destination's check with the command line's settings (alone, or as a row of a fleet)."""
-    # --client-tls: the platform's jdk.tls.client.protocols (issue 11)
-    client_tls = tuple(sorted(set(args.client_tls))) if args.client_tls else None
+    """One destination's check with the command's settings (alone, or as a row of a fleet)."""
     return run_check(
         destination,
         engines=engines,
-        at=at,
-        expiring_days=args.expiring_days,
-        timeout=args.timeout,
-        request=request,
-        engine_choice=args.engine,
+        at=settings.at,
+        expiring_days=settings.expiring_days,
+        timeout=settings.timeout,
+        request=settings.request,
+        engine_choice=settings.engine,
         jdks=jdks,
-        client_tls=client_tls,
+        client_tls=settings.client_tls,
     )
 
 
@@ -113,72 +80,20 @@ def _engines(choice: str) -> list[Engine]:
     return make_engines(choice)
 
 
-def check_command(args: argparse.Namespace, password: PasswordOf) -> int:
-    """``mtls-harness check``: exit 0 ready (or, without a URL, stores without error), 1 not, 2 bad input."""
-    if args.junit is not None:
-        check_output_file(args.junit, "--junit")  # before any work: a bad path is bad input
-    for option, value, least in (("--concurrency", args.concurrency, 1), ("--warn-days", args.expiring_days, 0)):
-        if value < least:
-            raise UsageError(option, f"{value} is below {least}", f"give {option} {max(least, 1)} or more")
-    for option, seconds in (("--timeout", args.timeout), ("--destination-timeout", args.destination_timeout)):
-        if not seconds > 0:
-            raise UsageError(option, f"{seconds} is not a positive number of seconds", f"give {option} 10, say")
-    files, fleet = destination_files(args.destinations)
-    if fleet:
-        if args.url is not None:
-            raise UsageError("--url", "goes with one destination only", "put each destination's url in its JSON")
-        if args.jdk:
-            raise UsageError("--jdk", "goes with one destination only", "check the fleet on the default JDK")
-        return run_fleet(args, files, password)
-    return _check(args, password)
-
-
-def destination_files(paths: Sequence[Path]) -> tuple[list[Path], bool]:
-    """The destination JSON files given (a folder: its *.json files), and whether they make a fleet."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.glob("*.json") if p.is_file())
-            if not found:
-                raise UsageError(
-                    str(path), "holds no destination (*.json) files", "give destination files or a folder of them"
-                )
-            files.extend(found)
-        elif path.exists():
-            files.append(path)
-        else:
-            raise UsageError(str(path), "no such file or folder", "give destination JSON files or a folder of them")
-    unique = list(dict.fromkeys(p.resolve() for p in files))
-    return unique if len(unique) > 1 else files[:1], len(paths) > 1 or any(p.is_dir() for p in paths)
-
-
-def _check(args: argparse.Namespace, password: PasswordOf) -> int:
-    from harness.check.core import load_destination
-
-    now = dt.datetime.now(dt.UTC)
-    at = parse_at(args.at, now) if args.at else None
-    request = request_from(args)
-    [path] = args.destinations
-    destination = load_destination(
-        path,
-        url=args.url,
-        keystore_password=password(args, "keystore"),
-        truststore_password=password(args, "truststore"),
-    )
-    from harness.check.jdk import jsse_engines
-
-    jdks = jsse_engines(args.jdk)  # the JDKs that judge the stores (and, with a URL, shake hands)
-    engines: list[Engine] = _engines("python") if destination.url and args.engine in ("python", "all") else []
-    if destination.url and args.engine in ("jsse", "all"):
+def check_one(destination: Destination, settings: CheckSettings, jdk: Sequence[str] | None = None) -> int:
+    """One destination, its report printed: exit 0 ready (or, without a URL, stores without error), 1 not."""
+    jdks = jsse_engines(jdk)  # the JDKs that judge the stores (and, with a URL, shake hands)
+    engines: list[Engine] = _engines("python") if destination.url and settings.engine in ("python", "all") else []
+    if destination.url and settings.engine in ("jsse", "all"):
         engines += jdks[0]
     try:
-        report = _run_check(args, destination, engines, at, request, jdks)
+        report = _run_check(settings, destination, engines, jdks)
     finally:
         for engine in {*engines, *jdks[0]}:
             engine.close()
-    print(report.to_json() if args.json else render_text(report))
-    if args.junit:
-        write_output(args.junit, "--junit", lambda path: write_report_junit(report, path))
+    print(report.to_json() if settings.json else render_text(report))
+    if settings.junit:
+        write_output(settings.junit, "--junit", lambda path: write_report_junit(report, path))
     return report.exit_code
 
 
@@ -255,17 +170,14 @@ class _Pool:
             engine.close()
 
 
-def run_fleet(args: argparse.Namespace, files: Sequence[Path], password: PasswordOf) -> int:
-    """Check every destination, ``--concurrency`` at a time, each bounded by ``--destination-timeout``."""
-    from harness.check.core import load_destination
-
-    now = dt.datetime.now(dt.UTC)
-    at = parse_at(args.at, now) if args.at else None
-    request = request_from(args)
-    ks_password, ts_password = password(args, "keystore"), password(args, "truststore")
+def run_fleet(
+    files: Sequence[Path], settings: CheckSettings, ks_password: Secret | None, ts_password: Secret | None
+) -> int:
+    """Check every destination, ``concurrency`` at a time, each bounded by ``destination_timeout``."""
+    now, at = settings.now, settings.at
     rows = [Row(path) for path in files]
-    workers = min(args.concurrency, len(rows))
-    pool = _Pool(args.engine, jvms=min(workers, os.cpu_count() or 1))
+    workers = min(settings.concurrency, len(rows))
+    pool = _Pool(settings.engine, jvms=min(workers, os.cpu_count() or 1))
     started: dict[int, float] = {}
     progress = Progress(len(rows), enabled=sys.stderr.isatty())
 
@@ -282,7 +194,7 @@ def run_fleet(args: argparse.Namespace, files: Sequence[Path], password: Passwor
         else:
             engines_cm = pool.lend()
         with engines_cm as engines:
-            report = _run_check(args, destination, engines, at, request)
+            report = _run_check(settings, destination, engines)
         if not row.timed_out:
             row.report = report
 
@@ -318,10 +230,10 @@ def run_fleet(args: argparse.Namespace, files: Sequence[Path], password: Passwor
                     rows[index].seconds = time.monotonic() - started[index]
                     progress.tick(rows[index].ready)
             clock = time.monotonic()
-            for index in [i for i in left if i in started and clock - started[i] > args.destination_timeout]:
+            for index in [i for i in left if i in started and clock - started[i] > settings.destination_timeout]:
                 row = rows[index]
                 row.timed_out = True
-                row.error = f"timed out: no result within {args.destination_timeout:g} s (--destination-timeout)"
+                row.error = f"timed out: no result within {settings.destination_timeout:g} s (--destination-timeout)"
                 row.seconds = clock - started[index]
                 left.discard(index)
                 progress.tick(False)
@@ -331,13 +243,13 @@ def run_fleet(args: argparse.Namespace, files: Sequence[Path], password: Passwor
     finally:
         progress.clear()
         pool.close()
-    if args.json:
+    if settings.json:
         for row in rows:
             print(json.dumps(row.as_dict()))
     else:
-        print(render_table(rows, args.expiring_days, at or now, at is not None))
-    if args.junit:
-        write_output(args.junit, "--junit", lambda path: write_fleet_junit(rows, path))
+        print(render_table(rows, settings.expiring_days, at or now, at is not None))
+    if settings.junit:
+        write_output(settings.junit, "--junit", lambda path: write_fleet_junit(rows, path))
     if any(r.error and r.error.startswith("bad input") for r in rows):
         return 2  # a destination file that cannot be used, as for one destination; every report is written
     return 0 if all(r.ready for r in rows) else 1
@@ -396,8 +308,6 @@ def render_table(rows: Sequence[Row], warn_days: int, at: dt.datetime, at_given:
 
 def write_fleet_junit(rows: Sequence[Row], path: Path) -> None:
     """One testcase per destination, failed unless it is ready; its findings in the text."""
-    from harness.junit import Case, write_junit
-
     cases = []
     for row in rows:
         if row.report is None:
@@ -417,7 +327,7 @@ def write_fleet_junit(rows: Sequence[Row], path: Path) -> None:
         cases.append(
             Case(
                 name=str(row.path),
-                classname="mtls-harness.check.core",
+                classname="mtls-harness.check",
                 failure=None if row.ready else f"not ready: {row.first_finding()}\n{text}",
                 output=text if row.ready else "",
                 seconds=row.seconds,

@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from harness.check.fleet import check_command
+    from harness.cli.check import check_command
 
     return check_command(args, _password)
 

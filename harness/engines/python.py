@@ -30,7 +30,7 @@ from harness.engines import Outcome, Probe, Stage, StoreFailure, StoreProblem, s
 from harness.errors import StoreError
 from harness.files import scratch_dir
 from harness.stores import KeyEntry, read_store
-from harness.wire.inspect import BODY_BYTES, ServerTooSlow, exchange_deadline, read_body
+from harness.wire.deadlines import BODY_BYTES, ServerTooSlow, exchange_deadline, read_body
 
 __all__ = ["PythonEngine", "alert_from_reason"]
 

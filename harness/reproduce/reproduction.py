@@ -16,14 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from harness.check.core import Destination, load_destination, run_check
+from harness.check import Report, run_check
+from harness.destination import Destination, load_destination, split_url
 from harness.engines.factory import make_engines
 from harness.errors import HarnessError, ScenarioError, UsageError
 from harness.explain.ranking import explain
@@ -46,7 +47,6 @@ from harness.reproduce.shape import (
 )
 from harness.run import run_scenario
 from harness.scenario import load_scenario
-from harness.wire.inspect import split_url
 
 __all__ = ["Reproduction", "reproduce"]
 
@@ -97,9 +97,9 @@ def _run_scenario(path: Path, engine_name: str) -> str:
         engine.close()
 
 
-def _check_code(destination: Any) -> str:
+def _check_code(destination: Destination) -> str:
     """The code ``check`` gives on the customer's stores (no live part: nothing is sent)."""
-    report = run_check(destination)
+    report: Report = run_check(destination)
     if report.errors:
         return report.errors[0].code
     warnings = [f.code for f in report.findings if f.code in OUTCOME_CODES]
@@ -143,14 +143,7 @@ def reproduce(
     _prepare_out(out, force)
     captured = _load_profile(profile) if profile is not None else None
     destination = load_destination(destination_path)
-    static = Destination(
-        destination.source,
-        destination.keystore,
-        destination.keystore_password,
-        destination.truststore,
-        destination.truststore_password,
-        None,
-    )
+    static = replace(destination, url=None, origins={})
     check_code = _check_code(static)
     now = dt.datetime.now(dt.UTC)
     pki = Pki(now, keep_names)

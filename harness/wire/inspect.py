@@ -14,32 +14,17 @@ CertificateRequest's CA names at all.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import socket
 import ssl
-import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from harness.errors import UsageError
+from harness.destination import split_url
+from harness.wire.contexts import look_only_context
+from harness.wire.deadlines import Deadline, ServerTooLarge, ServerTooSlow
 
-__all__ = [
-    "BODY_BYTES",
-    "HANDSHAKE_BYTES",
-    "MAX_CHAIN",
-    "Deadline",
-    "ServerTooLarge",
-    "ServerTooSlow",
-    "ServerView",
-    "exchange_deadline",
-    "inspect_server",
-    "read_body",
-    "split_url",
-]
+__all__ = ["HANDSHAKE_BYTES", "MAX_CHAIN", "ServerView", "inspect_server"]
 
 _HANDSHAKE = 22  # TLS record content type (RFC 8446 5.1)
 _CERTIFICATE = 11  # handshake message types (RFC 8446 4)
@@ -52,8 +37,6 @@ _CERTIFICATE_AUTHORITIES = 47  # extension type (RFC 8446 4.2.4)
 HANDSHAKE_BYTES = 1 << 20
 # Certificates parsed from a server's chain; real chains have 2-4.
 MAX_CHAIN = 32
-# Bytes of an HTTP answer body read (the local server's answer is < 1 KiB).
-BODY_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -72,18 +55,6 @@ class ServerView:
         return self.ca_names is not None
 
 
-def split_url(url: str) -> tuple[str, int, str]:
-    """(host, port, path) of an https URL; UsageError for anything else."""
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
-        raise UsageError(url, "not an https:// URL", "give the destination's URL, e.g. https://host:8443/path")
-    try:
-        port = parts.port or 443
-    except ValueError:
-        raise UsageError(url, "the port is not a number", "fix the URL") from None
-    return parts.hostname, port, parts.path or "/"
-
-
 def inspect_server(url: str, timeout: float = 10.0, *, deadline: float | None = None) -> ServerView:
     """Connect as an anonymous client and read what the server presents. OSError when unreachable.
 
@@ -98,11 +69,7 @@ def inspect_server(url: str, timeout: float = 10.0, *, deadline: float | None = 
     host, port, _ = split_url(url)
     clock = Deadline(deadline if deadline is not None else 2 * timeout)
     seen = _Seen()
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # a look at the chain, not a decision to trust it
-    context._msg_callback = seen.message  # type: ignore[attr-defined]
-    # Never a client certificate: none is loaded into this context.
+    context = look_only_context(on_message=seen.message)  # a look at the chain, not a decision to trust it
     error: str | None = None
     limit: OSError | None = None
     protocol = None
@@ -134,7 +101,7 @@ def inspect_server(url: str, timeout: float = 10.0, *, deadline: float | None = 
                         continue
                     received += len(data)
                     if received > HANDSHAKE_BYTES:
-                        raise ServerTooLarge(received) from None
+                        raise ServerTooLarge(received, cap=HANDSHAKE_BYTES) from None
                     incoming.write(data)
         except (ServerTooSlow, ServerTooLarge) as exc:
             limit = exc
@@ -163,75 +130,6 @@ def _flush(raw: socket.socket, outgoing: ssl.MemoryBIO, clock: Deadline, timeout
     if data:
         raw.settimeout(clock.bound(timeout))
         raw.sendall(data)
-
-
-class Deadline:
-    """A point in time; ``bound(t)`` is the smaller of ``t`` and what is left (never below 1 ms)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._end = time.monotonic() + seconds
-        self.fired = False  # set by exchange_deadline when it shut the socket
-
-    @property
-    def left(self) -> float:
-        return self._end - time.monotonic()
-
-    @property
-    def expired(self) -> bool:
-        return self.left <= 0
-
-    def bound(self, seconds: float) -> float:
-        return max(0.001, min(seconds, self.left))
-
-
-class ServerTooSlow(TimeoutError):
-    """The server did not finish within the deadline (a slow drip, or nothing at all)."""
-
-    def __init__(self, seconds: float, received: int | None = None) -> None:
-        sent = "" if received is None else f"; the server had sent {received:,} bytes by then"
-        why = "(a server that drips or never ends)"
-        super().__init__(f"gave up after {seconds:g} s, the deadline for the whole exchange{sent} {why}")
-
-
-class ServerTooLarge(OSError):
-    """The server sent more than the cap allows."""
-
-    def __init__(self, received: int, what: str = "during the handshake", cap: int | None = None) -> None:
-        cap = HANDSHAKE_BYTES if cap is None else cap
-        super().__init__(f"the server sent {received:,} bytes {what}, above the limit of {cap:,} bytes; stopped there")
-
-
-@contextlib.contextmanager
-def exchange_deadline(sock: socket.socket, seconds: float) -> Iterator[Deadline]:
-    """Shut ``sock`` down when ``seconds`` have passed, whatever blocking read is under way.
-
-    For code that reads through a library (``http.client``) whose socket
-    timeout applies per read: a server that sends one byte a second would
-    otherwise keep it going for ever. ``deadline.fired`` tells afterwards that
-    the read ended because of it (http.client takes the shut socket's end of
-    file for the end of the headers, so a read may even seem to succeed).
-    """
-    clock = Deadline(seconds)
-    timer = threading.Timer(seconds, _shut, args=(sock, clock))
-    timer.daemon = True
-    timer.start()
-    try:
-        yield clock
-    finally:
-        timer.cancel()
-
-
-def _shut(sock: socket.socket, clock: Deadline) -> None:
-    clock.fired = True
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-def read_body(response: http.client.HTTPResponse, cap: int = BODY_BYTES) -> tuple[bytes, bool]:
-    """At most ``cap`` bytes of an HTTP body, and whether there was more (then the rest is not read)."""
-    data = response.read(cap + 1)
-    return data[:cap], len(data) > cap
 
 
 class _Seen:

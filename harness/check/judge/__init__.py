@@ -1,0 +1,79 @@
+"""``check``'s judge: all the evidence in, the findings out — the one place they get codes and severities.
+
+The stages before it only look (``stores``, ``jdk``, ``server``, ``probes``);
+this package weighs what they saw, in the order the report reads: the stores
+as Python reads them (``stores``), as the JDKs read them (``jdk``), the server
+(``server``), the live handshakes (``handshake``, with ``harness.diagnose``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from cryptography import x509
+
+from harness.check.jdk import JdkEvidence
+from harness.check.judge.handshake import condense_error, judge_handshakes
+from harness.check.judge.jdk import judge_jdks, judge_missing_versions
+from harness.check.judge.server import check_ca_names, check_server_chain, judge_unreachable
+from harness.check.judge.stores import check_key_entries, check_keystore, check_truststore, judge_store
+from harness.check.probes import EngineResult
+from harness.check.report import Report
+from harness.check.server import ServerEvidence
+from harness.check.stores import PythonReading
+from harness.destination import Destination
+from harness.diagnose import Evidence, name_of
+
+__all__ = ["condense_error", "judge"]
+
+
+def judge(
+    destination: Destination,
+    stores: tuple[PythonReading, PythonReading],
+    jdks: JdkEvidence,
+    server: ServerEvidence | None,
+    results: Sequence[EngineResult],
+    *,
+    at: dt.datetime,
+    at_given: bool,
+    expiring_days: int,
+    engine_choice: str,
+    pinned: bool,
+) -> Report:
+    """The report of one destination. ``server`` None: no URL; ``pinned``: --client-tls was given."""
+    report = Report(destination, at=at, at_given=at_given, engine_choice=engine_choice)
+    keystore = judge_store(report, stores[0])
+    if keystore is not None:
+        check_keystore(report, keystore, at, expiring_days)
+        check_key_entries(report, keystore)
+        for entry in keystore.key_entries:
+            _note_expiry(report, entry.chain, f"client certificate chain ({entry.alias!r})")
+    truststore = judge_store(report, stores[1])
+    if truststore is not None:
+        check_truststore(report, truststore, at)
+    judge_jdks(report, destination, jdks, keystore)
+    if destination.url is None or server is None:
+        report.facts["url"] = "none given: live checks skipped (pass --url)"
+        return report
+    view = server.view
+    if view is None:
+        judge_unreachable(report, destination.url, server)
+        judge_missing_versions(report, (), jdks.missing, server.asks, server.accepted, pinned=pinned)
+        return report
+    _note_expiry(report, view.chain, "server chain")
+    check_server_chain(report, view, truststore, at, expiring_days)
+    check_ca_names(report, view, keystore)
+    judge_missing_versions(report, view.chain, jdks.missing, server.asks, server.accepted, pinned=pinned)
+    evidence = Evidence(
+        keystore=keystore, truststore=truststore, server_chain=view.chain, ca_names=view.ca_names or (), host=view.host
+    )
+    judge_handshakes(report, results, evidence)
+    return report
+
+
+def _note_expiry(report: Report, chain: Sequence[x509.Certificate], side: str) -> None:
+    for cert in chain:
+        days = (cert.not_valid_after_utc - report.at).days
+        if report.first_expiry is None or days < report.first_expiry[0]:
+            report.first_expiry = (days, f"{name_of(cert)} ({side})")

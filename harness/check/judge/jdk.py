@@ -1,0 +1,269 @@
+"""The judge of what the JDKs said: their reading of the stores, and the rules of the versions not here.
+
+Where the chosen JDK reads the stores otherwise than Python does, the JDK's
+verdict stands (the platform's JDK decides): a static finding it contradicts
+is dropped, one it adds is added. A Java version with no runtime here
+(``--jdk 8u292``) gets the static rules of ``harness.knowledge.java``:
+its reading of the stores' bytes, its certificate path rules on the server's
+chain, its TLS versions and suites against the server's answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from harness.check.jdk import JdkEvidence
+from harness.check.judge.fixes import FIXES, fix
+from harness.check.judge.stores import drop
+from harness.check.report import Report
+from harness.check.server import TLS_VERSIONS, VersionAsk
+from harness.destination import Destination
+from harness.diagnose import JDK_FIXES, name_of, store_reading_verdict
+from harness.knowledge.java import CERT_RULES, has_feature, parse_version, pkcs12_algorithms, store_readable
+from harness.stores import StoreContents
+
+if TYPE_CHECKING:
+    from harness.engines.jsse import StoreReading
+
+__all__ = ["judge_jdks", "judge_missing_versions"]
+
+
+def judge_jdks(report: Report, destination: Destination, jdks: JdkEvidence, keystore: StoreContents | None) -> None:
+    """Every JDK's reading of the stores; the static version rules for the versions with no runtime here."""
+    for found in jdks.readings:
+        if found.failure is not None:
+            report.add("engine-unavailable", "warning", "handshake", "jsse engine", str(found.failure))
+            continue
+        assert found.reading is not None
+        _apply(report, destination, found.reading, keystore)
+    stores = ((destination.keystore, jdks.keystore_bytes), (destination.truststore, jdks.truststore_bytes))
+    for version in jdks.missing:
+        _static(report, destination, version, stores)
+
+
+def judge_missing_versions(
+    report: Report,
+    chain: Sequence[x509.Certificate],
+    missing: Sequence[str],
+    asks: Sequence[VersionAsk],
+    accepted: Mapping[str, bool | None],
+    *,
+    pinned: bool,
+) -> None:
+    """The rules of ``missing`` versions that need the server: its chain's algorithms, its TLS versions.
+
+    ``pinned``: ``--client-tls`` set the platform's protocols (jdk.tls.client.protocols) for these versions too.
+    """
+    if not missing:
+        return
+    for version in missing:
+        if parse_version(version) is None:
+            continue
+        _chain_rules(report, chain, version)
+    for ask in asks:
+        version, answers = ask.version, ask.accepted
+        _protocol_rule(report, version, ask.on, ask.off, answers, pinned=pinned)
+        # A TLS 1.2-only server that refused a hello with forward-secret key exchange only: TLS_RSA only.
+        if (
+            has_feature("tls-rsa-kx-disabled", version)
+            and not answers.get("TLSv1.3")
+            and answers.get("TLSv1.2")
+            and ask.forward_secret is False
+        ):
+            report.add(
+                "cipher-mismatch",
+                "error",
+                "handshake",
+                f"Java {version}",
+                f"the server speaks TLS 1.2 with TLS_RSA_* suites only (no ECDHE/DHE key exchange), which "
+                f"Java {version} disables (`TLS_RSA_*` in jdk.tls.disabledAlgorithms, JDK 24+) (static "
+                "rule, no runtime run)",
+                FIXES["cipher-mismatch"],
+            )
+    report.facts["server TLS versions (asked for --jdk)"] = (
+        ", ".join(t for t in TLS_VERSIONS if accepted.get(t)) or "none answered" if accepted else "not probed"
+    )
+
+
+def _label(path: Path, version: str) -> str:
+    return f"{path.name} on Java {version}"
+
+
+def _apply(report: Report, destination: Destination, reading: StoreReading, keystore: StoreContents | None) -> None:
+    version = reading.java_version
+    verdict = store_reading_verdict(reading)
+    code = verdict.code if verdict is not None else None
+    error = verdict.explanation if verdict is not None else reading.error  # the JDK's words, or why it cannot read
+    keys = reading.key_aliases or ()
+    report.facts[f"stores on Java {version}"] = (
+        f"opened: {'?' if reading.key_aliases is None else len(keys)} key entries, "
+        f"{'?' if reading.trust_anchors is None else reading.trust_anchors} trust anchors"
+        if reading.loaded
+        else f"{code or 'failed'} at the {reading.stage}"
+    )
+    store = (
+        destination.truststore if reading.stage == "truststore" or code == "truststore-empty" else destination.keystore
+    )
+    subject = _label(store, version)
+    said = f"Java {version} reports: {_first(error)}" if error else f"Java {version}"
+    if code == "keystore-format-unsupported":
+        report.add(code, "error", reading.stage or "keystore", subject, _first(error), JDK_FIXES[code])
+    elif code == "key-password-mismatch":
+        # The JDK opened the store (store password right) and failed on the key entry.
+        drop(report, "keystore-password-wrong", "keystore")
+        if not any(f.code == code for f in report.findings):
+            report.add(
+                code,
+                "error",
+                "keystore",
+                subject,
+                f"keystorePass opens the keystore but not its key entry: its key password differs ({said})",
+                FIXES["key-password-mismatch-jdk"],
+            )
+    elif code == "truststore-empty":
+        if not any(f.code == code for f in report.findings):
+            report.add(
+                code,
+                "error",
+                "truststore",
+                subject,
+                f"Java sees no trusted certificate in the truststore although the file holds certificates: "
+                f"they lack Java's trusted-certificate attribute (a PKCS#12 made by OpenSSL) ({said}; on "
+                "the platform: the trustAnchors parameter must be non-empty)",
+                JDK_FIXES[code],
+            )
+    elif code == "keystore-no-key-entry":
+        pass  # check_key_entries says so from the file alone
+    elif code is not None and not any(f.severity == "error" and f.check == reading.stage for f in report.findings):
+        # Only where the static reading found nothing wrong with that store: else it said so already.
+        report.add(code, "error", reading.stage if reading.stage == "truststore" else "keystore", subject, said)
+    if reading.loaded and len(keys) > 1 and not any(f.code == "keystore-ambiguous" for f in report.findings):
+        # The static PKCS#12 reader sees one key pair; the JDK sees every key entry.
+        aliases = ", ".join(repr(a) for a in keys)
+        report.add(
+            "keystore-ambiguous",
+            "error",
+            "keystore",
+            _label(destination.keystore, version),
+            f"Java sees {len(keys)} key entries ({aliases}): it chooses one per handshake, by the "
+            "server's CA names if it lists any, else by its own order",
+            FIXES["keystore-ambiguous"],
+        )
+    if code != "keystore-password-wrong" and reading.stage != "keystore" and keystore is None:
+        # The static reader failed on a keystore the JDK opened.
+        drop(report, "keystore-password-wrong", "keystore")
+
+
+def _first(text: str | None) -> str:
+    return (text or "").splitlines()[0] if text else ""
+
+
+def _static(report: Report, destination: Destination, version: str, stores: Sequence[tuple[Path, bytes]]) -> None:
+    """The version rules for a Java that is not installed here."""
+    report.add(
+        "jdk-not-run",
+        "warning",
+        "handshake",
+        f"Java {version}",
+        f"no Java {version} runtime here: only the static rules for that version were applied, "
+        "no live JSSE verdict was run for it",
+        fix("jdk-not-run", version=version)
+        if (parse_version(version) or (0,))[0] >= 11
+        else FIXES["jdk-not-run-before-11"],
+    )
+    for path, data in stores:
+        try:
+            readable = store_readable(data, version)
+        except ValueError:
+            return
+        if data and not readable:
+            report.add(
+                "keystore-format-unsupported",
+                "error",
+                "keystore" if path == destination.keystore else "truststore",
+                _label(path, version),
+                f"Java {version} cannot read this PKCS#12 ({pkcs12_algorithms(data).describe()}; readable from "
+                "8u301 / 11.0.12 / 12 on): it reports `keystore password was incorrect` or `Integrity check "
+                "failed` (static rule, no runtime run)",
+                JDK_FIXES["keystore-format-unsupported"],
+            )
+
+
+def _protocol_rule(
+    report: Report,
+    version: str,
+    on: frozenset[str],
+    off: frozenset[str],
+    accepted: Mapping[str, bool | None],
+    *,
+    pinned: bool = False,
+) -> None:
+    if any(accepted.get(t) for t in on):
+        return
+    if any(accepted.get(t) is None for t in on):
+        return  # could not tell: say nothing
+    asked = [t for t in TLS_VERSIONS if t in accepted]
+    server = (
+        f"accepts {', '.join(t for t in asked if accepted[t])}"
+        if any(accepted[t] for t in asked)
+        else f"refuses {', '.join(asked)}"
+    )
+    note = ""
+    if any(accepted.get(t) for t in off):
+        note = (
+            "; TLS 1.3 is in that update but off by default for clients (JDK-8245485): "
+            "-Djdk.tls.client.protocols=TLSv1.3,TLSv1.2 turns it on"
+        )
+    report.add(
+        "protocol-mismatch",
+        "error",
+        "handshake",
+        f"Java {version}",
+        f"the server {server}; Java {version} offers {', '.join(sorted(on)) or 'nothing'} "
+        + ("(--client-tls, as jdk.tls.client.protocols) " if pinned else "by default ")
+        + f"(TLS 1.3 from 8u261 / 11, TLS 1.0/1.1 disabled from 8u291 / 11.0.11 / 16){note} (static rule, "
+        "no runtime run)",
+        FIXES["protocol-mismatch"],
+    )
+
+
+def _chain_rules(report: Report, chain: Sequence[x509.Certificate], version: str) -> None:
+    """jdk.certpath.disabledAlgorithms on the server's chain, as Java ``version`` validates it."""
+    for rule in CERT_RULES:
+        if not has_feature(rule.feature, version):
+            continue
+        for cert in chain:
+            key = cert.public_key()
+            if rule.code == "weak-key" and isinstance(key, rsa.RSAPublicKey) and key.key_size < 1024:
+                what = f"{name_of(cert)} has an RSA-{key.key_size} key"
+            elif rule.code == "weak-signature" and cert.subject != cert.issuer and _hash(cert) == "md5":
+                what = f"{name_of(cert)} is signed with MD5"
+            else:
+                continue
+            report.add(
+                rule.code,
+                "error",
+                "server-chain",
+                f"server chain on Java {version}",
+                f"{what}: Java {version} refuses it (`{rule.constraint}` in jdk.certpath.disabledAlgorithms) "
+                "(static rule, no runtime run)",
+                FIXES["server-chain-weak"],
+            )
+            break
+    if has_feature("certpath-sha1-jdkca-tlsserver", version) and any(
+        cert.subject != cert.issuer and _hash(cert) == "sha1" for cert in chain
+    ):
+        report.facts[f"SHA-1 on Java {version}"] = (
+            "the server chain has SHA-1 signatures: Java refuses them only in chains anchored in its own "
+            "cacerts (`SHA1 jdkCA & usage TLSServer`), not with the destination's private truststore"
+        )
+
+
+def _hash(cert: x509.Certificate) -> str | None:
+    algorithm = cert.signature_hash_algorithm
+    return algorithm.name if algorithm is not None else None

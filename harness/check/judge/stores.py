@@ -1,0 +1,332 @@
+"""The judge of the stores as Python reads them: the keystore, its key entries and certificates, the truststore.
+
+Every finding about a store's content that needs no JDK and no server: it
+does not open (and why), its type is not the one the platform expects, its key
+entries are missing, several, locked or mismatched, its certificates expired,
+weak, self-signed, mis-ordered or without their issuer; the truststore holds
+keys or nothing. What the JDK itself says follows (``harness.check.judge.jdk``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from harness.check.judge.fixes import FIXES, STORE_EXTENSIONS, fix
+from harness.check.report import Report
+from harness.check.stores import PythonReading
+from harness.diagnose import JDK_FIXES, name_of, usage_problem, weak_key, weak_signature
+from harness.stores import KeyEntry, StoreContents
+
+__all__ = ["check_key_entries", "check_keystore", "check_truststore", "drop", "judge_store"]
+
+
+def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
+    """Python's reading of one store: why it does not open, or what is odd about its type; its contents."""
+    role, path, password = reading.role, reading.path, reading.password
+    check = role
+    label = path.name
+    key = f"{role}File"
+    if reading.folder:
+        report.add(
+            "store-unreadable",
+            "error",
+            check,
+            label,
+            f"{path}: {key} names a folder, not a {role} file",
+            fix("store-unreadable-folder", key=key, role=role),
+        )
+        return None
+    exc = reading.error
+    if exc is not None:
+        if exc.code == f"{role}-password-wrong" and not password.reveal():
+            origin = report.destination.origins.get(f"{role}Pass", "the destination JSON")
+            report.add(
+                exc.code,
+                "error",
+                check,
+                label,
+                f"{path}: {role}Pass is empty (from {origin}), and the {role} does not open without a password",
+                fix("password-empty", role=role),
+            )
+            return None
+        report.add(exc.code, "error", check, label, exc.problem(), exc.fix)
+        return None
+    contents = reading.contents
+    assert contents is not None
+    report.facts[role] = (
+        f"{label}: {contents.type.upper()}, {len(contents.key_entries)} key entries, "
+        f"{len(contents.cert_entries)} trusted certificates"
+    )
+    kind, suffix = contents.type, path.suffix.lower()
+    if kind == "pem":
+        report.add(
+            "store-type-mismatch",
+            "error",
+            check,
+            label,
+            "this is a PEM file; the JDK cannot open PEM as a keystore",
+            fix("store-type-mismatch-pem", role=role),
+        )
+    elif kind == "jceks":
+        report.add(
+            "store-type-mismatch",
+            "warning",
+            check,
+            label,
+            "this is a JCEKS store; the platform expects JKS (the JDK reads JCEKS, other tools may not)",
+            FIXES["store-type-mismatch-jceks"],
+        )
+    elif suffix not in STORE_EXTENSIONS.get(kind, ()) and any(suffix in exts for exts in STORE_EXTENSIONS.values()):
+        report.add(
+            "store-type-mismatch",
+            "warning",
+            check,
+            label,
+            f"the file is {kind.upper()} but named {suffix}; the JDK opens it by content, other tools by name",
+            fix("store-type-mismatch-name", store_type="JKS" if suffix == ".jks" else "PKCS12"),
+        )
+    return contents
+
+
+def check_keystore(report: Report, keystore: StoreContents, now: dt.datetime, expiring_days: int) -> None:
+    label = keystore.path.name
+    entries = keystore.key_entries
+    if not entries:
+        report.add(
+            "client-cert-missing",
+            "error",
+            "keystore",
+            label,
+            "the keystore holds no key entry: the platform would send no client certificate",
+            FIXES["client-cert-missing"],
+        )
+        return
+    if len(entries) > 1:
+        aliases = ", ".join(repr(e.alias) for e in entries)
+        report.add(
+            "keystore-ambiguous",
+            "error",
+            "keystore",
+            label,
+            f"the keystore holds {len(entries)} key entries ({aliases}): the JDK chooses one per handshake, "
+            "by the server's CA names if it lists any, else by its own order",
+            FIXES["keystore-ambiguous"],
+        )
+    for entry in entries:
+        subject = f"{label} (entry {entry.alias!r})"
+        if entry.locked:
+            report.add(
+                "key-password-mismatch",
+                "error",
+                "keystore",
+                subject,
+                "keystorePass does not open this key entry: its key password differs (the JDK reports: Cannot "
+                "recover key)",
+                FIXES["key-password-mismatch"],
+            )
+        if not entry.chain:
+            continue
+        _check_client_certificate(report, entry, subject, now, expiring_days)
+
+
+def _check_client_certificate(
+    report: Report, entry: KeyEntry, subject: str, now: dt.datetime, expiring_days: int
+) -> None:
+    leaf = entry.chain[0]
+    who = name_of(leaf)
+    check = "client-certificate"
+    report.facts[f"client certificate {entry.alias}"] = (
+        f"{who}, issued by {name_of(leaf.issuer)}, valid until {leaf.not_valid_after_utc:%Y-%m-%d}, chain of "
+        f"{len(entry.chain)}"
+    )
+    if leaf.not_valid_after_utc < now:
+        report.add(
+            "client-cert-expired",
+            "error",
+            check,
+            subject,
+            f"the certificate {who} expired on {leaf.not_valid_after_utc:%Y-%m-%d}",
+            FIXES["client-cert-expired"],
+        )
+    elif leaf.not_valid_before_utc > now:
+        report.add(
+            "client-cert-not-yet-valid",
+            "error",
+            check,
+            subject,
+            f"the certificate {who} is valid only from {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+            FIXES["client-cert-not-yet-valid"],
+        )
+    elif leaf.not_valid_after_utc < now + dt.timedelta(days=expiring_days):
+        days = (leaf.not_valid_after_utc - now).days
+        report.add(
+            "expiring-soon",
+            "warning",
+            check,
+            subject,
+            f"the certificate {who} expires on {leaf.not_valid_after_utc:%Y-%m-%d}, in {days} days",
+            FIXES["expiring-soon"],
+        )
+    usage = usage_problem(leaf)
+    if usage:
+        report.add(
+            "client-cert-wrong-usage",
+            "error",
+            check,
+            subject,
+            f"the certificate {who} {usage}",
+            FIXES["client-cert-wrong-usage"],
+        )
+    if leaf.subject == leaf.issuer:
+        report.add(
+            "self-signed-client-cert",
+            "warning",
+            check,
+            subject,
+            f"the certificate {who} is self-signed: the server must trust this very certificate",
+            FIXES["self-signed-client-cert"],
+        )
+    elif len(entry.chain) == 1:
+        report.add(
+            "client-chain-incomplete",
+            "warning",
+            check,
+            subject,
+            f"the key entry holds only {who}, not its issuer {name_of(leaf.issuer)}: unless the server trusts "
+            "that very issuer, it cannot link the certificate (and the JDK sends it only if the server names "
+            "that issuer)",
+            FIXES["client-chain-incomplete"],
+        )
+    for cert in entry.chain:
+        if cert.subject == cert.issuer and cert is not leaf:
+            continue  # a root's self-signature is never checked
+        if weak := weak_key(cert):
+            report.add(
+                "weak-key",
+                "error",
+                check,
+                subject,
+                f"{name_of(cert)} has a {weak} key; current servers refuse keys under RSA-2048 / EC P-256",
+                FIXES["weak-key"],
+            )
+        if weak := weak_signature(cert):
+            report.add(
+                "weak-signature",
+                "error",
+                check,
+                subject,
+                f"{name_of(cert)} is signed with {weak}; current servers refuse it",
+                FIXES["weak-signature"],
+            )
+    if len(entry.chain) > 1:
+        _check_chain_order(report, entry, subject)
+
+
+def _check_chain_order(report: Report, entry: KeyEntry, subject: str) -> None:
+    """The JDK sends the key entry's chain as stored, in any order: a warning, never an error.
+
+    OpenSSL-based servers (the local server, nginx, Apache, HAProxy) link the
+    certificates in any order, as TLS 1.3 (RFC 8446 4.4.2) asks; TLS 1.2 (RFC
+    5246 7.4.2) required leaf first, each certifying the one before, and some
+    servers still insist. A certificate that links to nothing is sent for nothing.
+    """
+    chain = entry.chain
+    if all(lower.issuer == upper.subject for upper, lower in zip(chain[1:], chain, strict=False)):
+        return
+    leaf = chain[0]
+    linked = [leaf]
+    rest = list(chain[1:])
+    while (nxt := next((c for c in rest if c.subject == linked[-1].issuer and c is not linked[-1]), None)) is not None:
+        linked.append(nxt)
+        rest.remove(nxt)
+    if rest:
+        what = (
+            f"holds {', '.join(name_of(c) for c in rest)}, which is not on the path from {name_of(leaf)} up: "
+            "the JDK sends it anyway, servers ignore it"
+        )
+    else:
+        what = (
+            f"is out of order ({' -> '.join(name_of(c) for c in chain)}): the JDK sends it as stored; "
+            "OpenSSL-based servers accept any order (TLS 1.3 allows it), some TLS 1.2 servers refuse it"
+        )
+    report.add(
+        "client-chain-incomplete",
+        "warning",
+        "client-certificate",
+        subject,
+        f"the key entry's chain {what}",
+        FIXES["client-chain-order"],
+    )
+
+
+def check_truststore(report: Report, truststore: StoreContents, now: dt.datetime) -> None:
+    label = truststore.path.name
+    if truststore.key_entries:
+        aliases = ", ".join(repr(e.alias) for e in truststore.key_entries)
+        report.add(
+            "truststore-has-private-key",
+            "warning",
+            "truststore",
+            label,
+            f"the truststore holds private key entries ({aliases}): a truststore needs only certificates, and "
+            "the key is exposed wherever it is copied",
+            FIXES["truststore-has-private-key"],
+        )
+    anchors = [*truststore.certificates, *(e.chain[0] for e in truststore.key_entries if e.chain)]
+    if not anchors:
+        report.add(
+            "truststore-empty",
+            "error",
+            "truststore",
+            label,
+            "the truststore holds no certificate: the platform trusts no server at all (Java: the "
+            "trustAnchors parameter must be non-empty)",
+            FIXES["truststore-empty"],
+        )
+    for entry in truststore.cert_entries:
+        if entry.cert.not_valid_after_utc < now:
+            report.add(
+                "truststore-cert-expired",
+                "warning",
+                "truststore",
+                f"{label} (entry {entry.alias!r})",
+                f"the trusted certificate {name_of(entry.cert)} expired on {entry.cert.not_valid_after_utc:%Y-%m-%d}",
+                FIXES["truststore-cert-expired"],
+            )
+
+
+def check_key_entries(report: Report, keystore: StoreContents) -> None:
+    """JDK-independent: a keystore with no key entry, a key entry whose key does not match its certificate."""
+    label = keystore.path.name
+    if not keystore.key_entries and keystore.cert_entries:
+        # The certificate imported without its key; an empty keystore stays client-cert-missing.
+        drop(report, "client-cert-missing", "keystore")
+        report.add(
+            "keystore-no-key-entry",
+            "error",
+            "keystore",
+            label,
+            f"the keystore holds no private key entry ({len(keystore.cert_entries)} trusted certificates only): "
+            "the platform sends no client certificate",
+            JDK_FIXES["keystore-no-key-entry"],
+        )
+    for entry in keystore.key_entries:
+        if entry.key is None or not entry.chain:
+            continue
+        if entry.key.public_key() != entry.chain[0].public_key():
+            report.add(
+                "key-cert-mismatch",
+                "error",
+                "keystore",
+                f"{label} (entry {entry.alias!r})",
+                f"the private key of entry {entry.alias!r} does not belong to its certificate "
+                f"{entry.chain[0].subject.rfc4514_string()}: the server cannot verify the handshake's signature",
+                JDK_FIXES["key-cert-mismatch"],
+            )
+
+
+def drop(report: Report, code: str, check: str) -> bool:
+    """Remove the static finding ``code`` of ``check`` (the JDK disagrees with it)."""
+    before = len(report.findings)
+    report.findings[:] = [f for f in report.findings if not (f.code == code and f.check == check)]
+    return len(report.findings) != before

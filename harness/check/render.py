@@ -1,0 +1,67 @@
+"""``check``'s report as text, JSON or JUnit: what was seen, every finding with its fix, the result.
+
+JSON is ``Report.to_json``; text and JUnit are here. Nothing is decided here,
+only shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.check.report import CHECKS, LIVE_CHECKS, Report
+from harness.junit import Case, write_junit
+
+__all__ = ["judged_for", "render_text", "write_report_junit"]
+
+_MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "info   "}
+
+
+def render_text(report: Report) -> str:
+    """The readable summary: what was seen, then every finding with its fix, then the result."""
+    dest = report.destination
+    lines = [f"check {dest.source}" + (f" against {dest.url}" if dest.url else "")]
+    lines += [f"  {key}: {value}" for key, value in report.facts.items()]
+    for finding in report.findings:
+        lines.append(f"{_MARK[finding.severity]} {finding.code}: {finding.subject}: {finding.message}")
+        if finding.fix:
+            lines.append(f"        fix: {finding.fix}")
+    errors = len(report.errors)
+    warnings = sum(1 for f in report.findings if f.severity == "warning")
+    lines.append(f"result: {errors} error(s), {warnings} warning(s): {report.verdict()}; {judged_for(report)}")
+    return "\n".join(lines)
+
+
+def judged_for(report: Report) -> str:
+    """Which moment the certificates were judged for (the live handshake itself always runs now)."""
+    when = f"{report.at:%Y-%m-%d %H:%M} UTC"
+    return f"validity judged for {when} (--at)" if report.at_given else f"validity judged for now, {when}"
+
+
+def write_report_junit(report: Report, path: Path) -> None:
+    """One testcase per check; a check fails when it has an error finding."""
+    cases = []
+    for check in CHECKS:
+        # A static finding the live handshake confirmed (one finding per cause) fails the handshake case too.
+        found = [f for f in report.findings if f.check == check or (check == "handshake" and f.engines)]
+        errors = [f for f in found if f.severity == "error"]
+        text = "\n".join(
+            f"{f.severity} {f.code}: {f.subject}: {f.message}" + (f" (fix: {f.fix})" if f.fix else "") for f in found
+        )
+        skipped = None
+        if check in LIVE_CHECKS and report.destination.url is None and not found:
+            skipped = "no URL given: the live checks did not run (pass --url)"
+        cases.append(
+            Case(
+                name=check,
+                classname="mtls-harness.check",
+                failure=text if errors else None,
+                output="" if errors else text,
+                skipped=skipped,
+            )
+        )
+    facts = {
+        "destination": str(report.destination.source),
+        **({"url": report.destination.url} if report.destination.url else {}),
+        **report.facts,
+    }
+    write_junit(path, "mtls-harness check", cases, facts)
