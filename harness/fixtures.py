@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from harness.testing import build_stores, serve_scenario
+
 # Loaded with the plugin in every pytest run: the heavy modules (the server,
 # the stores) are imported when a fixture is used, not at start-up.
 if TYPE_CHECKING:
@@ -38,7 +40,6 @@ StoresFactory = Callable[["str | Path | Scenario"], "Stores"]
 @pytest.fixture
 def mtls_server(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
     """``mtls_server(path_or_scenario)``: a running server with ``url``, ``destination``, ``pem``, ``records``."""
-    from harness.testing import serve_scenario
 
     base = request.config.rootpath
     with contextlib.ExitStack() as stack:
@@ -52,7 +53,6 @@ def mtls_server(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
 @pytest.fixture
 def mtls_stores(request: pytest.FixtureRequest) -> Iterator[StoresFactory]:
     """``mtls_stores(path_or_scenario)`` -> the built stores, ``destination`` and ``pem`` files, no server."""
-    from harness.testing import build_stores
 
     base = request.config.rootpath
     with contextlib.ExitStack() as stack:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from harness.errors import UsageError
+from harness.errors import HarnessError, UsageError
+from harness.junit import Case, write_junit
 
 __all__ = ["check_output_file", "check_output_folder", "write_output"]
 
@@ -104,13 +106,9 @@ def write_error_reports(command: str, line: str, *, json_out: bool, junit: Path 
     testcase ``input`` holding the line, unless FILE itself is the trouble (the line then says so).
     """
     if json_out:
-        import json
-
         print(json.dumps({"error": line, "ok": False, "ready": False}, indent=2))
     if junit is None:
         return
-    from harness.errors import HarnessError
-    from harness.junit import Case, write_junit
 
     try:
         check_output_file(junit, "--junit")

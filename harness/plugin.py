@@ -32,11 +32,16 @@ import pytest
 
 from harness.discovery import is_scenario_file
 from harness.engines import ENGINE_NAMES, Engine
+from harness.engines.factory import make_engines
 from harness.errors import HarnessError
 
 # The fixtures for users' own tests (docs/fixtures.md), registered with the plugin.
 from harness.fixtures import mtls_server, mtls_stores
+from harness.java.runtimes import resolve_jdks
+from harness.pki import KEY_CACHE_ENV, prefetch_keys
+from harness.run import Ahead, ca_names_off, discard, prepare, probe_prepared
 from harness.scenario import Scenario, load_scenario
+from harness.scenario_report import report_lines, verdict_record, verdicts_per_jdk
 from harness.server.ca_names import unavailable_reason
 
 # pytest loads this plugin in every run, `pytest tests/...` and every xdist
@@ -75,8 +80,6 @@ class EngineRegistry:
 
     def get(self, name: str) -> Engine:
         if name not in self._engines:
-            from harness.engines.factory import make_engines
-
             runtime = self.jdks.get(name)
             [engine] = make_engines("python" if name == "python" else "jsse", None if runtime is None else [runtime])
             self._engines[name] = engine
@@ -169,7 +172,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _selected_jdks(config: pytest.Config) -> list[Any]:
-    from harness.java.runtimes import resolve_jdks
 
     try:
         found, _ = resolve_jdks(config.getoption("mtls_jdk", None))
@@ -210,8 +212,6 @@ def pytest_configure(config: pytest.Config) -> None:
     _collect_roots_too(config, roots)
     cache = config.getoption("mtls_key_cache", None)
     if cache:
-        from harness.pki import KEY_CACHE_ENV
-
         # Through the environment, so pytest-xdist workers inherit it.
         os.environ[KEY_CACHE_ENV] = str(Path(cache).resolve())
     config.addinivalue_line("markers", "scenario: an mtls-harness scenario file")
@@ -237,8 +237,6 @@ def _ahead(config: pytest.Config) -> Ahead:
     """The scenarios prepared ahead (harness.run), made on first use: not in a run without scenarios."""
     ahead = config.stash.get(_ahead_key, None)
     if ahead is None:
-        from harness.run import Ahead
-
         ahead = config.stash[_ahead_key] = Ahead()
     return ahead
 
@@ -266,7 +264,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     """With several JDKs: which JDK gave which verdict, one line per scenario."""
     if len(config.stash[_engines_key].jdks) < 2:
         return
-    from harness.scenario_report import verdicts_per_jdk
 
     reports = [report for reports in terminalreporter.stats.values() for report in reports]
     lines = verdicts_per_jdk(getattr(report, "mtls_verdict", None) for report in reports)
@@ -286,9 +283,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFi
     # A folder named on the command line, not its files one by one: pytest re-collects a folder for each file
     # argument in it (quadratic: 2,500 scenario files cost 6 million collector calls).
     in_given_dir = session.config.getoption("mtls_scenario_dirs") and session.isinitpath(file_path.parent)
-    told = (
-        session.isinitpath(file_path) or in_given_dir or any(path == r or path.is_relative_to(r) for r in roots)
-    )
+    told = session.isinitpath(file_path) or in_given_dir or any(path == r or path.is_relative_to(r) for r in roots)
     if told and is_scenario_file(file_path):
         file: ScenarioFile = ScenarioFile.from_parent(parent, path=file_path)
         return file
@@ -306,8 +301,6 @@ class ScenarioFile(pytest.File):
     def scenario(self) -> Scenario:
         """The file's scenario, read on first use (its keys made in the background from then on)."""
         if self._scenario is None:
-            from harness.pki import prefetch_keys
-
             self._scenario = load_scenario(self.path)
             prefetch_keys(self._scenario)
         return self._scenario
@@ -331,7 +324,6 @@ class ScenarioFile(pytest.File):
 
     def setup(self) -> None:
         """Build the stores and start the server once for all of this scenario's engines."""
-        from harness.run import prepare
 
         keep = self.config.getoption("mtls_keep")
         # Prepared in the background while the scenario before was probed, if it was (harness.run).
@@ -339,7 +331,6 @@ class ScenarioFile(pytest.File):
         self.running = prepared
 
     def teardown(self) -> None:
-        from harness.run import discard
 
         running, self.running = self.running, None
         if running is not None:
@@ -378,8 +369,6 @@ class ScenarioItem(pytest.Item):
         return self.parent
 
     def runtest(self) -> None:
-        from harness.run import ca_names_off, probe_prepared
-        from harness.scenario_report import report_lines, verdict_record
 
         scenario = self.scenario_file.scenario
         running = self.scenario_file.running

@@ -29,6 +29,7 @@ from harness.check.render import render_text, write_report_junit
 from harness.check.report import EXPIRING_DAYS, Report, Request
 from harness.destination import Destination, load_destination
 from harness.engines import Engine
+from harness.engines.factory import make_engines
 from harness.errors import HarnessError
 from harness.junit import Case, write_junit
 from harness.outputs import write_output
@@ -75,7 +76,6 @@ def _run_check(
 
 
 def _engines(choice: str) -> list[Engine]:
-    from harness.engines.factory import make_engines
 
     return make_engines(choice)
 

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives import hashes
 
 from harness.cli import EXIT_OK
 from harness.cli.passwords import password_options, read_password
 from harness.errors import UsageError
 from harness.files import write_atomic
+from harness.keypair import key_pair_warnings, refuse_misnamed_output
 from harness.outputs import check_output_file, write_output
+from harness.pki import sha256_fingerprint
 from harness.secret import Secret
+from harness.stores import alias_for, keystore_bytes, load_key_pair, read_store, truststore_bytes
+from harness.wire.inspect import inspect_server
 
 __all__ = ["add_commands"]
 
@@ -69,8 +76,6 @@ def _refuse_unreadable_password(out: Path, fmt: str, password: Secret) -> None:
 
 
 def _keystore(args: argparse.Namespace) -> int:
-    from harness.keypair import key_pair_warnings, refuse_misnamed_output
-    from harness.stores import keystore_bytes, load_key_pair, read_store
 
     _refuse_overwrite(args.out, args.force)
     refuse_misnamed_output(args.out, args.format, args.force)
@@ -98,7 +103,6 @@ def _keystore(args: argparse.Namespace) -> int:
     print(f"  certificate: {leaf.subject.rfc4514_string()}")
     print(f"  issued by:   {leaf.issuer.rfc4514_string()}")
     print(f"  valid until: {leaf.not_valid_after_utc:%Y-%m-%d}; chain of {len(written.key_entries[0].chain)}")
-    import datetime as dt
 
     for warning in key_pair_warnings(entry, given_alias, alias, dt.datetime.now(dt.UTC)):
         print(f"  warning: {warning}")
@@ -107,11 +111,6 @@ def _keystore(args: argparse.Namespace) -> int:
 
 
 def _truststore(args: argparse.Namespace) -> int:
-    from cryptography.hazmat.primitives import hashes
-
-    from harness.pki import sha256_fingerprint
-    from harness.stores import alias_for, read_store, truststore_bytes
-    from harness.wire.inspect import inspect_server
 
     _refuse_overwrite(args.out, args.force)
     extra = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from harness.java.runtimes import JdkNotFound, cache_root, discover, install, resolve, resolve_jdks
+
 __all__ = ["add_jdk_command", "add_jdk_option", "resolve_for_run"]
 
 
@@ -31,7 +33,6 @@ def add_jdk_command(commands: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from harness.java.runtimes import cache_root, discover
 
     found = discover()
     if not found:
@@ -45,7 +46,6 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _install(args: argparse.Namespace) -> int:
-    from harness.java.runtimes import JdkNotFound, discover, install, resolve
 
     found = discover()
     for version in args.versions:
@@ -64,6 +64,5 @@ def _install(args: argparse.Namespace) -> int:
 
 def resolve_for_run(specs: list[str] | None) -> list[Any]:
     """Every ``--jdk`` of ``run`` resolved now, so that a missing one is one line and exit 2."""
-    from harness.java.runtimes import resolve_jdks
 
     return resolve_jdks(specs)[0]

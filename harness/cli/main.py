@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn
 
+from harness import __version__
 from harness.cli import EXIT_BAD_INPUT
+from harness.cli.check import check_command
 from harness.cli.golive import add_commands as add_golive_commands
 from harness.cli.jdk import add_jdk_command, add_jdk_option
 from harness.cli.passwords import password_options as _password_options
@@ -119,13 +122,10 @@ def _parser() -> _Parser:
 
 def _version() -> str:
     # The installed distribution's version; the package's own in a bare checkout.
-    from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("mtls-harness")
     except PackageNotFoundError:
-        from harness import __version__
-
         return __version__
 
 
@@ -170,7 +170,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from harness.cli.check import check_command
 
     return check_command(args, _password)
 

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import json
 import os
+import shutil
 import signal
+import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.build import build_scenario, write_scenario_files
 from harness.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from harness.cli.jdk import add_jdk_option, resolve_for_run
 from harness.discovery import is_scenario_file
 from harness.errors import UsageError
 from harness.files import write_atomic
 from harness.outputs import check_output_file, check_output_folder, write_output
+from harness.scenario import load_scenario
+from harness.server import LocalServer, ServerFiles, address_family
+from harness.server.ca_names import unavailable_reason
 
 __all__ = ["AUTO_MIN_SCENARIOS", "add_commands", "auto_workers", "bind_warning"]
 
@@ -135,7 +144,6 @@ def _pytest_paths(paths: Sequence[Path], files: Sequence[Path]) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.scenario import load_scenario
 
     if args.junit:
         check_output_file(args.junit, "--junit")
@@ -147,7 +155,6 @@ def _run(args: argparse.Namespace) -> int:
     # before any server starts.
     for file in files:
         load_scenario(file)
-    from harness.plugin import run_session  # pytest: only the plugin imports it
 
     pytest_args = _pytest_paths(args.paths, files)
     pytest_args += ["-p", "harness.plugin", "-p", "no:cacheprovider", "--mtls-engine", args.engine]
@@ -173,6 +180,8 @@ def _run(args: argparse.Namespace) -> int:
     for runtime in resolve_for_run(args.jdk):
         pytest_args += ["--mtls-jdk", str(runtime.home)]
     pytest_args += ["-rA", "-v"] if args.verbose else ["-rfEs"]
+    from harness.plugin import run_session  # LAZY (tests/test_layers.py): pytest loads only when `run` runs
+
     code = run_session(pytest_args)
     if code == 0:
         return EXIT_OK
@@ -185,8 +194,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from harness.build import build_scenario
-    from harness.scenario import load_scenario
 
     check_output_folder(args.out, "--out")
     scenario = load_scenario(args.scenario)
@@ -203,7 +210,6 @@ def _build(args: argparse.Namespace) -> int:
 
 def _bind_address(text: str) -> str:
     """``--bind``: an IPv4 or IPv6 address in its normal spelling (no host names: nothing is resolved)."""
-    import ipaddress
 
     try:
         return str(ipaddress.ip_address(text.strip().removeprefix("[").removesuffix("]")))
@@ -213,7 +219,6 @@ def _bind_address(text: str) -> str:
 
 def bind_warning(address: str) -> str | None:
     """The one-line warning ``serve --bind ADDR`` prints on stderr, or None for a loopback address."""
-    import ipaddress
 
     if ipaddress.ip_address(address).is_loopback:  # 127.0.0.0/8, ::1
         return None
@@ -225,9 +230,6 @@ def bind_warning(address: str) -> str | None:
 
 def _check_bindable(address: str) -> None:
     """Refuse (exit 2) an address this machine cannot listen on, before any store is written."""
-    import socket
-
-    from harness.server import address_family
 
     with socket.socket(address_family(address), socket.SOCK_STREAM) as probe:
         try:
@@ -241,13 +243,6 @@ def _check_bindable(address: str) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import json
-    import shutil
-    import tempfile
-
-    from harness.build import write_scenario_files
-    from harness.scenario import load_scenario
-    from harness.server import LocalServer, ServerFiles
 
     source: Path = args.source
     address: str = args.bind
@@ -284,11 +279,12 @@ def _serve(args: argparse.Namespace) -> int:
                 doc["url"] = server.url
                 write_atomic(destination, (json.dumps(doc, indent=2) + "\n").encode(), private=True)
             _print_line(f"listening on {server.url}")
-            if files.policy.ca_names and files.policy.client_auth != "none":
-                from harness.server.ca_names import unavailable_reason
-
-                if (off := unavailable_reason()) is not None:
-                    sys.stderr.write(f"mtls-harness serve: {off}\n")
+            if (
+                files.policy.ca_names
+                and files.policy.client_auth != "none"
+                and (off := unavailable_reason()) is not None
+            ):
+                sys.stderr.write(f"mtls-harness serve: {off}\n")
             while not stop.wait(0.5):
                 pass
             _print_line("stopping")

@@ -11,8 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.capture import capture, check_out, write_profile
 from harness.cli import EXIT_FAILED, EXIT_OK
 from harness.errors import UsageError
+from harness.explain.ranking import explain
+from harness.reproduce import reproduce
 
 __all__ = ["add_commands"]
 
@@ -88,7 +91,6 @@ def _read_text(args: argparse.Namespace) -> str:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from harness.explain.ranking import explain
 
     result = explain(_read_text(args))
     print(result.to_json() if args.json else result.render())
@@ -96,7 +98,6 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _capture(args: argparse.Namespace) -> int:
-    from harness.capture import capture, check_out, write_profile
 
     if args.out is not None:
         check_out(args.out, force=args.force)
@@ -110,7 +111,6 @@ def _capture(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from harness.reproduce import reproduce
 
     error: str | None = args.error
     if error is not None and error.startswith("@"):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from harness.pki.keys import PrivateKey, issuers_first, key_slots, pooled_key
@@ -164,7 +164,6 @@ _WEAK_SIGNATURES: dict[str, tuple[type[hashes.HashAlgorithm], dict[str, bytes]]]
 
 
 def _sign_weak(cert: x509.Certificate, key: PrivateKey, hash_name: str) -> x509.Certificate:
-    from cryptography.hazmat.primitives.asymmetric import padding
 
     algorithm, identifiers = _WEAK_SIGNATURES[hash_name]
     family = "rsa" if isinstance(key, rsa.RSAPrivateKey) else "ec"

@@ -7,6 +7,8 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from cryptography import x509  # deferred: scenario parsing stays light
+
 from harness.limits import CHAIN_DEPTH
 from harness.scenario.model import CertSpec
 from harness.scenario.reader import TableReader
@@ -19,7 +21,6 @@ def general_name(text: str) -> Any:
 
     ValueError (or its UnicodeEncodeError) when cryptography would refuse it.
     """
-    from cryptography import x509  # deferred: scenario parsing stays light
 
     kind, _, value = text.partition(":")
     if kind == "DNS":
@@ -103,7 +104,6 @@ class PkiTable(TableReader):
         return specs
 
     def _subject(self, key: str, text: str) -> str:
-        from cryptography import x509  # deferred: scenario parsing stays light
 
         try:
             x509.Name.from_rfc4514_string(text)

@@ -7,6 +7,9 @@ import ipaddress
 import re
 from collections.abc import Mapping
 
+import idna  # trustme's IDNA library (UTS #46), a dependency of trustme
+from cryptography import x509
+
 from harness.scenario.model import CertSpec, ServerIdentitySpec, ServerSpec
 from harness.scenario.reader import TableReader
 
@@ -117,8 +120,6 @@ class ServerTable(TableReader):
 
     def _server_name(self, key: str, name: str, *, common_name: bool) -> None:
         """A name trustme can issue the server certificate for (trustme's ``_identity_string_to_x509`` rules)."""
-        import idna  # trustme's IDNA library (UTS #46), a dependency of trustme
-        from cryptography import x509
 
         try:
             if "@" in name:

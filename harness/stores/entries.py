@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from harness.pki import PrivateKey
 
@@ -76,7 +77,6 @@ def parsed(cert: x509.Certificate) -> x509.Certificate:
 
 
 def usable_key(key: object) -> PrivateKey | None:
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     return key if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) else None
 

@@ -13,6 +13,8 @@ import jks
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from pyasn1.codec.ber import decoder  # type: ignore[import-untyped]  # pyjks's own ASN.1 library
+from pyasn1_modules import rfc5208  # type: ignore[import-untyped]
 
 from harness.errors import StoreError
 from harness.limits import STORE_ENTRIES
@@ -112,8 +114,6 @@ def read_jks(path: Path, data: bytes, kind: StoreType, password: Secret, role: R
 
 def _jce_iterations(entry: jks.PrivateKeyEntry) -> int:
     """The PBE iteration count protecting a JCEKS key entry; 0 for JKS's own protection (no iterations)."""
-    from pyasn1.codec.ber import decoder  # type: ignore[import-untyped]  # pyjks's own ASN.1 library
-    from pyasn1_modules import rfc5208  # type: ignore[import-untyped]
 
     # pyjks 20.0.0 (pinned) keeps the encrypted EncryptedPrivateKeyInfo in ``_encrypted`` until decrypt().
     info = decoder.decode(entry._encrypted, asn1Spec=rfc5208.EncryptedPrivateKeyInfo())[0]

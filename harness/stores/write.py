@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from harness.errors import StoreError
 from harness.pki import Material
@@ -69,7 +70,6 @@ def truststore_bytes(
 
 def alias_for(cert: x509.Certificate, taken: set[str]) -> str:
     """A keytool-style alias from the certificate's CN (or O), lower case, unique among ``taken``."""
-    from cryptography.x509.oid import NameOID
 
     names = (
         cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
