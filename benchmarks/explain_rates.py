@@ -10,7 +10,7 @@ import tomllib
 from collections import defaultdict
 from pathlib import Path
 
-from harness.explain.ranking import explain
+from harness.explainer.ranking import explain
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "explain_realworld.toml"
 

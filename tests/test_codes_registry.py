@@ -321,7 +321,7 @@ def test_every_code_in_explain_toml_and_the_scenarios_is_registered() -> None:
 
 
 def test_explain_toml_agrees_with_the_registry_until_it_reads_it() -> None:
-    # explain.toml still holds look_at and scenario per code (harness/explain/ranking.py reads them):
+    # explain.toml still holds look_at and scenario per code (harness/explainer/ranking.py reads them):
     # the two must not drift apart.
     for name, info in _explain()["codes"].items():
         registered = CODES[name]

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UsageError
-from harness.explain.facts import read_facts
-from harness.explain.ranking import Entry, explain, knowledge, load_knowledge
+from harness.explainer.facts import read_facts
+from harness.explainer.ranking import Entry, explain, knowledge, load_knowledge
 from harness.knowledge.codes import OUTCOME_CODES
 from tests.conftest import REPO, assert_one_line_error, cli
 

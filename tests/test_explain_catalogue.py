@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from harness.explain.facts import read_facts
-from harness.explain.ranking import explain, knowledge
+from harness.explainer.facts import read_facts
+from harness.explainer.ranking import explain, knowledge
 from harness.scenario import load_scenario
 from tests.conftest import REPO, SHIPPED, require_tool
 from tests.jdk_debug import JdkRun, jdk_debug_run

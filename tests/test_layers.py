@@ -55,7 +55,7 @@ LAYERS: Mapping[str, int] = {
     "harness.run": 6,
     "harness.check": 6,
     # L7 support work on real material
-    "harness.explain": 7,
+    "harness.explainer": 7,
     "harness.capture": 7,
     "harness.reproduce": 7,
     # L8 the fronts: pytest, the public helpers for tests, the command line, the public API

@@ -14,7 +14,7 @@ from typing import Any
 from harness.capture import capture, check_out, write_profile
 from harness.cli import EXIT_FAILED, EXIT_OK
 from harness.errors import UsageError
-from harness.explain.ranking import explain
+from harness.explainer.ranking import explain
 from harness.reproduce import reproduce
 
 __all__ = ["add_commands"]

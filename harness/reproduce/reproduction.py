@@ -27,7 +27,7 @@ from harness.check import Report, run_check
 from harness.destination import Destination, load_destination, split_url
 from harness.engines.factory import make_engines
 from harness.errors import HarnessError, ScenarioError, UsageError
-from harness.explain.ranking import explain
+from harness.explainer.ranking import explain
 from harness.files import write_atomic
 from harness.knowledge.codes import OUTCOME_CODES
 from harness.reproduce.render import render_scenario

@@ -1,7 +1,7 @@
 """``explain``: ranked candidate causes (outcome codes) for a pasted error text.
 
 The knowledge is data (``knowledge.toml``): each entry fires on phrases and/or
-facts (:mod:`harness.explain.facts`) and adds its weight to one code. Codes are
+facts (:mod:`harness.explainer.facts`) and adds its weight to one code. Codes are
 ranked by score; ties keep the file's order. Nothing fired: ``handshake-failed``,
 said honestly, rather than a guess.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.explain.facts import Facts, read_facts
+from harness.explainer.facts import Facts, read_facts
 from harness.knowledge.codes import SUMMARIES
 
 __all__ = ["Candidate", "Entry", "Explanation", "Knowledge", "explain", "knowledge"]
