@@ -56,6 +56,7 @@ FIELDS: dict[str, str] = {
     "alias": "the key entry's alias",
     "keystore_file": "the keystore file (the destination's keystoreFile; `keystore --out`)",
     "truststore_file": "the truststore file (the destination's truststoreFile; `truststore --out`)",
+    "store_file": "the store file concerned, keystore or truststore",
     "url": "the destination's URL (`check --url`, `truststore URL`)",
     "host": "the URL's host",
     "key_pair": "the PKCS#12 key pair a keystore is built from (`keystore KEY_PAIR`)",
