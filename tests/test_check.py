@@ -31,6 +31,7 @@ import xmlschema
 from junitparser import Failure, JUnitXml, Skipped
 
 from harness.check import CHECKS
+from harness.knowledge import codes as registry
 from harness.scenario import Scenario
 from tests.conftest import Live, assert_one_line_error, cli
 
@@ -281,7 +282,16 @@ def test_text_output_names_the_entry_and_the_fix(name: str, tmp_path: Path, no_s
     # The fixtures' keystores hold their key entry under the alias the .p12 files use (fixtures/README.md).
     alias = next(iter(MANIFEST["p12"].values()))["alias"]
     assert f"(entry '{alias}')" in finding["subject"]
-    assert finding["fix"]
+    # The registry's fix of that code, filled with the entry's alias and the destination's store files.
+    stores = json.loads(Path(destination).read_text("utf-8"))
+    assert finding["fix"] == registry.fix(
+        name,
+        alias=alias,
+        keystore_file=Path(stores["keystoreFile"]).name,
+        truststore_file=Path(stores["truststoreFile"]).name,
+    )
+    if name == "key-password-mismatch":
+        assert f"-alias {alias} -keystore {Path(stores['keystoreFile']).name}" in finding["fix"]
     lines = done.stdout.splitlines()
     assert any(
         line.startswith("ERROR") and f"{finding['code']}: {finding['subject']}: {finding['message']}" in line
@@ -691,6 +701,10 @@ def test_live_server_cert_untrusted(live: Callable[[Path], Live], engine: str, t
     assert static["severity"] == "error"
     # the fix names the CA the truststore lacks: the issuer of the top certificate the server sends
     assert target.chain()[-1].issuer.rfc4514_string() in static["fix"]
+    # ... in the registry's wording, with the URL and the truststore file filled in
+    truststore = Path(json.loads(target.built.destination.read_text("utf-8"))["truststoreFile"]).name
+    assert f"mtls-harness truststore {target.url} --out {truststore}" in static["fix"]
+    assert static["fix"].startswith(registry.fix("server-cert-untrusted").split("ISSUER")[0])
     assert checked.handshake() == {engine: target.scenario.expect.for_engine(engine)}
     assert checked.handshake()[engine] == "server-cert-untrusted"
     assert_junit_matches(report, checked, {s.reveal() for s in _scenario_passwords(target.scenario)})

@@ -29,6 +29,8 @@ from harness.knowledge.codes import (
     RegistryError,
     load_codes,
     markdown_table,
+    outcome_table,
+    replace_outcome_table,
     replace_table,
 )
 from tests.conftest import REPO
@@ -37,6 +39,7 @@ HARNESS = REPO / "harness"
 SCENARIOS = REPO / "scenarios"
 EXPLAIN = HARNESS / "knowledge" / "explain.toml"
 REGENERATE = "python -m harness.knowledge.codes --write docs/check.md"
+REGENERATE_OUTCOMES = "python -m harness.knowledge.codes --write docs/scenarios.md"
 
 # -- where codes go in Python source -------------------------------------------------------
 
@@ -312,7 +315,7 @@ def _explain() -> dict:  # type: ignore[type-arg]
 
 def test_every_code_in_explain_toml_and_the_scenarios_is_registered() -> None:
     doc = _explain()
-    named = set(doc["codes"]) | {entry["code"] for entry in doc["entry"]}
+    named = {entry["code"] for entry in doc["entry"]}
     assert named
     assert named <= set(OUTCOME_CODES), named - set(OUTCOME_CODES)
     for path in sorted(SCENARIOS.glob("*.toml")):
@@ -320,17 +323,19 @@ def test_every_code_in_explain_toml_and_the_scenarios_is_registered() -> None:
         assert expected <= set(OUTCOME_CODES), (path.name, expected - set(OUTCOME_CODES))
 
 
-def test_explain_toml_agrees_with_the_registry_until_it_reads_it() -> None:
-    # explain.toml still holds look_at and scenario per code (harness/explainer/ranking.py reads them):
-    # the two must not drift apart.
-    for name, info in _explain()["codes"].items():
-        registered = CODES[name]
-        assert info["look_at"] == registered.look_at, name
-        if registered.scenario is not None:
-            assert info["scenario"] == registered.scenario, name
-            assert not info.get("pending"), name
-        else:
-            assert info["scenario"] == "" or info.get("pending"), name
+def test_explain_toml_holds_no_code_texts_of_its_own() -> None:
+    # A code's summary, fix, look_at and scenario are the registry's: explain reads them there.
+    assert set(_explain()) == {"entry"}
+
+
+def test_explain_shows_the_registry_texts() -> None:
+    from harness.explainer.ranking import explain
+
+    [first, *_] = explain("javax.net.ssl.SSLHandshakeException: Received fatal alert: unknown_ca").candidates
+    registered = CODES[first.code]
+    assert first.code == "client-cert-untrusted"
+    assert (first.summary, first.look_at, first.fix) == (registered.summary, registered.look_at, registered.fix())
+    assert first.scenario == registered.scenario
 
 
 # -- scenarios ------------------------------------------------------------------------------------
@@ -387,6 +392,120 @@ def test_a_stale_table_is_seen() -> None:
     assert replace_table(stale) != stale
     with pytest.raises(ValueError, match="markers"):
         replace_table("no markers here")
+
+
+def test_the_outcome_table_in_docs_scenarios_md_is_the_generated_one() -> None:
+    document = (REPO / "docs" / "scenarios.md").read_text("utf-8")
+    assert replace_outcome_table(document) == document, (
+        f"docs/scenarios.md's outcome table is stale: run `{REGENERATE_OUTCOMES}`"
+    )
+    table = outcome_table()
+    assert table in document
+    assert [line.split("`")[1] for line in table.splitlines()[2:]] == list(OUTCOME_CODES)
+    stale = document.replace("| `weak-key` |", "| `weak-keys` |")
+    assert stale != document
+    assert replace_outcome_table(stale) != stale
+    with pytest.raises(ValueError, match="markers"):
+        replace_outcome_table((REPO / "docs" / "check.md").read_text("utf-8"))
+
+
+def test_the_generator_writes_each_file_its_own_table(tmp_path: Path) -> None:
+    for name, replace in (("check.md", replace_table), ("scenarios.md", replace_outcome_table)):
+        copy = tmp_path / name
+        document = (REPO / "docs" / name).read_text("utf-8")
+        copy.write_text(document.replace("| `weak-key` |", "| `weak-keys` |"), "utf-8")
+        assert codes._main(["--write", str(copy)]) == 0
+        assert copy.read_text("utf-8") == replace(document) == document
+
+
+# -- severities: the registry's, given by hand only where it allows more than one ------------------
+
+
+def explicit_severities(source: str) -> list[tuple[int, str, str]]:
+    """(line, code, severity) of every ``….add("code", …, severity="…")`` call in ``source``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and _name_of(node.func) == "add" and node.args:
+            code = _string(node.args[0])
+            for keyword in node.keywords:
+                if keyword.arg == "severity" and code is not None:
+                    found.extend((node.lineno, code, s) for s in _severity_values(keyword.value))
+    return found
+
+
+def _severity_values(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.IfExp):
+        return _severity_values(node.body) + _severity_values(node.orelse)
+    one = _string(node)
+    return [one] if one is not None else []
+
+
+def severity_problems(root: Path) -> list[str]:
+    problems = []
+    for path in sorted(root.rglob("*.py")):
+        for line, code, severity in explicit_severities(path.read_text("utf-8")):
+            where = f"{path.relative_to(root.parent)}:{line}"
+            registered = CODES.get(code)
+            if registered is None:
+                continue  # test_every_code_the_harness_uses_is_registered says so
+            if len(registered.severities) == 1:
+                problems.append(f"{where}: {code} has one severity: leave it to the registry")
+            elif severity not in registered.severities:
+                problems.append(f"{where}: {code} is not reported as {severity}")
+    return problems
+
+
+def test_a_severity_given_by_hand_is_one_the_registry_allows() -> None:
+    assert severity_problems(HARNESS) == []
+    # Not vacuous: the judge gives some by hand.
+    given = {(c, s) for p in HARNESS.rglob("*.py") for _, c, s in explicit_severities(p.read_text("utf-8"))}
+    assert {("store-type-mismatch", "error"), ("engine-unavailable", "warning")} <= given
+
+
+@pytest.mark.parametrize(
+    ("call", "said"),
+    [
+        ('report.add("weak-key", "keystore", "s", "m", severity="error")', "has one severity"),
+        ('report.add("store-type-mismatch", "keystore", "s", "m", severity="info")', "is not reported as info"),
+        ('report.add("engine-unavailable", "h", "s", "m", severity="error" if x else "info")', "not reported as info"),
+    ],
+)
+def test_a_severity_the_registry_does_not_allow_is_caught(call: str, said: str, tmp_path: Path) -> None:
+    package = tmp_path / "harness"
+    package.mkdir()
+    (package / "fake.py").write_text(call, "utf-8")
+    [problem] = severity_problems(package)
+    assert said in problem
+    (package / "fake.py").write_text('report.add("store-type-mismatch", "keystore", "s", "m", severity="error")')
+    assert severity_problems(package) == []
+
+
+def test_report_add_takes_the_registry_severity_and_refuses_another() -> None:
+    from harness.check.report import Report
+    from harness.destination import Destination
+    from harness.secret import Secret
+
+    destination = Destination(Path("ks.jks"), Secret("x"), Path("ts.jks"), Secret("y"), url="https://h.example:8443/p")
+    report = Report(destination)
+    report.add("key-password-mismatch", "keystore", "ks.jks (entry 'acme')", "locked", alias="acme")
+    report.add("store-type-mismatch", "truststore", "ts.jks", "PEM", severity="error", store_file="ts.jks")
+    [locked, pem] = report.findings
+    assert locked.severity == CODES["key-password-mismatch"].severity
+    assert locked.fix == codes.fix(
+        "key-password-mismatch", alias="acme", keystore_file="ks.jks", truststore_file="ts.jks"
+    )
+    assert "-alias acme -keystore ks.jks" in locked.fix
+    assert pem.severity == "error"
+    assert "-srckeystore ts.jks" in pem.fix
+    untrusted = Report(destination)
+    untrusted.add("server-cert-untrusted", "server-chain", "server", "m", issuer="CN=Root")
+    assert untrusted.findings[0].fix == codes.fix(
+        "server-cert-untrusted", issuer="CN=Root", truststore_file="ts.jks", url="https://h.example:8443/p"
+    )
+    assert "{" not in untrusted.findings[0].fix
+    assert not any(p in untrusted.findings[0].fix for p in ("ISSUER", "TRUSTSTORE_FILE", "URL"))
+    with pytest.raises(ValueError, match="not reported as warning"):
+        report.add("weak-key", "keystore", "s", "m", severity="warning")
 
 
 def test_the_generator_runs_as_a_module(capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,13 +20,13 @@ import pytest
 from harness.errors import UsageError
 from harness.explainer.facts import read_facts
 from harness.explainer.ranking import Entry, explain, knowledge, load_knowledge
+from harness.knowledge import codes
 from harness.knowledge.codes import OUTCOME_CODES
 from tests.conftest import REPO, assert_one_line_error, cli
 
 KNOWLEDGE = knowledge()
 REALWORLD = tomllib.loads((REPO / "tests" / "data" / "explain_realworld.toml").read_text("utf-8"))["text"]
-# Codes whose catalogue scenario other helpers are adding in parallel (issues
-# 10 and 11): the knowledge names the scenario it will be; until it lands this
+# Codes no catalogue scenario shows yet: the registry's no_scenario says "pending: ..."; this
 # test accepts exactly its absence, for exactly these codes.
 PENDING_SCENARIOS = {  # no local scenario reproduces these yet (SNI refusal, a server chain without its
     # intermediate as its own code, revocation)
@@ -38,23 +38,43 @@ NO_SCENARIO = {"connection-failed", "handshake-failed"}  # nothing local can rep
 
 
 def test_every_outcome_code_has_its_fix_and_look_at() -> None:
-    assert set(KNOWLEDGE.codes) == set(OUTCOME_CODES)
-    for info in KNOWLEDGE.codes.values():
-        assert info.look_at, info.code
-        assert info.fix, info.code
+    for name in OUTCOME_CODES:
+        registered = codes.code(name)
+        assert registered.look_at, name
+        assert registered.fix(), name
 
 
 @pytest.mark.parametrize("code", OUTCOME_CODES)
 def test_every_code_names_its_catalogue_scenario(code: str) -> None:
-    info = KNOWLEDGE.codes[code]
+    # What explain says to reproduce a code with is the registry's scenario.
+    registered = codes.code(code)
     if code in NO_SCENARIO:
-        assert info.scenario == ""
+        assert registered.scenario is None
+        assert not (registered.no_scenario or "").startswith("pending")
         return
-    assert info.scenario, f"{code}: no scenario named"
-    path = REPO / "scenarios" / f"{info.scenario}.toml"
-    if not path.is_file():
-        assert info.pending, f"{code}: scenarios/{info.scenario}.toml does not exist and the entry is not pending"
-        assert code in PENDING_SCENARIOS, f"{code}: scenario missing and not one of the codes known to have none yet"
+    if code in PENDING_SCENARIOS:
+        assert registered.scenario is None
+        assert (registered.no_scenario or "").startswith("pending"), code
+        return
+    assert registered.scenario, f"{code}: no scenario named"
+    path = REPO / "scenarios" / f"{registered.scenario}.toml"
+    assert path.is_file(), f"{code}: scenarios/{registered.scenario}.toml does not exist"
+
+
+@pytest.mark.parametrize("code", sorted(PENDING_SCENARIOS | {"client-cert-untrusted"}))
+def test_a_candidate_carries_the_registry_texts(code: str) -> None:
+    entry = next(e for e in KNOWLEDGE.entries if e.code == code and e.example)
+    [candidate] = [c for c in explain(entry.example or "").candidates if c.code == code]
+    registered = codes.code(code)
+    assert (candidate.summary, candidate.look_at, candidate.fix) == (
+        registered.summary,
+        registered.look_at,
+        registered.fix(),
+    )
+    assert candidate.scenario == (registered.scenario or "")
+    assert candidate.scenario_pending is (code in PENDING_SCENARIOS)
+    shown = explain(entry.example or "").render()
+    assert f"fix: {registered.fix()}" in shown
 
 
 def test_every_code_can_be_explained() -> None:
@@ -182,17 +202,21 @@ def test_older_formats_are_read_for_facts() -> None:
 
 
 def test_loader_refuses_unknown_codes_and_keys() -> None:
-    good = '[codes.ok]\nlook_at = "x"\nfix = "y"\nscenario = "ok-rsa"\n'
     entry = '[[entry]]\nid = "e"\ncode = "ok"\nweight = 1\nwhy = "w"\nphrases = ["x"]\n'
-    assert len(load_knowledge(good + entry).entries) == 1
+    assert len(load_knowledge(entry).entries) == 1
     with pytest.raises(ValueError, match="not an outcome code"):
-        load_knowledge(good.replace("codes.ok", "codes.okay"))
+        load_knowledge(entry.replace('code = "ok"', 'code = "okay"'))
+    with pytest.raises(ValueError, match="not an outcome code"):
+        load_knowledge(entry.replace('code = "ok"', 'code = "alias"'))  # a warning code is not explained
     with pytest.raises(ValueError, match="unknown keys"):
-        load_knowledge(good + entry + 'colour = "red"\n')
+        load_knowledge(entry + 'colour = "red"\n')
+    with pytest.raises(ValueError, match=r"unknown keys \['codes'\]"):
+        # A code's texts are the registry's: a [codes.*] table here is refused, not read.
+        load_knowledge('[codes.ok]\nlook_at = "x"\nfix = "y"\nscenario = "ok-rsa"\n' + entry)
     with pytest.raises(ValueError, match="needs phrases or facts"):
-        load_knowledge(good + entry.replace('phrases = ["x"]\n', ""))
+        load_knowledge(entry.replace('phrases = ["x"]\n', ""))
     with pytest.raises(ValueError, match="duplicate id"):
-        load_knowledge(good + entry + entry)
+        load_knowledge(entry + entry)
 
 
 # -- real-world texts ------------------------------------------------------------------------

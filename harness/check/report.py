@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from harness.destination import Destination, request_target
+from harness.destination import Destination, request_target, split_url
+from harness.knowledge import codes
 
 __all__ = [
     "CHECKS",
@@ -90,8 +91,32 @@ class Report:
     # The days until the first certificate (key entry's, truststore's or server's) expires, from ``at``.
     first_expiry: tuple[int, str] | None = None
 
-    def add(self, code: str, severity: Severity, check: str, subject: str, message: str, fix: str = "") -> None:
-        self.findings.append(Finding(code, severity, check, subject, message, fix))
+    def add(
+        self, code: str, check: str, subject: str, message: str, *, severity: Severity | None = None, **fields: str
+    ) -> None:
+        """A finding of ``code``: its severity and fix are the registry's (harness/knowledge/codes.toml).
+
+        ``severity`` only for a code the registry allows more than one for (it must be one of them);
+        ``fields`` fill the fix beyond what the destination tells (:meth:`fix`).
+        """
+        registered = codes.code(code)
+        if severity is None:
+            severity = registered.severity
+        elif severity not in registered.severities:
+            raise ValueError(f"{code} is not reported as {severity} (codes.toml: {list(registered.severities)})")
+        self.findings.append(Finding(code, severity, check, subject, message, self.fix(code, **fields)))
+
+    def fix(self, code: str, **fields: str) -> str:
+        """The registry's fix of ``code``, filled with the destination's files, URL and host, and ``fields``."""
+        return codes.fix(code, **{**self.fix_fields(), **fields})
+
+    def fix_fields(self) -> dict[str, str]:
+        """What the destination tells a fix: the store files' names, the URL and its host."""
+        dest = self.destination
+        fields = {"keystore_file": dest.keystore.name, "truststore_file": dest.truststore.name}
+        if dest.url is not None:
+            fields |= {"url": dest.url, "host": split_url(dest.url)[0]}
+        return fields
 
     @property
     def errors(self) -> list[Finding]:

@@ -9,8 +9,9 @@ errors) and what else is known (:class:`Evidence`) into a :class:`Verdict`;
 Modules: ``certificates`` (the predicates), ``evidence`` (Evidence, Verdict,
 shared readings), ``verdict`` (the top of the tree), ``store_failures``,
 ``http_answer``, ``server_rejected``, ``client_certificate``,
-``client_rejected`` (its branches), ``raw_errors`` (the stacks' words) and
-``fixes`` (the fix texts without particulars).
+``client_rejected`` (its branches) and ``raw_errors`` (the stacks' words).
+Every fix is the codes registry's (``Evidence.fix``: harness/knowledge/codes.toml),
+filled with what the evidence knows.
 """
 
 from __future__ import annotations
@@ -25,12 +26,10 @@ from harness.diagnose.certificates import (
     weak_signature,
 )
 from harness.diagnose.evidence import Evidence, Verdict, scenario_evidence
-from harness.diagnose.fixes import JDK_FIXES
 from harness.diagnose.store_failures import key_cert_mismatch, store_reading_verdict
 from harness.diagnose.verdict import diagnose
 
 __all__ = [
-    "JDK_FIXES",
     "Evidence",
     "Verdict",
     "diagnose",

@@ -17,7 +17,6 @@ from harness.diagnose.certificates import (
     weak_signature,
 )
 from harness.diagnose.evidence import Evidence, Verdict, chain_faults, path_to_trusted, with_ancestors
-from harness.diagnose.fixes import CLIENT_FIXES, JDK_FIXES
 from harness.stores import KeyEntry
 
 __all__ = ["client_cert_verdict", "incomplete_chain", "missing_certificate", "untrusted"]
@@ -35,11 +34,11 @@ def client_cert_verdict(code: str, evidence: Evidence, said: str) -> Verdict:
             "server",
             f"{said}; the keystore holds {len(entries)} key entries ({', '.join(e.alias for e in entries)}) "
             "and the platform presented one the server does not accept",
-            "keep exactly one key entry: the one issued by a CA the server trusts",
+            evidence.fix("keystore-ambiguous"),
         )
     entry = evidence.key_entry
     if entry is None or not entry.chain:
-        return Verdict(code, "server", said, CLIENT_FIXES.get(code, ""))
+        return Verdict(code, "server", said, evidence.fix(code))
     leaf = entry.chain[0]
     path = with_ancestors(entry.chain, evidence)
     tests = chain_faults(leaf, evidence.now)
@@ -58,37 +57,36 @@ def client_cert_verdict(code: str, evidence: Evidence, said: str) -> Verdict:
         return Verdict(
             code,
             "server",
-            f"{said}: {who} expired on {culprit.not_valid_after_utc:%Y-%m-%d}",
-            "get a renewed certificate from your CA and rebuild the keystore"
-            if culprit is leaf
-            else f"the CA {name_of(culprit)} must be renewed; rebuild the keystore with the renewed chain",
+            f"{said}: {who} expired on {culprit.not_valid_after_utc:%Y-%m-%d}"
+            + ("" if culprit is leaf else f": the CA {name_of(culprit)} must be renewed first"),
+            evidence.fix(code),
         )
     if code == "client-cert-not-yet-valid":
         return Verdict(
             code,
             "server",
             f"{said}: {who} is valid only from {culprit.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
-            "wait until then, or check the clocks; the certificate was issued for the future",
+            evidence.fix(code),
         )
     if code == "client-cert-wrong-usage":
         return Verdict(
             code,
             "server",
             f"{said}: {who} {usage_problem(leaf) or 'is not allowed for client authentication'}",
-            "ask your CA for a certificate with extended key usage clientAuth (TLS Web Client Authentication)",
+            evidence.fix(code),
         )
     if code == "weak-key":
         return Verdict(
             code,
             "server",
             f"{said}: {who} has an {weak_key(culprit) or 'undersized'} key, below what the server accepts",
-            "get certificates (and a CA chain) with RSA-2048 or stronger, or EC P-256 keys",
+            evidence.fix(code),
         )
     return Verdict(
         code,
         "server",
         f"{said}: {who} is signed with {weak_signature(culprit) or 'a weak hash'}",
-        "get a certificate (and CA chain) signed with SHA-256 or better",
+        evidence.fix(code),
     )
 
 
@@ -114,7 +112,7 @@ def untrusted(evidence: Evidence, entry: KeyEntry, said: str) -> Verdict:
         f"{said}: the server trusts {trusted} but your certificate {name_of(leaf)} is issued by {name_of(leaf.issuer)}"
         + (f" (chain up to {name_of(top)})" if len(entry.chain) > 1 else "")
         + maybe_gap,
-        f"use a certificate issued by one of {trusted}, or ask the server's operator to trust {top_ca(entry.chain)}",
+        evidence.fix("client-cert-untrusted", issuer=top_ca(entry.chain)),
     )
 
 
@@ -130,8 +128,7 @@ def incomplete_chain(entry: KeyEntry, evidence: Evidence, said: str, consequence
         "server",
         f"{said} the key entry {entry.alias!r} holds {len(entry.chain)} certificate(s) ending at {name_of(top)}, "
         f"without the intermediate {between}{consequence}",
-        f"add the intermediate {between} to the key entry's chain "
-        "(import the full chain from your CA's PKCS#12 / PEM bundle)",
+        evidence.fix("client-chain-incomplete"),
     )
 
 
@@ -145,14 +142,14 @@ def missing_certificate(evidence: Evidence, said: str) -> Verdict:
             "client",
             f"{said}: the keystore holds {len(keystore.cert_entries)} certificate(s) but no private key entry, "
             "so the platform has no client certificate to send",
-            JDK_FIXES["keystore-no-key-entry"],
+            evidence.fix("keystore-no-key-entry"),
         )
     if keystore is not None and not keystore.key_entries:
         return Verdict(
             code,
             "server",
             f"{said}: the keystore holds no key entry, so the platform sends no certificate",
-            "import your key pair (`mtls-harness keystore KeyPair.p12 --out keystore.jks`)",
+            evidence.fix(code),
         )
     entry = evidence.key_entry
     names = evidence.ca_names
@@ -181,11 +178,11 @@ def missing_certificate(evidence: Evidence, said: str) -> Verdict:
             f"{said}: the server asks for a certificate issued by {listed}; your key entry {entry.alias!r} "
             f"({name_of(entry.chain[0])}) is issued by {name_of(entry.chain[0].issuer)}, "
             f"so the JDK sends no certificate{maybe_gap}",
-            f"use a certificate issued by {listed}, or ask the server's operator to trust {top_ca(entry.chain)}",
+            evidence.fix(code, issuer=top_ca(entry.chain)),
         )
     return Verdict(
         code,
         "server",
         f"{said}: the client sent no certificate",
-        "check that the keystore holds the key entry for this server",
+        evidence.fix(code),
     )

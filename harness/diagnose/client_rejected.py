@@ -6,7 +6,6 @@ import re
 
 from harness.diagnose.certificates import is_self_signed, name_of, san_names
 from harness.diagnose.evidence import Evidence, Verdict
-from harness.diagnose.fixes import SERVER_FIXES
 from harness.diagnose.raw_errors import JSSE_PATTERNS, PROTOCOL_REASONS, UNTRUSTED_VERIFY_CODES, VERIFY_SERVER
 from harness.engines import Outcome
 
@@ -31,14 +30,14 @@ def client_rejected(outcome: Outcome, evidence: Evidence) -> Verdict | None:
             code,
             "client",
             f"client and server share no TLS version: {outcome.error}",
-            "enable a TLS version both support (TLS 1.2 or 1.3)",
+            evidence.fix(code),
         )
     if code in ("weak-key", "weak-signature"):
         return Verdict(
             code,
             "client",
             f"the platform refused the server certificate: {outcome.error}",
-            "the server must use a stronger certificate",
+            evidence.fix(code),
         )
     return _server_cert_verdict(code, evidence, outcome)
 
@@ -48,7 +47,7 @@ def _server_cert_verdict(code: str, evidence: Evidence, outcome: Outcome) -> Ver
     anchors = evidence.truststore.certificates if evidence.truststore else ()
     said = f"the platform rejected the server's certificate ({outcome.error})"
     if not chain:
-        return Verdict(code, "client", said, SERVER_FIXES[code])
+        return Verdict(code, "client", said, evidence.fix(code))
     leaf = chain[0]
     if code == "server-name-mismatch":
         names = san_names(leaf)
@@ -57,7 +56,7 @@ def _server_cert_verdict(code: str, evidence: Evidence, outcome: Outcome) -> Ver
             "client",
             f"the server certificate {name_of(leaf)} names {', '.join(names) or 'no host'} "
             f"but the URL's host is {evidence.host}",
-            f"use a URL with one of those names, or have the server's certificate include {evidence.host}",
+            evidence.fix(code),
         )
     expired = [c for c in chain if c.not_valid_after_utc < evidence.now]
     if code == "server-cert-expired" or expired:
@@ -66,7 +65,7 @@ def _server_cert_verdict(code: str, evidence: Evidence, outcome: Outcome) -> Ver
             "server-cert-expired",
             "client",
             f"the server certificate {name_of(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d}",
-            "the server's operator must renew it; nothing in the platform's stores can fix this",
+            evidence.fix("server-cert-expired"),
         )
     trusted = ", ".join(name_of(c) for c in anchors) or "nothing"
     top = chain[-1]
@@ -78,12 +77,11 @@ def _server_cert_verdict(code: str, evidence: Evidence, outcome: Outcome) -> Ver
             "client",
             f"the server sends {sent} (up to {name_of(top)}, issued by {missing}); the truststore trusts {trusted}, "
             f"which does not include {missing}",
-            f"add {missing} (and any CA above it) to the truststore, e.g. `mtls-harness truststore URL`; "
-            "or have the server send its full chain",
+            evidence.fix(code, issuer=missing),
         )
     return Verdict(
         code,
         "client",
         f"the server's chain ends at {name_of(top)}, which the truststore does not hold (it trusts {trusted})",
-        f"add {name_of(top)} to the truststore (`mtls-harness truststore URL` builds one)",
+        evidence.fix(code, issuer=name_of(top)),
     )

@@ -22,6 +22,7 @@ from harness.diagnose.certificates import (
 )
 from harness.diagnose.raw_errors import ALERT_TEXT, BROKEN
 from harness.engines import Outcome
+from harness.knowledge import codes
 from harness.pki import Material
 from harness.scenario import Scenario
 from harness.server.records import HandshakeRecord
@@ -66,11 +67,25 @@ class Evidence:
     known: tuple[x509.Certificate, ...] = ()
     host: str = "127.0.0.1"
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    url: str | None = None  # the destination's URL, when known (check)
 
     @property
     def key_entry(self) -> KeyEntry | None:
         entries = self.keystore.key_entries if self.keystore else ()
         return entries[0] if len(entries) == 1 else None
+
+    def fix(self, code: str, **fields: str) -> str:
+        """The registry's fix of ``code``, filled with what is known here (files, alias, host, URL) and ``fields``."""
+        known = {"host": self.host}
+        if self.url is not None:
+            known["url"] = self.url
+        if self.keystore is not None:
+            known["keystore_file"] = self.keystore.path.name
+        if self.truststore is not None:
+            known["truststore_file"] = self.truststore.path.name
+        if (entry := self.key_entry) is not None:
+            known["alias"] = entry.alias
+        return codes.fix(code, **{**known, **fields})
 
 
 @dataclass(frozen=True)

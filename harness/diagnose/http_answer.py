@@ -41,13 +41,13 @@ def http_rejection(outcome: Outcome, evidence: Evidence) -> Verdict | None:
         f' "{first}"' if first else ""
     )
     if kind == "post-handshake":
-        return _post_handshake(outcome, said)
+        return _post_handshake(outcome, evidence, said)
     if kind == "missing" or not asked_and_sent(outcome):
         return client_cert_verdict("client-cert-missing", evidence, said)
     return why_rejected(outcome, evidence, said)
 
 
-def _post_handshake(outcome: Outcome, said: str) -> Verdict:
+def _post_handshake(outcome: Outcome, evidence: Evidence, said: str) -> Verdict:
     if outcome.engine == "jsse":
         cannot = "the JDK does not implement TLS 1.3 post-handshake authentication, so the platform cannot answer"
     else:
@@ -56,7 +56,5 @@ def _post_handshake(outcome: Outcome, said: str) -> Verdict:
         "renegotiation-failed",
         "server",
         f"{said}: the server asks for the client certificate only for this path, after the handshake; {cannot}",
-        "ask the server's operator to request the client certificate in the handshake (Apache: SSLVerifyClient "
-        "require for the whole virtual host, not in <Location>), or pin the destination to TLS 1.2 where the "
-        "server renegotiates and the JDK answers",
+        evidence.fix("renegotiation-failed"),
     )

@@ -67,8 +67,7 @@ def server_rejected(record: HandshakeRecord, outcome: Outcome, evidence: Evidenc
             "cipher-mismatch",
             "server",
             f"{said}: the server supports none of the cipher suites the client offered",
-            "enable a cipher suite the server supports (jdk.tls.client.cipherSuites, or the platform's TLS "
-            "settings), or ask the server's operator which suites it accepts",
+            evidence.fix("cipher-mismatch"),
         )
     if record.verify_code in VERIFY_CLIENT:
         return client_cert_verdict(VERIFY_CLIENT[record.verify_code], evidence, said)
@@ -81,7 +80,7 @@ def server_rejected(record: HandshakeRecord, outcome: Outcome, evidence: Evidenc
         "handshake-failed",
         "server",
         f"{said}; the client saw: {outcome.error}",
-        "compare with `openssl s_client` against the server",
+        evidence.fix("handshake-failed"),
     )
 
 
@@ -98,9 +97,7 @@ def _jsse_server_rejected(record: HandshakeRecord, outcome: Outcome, evidence: E
             f"{said}: the server checks the client certificate's subject alternative names against the address "
             f"the client connects from ({evidence.host} here), and your certificate names "
             f"{', '.join(names) or 'none'}",
-            "ask the server's operator to turn off endpoint identification of clients "
-            "(Jetty: setEndpointIdentificationAlgorithm(null) on the server's SslContextFactory), or get a "
-            "certificate whose subject alternative names include the platform's outgoing address",
+            evidence.fix(code),
         )
     if code == "protocol-mismatch":
         return protocol_mismatch(evidence, said)
@@ -108,7 +105,9 @@ def _jsse_server_rejected(record: HandshakeRecord, outcome: Outcome, evidence: E
         return client_cert_verdict(code, evidence, said)
     if (client_side := client_rejected(outcome, evidence)) is not None:
         return client_side
-    return Verdict("handshake-failed", "server", f"{said}; the client saw: {outcome.error}", "")
+    return Verdict(
+        "handshake-failed", "server", f"{said}; the client saw: {outcome.error}", evidence.fix("handshake-failed")
+    )
 
 
 def protocol_mismatch(evidence: Evidence, said: str) -> Verdict:
@@ -116,7 +115,7 @@ def protocol_mismatch(evidence: Evidence, said: str) -> Verdict:
         "protocol-mismatch",
         "server",
         f"{said}: client and server share no TLS version",
-        "enable a TLS version both support (TLS 1.2 or 1.3)",
+        evidence.fix("protocol-mismatch"),
     )
 
 
@@ -156,8 +155,9 @@ def chain_too_long(outcome: Outcome, evidence: Evidence, said: str) -> Verdict:
         f"{said} after receiving the client certificate, whose chain has {depth} CA level(s) above it: Apache httpd "
         f"does this when the chain is longer than its SSLVerifyDepth (default 1; its log says AH02040: "
         "Certificate Chain too long)"
+        + f": {depth_fix(depth)}"
         + (f"; the certificate has a fault of its own as well ({also}), found next" if also else ""),
-        depth_fix(depth),
+        evidence.fix("client-cert-rejected"),
     )
 
 
@@ -187,9 +187,7 @@ def jsse_refusal(entry: KeyEntry, evidence: Evidence, said: str) -> Verdict:
         f"(so trusted by it); most likely the server checks the certificate's names against the client's address "
         f"(endpoint identification of the client, e.g. Jetty), and it has {names}, no IP address. Unconfirmed: "
         "a JSSE server sends this alert for any certificate problem, e.g. also a failed revocation check",
-        "ask the server's operator whether client endpoint identification is on (Jetty: "
-        "setEndpointIdentificationAlgorithm(null) on the server's SslContextFactory turns it off), or get a "
-        "certificate whose subject alternative names include the platform's outgoing address",
+        evidence.fix("client-cert-name-mismatch"),
     )
 
 
@@ -223,9 +221,9 @@ def candidates(evidence: Evidence, said: str, *, jsse_server: bool = False) -> V
         "client-cert-rejected",
         "server",
         f"{said}: the server rejected the client certificate without saying why, and the certificate itself looks "
-        f"right; candidate causes: {listed}",
-        "ask the server's operator for the reason in their error log (nginx error.log, Apache ssl log, HAProxy log)"
+        f"right; candidate causes: {listed}"
         + (f"; if it is the verify depth: {depth_fix(depth)}" if depth >= 2 else ""),
+        evidence.fix("client-cert-rejected"),
     )
 
 
@@ -268,5 +266,5 @@ def from_alert(outcome: Outcome, evidence: Evidence) -> Verdict:
         "handshake-failed",
         "none",
         f"the handshake failed and the harness cannot tell why: {outcome.error}",
-        "reproduce with `openssl s_client` and report the output",
+        evidence.fix("handshake-failed"),
     )

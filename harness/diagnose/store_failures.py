@@ -13,10 +13,10 @@ import contextlib
 
 from harness.diagnose.certificates import name_of
 from harness.diagnose.evidence import Evidence, Verdict
-from harness.diagnose.fixes import JDK_FIXES, STORE_FIXES
 from harness.diagnose.raw_errors import TRUST_ANCHORS_EMPTY
 from harness.engines import Outcome, StoreFailure
 from harness.engines.jsse import StoreReading
+from harness.knowledge import codes
 from harness.knowledge.java import has_feature
 
 __all__ = ["key_cert_mismatch", "store_failure_code", "store_reading_verdict", "store_verdict"]
@@ -52,18 +52,19 @@ def _unreadable_pkcs12(failure: StoreFailure, java_version: str | None) -> bool:
     return False
 
 
-def store_verdict(outcome: Outcome) -> Verdict | None:
+def store_verdict(outcome: Outcome, evidence: Evidence) -> Verdict | None:
     """The verdict when the client could not use a store, as the engine reported it; None otherwise."""
     failure = outcome.store_failure
     if failure is None:
         if TRUST_ANCHORS_EMPTY in (outcome.error or ""):
-            return Verdict("truststore-empty", "client", outcome.error or "", JDK_FIXES["truststore-empty"])
+            return Verdict("truststore-empty", "client", outcome.error or "", evidence.fix("truststore-empty"))
         return None
     code, error = store_failure_code(failure, outcome.java_version, outcome.error)
     error = error or ""
     if code == "key-password-mismatch":
-        return Verdict(code, "client", f"the key entry does not open with keystorePass: {error}", STORE_FIXES[code])
-    return Verdict(code, "client", error, STORE_FIXES.get(code, ""))
+        said = f"the key entry does not open with keystorePass: {error}"
+        return Verdict(code, "client", said, evidence.fix(code))
+    return Verdict(code, "client", error, evidence.fix(code))
 
 
 def store_reading_verdict(reading: StoreReading) -> Verdict | None:
@@ -84,7 +85,7 @@ def store_reading_verdict(reading: StoreReading) -> Verdict | None:
         code = "store-unreadable"
     if code is None:
         return None
-    return Verdict(code, "client", error or "", STORE_FIXES.get(code, ""))
+    return Verdict(code, "client", error or "", codes.fix(code))
 
 
 def key_cert_mismatch(evidence: Evidence) -> Verdict | None:
@@ -97,5 +98,5 @@ def key_cert_mismatch(evidence: Evidence) -> Verdict | None:
         "client",
         f"the private key of key entry {entry.alias!r} does not belong to its certificate {name_of(entry.chain[0])}: "
         "the server cannot verify the handshake signature made with it",
-        JDK_FIXES["key-cert-mismatch"],
+        evidence.fix("key-cert-mismatch"),
     )

@@ -47,12 +47,12 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
                 "server",
                 f"the handshake succeeded ({outcome.protocol}) and the server accepted the client certificate, "
                 f"but answered HTTP {status}",
-                "the MTLS set-up is right; look at the server's answer (wrong URL path, message format, authorisation)",
+                evidence.fix("http-error"),
             )
         return Verdict(
             "ok", "none", f"handshake ({outcome.protocol}, {outcome.cipher}) and request succeeded, HTTP {status}"
         )
-    if (stores := store_verdict(outcome)) is not None:
+    if (stores := store_verdict(outcome, evidence)) is not None:
         return stores
     if outcome.error_type == "ServerTooSlow":
         # The whole-answer deadline (issue 15): the python engine knows it got to
@@ -61,15 +61,16 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
         return Verdict(
             "handshake-failed",
             "server",
-            f"the server did not finish answering in time: {outcome.error}",
-            "the server, or something in front of it, sends its answer a little at a time or never ends it: "
-            "see whether it answers a plain request promptly (curl -v); if it is merely slow, raise `check --timeout`",
+            f"the server did not finish answering in time: {outcome.error}; the server, or something in front of "
+            "it, sends its answer a little at a time or never ends it: see whether it answers a plain request "
+            "promptly (curl -v); if it is merely slow, raise `check --timeout`",
+            evidence.fix("handshake-failed"),
         )
     if outcome.stage in ("keystore", "handshake", "http") and (mismatch := key_cert_mismatch(evidence)) is not None:
         return mismatch
     if outcome.stage == "connect":
         return Verdict(
-            "connection-failed", "none", f"no connection: {outcome.error}", "check the URL, the port and any firewall"
+            "connection-failed", "none", f"no connection: {outcome.error}", evidence.fix("connection-failed")
         )
     record = evidence.handshake
     if record is not None and not record.accepted:

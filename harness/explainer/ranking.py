@@ -1,9 +1,11 @@
 """``explain``: ranked candidate causes (outcome codes) for a pasted error text.
 
-The knowledge is data (``knowledge.toml``): each entry fires on phrases and/or
-facts (:mod:`harness.explainer.facts`) and adds its weight to one code. Codes are
-ranked by score; ties keep the file's order. Nothing fired: ``handshake-failed``,
-said honestly, rather than a guess.
+The knowledge is data (``harness/knowledge/explain.toml``): each entry fires on
+phrases and/or facts (:mod:`harness.explainer.facts`) and adds its weight to one
+code. Codes are ranked by score; ties keep the file's order. Nothing fired:
+``handshake-failed``, said honestly, rather than a guess. What a code means, its
+fix, where to look and its catalogue scenario are the codes registry's
+(:mod:`harness.knowledge.codes`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.explainer.facts import Facts, read_facts
-from harness.knowledge.codes import SUMMARIES
+from harness.knowledge import codes
 
 __all__ = ["Candidate", "Entry", "Explanation", "Knowledge", "explain", "knowledge"]
 
@@ -58,18 +60,8 @@ class Entry:
 
 
 @dataclass(frozen=True)
-class CodeInfo:
-    code: str
-    look_at: str
-    fix: str
-    scenario: str
-    pending: bool
-
-
-@dataclass(frozen=True)
 class Knowledge:
     entries: tuple[Entry, ...]
-    codes: dict[str, CodeInfo]
 
 
 @dataclass(frozen=True)
@@ -82,7 +74,7 @@ class Candidate:
     look_at: str
     fix: str
     scenario: str  # scenarios/<name>.toml, or "" when none reproduces it
-    scenario_pending: bool = False  # the scenario is being added to the catalogue
+    scenario_pending: bool = False  # none yet: the registry's no_scenario says "pending: ..."
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,8 +115,8 @@ class Explanation:
             lines.append(f"   look at: {c.look_at}")
             lines.append(f"   fix: {c.fix}")
             reproduce = f"scenarios/{c.scenario}.toml" if c.scenario else "no catalogue scenario"
-            if c.scenario and c.scenario_pending:
-                reproduce += " (being added to the catalogue)"
+            if c.scenario_pending:
+                reproduce += " yet (pending)"
             lines.append(f"   reproduce: {reproduce}")
         return "\n".join(lines)
 
@@ -145,14 +137,10 @@ def _tuple(value: Any, key: str, where: str) -> tuple[str, ...]:
 def load_knowledge(text: str) -> Knowledge:
     """Parse and check a knowledge file: unknown codes and keys are errors, as in scenario files."""
     doc = tomllib.loads(text)
-    codes: dict[str, CodeInfo] = {}
-    for code, info in doc.get("codes", {}).items():
-        if code not in SUMMARIES:
-            raise ValueError(f"codes.{code}: not an outcome code (harness/knowledge/codes.py)")
-        unknown = set(info) - {"look_at", "fix", "scenario", "pending"}
-        if unknown:
-            raise ValueError(f"codes.{code}: unknown keys {sorted(unknown)}")
-        codes[code] = CodeInfo(code, info["look_at"], info["fix"], info["scenario"], bool(info.get("pending")))
+    unknown_tables = set(doc) - {"entry"}
+    if unknown_tables:
+        # A code's texts are the registry's (harness/knowledge/codes.toml), not this file's.
+        raise ValueError(f"unknown keys {sorted(unknown_tables)}: only [[entry]] tables")
     entries = []
     seen: set[str] = set()
     allowed = {"id", "code", "weight", "why", "phrases", "facts", "unless", "example", "source", "seen_in"}
@@ -164,8 +152,8 @@ def load_knowledge(text: str) -> Knowledge:
         if raw["id"] in seen:
             raise ValueError(f"{where}: duplicate id")
         seen.add(raw["id"])
-        if raw["code"] not in codes:
-            raise ValueError(f"{where}: code {raw['code']} has no [codes.{raw['code']}] table")
+        if not codes.is_outcome(raw["code"]):
+            raise ValueError(f"{where}: code {raw['code']} is not an outcome code (harness/knowledge/codes.toml)")
         phrases = tuple(
             re.compile(p, re.IGNORECASE | re.MULTILINE) for p in _tuple(raw.get("phrases"), "phrases", where)
         )
@@ -186,7 +174,7 @@ def load_knowledge(text: str) -> Knowledge:
                 seen_in=_tuple(raw.get("seen_in"), "seen_in", where),
             )
         )
-    return Knowledge(tuple(entries), codes)
+    return Knowledge(tuple(entries))
 
 
 @functools.cache
@@ -221,19 +209,19 @@ def explain(text: str, base: Knowledge | None = None) -> Explanation:
         fired[UNKNOWN] = []
     order = sorted(scores, key=lambda code: -scores[code])  # stable: file order breaks ties
     candidates = []
-    for code in order[:MAX_CANDIDATES]:
-        info = known.codes[code]
+    for name in order[:MAX_CANDIDATES]:
+        registered = codes.code(name)
         candidates.append(
             Candidate(
-                code=code,
-                score=scores[code],
-                summary=SUMMARIES[code],
-                why=tuple(why[code]),
-                entries=tuple(fired[code]),
-                look_at=info.look_at,
-                fix=info.fix,
-                scenario=info.scenario,
-                scenario_pending=info.pending,
+                code=name,
+                score=scores[name],
+                summary=registered.summary,
+                why=tuple(why[name]),
+                entries=tuple(fired[name]),
+                look_at=registered.look_at,
+                fix=registered.fix(),
+                scenario=registered.scenario or "",
+                scenario_pending=(registered.no_scenario or "").startswith("pending"),
             )
         )
     return Explanation(tuple(candidates), dict(facts.seen))

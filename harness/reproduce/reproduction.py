@@ -29,7 +29,7 @@ from harness.engines.factory import make_engines
 from harness.errors import HarnessError, ScenarioError, UsageError
 from harness.explainer.ranking import explain
 from harness.files import write_atomic
-from harness.knowledge.codes import OUTCOME_CODES
+from harness.knowledge.codes import is_outcome
 from harness.reproduce.render import render_scenario
 from harness.reproduce.sanitize import assert_sanitized, strings_of
 from harness.reproduce.shape import (
@@ -102,7 +102,7 @@ def _check_code(destination: Destination) -> str:
     report: Report = run_check(destination)
     if report.errors:
         return report.errors[0].code
-    warnings = [f.code for f in report.findings if f.code in OUTCOME_CODES]
+    warnings = [f.code for f in report.findings if is_outcome(f.code)]
     return warnings[0] if warnings else "ok"
 
 

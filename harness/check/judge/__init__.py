@@ -66,7 +66,12 @@ def judge(
     check_ca_names(report, view, keystore)
     judge_missing_versions(report, view.chain, jdks.missing, server.asks, server.accepted, pinned=pinned)
     evidence = Evidence(
-        keystore=keystore, truststore=truststore, server_chain=view.chain, ca_names=view.ca_names or (), host=view.host
+        keystore=keystore,
+        truststore=truststore,
+        server_chain=view.chain,
+        ca_names=view.ca_names or (),
+        host=view.host,
+        url=destination.url,
     )
     judge_handshakes(report, results, evidence)
     return report

@@ -13,11 +13,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from harness.check.judge.fixes import FIXES, REFUSED_STATUSES
 from harness.check.probes import EngineResult
 from harness.check.report import SEVERITY_ORDER, Finding, Report, Request, Severity, is_jsse
 from harness.diagnose import Evidence, Verdict, diagnose
 from harness.engines import Outcome
+from harness.knowledge import codes
+from harness.knowledge.tls import refusal_statuses
 
 __all__ = ["condense_error", "judge_handshakes"]
 
@@ -33,11 +34,10 @@ def judge_handshakes(report: Report, results: Sequence[EngineResult], evidence: 
             platform = is_jsse(result.engine)
             report.add(
                 "engine-unavailable",
-                "error" if platform else "warning",
                 "handshake",
                 f"{result.engine} engine",
                 reason + (": the platform's own TLS stack (JSSE) was not tried, so check cannot say ready" * platform),
-                FIXES["engine-unavailable-jsse"] if platform else "",
+                severity="error" if platform else "warning",
             )
             continue
         sent, outcome = result.sent, result.outcome
@@ -63,16 +63,21 @@ def _interpret(verdict: Verdict, outcome: Outcome, sent: Request) -> tuple[str, 
     what = f"{sent.method} answered HTTP {status}"
     if verdict.code == "ok":
         redirect = " (a redirect: the platform's JDK follows it)" if 300 <= status < 400 else ""
-        return "ok", "info", f"handshake ({outcome.protocol}, {outcome.cipher}) and {what}{redirect}", ""
+        return (
+            "ok",
+            codes.code("ok").severity,
+            f"handshake ({outcome.protocol}, {outcome.cipher}) and {what}{redirect}",
+            "",
+        )
     if verdict.code == "http-error" and status in (404, 405) and sent.body is None:
         return (
             "ok",
-            "info",
+            codes.code("ok").severity,
             f"handshake ({outcome.protocol}, {outcome.cipher}) done, TLS and the client certificate accepted; "
             f"{what}: the path or method is the application's business, not MTLS's",
             "",
         )
-    if verdict.code == "http-error" and status in REFUSED_STATUSES:
+    if verdict.code == "http-error" and status in refusal_statuses():
         # nginx answers a missing or rejected certificate with 400, Apache's per-path checks with 403: the
         # certificate may well be what was refused, so this verifies nothing.
         return (
@@ -81,7 +86,7 @@ def _interpret(verdict: Verdict, outcome: Outcome, sent: Request) -> tuple[str, 
             f"the handshake succeeded ({outcome.protocol}) but the server refused the {sent.method} with HTTP "
             f"{status}: servers answer a client certificate they reject at the HTTP level this way, so the "
             "certificate is not shown to be accepted",
-            FIXES["http-error-refused"],
+            verdict.fix,
         )
     if verdict.code == "http-error":
         return "http-error", "warning", verdict.explanation + f" to {sent.method}", verdict.fix
@@ -90,7 +95,13 @@ def _interpret(verdict: Verdict, outcome: Outcome, sent: Request) -> tuple[str, 
     explanation = verdict.explanation.replace(outcome.error, raw) if outcome.error else verdict.explanation
     explanation = " ".join(explanation.split())
     detail = f" [{outcome.engine}: {raw}]" if raw and raw not in explanation else ""
-    return verdict.code, "error", explanation + detail, verdict.fix
+    return verdict.code, _refused(verdict.code), explanation + detail, verdict.fix
+
+
+def _refused(code: str) -> Severity:
+    """A live handshake refused: an error, also for a code that is only a warning from the stores alone."""
+    found = codes.code(code)
+    return "error" if "error" in found.severities else found.severity
 
 
 # "sun.security.provider.certpath.SunCertPathBuilderException: " inside a message: the class, once is enough.

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from harness.check.jdk import JdkEvidence
-from harness.check.judge.fixes import FIXES, fix
 from harness.check.judge.stores import drop
 from harness.check.report import Report
 from harness.check.server import TLS_VERSIONS, VersionAsk
 from harness.destination import Destination
-from harness.diagnose import JDK_FIXES, name_of, store_reading_verdict
+from harness.diagnose import name_of, store_reading_verdict
 from harness.knowledge.java import CERT_RULES, has_feature, parse_version, pkcs12_algorithms, store_readable
 from harness.stores import StoreContents
 
@@ -37,7 +36,7 @@ def judge_jdks(report: Report, destination: Destination, jdks: JdkEvidence, keys
     """Every JDK's reading of the stores; the static version rules for the versions with no runtime here."""
     for found in jdks.readings:
         if found.failure is not None:
-            report.add("engine-unavailable", "warning", "handshake", "jsse engine", str(found.failure))
+            report.add("engine-unavailable", "handshake", "jsse engine", str(found.failure), severity="warning")
             continue
         assert found.reading is not None
         _apply(report, destination, found.reading, keystore)
@@ -77,13 +76,11 @@ def judge_missing_versions(
         ):
             report.add(
                 "cipher-mismatch",
-                "error",
                 "handshake",
                 f"Java {version}",
                 f"the server speaks TLS 1.2 with TLS_RSA_* suites only (no ECDHE/DHE key exchange), which "
                 f"Java {version} disables (`TLS_RSA_*` in jdk.tls.disabledAlgorithms, JDK 24+) (static "
                 "rule, no runtime run)",
-                FIXES["cipher-mismatch"],
             )
     report.facts["server TLS versions (asked for --jdk)"] = (
         ", ".join(t for t in TLS_VERSIONS if accepted.get(t)) or "none answered" if accepted else "not probed"
@@ -112,51 +109,56 @@ def _apply(report: Report, destination: Destination, reading: StoreReading, keys
     subject = _label(store, version)
     said = f"Java {version} reports: {_first(error)}" if error else f"Java {version}"
     if code == "keystore-format-unsupported":
-        report.add(code, "error", reading.stage or "keystore", subject, _first(error), JDK_FIXES[code])
+        report.add(code, reading.stage or "keystore", subject, _first(error))
     elif code == "key-password-mismatch":
         # The JDK opened the store (store password right) and failed on the key entry.
         drop(report, "keystore-password-wrong", "keystore")
         if not any(f.code == code for f in report.findings):
             report.add(
                 code,
-                "error",
                 "keystore",
                 subject,
                 f"keystorePass opens the keystore but not its key entry: its key password differs ({said})",
-                FIXES["key-password-mismatch-jdk"],
+                **_alias(keystore),
             )
     elif code == "truststore-empty":
         if not any(f.code == code for f in report.findings):
             report.add(
                 code,
-                "error",
                 "truststore",
                 subject,
                 f"Java sees no trusted certificate in the truststore although the file holds certificates: "
                 f"they lack Java's trusted-certificate attribute (a PKCS#12 made by OpenSSL) ({said}; on "
                 "the platform: the trustAnchors parameter must be non-empty)",
-                JDK_FIXES[code],
             )
     elif code == "keystore-no-key-entry":
         pass  # check_key_entries says so from the file alone
     elif code is not None and not any(f.severity == "error" and f.check == reading.stage for f in report.findings):
         # Only where the static reading found nothing wrong with that store: else it said so already.
-        report.add(code, "error", reading.stage if reading.stage == "truststore" else "keystore", subject, said)
+        report.add(code, reading.stage if reading.stage == "truststore" else "keystore", subject, said)
     if reading.loaded and len(keys) > 1 and not any(f.code == "keystore-ambiguous" for f in report.findings):
         # The static PKCS#12 reader sees one key pair; the JDK sees every key entry.
         aliases = ", ".join(repr(a) for a in keys)
         report.add(
             "keystore-ambiguous",
-            "error",
             "keystore",
             _label(destination.keystore, version),
             f"Java sees {len(keys)} key entries ({aliases}): it chooses one per handshake, by the "
             "server's CA names if it lists any, else by its own order",
-            FIXES["keystore-ambiguous"],
         )
     if code != "keystore-password-wrong" and reading.stage != "keystore" and keystore is None:
         # The static reader failed on a keystore the JDK opened.
         drop(report, "keystore-password-wrong", "keystore")
+
+
+class _Alias(TypedDict, total=False):
+    alias: str
+
+
+def _alias(keystore: StoreContents | None) -> _Alias:
+    """The key entry's alias for a fix, when the keystore holds exactly one."""
+    entries = keystore.key_entries if keystore is not None else ()
+    return {"alias": entries[0].alias} if len(entries) == 1 else {}
 
 
 def _first(text: str | None) -> str:
@@ -167,14 +169,11 @@ def _static(report: Report, destination: Destination, version: str, stores: Sequ
     """The version rules for a Java that is not installed here."""
     report.add(
         "jdk-not-run",
-        "warning",
         "handshake",
         f"Java {version}",
         f"no Java {version} runtime here: only the static rules for that version were applied, "
         "no live JSSE verdict was run for it",
-        fix("jdk-not-run", version=version)
-        if (parse_version(version) or (0,))[0] >= 11
-        else FIXES["jdk-not-run-before-11"],
+        jdk=version,
     )
     for path, data in stores:
         try:
@@ -184,13 +183,11 @@ def _static(report: Report, destination: Destination, version: str, stores: Sequ
         if data and not readable:
             report.add(
                 "keystore-format-unsupported",
-                "error",
                 "keystore" if path == destination.keystore else "truststore",
                 _label(path, version),
                 f"Java {version} cannot read this PKCS#12 ({pkcs12_algorithms(data).describe()}; readable from "
                 "8u301 / 11.0.12 / 12 on): it reports `keystore password was incorrect` or `Integrity check "
                 "failed` (static rule, no runtime run)",
-                JDK_FIXES["keystore-format-unsupported"],
             )
 
 
@@ -221,14 +218,12 @@ def _protocol_rule(
         )
     report.add(
         "protocol-mismatch",
-        "error",
         "handshake",
         f"Java {version}",
         f"the server {server}; Java {version} offers {', '.join(sorted(on)) or 'nothing'} "
         + ("(--client-tls, as jdk.tls.client.protocols) " if pinned else "by default ")
         + f"(TLS 1.3 from 8u261 / 11, TLS 1.0/1.1 disabled from 8u291 / 11.0.11 / 16){note} (static rule, "
         "no runtime run)",
-        FIXES["protocol-mismatch"],
     )
 
 
@@ -247,12 +242,10 @@ def _chain_rules(report: Report, chain: Sequence[x509.Certificate], version: str
                 continue
             report.add(
                 rule.code,
-                "error",
                 "server-chain",
                 f"server chain on Java {version}",
                 f"{what}: Java {version} refuses it (`{rule.constraint}` in jdk.certpath.disabledAlgorithms) "
                 "(static rule, no runtime run)",
-                FIXES["server-chain-weak"],
             )
             break
     if has_feature("certpath-sha1-jdkca-tlsserver", version) and any(

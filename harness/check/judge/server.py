@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from harness.check.judge.fixes import FIXES, fix
 from harness.check.report import Report
 from harness.check.server import ServerEvidence
 from harness.diagnose import name_of, reaches_ca_names, verify_server_chain
@@ -26,20 +25,16 @@ def judge_unreachable(report: Report, url: str, server: ServerEvidence) -> None:
     if server.plain_http:
         report.add(
             "connection-failed",
-            "error",
             "server-chain",
             url,
             f"{where} answers in plain HTTP, not TLS: this is an http port",
-            FIXES["connection-failed-http-port"],
         )
     else:
         report.add(
             "connection-failed",
-            "error",
             "server-chain",
             url,
             f"cannot reach the server at {where}: {server.failure}",
-            FIXES["connection-failed"],
         )
 
 
@@ -56,22 +51,18 @@ def check_server_chain(
     if expired:
         report.add(
             "server-cert-expired",
-            "error",
             "server-chain",
             subject,
             f"the server sends {name_of(expired[0])}, which expired on {expired[0].not_valid_after_utc:%Y-%m-%d}",
-            FIXES["server-cert-expired"],
         )
     elif soon := [c for c in view.chain if c.not_valid_after_utc < now + dt.timedelta(days=expiring_days)]:
         first = min(soon, key=lambda c: c.not_valid_after_utc)
         report.add(
             "expiring-soon",
-            "warning",
             "server-chain",
             subject,
             f"the server sends {name_of(first)}, which expires on {first.not_valid_after_utc:%Y-%m-%d}, in "
             f"{(first.not_valid_after_utc - now).days} days",
-            FIXES["expiring-soon-server"],
         )
     if truststore is None:
         return
@@ -82,24 +73,22 @@ def check_server_chain(
     if "subjectAltName" in problem or ("name" in problem.lower() and "match" in problem.lower()):
         report.add(
             "server-name-mismatch",
-            "error",
             "server-chain",
             subject,
             f"the server certificate {name_of(leaf)} does not name {view.host} ({problem})",
-            fix("server-name-mismatch", host=view.host),
+            host=view.host,
         )
         return
     top = view.chain[-1]
     missing = top.issuer if top.subject != top.issuer else top.subject
     report.add(
         "server-cert-untrusted",
-        "error",
         "server-chain",
         subject,
         f"the truststore cannot verify the server's chain ({problem}): the server sends {len(view.chain)} "
         f"certificate(s) up to {name_of(top)}; the truststore trusts "
         f"{', '.join(name_of(c) for c in anchors) or 'nothing'}",
-        fix("server-cert-untrusted", issuer=name_of(missing), url=report.destination.url),
+        issuer=name_of(missing),
     )
 
 
@@ -108,18 +97,15 @@ def check_ca_names(report: Report, view: ServerView, keystore: StoreContents | N
     if view.ca_names is None:
         report.add(
             "client-cert-not-requested",
-            "warning",
             "client-ca-names",
             subject,
             "the server did not ask for a client certificate in the handshake (it may ask later, per path, or "
             "not use MTLS at all)",
-            FIXES["client-cert-not-requested"],
         )
         return
     if not view.ca_names:
         report.add(
             "no-ca-names",
-            "info",
             "client-ca-names",
             subject,
             "the server lists no acceptable CA names: the JDK sends its key entry whatever its issuer",
@@ -135,11 +121,9 @@ def check_ca_names(report: Report, view: ServerView, keystore: StoreContents | N
         if not reaches_ca_names(entry.chain, view.ca_names):
             report.add(
                 "client-cert-missing",
-                "error",
                 "client-ca-names",
                 f"{keystore.path.name} (entry {entry.alias!r})",
                 f"the server accepts certificates issued by {listed}; the key entry's chain "
                 f"({name_of(entry.chain[0])}, up to {name_of(entry.chain[-1])}) reaches none of them, so the "
                 "JDK will send no certificate",
-                FIXES["client-cert-missing-ca-names"],
             )

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from harness.check.judge.fixes import FIXES, STORE_EXTENSIONS, fix
 from harness.check.report import Report
 from harness.check.stores import PythonReading
-from harness.diagnose import JDK_FIXES, name_of, usage_problem, weak_key, weak_signature
+from harness.diagnose import name_of, usage_problem, weak_key, weak_signature
 from harness.stores import KeyEntry, StoreContents
 
-__all__ = ["check_key_entries", "check_keystore", "check_truststore", "drop", "judge_store"]
+__all__ = ["STORE_EXTENSIONS", "check_key_entries", "check_keystore", "check_truststore", "drop", "judge_store"]
+
+# The file name extensions each store type goes by; another type's name misleads the tools that go by name.
+STORE_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "jks": (".jks", ".keystore", ".truststore", ".ks", ".ts"),
+    "pkcs12": (".p12", ".pfx", ".pkcs12"),
+    "jceks": (".jceks",),
+}
 
 
 def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
@@ -27,14 +33,7 @@ def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
     label = path.name
     key = f"{role}File"
     if reading.folder:
-        report.add(
-            "store-unreadable",
-            "error",
-            check,
-            label,
-            f"{path}: {key} names a folder, not a {role} file",
-            fix("store-unreadable-folder", key=key, role=role),
-        )
+        report.add("store-unreadable", check, label, f"{path}: {key} names a folder, not a {role} file")
         return None
     exc = reading.error
     if exc is not None:
@@ -42,14 +41,12 @@ def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
             origin = report.destination.origins.get(f"{role}Pass", "the destination JSON")
             report.add(
                 exc.code,
-                "error",
                 check,
                 label,
                 f"{path}: {role}Pass is empty (from {origin}), and the {role} does not open without a password",
-                fix("password-empty", role=role),
             )
             return None
-        report.add(exc.code, "error", check, label, exc.problem(), exc.fix)
+        report.add(exc.code, check, label, exc.problem())
         return None
     contents = reading.contents
     assert contents is not None
@@ -61,29 +58,29 @@ def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
     if kind == "pem":
         report.add(
             "store-type-mismatch",
-            "error",
             check,
             label,
             "this is a PEM file; the JDK cannot open PEM as a keystore",
-            fix("store-type-mismatch-pem", role=role),
+            severity="error",
+            store_file=label,
         )
     elif kind == "jceks":
         report.add(
             "store-type-mismatch",
-            "warning",
             check,
             label,
             "this is a JCEKS store; the platform expects JKS (the JDK reads JCEKS, other tools may not)",
-            FIXES["store-type-mismatch-jceks"],
+            severity="warning",
+            store_file=label,
         )
     elif suffix not in STORE_EXTENSIONS.get(kind, ()) and any(suffix in exts for exts in STORE_EXTENSIONS.values()):
         report.add(
             "store-type-mismatch",
-            "warning",
             check,
             label,
             f"the file is {kind.upper()} but named {suffix}; the JDK opens it by content, other tools by name",
-            fix("store-type-mismatch-name", store_type="JKS" if suffix == ".jks" else "PKCS12"),
+            severity="warning",
+            store_file=label,
         )
     return contents
 
@@ -94,35 +91,30 @@ def check_keystore(report: Report, keystore: StoreContents, now: dt.datetime, ex
     if not entries:
         report.add(
             "client-cert-missing",
-            "error",
             "keystore",
             label,
             "the keystore holds no key entry: the platform would send no client certificate",
-            FIXES["client-cert-missing"],
         )
         return
     if len(entries) > 1:
         aliases = ", ".join(repr(e.alias) for e in entries)
         report.add(
             "keystore-ambiguous",
-            "error",
             "keystore",
             label,
             f"the keystore holds {len(entries)} key entries ({aliases}): the JDK chooses one per handshake, "
             "by the server's CA names if it lists any, else by its own order",
-            FIXES["keystore-ambiguous"],
         )
     for entry in entries:
         subject = f"{label} (entry {entry.alias!r})"
         if entry.locked:
             report.add(
                 "key-password-mismatch",
-                "error",
                 "keystore",
                 subject,
                 "keystorePass does not open this key entry: its key password differs (the JDK reports: Cannot "
                 "recover key)",
-                FIXES["key-password-mismatch"],
+                alias=entry.alias,
             )
         if not entry.chain:
             continue
@@ -142,60 +134,48 @@ def _check_client_certificate(
     if leaf.not_valid_after_utc < now:
         report.add(
             "client-cert-expired",
-            "error",
             check,
             subject,
             f"the certificate {who} expired on {leaf.not_valid_after_utc:%Y-%m-%d}",
-            FIXES["client-cert-expired"],
         )
     elif leaf.not_valid_before_utc > now:
         report.add(
             "client-cert-not-yet-valid",
-            "error",
             check,
             subject,
             f"the certificate {who} is valid only from {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
-            FIXES["client-cert-not-yet-valid"],
         )
     elif leaf.not_valid_after_utc < now + dt.timedelta(days=expiring_days):
         days = (leaf.not_valid_after_utc - now).days
         report.add(
             "expiring-soon",
-            "warning",
             check,
             subject,
             f"the certificate {who} expires on {leaf.not_valid_after_utc:%Y-%m-%d}, in {days} days",
-            FIXES["expiring-soon"],
         )
     usage = usage_problem(leaf)
     if usage:
         report.add(
             "client-cert-wrong-usage",
-            "error",
             check,
             subject,
             f"the certificate {who} {usage}",
-            FIXES["client-cert-wrong-usage"],
         )
     if leaf.subject == leaf.issuer:
         report.add(
             "self-signed-client-cert",
-            "warning",
             check,
             subject,
             f"the certificate {who} is self-signed: the server must trust this very certificate",
-            FIXES["self-signed-client-cert"],
         )
     elif len(entry.chain) == 1:
         report.add(
             "client-chain-incomplete",
-            "warning",
             check,
             subject,
             f"the key entry holds only {who}, not its issuer {name_of(leaf.issuer)}: unless the server trusts "
             "that very issuer, it cannot link the certificate (and the JDK sends it only if the server names "
             "that issuer)",
-            FIXES["client-chain-incomplete"],
         )
     for cert in entry.chain:
         if cert.subject == cert.issuer and cert is not leaf:
@@ -203,20 +183,16 @@ def _check_client_certificate(
         if weak := weak_key(cert):
             report.add(
                 "weak-key",
-                "error",
                 check,
                 subject,
                 f"{name_of(cert)} has a {weak} key; current servers refuse keys under RSA-2048 / EC P-256",
-                FIXES["weak-key"],
             )
         if weak := weak_signature(cert):
             report.add(
                 "weak-signature",
-                "error",
                 check,
                 subject,
                 f"{name_of(cert)} is signed with {weak}; current servers refuse it",
-                FIXES["weak-signature"],
             )
     if len(entry.chain) > 1:
         _check_chain_order(report, entry, subject)
@@ -251,11 +227,9 @@ def _check_chain_order(report: Report, entry: KeyEntry, subject: str) -> None:
         )
     report.add(
         "client-chain-incomplete",
-        "warning",
         "client-certificate",
         subject,
         f"the key entry's chain {what}",
-        FIXES["client-chain-order"],
     )
 
 
@@ -265,33 +239,27 @@ def check_truststore(report: Report, truststore: StoreContents, now: dt.datetime
         aliases = ", ".join(repr(e.alias) for e in truststore.key_entries)
         report.add(
             "truststore-has-private-key",
-            "warning",
             "truststore",
             label,
             f"the truststore holds private key entries ({aliases}): a truststore needs only certificates, and "
             "the key is exposed wherever it is copied",
-            FIXES["truststore-has-private-key"],
         )
     anchors = [*truststore.certificates, *(e.chain[0] for e in truststore.key_entries if e.chain)]
     if not anchors:
         report.add(
             "truststore-empty",
-            "error",
             "truststore",
             label,
             "the truststore holds no certificate: the platform trusts no server at all (Java: the "
             "trustAnchors parameter must be non-empty)",
-            FIXES["truststore-empty"],
         )
     for entry in truststore.cert_entries:
         if entry.cert.not_valid_after_utc < now:
             report.add(
                 "truststore-cert-expired",
-                "warning",
                 "truststore",
                 f"{label} (entry {entry.alias!r})",
                 f"the trusted certificate {name_of(entry.cert)} expired on {entry.cert.not_valid_after_utc:%Y-%m-%d}",
-                FIXES["truststore-cert-expired"],
             )
 
 
@@ -303,12 +271,10 @@ def check_key_entries(report: Report, keystore: StoreContents) -> None:
         drop(report, "client-cert-missing", "keystore")
         report.add(
             "keystore-no-key-entry",
-            "error",
             "keystore",
             label,
             f"the keystore holds no private key entry ({len(keystore.cert_entries)} trusted certificates only): "
             "the platform sends no client certificate",
-            JDK_FIXES["keystore-no-key-entry"],
         )
     for entry in keystore.key_entries:
         if entry.key is None or not entry.chain:
@@ -316,12 +282,10 @@ def check_key_entries(report: Report, keystore: StoreContents) -> None:
         if entry.key.public_key() != entry.chain[0].public_key():
             report.add(
                 "key-cert-mismatch",
-                "error",
                 "keystore",
                 f"{label} (entry {entry.alias!r})",
                 f"the private key of entry {entry.alias!r} does not belong to its certificate "
                 f"{entry.chain[0].subject.rfc4514_string()}: the server cannot verify the handshake's signature",
-                JDK_FIXES["key-cert-mismatch"],
             )
 
 
