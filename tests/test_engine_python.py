@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import serialization
 
 from harness.build import probe_for, write_scenario_files
 from harness.diagnose import Evidence, diagnose, name_of
-from harness.engines.python import PythonEngine, alert_from_reason
+from harness.engines.python import PythonEngine
+from harness.knowledge.tls import alert_from_reason
 from harness.scenario import load_scenario
 
 SERVER_ROOT = "OU=Local Server Root CA,O=mtls-harness"
