@@ -113,7 +113,7 @@ def test_in_a_longer_text_the_openssl_reason_wins_over_a_number() -> None:
         (None, None),
     ],
 )
-def test_openssl_reason_codes_of_a_received_alert_name_it(reason: str | None, alert: str | None) -> None:
+def test_alert_from_reason(reason: str | None, alert: str | None) -> None:
     assert alert_from_reason(reason) == alert
 
 
