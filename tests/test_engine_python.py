@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 
 from harness.build import probe_for, write_scenario_files
 from harness.diagnose import Evidence, diagnose, name_of
-from harness.engines.python import PythonEngine, alert_from_reason
+from harness.engines.python import PythonEngine
 from harness.scenario import load_scenario
 
 SERVER_ROOT = "OU=Local Server Root CA,O=mtls-harness"
@@ -224,20 +224,6 @@ def test_client_rejection_reads_the_alert_the_server_sent(run_scenario: Any) -> 
     assert run.record.alert_sent == "unknown_ca"
     assert run.outcome.alert_received == "unknown_ca"
     assert run.outcome.stage == "handshake"
-
-
-@pytest.mark.parametrize(
-    ("reason", "alert"),
-    [
-        ("TLSV1_ALERT_UNKNOWN_CA", "unknown_ca"),
-        ("SSLV3_ALERT_BAD_CERTIFICATE", "bad_certificate"),
-        ("TLSV13_ALERT_CERTIFICATE_REQUIRED", "certificate_required"),
-        ("CERTIFICATE_VERIFY_FAILED", None),
-        (None, None),
-    ],
-)
-def test_alert_from_reason(reason: str | None, alert: str | None) -> None:
-    assert alert_from_reason(reason) == alert
 
 
 def test_nothing_listening_is_connection_failed(write_scenario: Any, tmp_path: Path) -> None:

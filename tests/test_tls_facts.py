@@ -10,18 +10,23 @@ import ssl
 
 import pytest
 
+from harness.diagnose.raw_errors import ALERT_CODES, UNTRUSTED_VERIFY_CODES, VERIFY_CLIENT, VERIFY_SERVER
 from harness.knowledge.tls import (
     ALERT_NAMES,
     ALERT_NUMBERS,
     ALERTS,
     REFUSAL_STATUSES,
+    TLS_VERSION_NAMES,
     TLS_VERSIONS,
+    alert_from_reason,
     alert_name,
     jsse_phrases_in,
+    no_version_in_common,
     not_tls,
     refusal_statuses,
     tls_version,
     verify_code,
+    verify_number,
     version_refused,
 )
 
@@ -95,12 +100,40 @@ def test_in_a_longer_text_the_openssl_reason_wins_over_a_number() -> None:
     assert alert_name("SSL alert number 42 and alert 48") == "bad_certificate"  # the first number, not a mix
 
 
+@pytest.mark.parametrize(
+    ("reason", "alert"),
+    [
+        ("TLSV1_ALERT_UNKNOWN_CA", "unknown_ca"),
+        ("SSLV3_ALERT_BAD_CERTIFICATE", "bad_certificate"),
+        ("TLSV13_ALERT_CERTIFICATE_REQUIRED", "certificate_required"),
+        ("TLSV1_ALERT_USER_CANCELLED", "user_canceled"),
+        ("TLSV1_UNRECOGNIZED_NAME", "unrecognized_name"),
+        ("CERTIFICATE_VERIFY_FAILED", None),
+        ("TLSV1_ALERT_UNKNOWN_CAT", None),
+        (None, None),
+    ],
+)
+def test_alert_from_reason(reason: str | None, alert: str | None) -> None:
+    assert alert_from_reason(reason) == alert
+
+
+@pytest.mark.parametrize("reason", ["UNEXPECTED_MESSAGE", "INAPPROPRIATE_FALLBACK", "NO_RENEGOTIATION"])
+def test_local_openssl_reasons_spelled_as_alerts_are_no_received_alert(reason: str) -> None:
+    # OpenSSL's own findings (ssl_err.c): the loose alert_name reads the words, the reason code look-up does not.
+    assert alert_name(reason) is not None
+    assert alert_from_reason(reason) is None
+
+
 def test_verify_codes_name_their_openssl_constant_and_unknown_numbers_none() -> None:
     expired = verify_code(10)
     assert expired is not None
     assert expired.name == "CERT_HAS_EXPIRED"
     assert verify_code(20) is not None
     assert verify_code(1000) is None
+    assert verify_number("CERT_HAS_EXPIRED") == 10
+    assert verify_number("X509_V_ERR_HOSTNAME_MISMATCH") == 62
+    with pytest.raises(KeyError):
+        verify_number("CERT_HAS_EXPIRED_TWICE")
 
 
 def test_jsse_phrases_are_found_in_a_jdk_exception_chain_and_not_elsewhere() -> None:
@@ -165,6 +198,7 @@ def test_the_version_maps_agree_both_ways() -> None:
         assert version.version.name.replace("_", ".") == version.name
     assert tls_version(ssl.TLSVersion.SSLv3) is None
     assert [v.name for v in TLS_VERSIONS] == sorted(v.name for v in TLS_VERSIONS)  # oldest first
+    assert [v.name for v in TLS_VERSIONS] == list(TLS_VERSION_NAMES)
 
 
 @pytest.mark.parametrize(
@@ -194,3 +228,41 @@ def test_openssl_words_for_an_answer_that_is_not_tls_and_their_twins() -> None:
     assert not_tls("http request")
     assert not not_tls("[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca")
     assert not not_tls("[SSL: UNSUPPORTED_PROTOCOL] unsupported protocol")
+
+
+# The diagnosis's "no TLS version in common" (raw_errors' PROTOCOL_REASONS until issue 20): exact codes.
+NO_VERSION_IN_COMMON = [
+    "UNSUPPORTED_PROTOCOL",
+    "NO_PROTOCOLS_AVAILABLE",
+    "WRONG_SSL_VERSION",
+    "TLSV1_ALERT_PROTOCOL_VERSION",
+    "VERSION_TOO_LOW",
+    "VERSION_TOO_HIGH",
+]
+
+
+@pytest.mark.parametrize("reason", NO_VERSION_IN_COMMON)
+def test_reason_codes_of_no_version_in_common(reason: str) -> None:
+    assert no_version_in_common(reason)
+    assert version_refused(reason)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "WRONG_VERSION_NUMBER",  # not TLS at all (a plain-HTTP port)
+        "NO_SUITABLE_SIGNATURE_ALGORITHM",  # capture's per-version finding, after the server took the version
+        "BAD_PROTOCOL_VERSION_NUMBER",
+        "unsupported protocol",  # a text, not a code
+        "TLSV1_ALERT_UNKNOWN_CA",
+        None,
+    ],
+)
+def test_other_reasons_are_no_version_in_common(reason: str | None) -> None:
+    assert not no_version_in_common(reason)
+
+
+def test_the_alerts_and_verify_codes_the_diagnosis_reads_are_in_the_tables() -> None:
+    assert set(ALERT_CODES) <= ALERT_NAMES
+    for number in {*UNTRUSTED_VERIFY_CODES, *VERIFY_CLIENT, *VERIFY_SERVER}:
+        assert verify_code(number) is not None

@@ -19,24 +19,14 @@ from dataclasses import dataclass, field
 
 from harness.destination import check_url, split_url
 from harness.knowledge.java import client_tls_versions, has_feature, parse_version
+from harness.knowledge.tls import RECORD_HANDSHAKE, SERVER_HELLO, not_tls, tls_version, version_refused
 from harness.wire.contexts import look_only_context
 from harness.wire.inspect import ServerView, inspect_server
 
-__all__ = ["TLS_VERSIONS", "ServerEvidence", "VersionAsk", "look_at_server", "server_hello", "speaks_plain_http"]
+__all__ = ["ServerEvidence", "VersionAsk", "look_at_server", "server_hello", "speaks_plain_http"]
 
-TLS_VERSIONS = {
-    "TLSv1": ssl.TLSVersion.TLSv1,
-    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
-    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
-    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
-}
-# OpenSSL's words for an answer that is not a TLS record at all.
-_NOT_TLS = re.compile(r"wrong.version.number|record.layer.failure|packet.length.too.long|http.request", re.I)
-# OpenSSL's words for "the server does not speak this version" (its alert or our check of its hello).
-_VERSION_REFUSED = re.compile(
-    r"protocol.version|unsupported.protocol|wrong.ssl.version|version.too.low|no.protocols", re.I
-)
-_SERVER_HELLO = 2
+# version_refused's words that server_hello reads as the version taken (see _version_refused).
+_AFTER_HELLO = re.compile(r"no[ _]suitable|version[ _]too[ _]high", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -74,7 +64,7 @@ def look_at_server(
         view = inspect_server(url, timeout=timeout)
     except OSError as exc:
         host, port, port_given = check_url(url, url)
-        plain = bool(_NOT_TLS.search(str(exc))) and speaks_plain_http(host, port, timeout)
+        plain = not_tls(str(exc)) and speaks_plain_http(host, port, timeout)
         asks, accepted = _ask_versions(url, missing, timeout, client_tls)  # a TLS 1.0-only server, say
         return ServerEvidence(None, exc, host, port, port_given, plain, asks, accepted)
     asks, accepted = _ask_versions(url, missing, timeout, client_tls)
@@ -120,12 +110,12 @@ def server_hello(url: str, timeout: float, tls: str, ciphers: str | None = None)
     hello = []
 
     def seen(_c: object, direction: str, _v: object, kind: int, _m: object, data: bytes) -> None:
-        if direction == "read" and kind == 22 and data[:1] == bytes([_SERVER_HELLO]):
+        if direction == "read" and kind == RECORD_HANDSHAKE and data[:1] == bytes([SERVER_HELLO]):
             hello.append(True)
 
     # A question about versions, not a trust decision. Security level 0: our OpenSSL must offer what an old
     # JDK offers (TLS 1.0/1.1, TLS_RSA).
-    version, suites = TLS_VERSIONS[tls], ciphers or "ALL"
+    version, suites = _ssl_version(tls), ciphers or "ALL"
     try:
         context = look_only_context(version, suites, seclevel0=True, on_message=seen)
     except ValueError:  # this OpenSSL cannot offer ``tls``: the hello goes out unpinned
@@ -139,11 +129,28 @@ def server_hello(url: str, timeout: float, tls: str, ciphers: str | None = None)
         ):
             return tls_socket.version() == tls
     except ssl.SSLError as exc:
-        if _VERSION_REFUSED.search(str(exc)):
+        if _version_refused(str(exc)):
             return False
         return True if hello else (False if "handshake failure" in str(exc).lower() else None)
     except OSError:
         return True if hello else None
+
+
+def _ssl_version(name: str) -> ssl.TLSVersion:
+    found = tls_version(name)
+    if found is None:  # the names come from knowledge.java's client_tls_versions, and --client-tls's
+        raise KeyError(name)
+    return found.version
+
+
+def _version_refused(text: str) -> bool:
+    """OpenSSL's words for "the server does not speak this version" (its alert or our check of its hello).
+
+    Not its words for an answer that is no TLS at all (WRONG_VERSION_NUMBER: could not tell), nor
+    NO_SUITABLE_* and VERSION_TOO_HIGH, which come after the server's ServerHello: the server took the
+    version asked (how check read them before issue 20).
+    """
+    return version_refused(text) and not not_tls(text) and not _AFTER_HELLO.search(text)
 
 
 def _ask_versions(
@@ -162,7 +169,7 @@ def _ask_versions(
         on, off = client_tls_versions(version)
         if client_tls:
             # jdk.tls.client.protocols names the versions: on if this Java has them, whatever its default.
-            pinned = {f"TLSv{v}" for v in client_tls}
+            pinned = {known.name for known in map(tls_version, client_tls) if known is not None}
             on, off = frozenset((on | off) & pinned), frozenset()
         for tls in sorted(on | off):
             if tls not in accepted:

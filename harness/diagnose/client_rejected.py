@@ -6,8 +6,9 @@ import re
 
 from harness.diagnose.certificates import is_self_signed, name_of, san_names
 from harness.diagnose.evidence import Evidence, Verdict
-from harness.diagnose.raw_errors import JSSE_PATTERNS, PROTOCOL_REASONS, UNTRUSTED_VERIFY_CODES, VERIFY_SERVER
+from harness.diagnose.raw_errors import JSSE_PATTERNS, UNTRUSTED_VERIFY_CODES, VERIFY_SERVER
 from harness.engines import Outcome
+from harness.knowledge.tls import no_version_in_common
 
 __all__ = ["client_rejected"]
 
@@ -21,7 +22,7 @@ def client_rejected(outcome: Outcome, evidence: Evidence) -> Verdict | None:
             code = "server-cert-untrusted"
     if code is None and outcome.error:
         code = next((c for pattern, c in JSSE_PATTERNS if re.search(pattern, outcome.error)), None)
-    if code is None and outcome.openssl_reason in PROTOCOL_REASONS:
+    if code is None and no_version_in_common(outcome.openssl_reason):
         code = "protocol-mismatch"
     if code is None:
         return None

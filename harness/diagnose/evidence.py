@@ -20,7 +20,7 @@ from harness.diagnose.certificates import (
     weak_key,
     weak_signature,
 )
-from harness.diagnose.raw_errors import ALERT_TEXT, BROKEN
+from harness.diagnose.raw_errors import BROKEN
 from harness.engines import Outcome
 from harness.knowledge import codes
 from harness.pki import Material
@@ -32,7 +32,6 @@ __all__ = [
     "Evidence",
     "Side",
     "Verdict",
-    "alert_in",
     "asked_and_sent",
     "chain_faults",
     "chain_problem",
@@ -152,11 +151,6 @@ def sent_no_certificate(outcome: Outcome, evidence: Evidence) -> bool:
         return False
     # Only the JDK filters by CA names (docs/engines.md); OpenSSL sends its certificate anyway.
     return not reaches_ca_names(entry.chain, evidence.ca_names)
-
-
-def alert_in(text: str | None) -> str | None:
-    match = ALERT_TEXT.search(text or "")
-    return match[1] if match else None
 
 
 # -- the key entry's chain, and the CAs above it ------------------------------------------------

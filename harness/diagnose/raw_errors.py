@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 
+from harness.knowledge.tls import verify_number
+
 __all__ = [
     "ALERT_CODES",
-    "ALERT_TEXT",
     "BROKEN",
     "HTTP_REJECTIONS",
     "JSSE_PATTERNS",
     "JSSE_SERVER_PATTERNS",
-    "PROTOCOL_REASONS",
     "TAG",
     "TRUST_ANCHORS_EMPTY",
     "UNTRUSTED_VERIFY_CODES",
@@ -23,26 +23,36 @@ __all__ = [
     "VERIFY_SERVER",
 ]
 
-# OpenSSL verify codes (X509_V_ERR_*, include/openssl/x509_vfy.h) as the server
+# OpenSSL verify codes (X509_V_ERR_*, harness.knowledge.tls.VERIFY_CODES) as the server
 # reports them about the client certificate, and as the Python client reports
 # them about the server certificate.
-UNTRUSTED_VERIFY_CODES = {2, 18, 19, 20, 21}  # issuer unknown / self-signed / cannot verify leaf
+UNTRUSTED_VERIFY_CODES = {
+    verify_number(name)
+    for name in (  # issuer unknown / self-signed / cannot verify leaf
+        "UNABLE_TO_GET_ISSUER_CERT",
+        "DEPTH_ZERO_SELF_SIGNED_CERT",
+        "SELF_SIGNED_CERT_IN_CHAIN",
+        "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+        "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+    )
+}
 VERIFY_CLIENT = {
-    9: "client-cert-not-yet-valid",  # CERT_NOT_YET_VALID
-    10: "client-cert-expired",  # CERT_HAS_EXPIRED
-    26: "client-cert-wrong-usage",  # INVALID_PURPOSE: no clientAuth EKU / KU
-    66: "weak-key",  # EE_KEY_TOO_SMALL at the server's security level
-    67: "weak-key",  # CA_KEY_TOO_SMALL
-    68: "weak-signature",  # CA_MD_TOO_WEAK: SHA-1 / MD5 signature at security level >= 1
+    verify_number("CERT_NOT_YET_VALID"): "client-cert-not-yet-valid",
+    verify_number("CERT_HAS_EXPIRED"): "client-cert-expired",
+    verify_number("INVALID_PURPOSE"): "client-cert-wrong-usage",  # no clientAuth EKU / KU
+    verify_number("EE_KEY_TOO_SMALL"): "weak-key",  # at the server's security level
+    verify_number("CA_KEY_TOO_SMALL"): "weak-key",
+    verify_number("CA_MD_TOO_WEAK"): "weak-signature",  # SHA-1 / MD5 signature at security level >= 1
 }
 VERIFY_SERVER = {
-    9: "server-cert-expired",  # not yet valid: same remedy, renew/fix the server certificate
-    10: "server-cert-expired",
-    62: "server-name-mismatch",  # HOSTNAME_MISMATCH
-    64: "server-name-mismatch",  # IP_ADDRESS_MISMATCH
-    66: "weak-key",
-    67: "weak-key",
-    68: "weak-signature",
+    # not yet valid: same remedy, renew/fix the server certificate
+    verify_number("CERT_NOT_YET_VALID"): "server-cert-expired",
+    verify_number("CERT_HAS_EXPIRED"): "server-cert-expired",
+    verify_number("HOSTNAME_MISMATCH"): "server-name-mismatch",
+    verify_number("IP_ADDRESS_MISMATCH"): "server-name-mismatch",
+    verify_number("EE_KEY_TOO_SMALL"): "weak-key",
+    verify_number("CA_KEY_TOO_SMALL"): "weak-key",
+    verify_number("CA_MD_TOO_WEAK"): "weak-signature",
 }
 # Alerts a rejecting server sends (OpenSSL's ssl_x509err2alert, JSSE's
 # CertificateMessage / X509TrustManagerImpl), as received by the client.
@@ -77,16 +87,6 @@ JSSE_PATTERNS: tuple[tuple[str, str], ...] = (
     # SSLContext / SSLSocket with no protocol in common
     (r"No appropriate protocol|protocol is disabled|Unsupported protocol", "protocol-mismatch"),
 )
-# OpenSSL reasons meaning "no TLS version in common".
-PROTOCOL_REASONS = {
-    "UNSUPPORTED_PROTOCOL",
-    "NO_PROTOCOLS_AVAILABLE",
-    "WRONG_SSL_VERSION",
-    "TLSV1_ALERT_PROTOCOL_VERSION",
-    "VERSION_TOO_LOW",
-    "VERSION_TOO_HIGH",
-}
-ALERT_TEXT = re.compile(r"Received fatal alert: (\w+)")
 
 
 # nginx 1.22 completes the handshake and answers HTTP 400 with one of its own

@@ -18,7 +18,6 @@ from harness.diagnose.client_rejected import client_rejected
 from harness.diagnose.evidence import (
     Evidence,
     Verdict,
-    alert_in,
     asked_and_sent,
     chain_problem,
     connection_broke,
@@ -29,11 +28,11 @@ from harness.diagnose.evidence import (
 from harness.diagnose.raw_errors import (
     ALERT_CODES,
     JSSE_SERVER_PATTERNS,
-    PROTOCOL_REASONS,
     UNTRUSTED_VERIFY_CODES,
     VERIFY_CLIENT,
 )
 from harness.engines import Outcome
+from harness.knowledge.tls import alert_name, no_version_in_common
 from harness.server.records import HandshakeRecord
 from harness.stores import KeyEntry
 
@@ -60,7 +59,7 @@ def server_rejected(record: HandshakeRecord, outcome: Outcome, evidence: Evidenc
         return chain_too_long(outcome, evidence, f"{said}; {record.verify_errors[0]}")
     if record.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE":
         return client_cert_verdict("client-cert-missing", evidence, said)
-    if record.reason in PROTOCOL_REASONS or (record.reason or "").startswith("VERSION_TOO"):
+    if no_version_in_common(record.reason) or (record.reason or "").startswith("VERSION_TOO"):
         return protocol_mismatch(evidence, said)
     if record.reason == "NO_SHARED_CIPHER":
         return Verdict(
@@ -229,7 +228,7 @@ def candidates(evidence: Evidence, said: str, *, jsse_server: bool = False) -> V
 
 def from_alert(outcome: Outcome, evidence: Evidence) -> Verdict:
     """A server that is not ours rejected the handshake: only its alert and the material tell the story."""
-    alert = outcome.alert_received or alert_in(outcome.error)
+    alert = outcome.alert_received or alert_name(outcome.error or "")
     said = f"the server sent the alert {alert}"
     if alert == "internal_error" and asked_and_sent(outcome):
         return chain_too_long(outcome, evidence, said)

@@ -29,6 +29,7 @@ from harness.engines import Outcome, Probe, Stage, StoreFailure, StoreProblem, s
 from harness.errors import EngineUnavailable
 from harness.java.launch import NO_JDK, Jdk, Jvm, JvmFailure, JvmTimeout, find_jdk, launch_command
 from harness.knowledge.java import Pkcs12Algorithms, pkcs12_algorithms
+from harness.knowledge.tls import tls_version
 
 __all__ = ["JsseEngine", "StoreReading", "encode_request"]
 
@@ -37,7 +38,6 @@ START_TIMEOUT = 60.0  # the source launcher compiles first; xdist workers start 
 # loading stores and a busy machine before declaring the JVM hung.
 MARGIN = 15.0
 _STAGES: frozenset[str] = frozenset(get_args(Stage))
-_TLS_NAMES = {"1": "TLSv1", "1.0": "TLSv1", "1.1": "TLSv1.1", "1.2": "TLSv1.2", "1.3": "TLSv1.3"}
 # What MtlsProbe.java's ``storeProblem`` can say about a store that would not open (its exception alone tells).
 _JVM_STORE_PROBLEMS = frozenset({"password", "unreadable", "key-password"})
 _JKS_MAGIC = (b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce")  # JKS, JCEKS
@@ -244,10 +244,16 @@ def encode_request(probe: Probe, request_id: int) -> dict[str, Any]:
         "once": probe.once,
         "contentType": probe.content_type,
         "bodyB64": base64.b64encode(probe.message if probe.method == "POST" else b"").decode("ascii"),
-        "protocols": None if versions is None else [_TLS_NAMES.get(v, v) for v in versions],
+        "protocols": None if versions is None else [_java_name(v) for v in versions],
         "ciphers": None if probe.ciphers is None else list(probe.ciphers),
         "timeoutMs": max(1, int(probe.timeout * 1000)),
     }
+
+
+def _java_name(version: str) -> str:
+    """jdk.tls.client.protocols' name of ``version`` ("1.2" -> "TLSv1.2"); a spelling it lacks goes as given."""
+    found = tls_version(version)
+    return found.name if found is not None else version
 
 
 def _store_failure(reply: Mapping[str, Any], probe: Probe) -> StoreFailure | None:

@@ -10,7 +10,6 @@ anchors. Hostname verification is on.
 from __future__ import annotations
 
 import http.client
-import re
 import secrets
 import select
 import socket
@@ -29,27 +28,22 @@ from cryptography.hazmat.primitives import serialization
 from harness.engines import Outcome, Probe, Stage, StoreFailure, StoreProblem, server_seen
 from harness.errors import StoreError
 from harness.files import scratch_dir
+from harness.knowledge.tls import (
+    CERTIFICATE,
+    CERTIFICATE_REQUEST,
+    RECORD_ALERT,
+    RECORD_HANDSHAKE,
+    alert_from_reason,
+    tls_version,
+)
 from harness.stores import KeyEntry, read_store
 from harness.wire.deadlines import BODY_BYTES, ServerTooSlow, exchange_deadline, read_body
 
-__all__ = ["PythonEngine", "alert_from_reason"]
+__all__ = ["PythonEngine"]
 
-_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
-# OpenSSL names a received alert "SSLV3_ALERT_BAD_CERTIFICATE",
-# "TLSV1_ALERT_UNKNOWN_CA", "TLSV13_ALERT_CERTIFICATE_REQUIRED": the RFC 8446
-# name is the part after ALERT_, lower-cased.
-_ALERT_REASON = re.compile(r"^(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)$")
-# The body kept for diagnosis (an nginx 400 page is ~250 bytes); never more is read.
 # How long, at most, a TLS 1.3 client waits after its Finished for the server's
 # verdict on its certificate before it sends the request (see _await_verdict).
 VERDICT_WAIT = 1.0
-_HANDSHAKE, _ALERT = 22, 21  # TLS record content types (RFC 8446, section 5.1)
-_CERTIFICATE, _CERTIFICATE_REQUEST = 11, 13  # handshake message types
-
-
-def alert_from_reason(reason: str | None) -> str | None:
-    match = _ALERT_REASON.match(reason or "")
-    return match[1].lower() if match else None
 
 
 class PythonEngine:
@@ -191,14 +185,14 @@ def _watch_handshake(context: ssl.SSLContext, facts: dict[str, Any]) -> None:
     """
 
     def note(conn: object, direction: str, version: object, content_type: int, msg_type: object, data: bytes) -> None:
-        if content_type == _ALERT and direction == "read" and len(data) >= 2:
+        if content_type == RECORD_ALERT and direction == "read" and len(data) >= 2:
             facts["alert_number"] = data[1]
-        if content_type != _HANDSHAKE or not data:
+        if content_type != RECORD_HANDSHAKE or not data:
             return
         kind = data[0]
-        if kind == _CERTIFICATE_REQUEST and direction == "read":
+        if kind == CERTIFICATE_REQUEST and direction == "read":
             facts["client_cert_requested"] = True
-        elif kind == _CERTIFICATE and direction == "write" and len(data) >= 7:
+        elif kind == CERTIFICATE and direction == "write" and len(data) >= 7:
             # TLS 1.3 puts a certificate_request_context before the list (RFC 8446, 4.4.2).
             start = 4 + 1 + data[4] if version == ssl.TLSVersion.TLSv1_3 else 4
             empty = data[start : start + 3] == b"\0\0\0"
@@ -248,7 +242,7 @@ def _client_context(probe: Probe, anchors: Sequence[x509.Certificate], entry: Ke
     # SHA-1) as the JDK would; judging it is the server's job, as in production.
     context.set_ciphers("DEFAULT:@SECLEVEL=0")
     if probe.tls_versions:
-        versions = sorted(_VERSIONS[v] for v in probe.tls_versions)
+        versions = sorted(_tls_version(v) for v in probe.tls_versions)
         context.minimum_version, context.maximum_version = versions[0], versions[-1]
     pem = "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in anchors)
     if pem:
@@ -256,6 +250,14 @@ def _client_context(probe: Probe, anchors: Sequence[x509.Certificate], entry: Ke
     if entry is not None and entry.key is not None:
         _load_key_entry(context, entry)
     return context
+
+
+def _tls_version(name: str) -> ssl.TLSVersion:
+    # Probe.tls_versions holds the scenario's and --client-tls's spellings ("1.2", "1.3"); KeyError for none.
+    found = tls_version(name)
+    if found is None:
+        raise KeyError(name)
+    return found.version
 
 
 def _load_key_entry(context: ssl.SSLContext, entry: KeyEntry) -> None:

@@ -152,7 +152,6 @@ CERT_RULES: tuple[CertRule, ...] = (
 
 # -- PKCS#12 algorithms, from the file's clear AlgorithmIdentifiers ---------------------
 
-# (harness/reproduce.py _P12_LEGACY / _P12_PBES2 still hold three of these values: to switch.)
 PKCS12_OIDS: dict[bytes, str] = {
     # The DER of each OID (tag 06, length, value): found in a PKCS#12's clear
     # AlgorithmIdentifiers (the authSafe's EncryptedData, the shrouded key bag, MacData).

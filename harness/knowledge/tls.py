@@ -15,24 +15,47 @@ __all__ = [
     "ALERTS",
     "ALERT_NAMES",
     "ALERT_NUMBERS",
+    "CERTIFICATE",
+    "CERTIFICATE_AUTHORITIES",
+    "CERTIFICATE_REQUEST",
     "JSSE_PHRASES",
     "NOT_TLS_REASONS",
+    "RECORD_ALERT",
+    "RECORD_HANDSHAKE",
     "REFUSAL_STATUSES",
+    "SERVER_HELLO",
     "TLS_VERSIONS",
+    "TLS_VERSION_NAMES",
     "VERIFY_CODES",
     "VERSION_REFUSED_REASONS",
     "Alert",
     "JssePhrase",
     "TlsVersion",
     "VerifyCode",
+    "alert_from_reason",
     "alert_name",
     "jsse_phrases_in",
+    "no_version_in_common",
     "not_tls",
     "refusal_statuses",
     "tls_version",
     "verify_code",
+    "verify_number",
     "version_refused",
 ]
+
+
+# -- the record layer ---------------------------------------------------------------------------
+
+# As OpenSSL's message callback passes them (CPython's SSLContext._msg_callback): the record's
+# content type (RFC 8446 5.1), then the handshake message's type in its first byte (RFC 8446 4).
+RECORD_ALERT = 21
+RECORD_HANDSHAKE = 22
+SERVER_HELLO = 2
+CERTIFICATE = 11
+CERTIFICATE_REQUEST = 13
+# The extension a TLS 1.3 CertificateRequest names the acceptable CAs in (RFC 8446 4.2.4).
+CERTIFICATE_AUTHORITIES = 47
 
 
 # -- alerts ------------------------------------------------------------------------------------
@@ -134,6 +157,16 @@ def _from_openssl(spelling: str) -> str | None:
     return None
 
 
+def alert_from_reason(reason: str | None) -> str | None:
+    """The alert OpenSSL's reason *code* says was received (``TLSV1_ALERT_UNKNOWN_CA``); None for any other code.
+
+    Exact, unlike :func:`alert_name`: OpenSSL has local reasons spelled as alerts
+    (``UNEXPECTED_MESSAGE``, ``INAPPROPRIATE_FALLBACK``, ``NO_RENEGOTIATION``: its own
+    finding, no alert received), which only the received-alert codes of the table tell apart.
+    """
+    return _BY_REASON.get(reason or "")
+
+
 def alert_name(value: str | int) -> str | None:
     """The IANA name of the alert ``value`` names, in any tool's spelling; None when it names none.
 
@@ -211,8 +244,16 @@ VERIFY_CODES: tuple[VerifyCode, ...] = (
 _VERIFY = {v.number: v for v in VERIFY_CODES}
 
 
+_VERIFY_NUMBERS = {v.name: v.number for v in VERIFY_CODES}
+
+
 def verify_code(number: int) -> VerifyCode | None:
     return _VERIFY.get(number)
+
+
+def verify_number(name: str) -> int:
+    """The number of ``X509_V_ERR_<name>``; KeyError when the table lacks it."""
+    return _VERIFY_NUMBERS[name.removeprefix("X509_V_ERR_")]
 
 
 # -- JSSE phrases ----------------------------------------------------------------------------------
@@ -349,6 +390,7 @@ TLS_VERSIONS: tuple[TlsVersion, ...] = (
     TlsVersion("TLSv1.2", "1.2", ssl.TLSVersion.TLSv1_2, "RFC 5246"),
     TlsVersion("TLSv1.3", "1.3", ssl.TLSVersion.TLSv1_3, "RFC 8446"),
 )
+TLS_VERSION_NAMES: tuple[str, ...] = tuple(v.name for v in TLS_VERSIONS)  # oldest first
 _VERSION_SPELLINGS: dict[str, TlsVersion] = {
     **{v.name: v for v in TLS_VERSIONS},
     **{v.short: v for v in TLS_VERSIONS},
@@ -399,6 +441,20 @@ _NOT_TLS = _words(NOT_TLS_REASONS)
 def version_refused(text: str) -> bool:
     """Whether OpenSSL's ``text`` (reason code or error string) says a TLS version was refused."""
     return _VERSION_REFUSED.search(text) is not None
+
+
+# The reason codes, exactly, by which either side of a handshake says the two share no TLS
+# version: the version-refused words less the answer that is not TLS (WRONG_VERSION_NUMBER) and
+# capture's per-version finding (NO_SUITABLE_*), with the received protocol_version alert's code.
+_NO_VERSION_IN_COMMON = frozenset(
+    {r for r in VERSION_REFUSED_REASONS if r not in NOT_TLS_REASONS and r not in ("NO_SUITABLE", "PROTOCOL_VERSION")}
+    | {a.openssl_reason for a in ALERTS if a.name == "protocol_version" and a.openssl_reason}
+)
+
+
+def no_version_in_common(reason: str | None) -> bool:
+    """Whether OpenSSL's reason code (not a text: codes are matched whole) says no TLS version is shared."""
+    return reason in _NO_VERSION_IN_COMMON
 
 
 def not_tls(text: str) -> bool:

@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from harness.errors import StoreError
+from harness.knowledge.java import pkcs12_algorithms
+from harness.knowledge.tls import tls_version
 from harness.limits import STORE_BYTES, read_bounded
 from harness.secret import Secret
 from harness.stores import Role, StoreContents, read_store
@@ -70,10 +72,9 @@ _KU_SCENARIO = {
     "key_cert_sign": "keyCertSign",
     "crl_sign": "cRLSign",
 }
-# PKCS#12 PBE algorithm OIDs, DER-encoded: the legacy 3DES / RC2 ones (old JDKs,
+# PKCS#12 PBE algorithms (knowledge.java.PKCS12_OIDS): the legacy 3DES / RC2 ones (old JDKs,
 # openssl -legacy) against PBES2 (AES-256 + PBKDF2, OpenSSL 3 and JDK 11.0.12+).
-_P12_LEGACY = (bytes.fromhex("2a864886f70d010c0103"), bytes.fromhex("2a864886f70d010c0106"))
-_P12_PBES2 = bytes.fromhex("2a864886f70d01050d")
+_P12_LEGACY = frozenset({"PBE-SHA1-3DES", "PBE-SHA1-RC2-40"})
 # Neutral, published passwords of the reproduced scenario (never the customer's).
 KS_PASSWORD = "reproduce-keystore-pw"  # noqa: S105
 TS_PASSWORD = "reproduce-truststore-pw"  # noqa: S105
@@ -166,7 +167,8 @@ def open_store(
 
 
 def _p12_encryption(data: bytes) -> str:
-    if any(oid in data for oid in _P12_LEGACY) and _P12_PBES2 not in data:
+    names = pkcs12_algorithms(data).names
+    if names & _P12_LEGACY and "PBES2" not in names:
         return "legacy"
     return "aes"
 
@@ -309,7 +311,9 @@ def server_from_profile(captured: dict[str, Any], pki: Pki, keystore: Any) -> di
             pki.tables.setdefault("partner-ca", {"kind": "root", "subject": "CN=Partner Root CA,O=Example Partner"})
             trusted = ["partner-ca"]
         server["trust"] = trusted
-    versions = [v.removeprefix("TLSv") for v in captured.get("tls_versions") or [] if v in ("TLSv1.2", "TLSv1.3")]
+    known = (tls_version(v) for v in captured.get("tls_versions") or [] if isinstance(v, str))
+    # The scenario's spelling ("TLSv1.2" -> "1.2"), of the versions the local server serves (1.2 and 1.3).
+    versions = [v.short for v in known if v is not None and v.short in ("1.2", "1.3")]
     if versions:
         server["tls_versions"] = sorted(versions)
     server["send_chain"] = bool(captured.get("intermediates_sent", True))

@@ -34,6 +34,7 @@ from typing import IO
 
 from harness.errors import ServerError
 from harness.java.launch import find_jdk, program_classpath
+from harness.knowledge.tls import tls_version
 from harness.server.policy import ServerFiles
 from harness.server.records import HandshakeRecord, RequestRecord, ServerRecords
 
@@ -227,7 +228,7 @@ class JavaListener:
             str(key),
             str(client_cas) if client_cas else "-",
             _AUTH[client_auth],
-            ",".join(f"TLSv{v}" for v in sorted(tls_versions)),
+            ",".join(known.name for known in map(tls_version, sorted(tls_versions)) if known is not None),
             path,
             str(status),
             "true" if check_client_names else "false",

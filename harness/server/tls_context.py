@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import ServerError
-from harness.knowledge.tls import TLS_VERSIONS, alert_name
+from harness.knowledge.tls import RECORD_ALERT, TLS_VERSIONS, alert_name
 from harness.server import ca_names
 from harness.server.ca_names import CaNamesUnavailable
 from harness.server.records import HandshakeRecord
@@ -56,7 +56,6 @@ _VERIFY_MODES = {
 }
 # The local server serves TLS 1.2 and 1.3 only: what the platform's JDKs negotiate by default.
 _SERVED_VERSIONS = {v.short: v.version for v in TLS_VERSIONS if v.short in ("1.2", "1.3")}
-_TLS_ALERT = 21  # TLS record content type "alert" (RFC 8446, section 5.1)
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ def _note_alert(
     # callback's exception from the SSL call that triggered it. Its cost, measured
     # on Python 3.11 / OpenSSL 3.0: ~37 calls a TLS 1.3 handshake (+0.1 ms, ~6 %),
     # then 2 calls a TLS record (+4 us a record, whatever its size).
-    sent = direction == "write" and content_type == _TLS_ALERT
+    sent = direction == "write" and content_type == RECORD_ALERT
     if sent and isinstance(conn, _RecordingSSLObject):
         conn._alert_sent = data[1] if len(data) >= 2 else None
 

@@ -21,15 +21,17 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from harness.destination import split_url
+from harness.knowledge.tls import (
+    CERTIFICATE,
+    CERTIFICATE_AUTHORITIES,
+    CERTIFICATE_REQUEST,
+    RECORD_HANDSHAKE,
+    tls_version,
+)
 from harness.wire.contexts import look_only_context
 from harness.wire.deadlines import Deadline, ServerTooLarge, ServerTooSlow
 
 __all__ = ["HANDSHAKE_BYTES", "MAX_CHAIN", "ServerView", "inspect_server"]
-
-_HANDSHAKE = 22  # TLS record content type (RFC 8446 5.1)
-_CERTIFICATE = 11  # handshake message types (RFC 8446 4)
-_CERTIFICATE_REQUEST = 13
-_CERTIFICATE_AUTHORITIES = 47  # extension type (RFC 8446 4.2.4)
 
 # Bytes accepted from a server during the handshake. OpenSSL caps the
 # certificate list at 100 KiB by default (SSL_CTX_set_max_cert_list); 1 MiB
@@ -145,7 +147,7 @@ class _Seen:
         self, _conn: object, direction: str, version: object, content_type: int, _msg: object, data: bytes
     ) -> None:
         # Must not raise: CPython re-raises a callback's exception from the SSL call.
-        if direction != "read" or content_type != _HANDSHAKE or len(data) < 4:
+        if direction != "read" or content_type != RECORD_HANDSHAKE or len(data) < 4:
             return
         # TLS 1.3 changes both messages' layout. OpenSSL passes the negotiated
         # version with messages after the ServerHello (not with the ServerHello
@@ -153,11 +155,12 @@ class _Seen:
         tls13 = version == ssl.TLSVersion.TLSv1_3
         body = data[4:]
         try:
-            if data[0] == _CERTIFICATE and not self.chain:
+            if data[0] == CERTIFICATE and not self.chain:
                 self.chain, sent = _certificates(body, tls13)
                 self.chain_cut = sent if sent > MAX_CHAIN else 0
-                self.version = "TLSv1.3" if tls13 else "TLSv1.2"
-            elif data[0] == _CERTIFICATE_REQUEST:
+                known = tls_version(version) if isinstance(version, ssl.TLSVersion) else None
+                self.version = known.name if known is not None else None  # None: the finished handshake's
+            elif data[0] == CERTIFICATE_REQUEST:
                 self.ca_names = _ca_names(body, tls13)
         except (ValueError, IndexError):
             pass  # a malformed message: the handshake itself will report it
@@ -210,7 +213,7 @@ def _ca_names(body: bytes, tls13: bool) -> tuple[x509.Name, ...]:
             kind = int.from_bytes(extensions.data[extensions.pos : extensions.pos + 2], "big")
             extensions.pos += 2
             value = extensions.vector(2)
-            if kind == _CERTIFICATE_AUTHORITIES:
+            if kind == CERTIFICATE_AUTHORITIES:
                 names = _Reader(value).vector(2)
     else:
         message.vector(1)  # certificate_types

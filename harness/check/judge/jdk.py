@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from harness.check.jdk import JdkEvidence
 from harness.check.judge.stores import drop
 from harness.check.report import Report
-from harness.check.server import TLS_VERSIONS, VersionAsk
+from harness.check.server import VersionAsk
 from harness.destination import Destination
 from harness.diagnose import name_of, store_reading_verdict
 from harness.knowledge.java import CERT_RULES, has_feature, parse_version, pkcs12_algorithms, store_readable
+from harness.knowledge.tls import TLS_VERSION_NAMES as TLS_VERSIONS
 from harness.stores import StoreContents
 
 if TYPE_CHECKING:
