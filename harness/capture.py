@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from harness.destination import split_url
 from harness.errors import UsageError
 from harness.files import write_atomic
-from harness.knowledge.tls import TLS_VERSIONS, alert_name, refusal_statuses, tls_version, version_refused
+from harness.knowledge.alerts import alert_name
+from harness.knowledge.tls import TLS_VERSIONS, refusal_statuses, tls_version, version_refused
 from harness.wire.contexts import look_only_context
 from harness.wire.inspect import ServerView, inspect_server
 

@@ -1,4 +1,4 @@
-"""harness/knowledge/tls.py: every spelling of an alert names the right one, and nothing else does.
+"""harness/knowledge/alerts.py and tls.py: every spelling of an alert names the right one, and nothing else does.
 
 Each positive case has a negative twin: the same shape with a word or number
 that is no alert gives None; a version spelling that is none gives None.
@@ -11,15 +11,11 @@ import ssl
 import pytest
 
 from harness.diagnose.raw_errors import ALERT_CODES, UNTRUSTED_VERIFY_CODES, VERIFY_CLIENT, VERIFY_SERVER
+from harness.knowledge.alerts import ALERT_NAMES, ALERT_NUMBERS, ALERTS, alert_from_reason, alert_name
 from harness.knowledge.tls import (
-    ALERT_NAMES,
-    ALERT_NUMBERS,
-    ALERTS,
     REFUSAL_STATUSES,
     TLS_VERSION_NAMES,
     TLS_VERSIONS,
-    alert_from_reason,
-    alert_name,
     jsse_phrases_in,
     no_version_in_common,
     not_tls,

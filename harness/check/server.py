@@ -18,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.destination import check_url, split_url
+from harness.knowledge.alerts import RECORD_HANDSHAKE, SERVER_HELLO
 from harness.knowledge.java import client_tls_versions, has_feature, parse_version
-from harness.knowledge.tls import RECORD_HANDSHAKE, SERVER_HELLO, not_tls, tls_version, version_refused
+from harness.knowledge.tls import not_tls, tls_version, version_refused
 from harness.wire.contexts import look_only_context
 from harness.wire.inspect import ServerView, inspect_server
 

@@ -32,7 +32,8 @@ from harness.diagnose.raw_errors import (
     VERIFY_CLIENT,
 )
 from harness.engines import Outcome
-from harness.knowledge.tls import alert_name, no_version_in_common
+from harness.knowledge.alerts import alert_name
+from harness.knowledge.tls import no_version_in_common
 from harness.server.records import HandshakeRecord
 from harness.stores import KeyEntry
 

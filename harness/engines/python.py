@@ -28,14 +28,8 @@ from cryptography.hazmat.primitives import serialization
 from harness.engines import Outcome, Probe, Stage, StoreFailure, StoreProblem, server_seen
 from harness.errors import StoreError
 from harness.files import scratch_dir
-from harness.knowledge.tls import (
-    CERTIFICATE,
-    CERTIFICATE_REQUEST,
-    RECORD_ALERT,
-    RECORD_HANDSHAKE,
-    alert_from_reason,
-    tls_version,
-)
+from harness.knowledge.alerts import CERTIFICATE, CERTIFICATE_REQUEST, RECORD_ALERT, RECORD_HANDSHAKE, alert_from_reason
+from harness.knowledge.tls import tls_version
 from harness.stores import KeyEntry, read_store
 from harness.wire.deadlines import BODY_BYTES, ServerTooSlow, exchange_deadline, read_body
 

@@ -19,7 +19,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from harness.knowledge.tls import ALERT_NUMBERS, alert_name
+from harness.knowledge.alerts import ALERT_NUMBERS, alert_name
 
 __all__ = ["CertInfo", "Facts", "read_facts"]
 

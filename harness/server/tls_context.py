@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import ServerError
-from harness.knowledge.tls import RECORD_ALERT, TLS_VERSIONS, alert_name
+from harness.knowledge.alerts import RECORD_ALERT, alert_name
+from harness.knowledge.tls import TLS_VERSIONS
 from harness.server import ca_names
 from harness.server.ca_names import CaNamesUnavailable
 from harness.server.records import HandshakeRecord

@@ -21,13 +21,8 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from harness.destination import split_url
-from harness.knowledge.tls import (
-    CERTIFICATE,
-    CERTIFICATE_AUTHORITIES,
-    CERTIFICATE_REQUEST,
-    RECORD_HANDSHAKE,
-    tls_version,
-)
+from harness.knowledge.alerts import CERTIFICATE, CERTIFICATE_AUTHORITIES, CERTIFICATE_REQUEST, RECORD_HANDSHAKE
+from harness.knowledge.tls import tls_version
 from harness.wire.contexts import look_only_context
 from harness.wire.deadlines import Deadline, ServerTooLarge, ServerTooSlow
 

@@ -24,7 +24,7 @@ from harness.check.server import VersionAsk
 from harness.destination import Destination
 from harness.diagnose import name_of, store_reading_verdict
 from harness.knowledge.java import CERT_RULES, has_feature, parse_version, pkcs12_algorithms, store_readable
-from harness.knowledge.tls import TLS_VERSION_NAMES as TLS_VERSIONS
+from harness.knowledge.tls import TLS_VERSION_NAMES
 from harness.stores import StoreContents
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def judge_missing_versions(
                 "rule, no runtime run)",
             )
     report.facts["server TLS versions (asked for --jdk)"] = (
-        ", ".join(t for t in TLS_VERSIONS if accepted.get(t)) or "none answered" if accepted else "not probed"
+        ", ".join(t for t in TLS_VERSION_NAMES if accepted.get(t)) or "none answered" if accepted else "not probed"
     )
 
 
@@ -205,7 +205,7 @@ def _protocol_rule(
         return
     if any(accepted.get(t) is None for t in on):
         return  # could not tell: say nothing
-    asked = [t for t in TLS_VERSIONS if t in accepted]
+    asked = [t for t in TLS_VERSION_NAMES if t in accepted]
     server = (
         f"accepts {', '.join(t for t in asked if accepted[t])}"
         if any(accepted[t] for t in asked)
