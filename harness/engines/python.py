@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from harness.destination import request_target, split_url
 from harness.engines import Outcome, Probe, Stage, StoreFailure, StoreProblem, server_seen
 from harness.errors import StoreError
 from harness.files import scratch_dir
@@ -106,8 +106,7 @@ class PythonEngine:
         return self._exchange(probe, context, facts)
 
     def _exchange(self, probe: Probe, context: ssl.SSLContext, facts: dict[str, Any]) -> Outcome:
-        url = urlsplit(probe.url)
-        host, port = url.hostname or "", url.port or 443
+        host, port, _ = split_url(probe.url)
         conn = http.client.HTTPSConnection(host, port, context=context, timeout=probe.timeout)
         stage: Stage = "connect"
         try:
@@ -130,7 +129,7 @@ class PythonEngine:
             body_out = probe.message if probe.method == "POST" else None  # HEAD / GET: no body, no Content-Type
             if body_out is not None:
                 headers["Content-Type"] = probe.content_type
-            target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+            target = request_target(probe.url)
             # The timeout holds per read; the deadline for the whole answer (a server dripping bytes) and the
             # body cap are harness.wire.inspect's (issue 15).
             with exchange_deadline(conn.sock, probe.timeout) as deadline:
