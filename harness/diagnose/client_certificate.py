@@ -112,7 +112,7 @@ def untrusted(evidence: Evidence, entry: KeyEntry, said: str) -> Verdict:
         f"{said}: the server trusts {trusted} but your certificate {name_of(leaf)} is issued by {name_of(leaf.issuer)}"
         + (f" (chain up to {name_of(top)})" if len(entry.chain) > 1 else "")
         + maybe_gap,
-        evidence.fix("client-cert-untrusted", issuer=top_ca(entry.chain)),
+        evidence.fix("client-cert-untrusted", issuer=top_ca(entry.chain), trusted_cas=trusted),
     )
 
 

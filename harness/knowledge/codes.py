@@ -66,6 +66,7 @@ FIELDS: dict[str, str] = {
     "host": "the URL's host",
     "key_pair": "the PKCS#12 key pair a keystore is built from (`keystore KEY_PAIR`)",
     "issuer": "the CA that issued the certificate in question",
+    "trusted_cas": "the CAs the server trusts, or the client CA names it lists",
     "jdk": "a Java version (`--jdk`, `jdk install VERSION`)",
 }
 
