@@ -172,7 +172,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _selected_jdks(config: pytest.Config) -> list[Any]:
-
     try:
         found, _ = resolve_jdks(config.getoption("mtls_jdk", None))
     except HarnessError as exc:

@@ -75,15 +75,10 @@ def _run_check(
     )
 
 
-def _engines(choice: str) -> list[Engine]:
-
-    return make_engines(choice)
-
-
 def check_one(destination: Destination, settings: CheckSettings, jdk: Sequence[str] | None = None) -> int:
     """One destination, its report printed: exit 0 ready (or, without a URL, stores without error), 1 not."""
     jdks = jsse_engines(jdk)  # the JDKs that judge the stores (and, with a URL, shake hands)
-    engines: list[Engine] = _engines("python") if destination.url and settings.engine in ("python", "all") else []
+    engines: list[Engine] = make_engines("python") if destination.url and settings.engine in ("python", "all") else []
     if destination.url and settings.engine in ("jsse", "all"):
         engines += jdks[0]
     try:
@@ -146,12 +141,12 @@ class _Pool:
 
     def __init__(self, choice: str, jvms: int) -> None:
         self.choice = choice
-        self.python = _engines("python")[0] if choice in ("python", "all") else None
+        self.python = make_engines("python")[0] if choice in ("python", "all") else None
         self.jsse: queue.Queue[Engine] = queue.Queue()
         self._all: list[Engine] = []
         if choice in ("jsse", "all"):
             for _ in range(jvms):
-                engine = _engines("jsse")[0]
+                engine = make_engines("jsse")[0]
                 engine.warm_up()
                 self._all.append(engine)
                 self.jsse.put(engine)

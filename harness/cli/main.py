@@ -122,7 +122,6 @@ def _parser() -> _Parser:
 
 def _version() -> str:
     # The installed distribution's version; the package's own in a bare checkout.
-
     try:
         return version("mtls-harness")
     except PackageNotFoundError:
