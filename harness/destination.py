@@ -1,23 +1,28 @@
 """The platform's destination: a URL and the four store attributes, as one value.
 
-The platform keeps, per partner, a JSON object with exactly these keys::
+The platform keeps, per partner, a JSON object with these attributes::
 
     {"url": "https://partner:8443/in", "keystoreFile": "keystore.jks", "keystorePass": "...",
      "truststoreFile": "truststore.jks", "truststorePass": "..."}
 
-``build`` writes it (store paths relative to its folder, 0600), ``check`` and
-``reproduce`` read it strictly (``load_destination``: unusable input is a
-UsageError, exit 2), and ``harness.testing`` hands it to your tests. One
-``Destination`` serves all of them; ``split_url`` is the one place a URL is
-taken apart.
+and exports it with more (a name, a type, headers, timeouts, a proxy).
+``build`` writes the five (store paths relative to its folder, 0600);
+``check``, fleet, ``reproduce`` and ``serve DIR`` read an export
+(``load_destination``: every other key accepted, near misses of the five such
+as ``URL`` recorded for ``check`` to report; a file that is not a JSON object,
+or whose attributes have the wrong types, is a UsageError, exit 2), and
+``harness.testing`` hands it to your tests. One ``Destination`` serves all of
+them; ``split_url`` is the one place a URL is taken apart.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from harness.errors import UsageError
@@ -25,10 +30,34 @@ from harness.files import write_atomic
 from harness.limits import DESTINATION_BYTES, NotARegularFile, TooLarge, read_bounded
 from harness.secret import Secret
 
-__all__ = ["KEYS", "Destination", "check_url", "load_destination", "request_target", "split_url"]
+__all__ = [
+    "JSON_DEPTH",
+    "JSON_DIGITS",
+    "KEYS",
+    "Destination",
+    "NearMiss",
+    "check_url",
+    "load_destination",
+    "near_miss_of",
+    "read_json_object",
+    "request_target",
+    "split_url",
+]
 
 # The destination JSON's keys, in the order ``build`` writes them.
 KEYS = ("url", "keystoreFile", "keystorePass", "truststoreFile", "truststorePass")
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """A key of the destination JSON that is not one of the five attributes but most likely meant one.
+
+    ``stood_in``: the attribute it meant is missing, and its value was used in that attribute's place.
+    """
+
+    key: str
+    meant: str
+    stood_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +76,9 @@ class Destination:
     source: Path | None = None  # the JSON file it was read from
     # Where each password came from, for messages: "the destination JSON" or the option that gave it.
     origins: dict[str, str] = field(default_factory=dict)
+    # Keys of the JSON that are near misses of the five attributes (``URL``), and the others, in file order.
+    near_misses: tuple[NearMiss, ...] = ()
+    unused_keys: tuple[str, ...] = ()
 
     @classmethod
     def read(
@@ -102,12 +134,113 @@ class Destination:
         write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode(), private=True, durable=durable)
 
 
-def _did_you_mean(key: str) -> str:
-    folded = {k.lower().replace("_", "").replace("-", ""): k for k in KEYS}
-    close = folded.get(key.lower().replace("_", "").replace("-", "")) or next(
-        iter(difflib.get_close_matches(key, KEYS, n=1, cutoff=0.6)), None
-    )
-    return f" (did you mean {close!r}?)" if close else ""
+def near_miss_of(key: str) -> str | None:
+    """The attribute (one of KEYS) a key that is not one most likely meant, or None.
+
+    Case, ``_``, ``-`` and spaces aside the same name (``URL``, ``keyStoreFile``,
+    ``truststore_pass``), or a close spelling (``keystoreFiel``, ``keystorePassword``).
+    Other attributes of an export (``keystoreType``, ``keyAlias``, ``name``) are not.
+    """
+    if key in KEYS:
+        return None
+    folded = _fold(key)
+    if folded in _FOLDED:
+        return _FOLDED[folded]
+    if not folded or len(folded) > 2 * _LONGEST:  # no ratio of 0.85 possible: spare difflib the work
+        return None
+    close = difflib.get_close_matches(folded, list(_FOLDED), n=1, cutoff=_NEAR)
+    return _FOLDED[close[0]] if close else None
+
+
+def _fold(key: str) -> str:
+    return "".join(c for c in key.casefold() if c.isalnum())
+
+
+_FOLDED = {_fold(k): k for k in KEYS}
+_LONGEST = max(len(k) for k in _FOLDED)
+_NEAR = 0.85  # difflib's ratio: keystorePassword 0.86 is a near miss, keystoreType 0.75 and keystoreAlias 0.8 are not
+_HINT = 0.6  # for a missing attribute's exit-2 line only: "is 'keystore' meant to be it?"
+
+# How deep a destination JSON may nest (an export nests two or three levels: headers, proxy, timeouts), and how
+# many digits an integer in it may have: checked before the parser runs, so neither costs more than a scan.
+JSON_DEPTH = 32
+JSON_DIGITS = 100
+# A string (to its closing quote, or to the end if unterminated: no retry from the next quote), or a bracket.
+_TOKEN = re.compile(r'"(?:[^"\\]+|\\.)*"?|[\[\]{}]', re.DOTALL)
+
+
+def _line_of(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
+
+
+def _check_depth(text: str, where: str) -> None:
+    """UsageError when brackets outside strings nest deeper than JSON_DEPTH; one linear scan."""
+    depth = 0
+    for match in _TOKEN.finditer(text):
+        char = match.group()[0]
+        if char in "[{":
+            depth += 1
+            if depth > JSON_DEPTH:
+                raise UsageError(
+                    where,
+                    f"not valid JSON for a destination (line {_line_of(text, match.start())}: nested more than "
+                    f"{JSON_DEPTH} levels deep)",
+                    "give the destination's JSON as the platform exports it",
+                )
+        elif char in "]}":
+            depth -= 1
+
+
+def read_json_object(path: Path, what: str = "the destination's JSON file") -> dict[str, Any]:
+    """The JSON object in the file at ``path``, read within bounds; UsageError (exit 2) naming the file otherwise.
+
+    At most DESTINATION_BYTES (a regular file only: never a FIFO or device), UTF-8
+    with or without a byte-order mark, nested at most JSON_DEPTH deep, integers of
+    at most JSON_DIGITS digits. ``what`` names the file the user should give.
+    """
+    where = str(path)
+    if path.is_dir():
+        raise UsageError(where, "is a folder", f"give {what}")
+    try:
+        text = read_bounded(path, DESTINATION_BYTES).decode("utf-8-sig")
+    except FileNotFoundError:
+        raise UsageError(where, "no such file", f"give {what}") from None
+    except (NotARegularFile, TooLarge) as exc:
+        raise UsageError(where, f"not read: {exc}", f"give {what}") from None
+    except OSError as exc:
+        raise UsageError(where, f"cannot read: {exc.strerror or exc}", f"give {what}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(where, f"not UTF-8 text (byte {exc.start})", "save the JSON as UTF-8") from None
+    _check_depth(text, where)
+
+    def integer(digits: str) -> int:
+        if len(digits.lstrip("-")) > JSON_DIGITS:
+            line = _line_of(text, text.find(digits))
+            raise UsageError(
+                where,
+                f"not valid JSON for a destination (line {line}: a number of {len(digits.lstrip('-')):,} digits, "
+                f"above {JSON_DIGITS})",
+                "fix the number",
+            )
+        return int(digits)
+
+    try:
+        doc = json.loads(text, parse_int=integer)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            where, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", "fix the JSON"
+        ) from None
+    except RecursionError:  # not reached (the depth is checked first); kept as the last guard
+        raise UsageError(where, "not valid JSON (nested too deeply)", "fix the JSON") from None
+    if not isinstance(doc, dict):
+        raise UsageError(where, "is not a JSON object", f"give {what}: one JSON object")
+    return doc
+
+
+def _shown(key: str) -> str:
+    """A key as a message shows it: quoted, control characters escaped, cut at 60 characters."""
+    text = repr(key)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def load_destination(
@@ -117,55 +250,54 @@ def load_destination(
     keystore_password: Secret | None = None,
     truststore_password: Secret | None = None,
 ) -> Destination:
-    """Read the platform's destination JSON, strictly. Unusable input raises UsageError (exit 2).
+    """Read the platform's destination JSON as the platform exports it. Unusable input raises UsageError (exit 2).
 
-    A UTF-8 byte-order mark is accepted; an unknown key (``URL`` for ``url``) is
-    refused with the key it most likely meant.
+    ``url`` and the four store attributes are read; every other key is accepted.
+    A near miss of one of them (``URL``, ``keyStoreFile``) is recorded with the
+    attribute it most likely meant, and stands in for that attribute when it is
+    missing (``check`` then reports an error); other keys are recorded as unused.
+    Exit 2 only for a file that is not a JSON object, or whose attributes have the
+    wrong types or are missing with nothing standing in for them. A UTF-8
+    byte-order mark is accepted.
     """
-    if path.is_dir():
-        raise UsageError(
-            str(path), "is a folder", "give the destination's JSON file (a fleet: check DIR checks every *.json in it)"
-        )
-    try:
-        doc = json.loads(read_bounded(path, DESTINATION_BYTES).decode("utf-8-sig"))
-    except FileNotFoundError:
-        raise UsageError(str(path), "no such file", "give the destination's JSON file") from None
-    except (NotARegularFile, TooLarge) as exc:
-        raise UsageError(str(path), f"not read: {exc}", "give the destination's JSON file") from None
-    except OSError as exc:
-        raise UsageError(str(path), f"cannot read: {exc.strerror or exc}", "give the destination's JSON file") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(
-            str(path), f"not UTF-8 text (byte {exc.start})", "save the destination's JSON as UTF-8"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            str(path), f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", "fix the JSON"
-        ) from None
-    except RecursionError:
-        raise UsageError(str(path), "not valid JSON (nested too deeply)", "fix the JSON") from None
-    if not isinstance(doc, dict):
-        raise UsageError(str(path), "is not a JSON object", "give the destination's JSON object")
-    unknown = [k for k in doc if k not in KEYS]
-    if unknown:
-        named = "; ".join(f"{k!r}{_did_you_mean(k)}"[:120] for k in unknown[:3]) + ("; ..." if len(unknown) > 3 else "")
-        raise UsageError(
-            str(path),
-            f"unknown key{'s' if len(unknown) > 1 else ''} {named}",
-            f"the keys are {', '.join(KEYS)} (names are case-sensitive)",
-        )
+    doc = read_json_object(path)
+    near: list[NearMiss] = []
+    unused: list[str] = []
+    for key in doc:
+        if key in KEYS:
+            continue
+        meant = near_miss_of(key)
+        if meant is None:
+            unused.append(key)
+        else:
+            near.append(NearMiss(key, meant))
+    given = {"url": url, "keystorePass": keystore_password, "truststorePass": truststore_password}
+    for index, miss in enumerate(near):
+        missing = doc.get(miss.meant) is None and given.get(miss.meant) is None
+        if missing and not any(m.stood_in for m in near if m.meant == miss.meant):
+            near[index] = NearMiss(miss.key, miss.meant, stood_in=True)
+    stand_in = {m.meant: m.key for m in near if m.stood_in}
 
     def text(key: str) -> str | None:
-        value = doc.get(key)
+        source = stand_in.get(key, key)
+        value = doc.get(source)
         if value is not None and not isinstance(value, str):
-            raise UsageError(str(path), f"{key} must be a string", f"fix {key}")
+            named = key if source == key else f"{_shown(source)} (standing in for {key}, which is missing)"
+            fix = f"fix {key}" if source == key else f"name it {key}, with a string value"
+            raise UsageError(str(path), f"{named} must be a string", fix)
         return value
+
+    def absent(key: str, fix: str) -> UsageError:
+        hint = next(iter(difflib.get_close_matches(_fold(key), [_fold(k) for k in unused], n=1, cutoff=_HINT)), None)
+        named = next((k for k in unused if _fold(k) == hint), None) if hint else None
+        said = f"no {key}" + (f" (is {_shown(named)} meant to be it? the platform reads {key})" if named else "")
+        return UsageError(str(path), said, fix)
 
     files = {}
     for key in ("keystoreFile", "truststoreFile"):
         value = text(key)
         if not value:
-            raise UsageError(str(path), f"no {key}", f"add {key} (a path, relative to the JSON file's folder)")
+            raise absent(key, f"add {key} (a path, relative to the JSON file's folder)")
         if not value.isprintable():
             # A NUL (ValueError when opened), a lone surrogate from a "\ud800" escape (UnicodeEncodeError), or a
             # control character or line break, which would break the one-line messages that name the file.
@@ -173,13 +305,13 @@ def load_destination(
         files[key] = (path.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
     passwords: dict[str, Secret] = {}
     origins: dict[str, str] = {}
-    for key, given in (("keystorePass", keystore_password), ("truststorePass", truststore_password)):
+    for key, option_value in (("keystorePass", keystore_password), ("truststorePass", truststore_password)):
         value = text(key)
         option = "--keystore-password" if key == "keystorePass" else "--truststore-password"
-        if given is None and value is None:
-            raise UsageError(str(path), f"no {key}", f"add it, or pass {option}-env VAR / -file FILE")
-        passwords[key] = given if given is not None else Secret(value or "")
-        origins[key] = f"the {option}-env/-file option" if given is not None else f"{path.name}"
+        if option_value is None and value is None:
+            raise absent(key, f"add it, or pass {option}-env VAR / -file FILE")
+        passwords[key] = option_value if option_value is not None else Secret(value or "")
+        origins[key] = f"the {option}-env/-file option" if option_value is not None else f"{path.name}"
     given_url = url is not None
     if url is None:
         url = text("url")
@@ -193,6 +325,8 @@ def load_destination(
         url,
         path,
         origins,
+        tuple(near),
+        tuple(unused),
     )
 
 

@@ -100,6 +100,7 @@ def check(*args: str, cwd: Path, env: dict[str, str] | None = None, replace_env:
         "first_expiry_days",
         "findings",
         "facts",
+        "keys_not_used",
     }
     errors = [f for f in doc["findings"] if f["severity"] == "error"]
     # exit 0: ready (live), or no URL and no error; 1 otherwise
@@ -367,15 +368,6 @@ BAD_INPUT: dict[str, tuple[Callable[[Path], list[str]], list[str]]] = {
         lambda t: [str(_good_with(t, url="http://h/x"))],
         ["http://h/x: a plain http:// URL (port 80 when none is given)", "use https:// (port 443 when none is given)"],
     ),
-    "unknown-key-URL": (
-        lambda t: [str(_good_with(t, URL="https://h:8443/x"))],
-        ["destination.json: unknown key 'URL' (did you mean 'url'?)", "names are case-sensitive"],
-    ),
-    "unknown-key-typo": (
-        lambda t: [str(_good_with(t, keystorFile="k.jks"))],
-        ["unknown key 'keystorFile' (did you mean 'keystoreFile'?)"],
-    ),
-    "unknown-key-unrelated": (lambda t: [str(_good_with(t, colour="blue"))], ["unknown key 'colour'; the keys are"]),
     "not-utf8": (lambda t: [str(_write_bytes(t / "d.json", b'{"url": "\xff"}'))], ["d.json: not UTF-8 text"]),
     "at-nonsense": (lambda t: [str(GOOD), "--at", "nonsense"], ["'nonsense' is neither a date nor an offset"]),
     "both-password-sources": (

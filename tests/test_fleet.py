@@ -146,7 +146,7 @@ def test_a_bad_destination_file_is_its_row_and_exit_2_with_every_report(
 ) -> None:
     target = live(SCENARIOS / "ok-rsa.toml")
     good = _destination(target, tmp_path, "good")
-    typo = _destination(target, tmp_path, "typo", URL="https://x/")
+    typo = _destination(target, tmp_path, "typo", keystoreFile=7)  # a wrong type; an unknown key is accepted
     report = tmp_path / "fleet.xml"
     done = cli("check", str(good), str(typo), "--engine", "python", "--junit", str(report), cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
@@ -154,7 +154,7 @@ def test_a_bad_destination_file_is_its_row_and_exit_2_with_every_report(
     table = _table(done.stdout)
     assert table["good.json"][2] == "yes"
     assert table["typo.json"][2] == "ERROR"
-    assert "unknown key 'URL' (did you mean 'url'?)" in table["typo.json"][4]
+    assert "keystoreFile must be a string" in table["typo.json"][4]
     cases = {Path(c.name).stem: c for c in next(iter(JUnitXml.fromfile(str(report))))}
     assert isinstance(cases["typo"].result[0], Failure)
     assert not cases["good"].result

@@ -25,7 +25,7 @@ from typing import Any
 
 from harness.check import run_check
 from harness.check.jdk import jsse_engines
-from harness.check.render import render_text, write_report_junit
+from harness.check.render import render_text, unused_keys_line, write_report_junit
 from harness.check.report import EXPIRING_DAYS, Report, Request
 from harness.destination import Destination, load_destination
 from harness.engines import Engine
@@ -53,6 +53,7 @@ class CheckSettings:
     destination_timeout: float = 120.0  # a fleet's deadline per destination
     json: bool = False  # --json: the report(s) as JSON on stdout
     junit: Path | None = None  # --junit FILE
+    verbose: bool = False  # -v: also the destination JSON's keys the check does not use
 
 
 def _run_check(
@@ -86,7 +87,7 @@ def check_one(destination: Destination, settings: CheckSettings, jdk: Sequence[s
     finally:
         for engine in {*engines, *jdks[0]}:
             engine.close()
-    print(report.to_json() if settings.json else render_text(report))
+    print(report.to_json() if settings.json else render_text(report, verbose=settings.verbose))
     if settings.junit:
         write_output(settings.junit, "--junit", lambda path: write_report_junit(report, path))
     return report.exit_code
@@ -243,6 +244,8 @@ def run_fleet(
             print(json.dumps(row.as_dict()))
     else:
         print(render_table(rows, settings.expiring_days, at or now, at is not None))
+        if settings.verbose:
+            print("\n".join(f"{r.path.name}: {unused_keys_line(r.report)}" for r in rows if r.report is not None))
     if settings.junit:
         write_output(settings.junit, "--junit", lambda path: write_fleet_junit(rows, path))
     if any(r.error and r.error.startswith("bad input") for r in rows):

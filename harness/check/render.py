@@ -11,16 +11,21 @@ from pathlib import Path
 from harness.check.report import CHECKS, LIVE_CHECKS, Report
 from harness.junit import Case, write_junit
 
-__all__ = ["judged_for", "render_text", "write_report_junit"]
+__all__ = ["judged_for", "render_text", "unused_keys_line", "write_report_junit"]
 
 _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "info   "}
 
 
-def render_text(report: Report) -> str:
-    """The readable summary: what was seen, then every finding with its fix, then the result."""
+def render_text(report: Report, *, verbose: bool = False) -> str:
+    """The readable summary: what was seen, then every finding with its fix, then the result.
+
+    ``verbose``: also the destination JSON's keys that the check does not use.
+    """
     dest = report.destination
     lines = [f"check {dest.source}" + (f" against {dest.url}" if dest.url else "")]
     lines += [f"  {key}: {value}" for key, value in report.facts.items()]
+    if verbose:
+        lines.append(f"  {unused_keys_line(report)}")
     for finding in report.findings:
         lines.append(f"{_MARK[finding.severity]} {finding.code}: {finding.subject}: {finding.message}")
         if finding.fix:
@@ -29,6 +34,19 @@ def render_text(report: Report) -> str:
     warnings = sum(1 for f in report.findings if f.severity == "warning")
     lines.append(f"result: {errors} error(s), {warnings} warning(s): {report.verdict()}; {judged_for(report)}")
     return "\n".join(lines)
+
+
+def unused_keys_line(report: Report) -> str:
+    """The destination JSON's keys that the check does not use (a platform export carries name, type ...)."""
+    unused = report.destination.unused_keys
+    if not unused:
+        return "keys not used by the check: none"
+    shown = [text if len(text := repr(key)) <= 60 else text[:59] + "…" for key in unused[:_KEYS_SHOWN]]
+    more = f" and {len(unused) - _KEYS_SHOWN} more" if len(unused) > _KEYS_SHOWN else ""
+    return f"keys not used by the check: {', '.join(shown)}{more}"
+
+
+_KEYS_SHOWN = 30
 
 
 def judged_for(report: Report) -> str:

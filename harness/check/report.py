@@ -173,6 +173,7 @@ class Report:
             "first_expiry_days": self.first_expiry[0] if self.first_expiry else None,
             "findings": [{**asdict(f), "engines": list(f.engines)} for f in self.findings],
             "facts": self.facts,
+            "keys_not_used": list(self.destination.unused_keys),  # the destination JSON's other keys
         }
 
     def to_json(self) -> str:

@@ -117,6 +117,7 @@ def _settings(args: argparse.Namespace) -> CheckSettings:
         destination_timeout=args.destination_timeout,
         json=args.json,
         junit=args.junit,
+        verbose=args.verbose,
     )
 
 

@@ -83,6 +83,9 @@ def _parser() -> _Parser:
         help="fleet: the most one destination may take (default 60)",
     )
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    check.add_argument(
+        "-v", "--verbose", action="store_true", help="also list the destination JSON's keys the check does not use"
+    )
     check.add_argument("--junit", type=Path, metavar="FILE", help="write one JUnit testcase per check")
     check.add_argument(
         "--engine", choices=("python", "jsse", "all"), default="all", help="engines for the live handshake"

@@ -19,6 +19,7 @@ from typing import Any
 from harness.build import build_scenario, write_scenario_files
 from harness.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from harness.cli.jdk import add_jdk_option, resolve_for_run
+from harness.destination import read_json_object
 from harness.discovery import is_scenario_file
 from harness.errors import UsageError
 from harness.files import write_atomic
@@ -264,6 +265,10 @@ def _serve(args: argparse.Namespace) -> int:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
         raise UsageError(f"--bind {address}", "the java persona's server listens on 127.0.0.1 only", "drop --bind")
+    # Read before anything listens: a broken destination.json is one line and exit 2.
+    doc = None
+    if destination is not None and destination.is_file():
+        doc = read_json_object(destination, "a destination.json written by `mtls-harness build`")
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -273,9 +278,8 @@ def _serve(args: argparse.Namespace) -> int:
             if (warning := bind_warning(address)) is not None:
                 sys.stderr.write(warning + "\n")
                 sys.stderr.flush()
-            if destination is not None and destination.is_file():
-                # Keep the built folder usable as-is: its url now points here.
-                doc = json.loads(destination.read_text("utf-8"))
+            if doc is not None and destination is not None:
+                # Keep the built folder usable as-is: its url now points here (its other keys kept).
                 doc["url"] = server.url
                 write_atomic(destination, (json.dumps(doc, indent=2) + "\n").encode(), private=True)
             _print_line(f"listening on {server.url}")

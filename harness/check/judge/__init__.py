@@ -1,7 +1,8 @@
 """``check``'s judge: all the evidence in, the findings out — the one place they get codes and severities.
 
 The stages before it only look (``stores``, ``jdk``, ``server``, ``probes``);
-this package weighs what they saw, in the order the report reads: the stores
+this package weighs what they saw, in the order the report reads: the
+destination JSON's key names (``destination``), the stores
 as Python reads them (``stores``), as the JDKs read them (``jdk``), the server
 (``server``), the live handshakes (``handshake``, with ``harness.diagnose``).
 """
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from cryptography import x509
 
 from harness.check.jdk import JdkEvidence
+from harness.check.judge.destination import judge_destination
 from harness.check.judge.handshake import condense_error, judge_handshakes
 from harness.check.judge.jdk import judge_jdks, judge_missing_versions
 from harness.check.judge.server import check_ca_names, check_server_chain, judge_unreachable
@@ -43,6 +45,7 @@ def judge(
 ) -> Report:
     """The report of one destination. ``server`` None: no URL; ``pinned``: --client-tls was given."""
     report = Report(destination, at=at, at_given=at_given, engine_choice=engine_choice)
+    judge_destination(report, destination)
     keystore = judge_store(report, stores[0])
     if keystore is not None:
         check_keystore(report, keystore, at, expiring_days)
