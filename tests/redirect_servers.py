@@ -10,6 +10,7 @@ record nothing at all.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -90,6 +91,21 @@ class RecordingServer:
                     head += chunk
                 if not head:
                     return
+                # Read the body too (bounded): closing with unread bytes would reset the connection.
+                headers, _, body_in = head.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(v)
+                        for k, _, v in (h.partition(b":") for h in headers.split(b"\r\n")[1:])
+                        if k.strip().lower() == b"content-length" and v.strip().isdigit()
+                    ),
+                    0,
+                )
+                while len(body_in) < min(length, 65536):
+                    chunk = tls.recv(4096)
+                    if not chunk:
+                        break
+                    body_in += chunk
                 with self._lock:
                     self.seen.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
                 body = b'{"answer": "redirect-test"}' if self.status == 200 else b""
@@ -105,6 +121,8 @@ class RecordingServer:
 
     def close(self) -> None:
         self._stop.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept at once
         self._listener.close()
         self._thread.join(IO_TIMEOUT)
         for worker in self._threads:

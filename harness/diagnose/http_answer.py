@@ -97,19 +97,19 @@ def jdk_would_follow(status: int, location: str | None, url: str | None = None) 
             f"HttpsURLConnection does not follow a {status} (it follows 300, 301, 302, 303, 305 and 307 only): "
             f"the platform gets the {status} itself"
         )
-    if status == 305:
-        return True, (
-            "HttpsURLConnection takes a 305's Location as a proxy: the platform would connect there and ask it "
-            "for a tunnel to this URL"
-        )
     try:
         scheme = urlsplit(_target(url, location)).scheme.lower()
     except ValueError:
         scheme = ""
     if scheme != "https":
         return False, (
-            f"HttpsURLConnection never follows a redirect that changes the protocol (https to {scheme or '?'}): "
-            f"the platform gets the {status} itself"
+            "HttpsURLConnection never follows a redirect (nor takes a 305's proxy) that changes the protocol "
+            f"(https to {scheme or '?'}): the platform gets the {status} itself"
+        )
+    if status == 305:
+        return True, (
+            "HttpsURLConnection takes a 305's Location as a proxy: the platform would connect there and ask it "
+            "for a tunnel to this URL"
         )
     post = " (a POST is resent as a GET without its body)" if status != 307 else " (a POST is resent as a POST)"
     return True, (
