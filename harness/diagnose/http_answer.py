@@ -9,9 +9,10 @@ says where it points and whether the platform's HttpsURLConnection would.
 With redirects on (its default) HttpsURLConnection follows 300, 301, 302, 303
 and 307 to a Location of the same protocol on any host, through the same
 SSLSocketFactory, so the client certificate goes along; a POST is resent as
-a GET without its body, except on 307. It never follows 308 nor https to
-http. Measured with a plain HttpsURLConnection on Java 11.0.10, 17 and
-21.0.8, and asserted against the JDK in tests/test_redirects.py.
+a GET without its body, except on 307. A 305's https Location it takes as
+a proxy (it connects there). It never follows 308 nor https to http.
+Measured with a plain HttpsURLConnection on Java 11.0.10, 17 and 21.0.8, and
+asserted against the JDK in tests/test_redirects.py.
 """
 
 from __future__ import annotations
