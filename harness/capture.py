@@ -10,7 +10,8 @@ What goes over the wire, and nothing else:
   alert within a short wait, at most one ``HEAD <path> HTTP/1.1`` request
   (``Host`` and ``Connection: close`` headers, never a body) to learn whether
   the server rejects the missing certificate at the HTTP level (nginx answers
-  400). ``request=False`` sends no request at all.
+  400). ``request=False`` sends no request at all. A redirect is reported
+  (its Location, credentials masked), never followed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from harness.destination import split_url
+from harness.engines import redirect_location
 from harness.errors import UsageError
 from harness.files import write_atomic
 from harness.knowledge.alerts import alert_name
@@ -37,6 +39,7 @@ __all__ = ["Profile", "capture", "check_out", "server_table", "write_profile"]
 
 # Newest first: the first accepted version is the one a default client negotiates.
 _VERSIONS = tuple((v.name, v.version) for v in reversed(TLS_VERSIONS))
+HEAD_BYTES = 16384  # the HEAD answer's status line and headers are read up to this many bytes
 ALERT_WAIT = 1.0  # a TLS 1.3 server judges the certificate after the client's Finished
 
 
@@ -200,23 +203,34 @@ def _await_verdict(tls: ssl.SSLSocket) -> tuple[str | None, str | None]:
     return (None, "connection closed") if not data else (None, None)
 
 
-def _head_status(host: str, port: int, path: str, timeout: float, address: str | None = None) -> int | None:
-    """One bodyless HEAD request after a handshake without certificate: the HTTP status, or None."""
+def _head_status(
+    host: str, port: int, path: str, timeout: float, address: str | None = None
+) -> tuple[int | None, str | None]:
+    """One bodyless HEAD request after a handshake without certificate: the HTTP status (or None) and Location.
+
+    The Location (credentials masked) is only reported: capture never follows a redirect (issue 22).
+    """
     context = look_only_context()
     with socket.create_connection((address or host, port), timeout=timeout) as raw:
         try:
             with context.wrap_socket(raw, server_hostname=None if _is_ip(host) else host) as tls:
                 tls.sendall(f"HEAD {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode("ascii"))
                 head = b""
-                while b"\r\n" not in head and len(head) < 4096:
-                    chunk = tls.recv(1024)
+                while b"\r\n\r\n" not in head and len(head) < HEAD_BYTES:
+                    chunk = tls.recv(4096)
                     if not chunk:
                         break
                     head += chunk
         except (ssl.SSLError, OSError):
-            return None
-    parts = head.split(b" ", 2)
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            return None, None
+    lines = head[:HEAD_BYTES].split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    location = next(
+        (line.split(b":", 1)[1].decode("latin-1") for line in lines[1:] if line.lower().startswith(b"location:")),
+        None,
+    )
+    return status, redirect_location(location)
 
 
 def _is_ip(host: str) -> bool:
@@ -273,7 +287,7 @@ def capture(url: str, *, timeout: float = 10.0, request: bool = True) -> Profile
         rejects = "connection closed"
     elif best is not None and best.completed:
         if request:
-            status = _head_status(host, port, path, timeout, address)
+            status, location = _head_status(host, port, path, timeout, address)
             request_sent = f"one HEAD {path} request without a body"
             # A gateway's refusal of the certificate (knowledge.tls); anything else (404, 405,
             # 200) means the request reached the application.
@@ -281,6 +295,12 @@ def capture(url: str, *, timeout: float = 10.0, request: bool = True) -> Profile
                 rejects = f"HTTP {status}"
             elif status is None:
                 notes.append("the HEAD request got no HTTP answer")
+            elif 300 <= status < 400:
+                notes.append(
+                    f"HEAD answered {status}, a redirect to {location or '(no Location header)'}: "
+                    "capture does not follow redirects (nothing was sent there); `check` says whether the "
+                    "platform's HttpsURLConnection would"
+                )
             else:
                 notes.append(f"without a certificate the request reached the application (HEAD answered {status})")
         else:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from harness.diagnose.client_certificate import client_cert_verdict
 from harness.diagnose.client_rejected import client_rejected
 from harness.diagnose.evidence import Evidence, Verdict, sent_none_when_asked
-from harness.diagnose.http_answer import http_rejection
+from harness.diagnose.http_answer import http_rejection, is_redirect, redirect_verdict
 from harness.diagnose.server_rejected import from_alert, server_rejected
 from harness.diagnose.store_failures import key_cert_mismatch, store_verdict
 from harness.engines import Outcome
@@ -33,6 +33,9 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
         status = outcome.http_status or 0
         if status >= 400 and (rejected := http_rejection(outcome, evidence)) is not None:
             return rejected
+        if is_redirect(status):
+            # Never followed (issue 22): the answer is elsewhere, so nothing here is verified.
+            return redirect_verdict(outcome, evidence)
         if sent_none_when_asked(outcome):
             # Optional client auth (nginx `ssl_verify_client optional`, JSSE
             # setWantClientAuth): served, but the platform meant to authenticate.

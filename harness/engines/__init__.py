@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
 from harness.knowledge.java import Pkcs12Algorithms
 from harness.secret import Secret
@@ -31,6 +32,7 @@ __all__ = [
     "Stage",
     "StoreFailure",
     "StoreProblem",
+    "redirect_location",
     "server_seen",
 ]
 
@@ -138,6 +140,9 @@ class Outcome:
     response_body: str | None = None
     body_cut_at: int | None = None  # python: the answer was cut at this many bytes (the limit)
     body_error: str | None = None  # jsse: reading the answer's body failed
+    # The answer's Location header (a 3xx's target), as sent but with any credentials masked and control
+    # characters escaped (``redirect_location``); no engine follows it.
+    location: str | None = None
     # -- the engine
     java_version: str | None = None  # jsse: the JVM's java.version
     deadline_s: float | None = None  # jsse: the whole-answer deadline that passed (ServerTooSlow)
@@ -166,6 +171,31 @@ def server_seen(body: bytes) -> dict[str, str] | None:
     if not isinstance(client, dict):
         return None
     return {k: v for k, v in client.items() if isinstance(v, str)}
+
+
+LOCATION_CHARS = 2000  # a Location header is kept up to this many characters
+
+
+def redirect_location(raw: str | None) -> str | None:
+    """A Location header as an Outcome keeps it: credentials masked, control characters escaped, bounded.
+
+    ``https://user:pw@host/`` becomes ``https://user:***@host/``: an Outcome never holds a password. None
+    when there was no Location header.
+    """
+    if raw is None:
+        return None
+    text = raw.strip()[:LOCATION_CHARS]
+    try:
+        parts = urlsplit(text)
+        netloc = parts.netloc
+    except ValueError:
+        netloc = ""
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0] if ":" in userinfo else userinfo
+        masked = f"{user}:***@{hostport}" if ":" in userinfo else f"***@{hostport}"
+        text = text.replace(netloc, masked, 1)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class Engine(Protocol):

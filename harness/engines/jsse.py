@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-from harness.engines import Outcome, Probe, Stage, StoreFailure, StoreProblem, server_seen
+from harness.engines import Outcome, Probe, Stage, StoreFailure, StoreProblem, redirect_location, server_seen
 from harness.errors import EngineUnavailable
 from harness.java.launch import NO_JDK, Jdk, Jvm, JvmFailure, JvmTimeout, find_jdk, launch_command
 from harness.knowledge.java import Pkcs12Algorithms, pkcs12_algorithms
@@ -373,6 +373,7 @@ def _outcome(reply: Mapping[str, Any], probe: Probe, java_version: str) -> Outco
         elapsed_ms=float(reply.get("elapsedMs") or 0.0),
         store_failure=_store_failure(reply, probe),
         response_body=body[:500].decode("utf-8", "replace") if seen is None and body else None,
+        location=redirect_location(_text(reply, "location")),
         java_version=java_version,
         **facts,
     )

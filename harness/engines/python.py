@@ -25,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from harness.destination import request_target, split_url
-from harness.engines import Outcome, Probe, Stage, StoreFailure, StoreProblem, server_seen
+from harness.engines import Outcome, Probe, Stage, StoreFailure, StoreProblem, redirect_location, server_seen
 from harness.errors import StoreError
 from harness.files import scratch_dir
 from harness.knowledge.alerts import CERTIFICATE, CERTIFICATE_REQUEST, RECORD_ALERT, RECORD_HANDSHAKE, alert_from_reason
@@ -154,6 +154,8 @@ class PythonEngine:
             conn.close()
         seen = server_seen(body)
         facts["http_reason"] = response.reason or ""
+        # http.client never follows a redirect: a 3xx is the answer, its Location only reported (issue 22).
+        facts["location"] = redirect_location(response.getheader("Location"))
         if seen is None:
             # A real destination's answer: kept (bounded) for diagnose to read,
             # as the jsse engine keeps it.

@@ -175,6 +175,9 @@ public final class MtlsProbe {
             conn.setConnectTimeout(timeout);
             conn.setReadTimeout(timeout);
             conn.setUseCaches(false);
+            // Never follow a redirect (HttpsURLConnection follows https->https to any host by default, with
+            // the client certificate): a 3xx is the answer, its Location reported (issue 22).
+            conn.setInstanceFollowRedirects(false);
             // POST (the platform's request, with its body) or HEAD / GET (no body, no Content-Type).
             String method = req.get("method") == null ? "POST" : string(req, "method");
             boolean sendsBody = method.equals("POST");
@@ -199,6 +202,10 @@ public final class MtlsProbe {
             int status = conn.getResponseCode();
             stage = "done";
             res.put("status", status);
+            String location = conn.getHeaderField("Location");
+            if (location != null) {
+                res.put("location", location.length() > 2000 ? location.substring(0, 2000) : location);
+            }
             try {
                 InputStream is = status >= 400 ? conn.getErrorStream() : conn.getInputStream();
                 res.put("bodyB64", Base64.getEncoder().encodeToString(readBounded(is)));

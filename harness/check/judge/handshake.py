@@ -62,13 +62,15 @@ def _interpret(verdict: Verdict, outcome: Outcome, sent: Request) -> tuple[str, 
     status = outcome.http_status or 0
     what = f"{sent.method} answered HTTP {status}"
     if verdict.code == "ok":
-        redirect = " (a redirect: the platform's JDK follows it)" if 300 <= status < 400 else ""
         return (
             "ok",
             codes.code("ok").severity,
-            f"handshake ({outcome.protocol}, {outcome.cipher}) and {what}{redirect}",
+            f"handshake ({outcome.protocol}, {outcome.cipher}) and {what}",
             "",
         )
+    if verdict.code == "http-redirect":
+        # Never ready on a redirect (issue 22): no engine followed it, so the answer that counts was not seen.
+        return "http-redirect", "error", f"{sent.method}: {verdict.explanation}", verdict.fix
     if verdict.code == "http-error" and status in (404, 405) and sent.body is None:
         return (
             "ok",
