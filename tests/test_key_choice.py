@@ -28,12 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from harness.build import Built, write_scenario_files
 from harness.check import Report, run_check
 from harness.destination import load_destination
 from harness.engines import Outcome, Probe
 from harness.engines.jsse import JsseEngine
+from harness.engines.key_manager import AliasAsk
 from harness.java.launch import jdk_of
 from harness.scenario import load_scenario
 from harness.secret import Secret
@@ -197,10 +199,6 @@ def test_without_a_server_several_entries_are_an_error(
 
 def test_the_jdk_key_manager_answers_per_ca_names(material: dict[bool, Built], engines: dict[str, JsseEngine]) -> None:
     """JsseEngine.choose_alias: the CA names select the trusted entry; without them, both are candidates."""
-    from cryptography import x509
-
-    from harness.engines.key_manager import AliasAsk
-
     built = material[True]
     destination = load_destination(built.destination)
     root = x509.load_pem_x509_certificates((built.folder / "server" / "client-cas.pem").read_bytes())[0].subject
@@ -216,7 +214,8 @@ def test_the_jdk_key_manager_answers_per_ca_names(material: dict[bool, Built], e
     assert (ec.alias, ec.candidates) == (None, ())  # both keys are RSA
     wrong = engines["17"].choose_alias(destination.keystore, Secret("not-the-password"), [AliasAsk(("RSA",), None)])
     assert wrong.choices is None
-    assert wrong.error is not None and "password" in wrong.error
+    assert wrong.error is not None
+    assert "password" in wrong.error
     assert "not-the-password" not in wrong.error
 
 
