@@ -20,7 +20,9 @@ exactly when the server accepted the certificate the JDK sent.
 
 from __future__ import annotations
 
+import json
 import re
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -41,7 +43,7 @@ from harness.scenario import load_scenario
 from harness.secret import Secret
 from harness.server import LocalServer
 from tests import realservers
-from tests.conftest import REPO, unavailable
+from tests.conftest import REPO, cli, unavailable
 
 pytestmark = pytest.mark.jdk
 
@@ -247,3 +249,74 @@ def teardown_module() -> None:
         print("\n| server | CA names listed | Java | alias Java sent | HTTP status | check's alias | check's verdict |")
         print("|---|---|---|---|---|---|---|")
         print("\n".join(TABLE))
+
+
+def _one_key_scenario(folder: Path) -> Path:
+    """The trusted entry of the two-CA keystore alone, with its root in its chain."""
+    text = NAMES.read_text("utf-8")
+    head, _, _ = text.partition("[[keystore.entries]]")
+    path = folder / "one-key.toml"
+    path.write_text(
+        head
+        + """[[keystore.entries]]
+alias = "acme-2026"
+key = "client"
+chain = ["client", "client-root"]
+
+[truststore]
+password = "ts-Secret-Amb"
+
+[server]
+trust = ["client-root"]
+
+[expect]
+outcome = "ok"
+""",
+        "utf-8",
+    )
+    return path
+
+
+def _static_check_code(destination: Path, tmp_path: Path) -> str:
+    """``mtls-harness check`` on the stores only, the first error (else outcome warning) code, as reproduce reads it."""
+    done = cli("check", str(destination), "--json", cwd=tmp_path)
+    assert done.returncode in (0, 1), done.stderr
+    findings = json.loads(done.stdout)["findings"]
+    errors = [f["code"] for f in findings if f["severity"] == "error"]
+    return errors[0] if errors else "ok"
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "two-cas",  # the case of issue 21: two key entries from two CAs (JKS)
+        "keystore-ambiguous-pkcs12",  # two key entries in one PKCS#12: cryptography reads one, the JDK two
+        "keystore-ambiguous",  # two key entries under the same CAs (JKS)
+        "one-key",  # the negative twin: one key entry with its full chain
+    ],
+)
+def test_reproduce_agrees_with_check_on_key_choice(
+    destination: str, material: dict[bool, Built], tmp_path: Path
+) -> None:
+    if destination in ("two-cas", "one-key"):
+        built = (
+            material[True]
+            if destination == "two-cas"
+            else write_scenario_files(load_scenario(_one_key_scenario(tmp_path)), tmp_path / "one")
+        )
+        doc = json.loads(built.destination.read_text("utf-8"))
+        doc.pop("url")
+        source = built.destination.with_name("static.json")
+        source.write_text(json.dumps(doc), "utf-8")
+    else:
+        source = REPO / "fixtures" / "destinations" / f"{destination}.json"
+    expected = _static_check_code(source, tmp_path)
+    assert (expected == "keystore-ambiguous") is (destination != "one-key")
+    out = tmp_path / "case"
+    done = cli("reproduce", str(source), "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    written = tomllib.loads((out / "case.toml").read_text("utf-8"))
+    assert written["expect"]["outcome"] == expected, done.stdout
+    assert "reproduces the customer's failure" in done.stdout, done.stdout
+    if destination != "one-key":
+        assert len(written["keystore"]["entries"]) == 2  # every key entry the JDK sees, PKCS#12 too

@@ -13,6 +13,7 @@ Without any JDK, the static rule stands: several key entries are an error.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from harness.check.jdk import JdkEvidence
 from harness.check.judge.stores import drop
@@ -67,13 +68,22 @@ def judge_key_choice(
             worst = found
     assert worst is not None
     severity, why = worst
+    engines = tuple(sorted({e for f in live_python for e in f.engines}))
     report.add(
         _CODE,
         "keystore",
         label,
-        f"the keystore holds {len(aliases)} key entries ({listed}): {why}",
+        f"the keystore holds {len(aliases)} key entries ({listed}): {why}"
+        + (
+            f"; the {' and '.join(engines)} engine (OpenSSL) cannot choose among key entries as the JDK does and "
+            "did not try"
+            if engines
+            else ""
+        ),
         severity=severity,
     )
+    if engines:
+        report.findings[-1] = replace(report.findings[-1], engines=engines)
     if any(c.live is not None and c.live.alias for c in answered):
         # The JDK sends a key entry the server's CA names reach: no entry is missing, whatever a
         # reading of one entry at a time said.
