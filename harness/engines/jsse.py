@@ -247,13 +247,14 @@ class JsseEngine:
         found = choices(reply)
         return AliasChoices(version, found, None if found is not None else _reply_error(reply))
 
-    def convert_pkcs12(self, data: bytes, password: Secret, timeout: float = 30.0) -> tuple[Converted | None, str]:
-        """The PKCS#12 ``data`` as this JDK reads it, written as JKS (``keytool -importkeystore``); else (None,
-        why: ``storeProblem`` "password" or "unreadable", then the JDK's error)."""
-        reply, _ = self._ask_op(lambda n: convert_request(data, password, n), timeout)
+    def convert_pkcs12(self, data: bytes, password: Secret, timeout: float = 30.0) -> tuple[Converted | None, str, str]:
+        """The PKCS#12 ``data`` as this JDK reads it, written as JKS (``keytool -importkeystore``), why not
+        (``storeProblem`` "password" or "unreadable", then the JDK's error; "" when converted), and the
+        JDK's version."""
+        reply, version = self._ask_op(lambda n: convert_request(data, password, n), timeout)
         found = converted(reply)
         problem = str(reply.get("storeProblem") or "unreadable")
-        return found, "" if found is not None else f"{problem}: {_reply_error(reply)}"
+        return found, "" if found is not None else f"{problem}: {_reply_error(reply)}", version
 
     def _ask_op(self, request: Callable[[int], dict[str, Any]], timeout: float) -> tuple[dict[str, Any], str]:
         with self._lock:

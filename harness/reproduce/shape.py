@@ -173,7 +173,7 @@ def every_key_entry(store: StoreContents, password: Secret, jdk: JsseEngine | No
     if store.type != "pkcs12" or jdk is None or jdk.unavailable_reason() is not None:
         return store
     try:
-        converted, _ = jdk.convert_pkcs12(read_bounded(store.path, STORE_BYTES), password)
+        converted, _, _ = jdk.convert_pkcs12(read_bounded(store.path, STORE_BYTES), password)
         if converted is None or len(converted.key_aliases) <= len(store.key_entries):
             return store
         seen = read_jks(store.path, converted.jks, "jks", password, "keystore", str(store.path))
