@@ -20,8 +20,11 @@ exactly when the server accepted the certificate the JDK sent.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import re
+import subprocess
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -43,7 +46,7 @@ from harness.scenario import load_scenario
 from harness.secret import Secret
 from harness.server import LocalServer
 from tests import realservers
-from tests.conftest import REPO, cli, unavailable
+from tests.conftest import REPO, cli, require_tool, unavailable
 
 pytestmark = pytest.mark.jdk
 
@@ -54,6 +57,9 @@ TRUSTED, RETIRED = "acme-2026", "acme-2025"
 SERVERS = (
     ("harness", True),
     ("harness", False),
+    # the same two entries in one PKCS#12 (keytool -importkeystore): Python's reader sees one of them
+    ("harness-pkcs12", True),
+    ("harness-pkcs12", False),
     ("nginx", True),
     ("nginx", False),
     ("apache", True),
@@ -76,10 +82,20 @@ class Seen:
 @pytest.fixture(scope="module")
 def material(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Built]:
     root = tmp_path_factory.mktemp("keychoice")
-    return {
-        names: write_scenario_files(load_scenario(path), root / str(names))
-        for names, path in ((True, NAMES), (False, NO_NAMES))
-    }
+    keytool = require_tool("keytool")
+    built = {}
+    for names, path in ((True, NAMES), (False, NO_NAMES)):
+        built[names] = write_scenario_files(load_scenario(path), root / str(names))
+        password = load_scenario(path).keystore.password.reveal()
+        env = {**os.environ, "MTLS_TEST_PW": password}
+        p12 = str(built[names].keystore.with_suffix(".p12"))
+        # legacy algorithms (3DES, SHA-1 MAC), so that JDK 11.0.10 reads the file too
+        argv = [keytool, "-J-Dkeystore.pkcs12.legacy", "-importkeystore", "-srckeystore", str(built[names].keystore),
+                "-srcstorepass:env", "MTLS_TEST_PW", "-destkeystore", p12, "-deststoretype", "PKCS12",
+                "-deststorepass:env", "MTLS_TEST_PW", "-noprompt"]  # fmt: skip
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, check=False)
+        assert done.returncode == 0, done.stderr
+    return built
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +118,7 @@ def _nginx_without_names(original: Callable[..., str]) -> Callable[..., str]:
 
 @contextmanager
 def _server(kind: str, names: bool, built: Built, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    if kind == "harness":
+    if kind.startswith("harness"):
         with LocalServer(built.server, handshake_timeout=5.0) as server:
             yield server.url
         return
@@ -123,8 +139,10 @@ def _server(kind: str, names: bool, built: Built, monkeypatch: pytest.MonkeyPatc
         yield running.url
 
 
-def _look(url: str, built: Built, engine: JsseEngine) -> Seen:
+def _look(url: str, built: Built, engine: JsseEngine, *, pkcs12: bool = False) -> Seen:
     destination = load_destination(built.destination, url=url)
+    if pkcs12:
+        destination = dataclasses.replace(destination, keystore=destination.keystore.with_suffix(".p12"))
     report = run_check(destination, engines=[engine], jdks=([engine], ()), timeout=10.0)
     outcome = engine.probe(
         Probe(
@@ -157,10 +175,10 @@ def test_check_names_the_key_the_jdk_sends(
     engines: dict[str, JsseEngine],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    built = material[names] if kind == "harness" else material[True]
+    built = material[names] if kind.startswith("harness") else material[True]
     engine = engines[version]
     with _server(kind, names, built, monkeypatch) as url:
-        seen = _look(url, built, engine)
+        seen = _look(url, built, engine, pkcs12=kind.endswith("pkcs12"))
     sent = seen.outcome.chosen_alias
     TABLE.append(
         f"| {kind} | {'yes' if names else 'no'} | {seen.outcome.java_version} | {sent} | "
