@@ -34,6 +34,7 @@ from harness.engines.key_manager import (
     choose_request,
     convert_request,
     converted,
+    reply_error,
 )
 from harness.errors import EngineUnavailable
 from harness.java.launch import NO_JDK, Jdk, Jvm, JvmFailure, JvmTimeout, find_jdk, launch_command
@@ -245,7 +246,7 @@ class JsseEngine:
         could have chosen; no choices and the JDK's error when it cannot load the keystore. No network."""
         reply, version = self._ask_op(lambda n: choose_request(keystore, password, asks, n), timeout)
         found = choices(reply)
-        return AliasChoices(version, found, None if found is not None else _reply_error(reply))
+        return AliasChoices(version, found, None if found is not None else reply_error(reply))
 
     def convert_pkcs12(self, data: bytes, password: Secret, timeout: float = 30.0) -> tuple[Converted | None, str, str]:
         """The PKCS#12 ``data`` as this JDK reads it, written as JKS (``keytool -importkeystore``), why not
@@ -254,7 +255,7 @@ class JsseEngine:
         reply, version = self._ask_op(lambda n: convert_request(data, password, n), timeout)
         found = converted(reply)
         problem = str(reply.get("storeProblem") or "unreadable")
-        return found, "" if found is not None else f"{problem}: {_reply_error(reply)}", version
+        return found, "" if found is not None else f"{problem}: {reply_error(reply)}", version
 
     def _ask_op(self, request: Callable[[int], dict[str, Any]], timeout: float) -> tuple[dict[str, Any], str]:
         with self._lock:
@@ -336,11 +337,6 @@ def _too_slow(engine: str, deadline: float, elapsed: float, java_version: str) -
         java_version=java_version,
         deadline_s=deadline,
     )
-
-
-def _reply_error(reply: Mapping[str, Any]) -> str:
-    errors = reply.get("internalError") or reply.get("errors") or []
-    return " <- ".join(map(str, errors)) or "no answer"
 
 
 def _text(reply: Mapping[str, Any], key: str) -> str | None:

@@ -30,6 +30,7 @@ __all__ = [
     "choose_request",
     "convert_request",
     "converted",
+    "reply_error",
 ]
 
 
@@ -120,3 +121,9 @@ def converted(reply: Mapping[str, Any]) -> Converted | None:
         return None
     aliases = reply.get("keyAliases")
     return Converted(base64.b64decode(store), tuple(str(a) for a in aliases) if isinstance(aliases, list) else ())
+
+
+def reply_error(reply: Mapping[str, Any]) -> str:
+    """The JDK's exception chain in an answer, on one line."""
+    errors = reply.get("internalError") or reply.get("errors") or []
+    return " <- ".join(map(str, errors)) or "no answer"
