@@ -43,43 +43,40 @@ def judge_key_choice(
         return
     answered = [c for c in choices if c.error is None]
     rejected = _rejected_live(report)
-    # The python engine (OpenSSL) cannot choose a key entry as the JDK does and refuses to guess: its
-    # several-key-entries answer is no verdict on the platform once a JDK answered.
-    live_python = [f for f in report.findings if f.code == _CODE and f.engines and not any(map(is_jsse, f.engines))]
-    if answered:
-        report.findings[:] = [f for f in report.findings if f not in live_python]
-    drop(report, _CODE, "keystore")  # the static rule: superseded by the JDK's answer (or restated below)
+    # Every other stage's several-key-entries finding (the static rule; the live engines', absorbed into it
+    # or not) gives way to this one, which names the engines that saw it live.
+    engines = tuple(sorted({e for f in report.findings if f.code == _CODE for e in f.engines}))
+    report.findings[:] = [f for f in report.findings if f.code != _CODE]
     listed = ", ".join(repr(a) for a in aliases)
-    label = destination.keystore.name
     if not answered:
-        report.add(
-            _CODE,
-            "keystore",
-            label,
-            f"the keystore holds {len(aliases)} key entries ({listed}): the JDK chooses one per handshake, by the "
-            "server's CA names if it lists any, else by its own order (no JDK answered which)",
+        severity: Severity = "error"
+        why = (
+            "the JDK chooses one per handshake, by the server's CA names if it lists any, else by its own order "
+            "(no JDK answered which)"
         )
-        return
-    worst: tuple[Severity, str] | None = None
-    for choice in answered:
-        report.facts[f"key choice on Java {choice.java_version}"] = _fact(choice, view)
-        found = _verdict(choice, view, rejected)
-        if worst is None or (found[0] == "error" and worst[0] != "error"):
-            worst = found
-    assert worst is not None
-    severity, why = worst
-    engines = tuple(sorted({e for f in live_python for e in f.engines}))
+    else:
+        worst: tuple[Severity, str] | None = None
+        for choice in answered:
+            report.facts[f"key choice on Java {choice.java_version}"] = _fact(choice, view)
+            found = _verdict(choice, view, rejected)
+            if worst is None or (found[0] == "error" and worst[0] != "error"):
+                worst = found
+        assert worst is not None
+        severity, why = worst
+    # The python engine (OpenSSL) cannot choose a key entry as the JDK does and refuses to guess: its
+    # several-key-entries answer is no verdict on the platform.
+    openssl = [e for e in engines if not is_jsse(e)]
+    note = (
+        f"; the {' and '.join(openssl)} engine (OpenSSL) cannot choose among key entries as the JDK does and did "
+        "not try"
+        if openssl
+        else ""
+    )
     report.add(
         _CODE,
         "keystore",
-        label,
-        f"the keystore holds {len(aliases)} key entries ({listed}): {why}"
-        + (
-            f"; the {' and '.join(engines)} engine (OpenSSL) cannot choose among key entries as the JDK does and "
-            "did not try"
-            if engines
-            else ""
-        ),
+        destination.keystore.name,
+        f"the keystore holds {len(aliases)} key entries ({listed}): {why}{note}",
         severity=severity,
     )
     if engines:
