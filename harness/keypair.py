@@ -1,4 +1,11 @@
-"""What ``keystore`` warns about in the key pair it is given, before the platform finds out live.
+"""``keystore``'s key pair: read as Java reads it, and what to warn about before the platform finds out live.
+
+``read_key_pairs`` reads the PKCS#12 with cryptography and asks the JDK too
+(``JsseEngine.convert_pkcs12``, ``keytool -importkeystore``'s semantics): the
+JDK reads what cryptography cannot (BER exports of browsers and OS tools,
+encodings a library lacks) and every key entry of a multi-key file
+(cryptography reads one). ``choose_key_pair`` takes the one to write:
+``--alias`` names it when the file holds several.
 
 Each warning is one line, with the outcome code the platform would meet
 (``client-cert-expired``, ``client-cert-wrong-usage``, ...), so ``check`` and
@@ -10,13 +17,19 @@ more; they only must not find out on go-live day.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.diagnose import name_of, usage_problem, weak_key, weak_signature
-from harness.errors import UsageError
-from harness.stores import KeyEntry
+from harness.engines.jsse import JsseEngine
+from harness.errors import EngineUnavailable, StoreError, UsageError
+from harness.limits import STORE_BYTES, NotARegularFile, TooLarge, read_bounded
+from harness.secret import Secret
+from harness.stores import KeyEntry, read_store
+from harness.stores.detect import detect_type
+from harness.stores.jks import read_jks
 
-__all__ = ["key_pair_warnings", "refuse_misnamed_output"]
+__all__ = ["KeyPairs", "choose_key_pair", "key_pair_warnings", "read_key_pairs", "refuse_misnamed_output"]
 
 _NAMES = {"jks": (".jks", ".keystore", ".ks"), "pkcs12": (".p12", ".pfx", ".pkcs12")}
 
@@ -63,3 +76,118 @@ def key_pair_warnings(entry: KeyEntry, alias: str, written_alias: str, now: dt.d
     if written_alias != alias:
         warnings.append(f"alias: JKS keeps aliases in lower case: {alias!r} is written as {written_alias!r}")
     return warnings
+
+
+@dataclass(frozen=True)
+class KeyPairs:
+    """The key entries of a PKCS#12 key pair file, and who could read them."""
+
+    entries: tuple[KeyEntry, ...]
+    read_by: str  # "cryptography", or "Java 17.0.15" when only the JDK read the file (or all of its key entries)
+    note: str = ""  # why the JDK's reading was used
+
+
+def read_key_pairs(path: Path, password: Secret, jdk: JsseEngine | None) -> KeyPairs:
+    """Every key entry of the PKCS#12 at ``path``, as Java reads them; StoreError (one line) when nothing reads it.
+
+    cryptography reads first; the JDK (``jdk``, when one is here) converts the file as ``keytool
+    -importkeystore`` does, and its reading wins when cryptography failed or saw fewer key entries. A wrong
+    password stays a wrong password: only when the JDK says so too (or there is no JDK).
+    """
+    where = str(path)
+    try:
+        data = read_bounded(path, STORE_BYTES)
+    except FileNotFoundError:
+        raise StoreError(where, "no such file", "give the PKCS#12 key pair your CA issued") from None
+    except (NotARegularFile, TooLarge, OSError) as exc:
+        raise StoreError(where, f"not read: {exc}", "give the PKCS#12 key pair your CA issued") from None
+    kind = detect_type(data)
+    if kind in ("jks", "jceks", "pem"):
+        # Named before any password is tried: "wrong password" would mislead.
+        what, fix = f"is a {kind.upper()} file, not PKCS#12", "give the KeyPair.p12 your CA issued"
+        raise StoreError(where, what, fix, code="store-type-mismatch")
+    python: tuple[KeyEntry, ...] | None = None
+    failure: StoreError | None = None
+    try:
+        python = read_store(path, password, "keystore").key_entries
+    except StoreError as exc:
+        failure = exc
+    java, version, said = _read_with_jdk(path, data, password, jdk)
+    if java is not None:
+        # The platform's JDK decides: its key entries, and its aliases (a friendly name it reads from another
+        # bag than cryptography does, e.g. a Windows export's key container name); the case of an alias is
+        # Python's where the two agree but for it (JKS keeps aliases in lower case).
+        spelled = {e.alias.lower(): e.alias for e in python or ()}
+        java = tuple(replace(e, alias=spelled.get(e.alias, e.alias)) for e in java)
+        if python is None or len(java) > len(python):
+            why = (
+                f"Python's reader (cryptography) could not ({failure.what})"
+                if failure is not None
+                else f"Python's reader (cryptography) sees {len(python or ())} of its {len(java)} key entries"
+            )
+            return KeyPairs(
+                java, f"Java {version}", f"read by Java {version}, converted as keytool -importkeystore does: {why}"
+            )
+        return KeyPairs(java, f"Java {version}")
+    if python is not None:
+        return KeyPairs(python, "cryptography")
+    assert failure is not None
+    if said.startswith("password") or (failure.code == "keystore-password-wrong" and not version):
+        raise StoreError(
+            where,
+            "the password does not open this PKCS#12 file" + (f" (Java {version} says so too)" if version else ""),
+            "give the password it was exported with",
+            code="keystore-password-wrong",
+        ) from None
+    detail = f"; Java {version} cannot read it either: {said.partition(': ')[2][:200]}" if version else ""
+    raise StoreError(where, f"{failure.what}{detail}", failure.fix, code=failure.code) from None
+
+
+def _read_with_jdk(
+    path: Path, data: bytes, password: Secret, jdk: JsseEngine | None
+) -> tuple[tuple[KeyEntry, ...] | None, str, str]:
+    """(the key entries as the JDK read them or None, its version, why not: "password: ..." / "unreadable: ...")."""
+    if jdk is None or jdk.unavailable_reason() is not None:
+        return None, "", ""
+    try:
+        converted, said, version = jdk.convert_pkcs12(data, password)
+    except EngineUnavailable:
+        return None, "", ""
+    if converted is None:
+        return None, version, said
+    try:
+        contents = read_jks(path, converted.jks, "jks", password, "keystore", str(path))
+    except StoreError as exc:
+        return None, version, f"unreadable: {exc.what}"
+    return contents.key_entries, version, ""
+
+
+def choose_key_pair(pairs: KeyPairs, alias: str | None, path: Path) -> KeyEntry:
+    """The key entry to write: the only one, or the one ``--alias`` names (case as Java compares JKS aliases)."""
+    entries = pairs.entries
+    listed = ", ".join(repr(e.alias) for e in entries)
+    if not entries:
+        raise StoreError(
+            str(path),
+            "holds no key pair (no private key entry)",
+            "export the key pair with its private key",
+            code="keystore-no-key-entry",
+        )
+    if len(entries) > 1:
+        chosen = [e for e in entries if alias is not None and e.alias.lower() == alias.lower()]
+        if not chosen:
+            what = f"holds {len(entries)} key pairs ({listed})" + (f", none named {alias!r}" if alias else "")
+            raise UsageError(str(path), what, "name the one for this destination: --alias ALIAS")
+        entry = chosen[0]
+    else:
+        entry = entries[0]
+    if entry.locked:
+        raise StoreError(
+            str(path),
+            f"the key of {entry.alias!r} does not open with the file's password, or is of a type the platform "
+            "cannot use here",
+            "export the key pair again with one password (RSA or EC key)",
+            code="key-password-mismatch",
+            entry=entry.alias,
+        )
+    return entry

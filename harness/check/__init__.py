@@ -27,6 +27,7 @@ from typing import Any
 
 from harness.check.jdk import read_with_jdks
 from harness.check.judge import condense_error, judge
+from harness.check.keychoice import ask_key_choices
 from harness.check.probes import EngineResult, probe_all
 from harness.check.render import judged_for, render_text, write_report_junit
 from harness.check.report import CHECKS, EXPIRING_DAYS, Finding, Report, Request, is_jsse
@@ -71,6 +72,9 @@ def run_check(
         server = look_at_server(destination.url, timeout, jdks[1], client_tls)
         if server.view is not None:
             results = probe_all(destination, engines, timeout, request or Request(), client_tls)
+    several = any(r.reading is not None and len(r.reading.key_aliases or ()) > 1 for r in jdk_evidence.readings)
+    view = server.view if server is not None else None
+    choices = ask_key_choices(destination, jdks[0], view, timeout) if several else ()
     return judge(
         destination,
         stores,
@@ -82,4 +86,5 @@ def run_check(
         expiring_days=expiring_days,
         engine_choice=engine_choice,
         pinned=bool(client_tls),
+        key_choices=choices,
     )

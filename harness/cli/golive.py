@@ -11,13 +11,14 @@ from cryptography.hazmat.primitives import hashes
 
 from harness.cli import EXIT_OK
 from harness.cli.passwords import password_options, read_password
+from harness.engines.jsse import JsseEngine
 from harness.errors import UsageError
 from harness.files import write_atomic
-from harness.keypair import key_pair_warnings, refuse_misnamed_output
+from harness.keypair import choose_key_pair, key_pair_warnings, read_key_pairs, refuse_misnamed_output
 from harness.outputs import check_output_file, write_output
 from harness.pki import sha256_fingerprint
 from harness.secret import Secret
-from harness.stores import alias_for, keystore_bytes, load_key_pair, read_store, truststore_bytes
+from harness.stores import alias_for, keystore_bytes, read_store, truststore_bytes
 from harness.wire.inspect import inspect_server
 
 __all__ = ["add_commands"]
@@ -30,7 +31,11 @@ def add_commands(commands: Any) -> None:
     )
     keystore.add_argument("pkcs12", type=Path, metavar="IN.p12", help="the PKCS#12 file with the key and its chain")
     keystore.add_argument("--out", type=Path, required=True, metavar="OUT", help="the keystore file to write")
-    keystore.add_argument("--alias", help="the key entry's alias (default: the PKCS#12 friendly name)")
+    keystore.add_argument(
+        "--alias",
+        help="the key entry's alias (default: the PKCS#12 friendly name); with several key pairs in IN.p12, "
+        "the one to take",
+    )
     keystore.add_argument("--format", choices=("jks", "pkcs12"), default="jks", help="store format (default jks)")
     keystore.add_argument("--force", action="store_true", help="replace OUT if it exists")
     password_options(keystore, "p12", "the PKCS#12 file's password")
@@ -86,7 +91,9 @@ def _keystore(args: argparse.Namespace) -> int:
         raise UsageError(
             str(args.pkcs12), "no password given", "pass --p12-password-env VAR or --p12-password-file FILE"
         )
-    entry = load_key_pair(args.pkcs12, p12_password)
+    with JsseEngine() as jdk:  # the platform's reading: what cryptography cannot read, and every key entry
+        pairs = read_key_pairs(args.pkcs12, p12_password, jdk)
+    entry = choose_key_pair(pairs, args.alias, args.pkcs12)
     password = read_password(args, "", prompt=f"New password for {args.out.name}", confirm=True)
     if password is None:
         raise UsageError(str(args.out), "no password given", "pass --password-env VAR or --password-file FILE")
@@ -103,6 +110,8 @@ def _keystore(args: argparse.Namespace) -> int:
     print(f"  certificate: {leaf.subject.rfc4514_string()}")
     print(f"  issued by:   {leaf.issuer.rfc4514_string()}")
     print(f"  valid until: {leaf.not_valid_after_utc:%Y-%m-%d}; chain of {len(written.key_entries[0].chain)}")
+    if pairs.note:
+        print(f"  note: {args.pkcs12.name} {pairs.note}")
 
     for warning in key_pair_warnings(entry, given_alias, alias, dt.datetime.now(dt.UTC)):
         print(f"  warning: {warning}")

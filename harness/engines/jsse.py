@@ -20,16 +20,27 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from harness.engines import Outcome, Probe, Stage, StoreFailure, StoreProblem, redirect_location, server_seen
+from harness.engines.key_manager import (
+    AliasAsk,
+    AliasChoices,
+    Converted,
+    choices,
+    choose_request,
+    convert_request,
+    converted,
+    reply_error,
+)
 from harness.errors import EngineUnavailable
 from harness.java.launch import NO_JDK, Jdk, Jvm, JvmFailure, JvmTimeout, find_jdk, launch_command
 from harness.knowledge.java import Pkcs12Algorithms, pkcs12_algorithms
 from harness.knowledge.tls import tls_version
+from harness.secret import Secret
 
 __all__ = ["JsseEngine", "StoreReading", "encode_request"]
 
@@ -227,6 +238,34 @@ class JsseEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def choose_alias(
+        self, keystore: Path, password: Secret, asks: Sequence[AliasAsk], timeout: float = 30.0
+    ) -> AliasChoices:
+        """The alias this JDK's key manager (SunX509) chooses per ask (key types, CA names), and the aliases it
+        could have chosen; no choices and the JDK's error when it cannot load the keystore. No network."""
+        reply, version = self._ask_op(lambda n: choose_request(keystore, password, asks, n), timeout)
+        found = choices(reply)
+        return AliasChoices(version, found, None if found is not None else reply_error(reply))
+
+    def convert_pkcs12(self, data: bytes, password: Secret, timeout: float = 30.0) -> tuple[Converted | None, str, str]:
+        """The PKCS#12 ``data`` as this JDK reads it, written as JKS (``keytool -importkeystore``), why not
+        (``storeProblem`` "password" or "unreadable", then the JDK's error; "" when converted), and the
+        JDK's version."""
+        reply, version = self._ask_op(lambda n: convert_request(data, password, n), timeout)
+        found = converted(reply)
+        problem = str(reply.get("storeProblem") or "unreadable")
+        return found, "" if found is not None else f"{problem}: {reply_error(reply)}", version
+
+    def _ask_op(self, request: Callable[[int], dict[str, Any]], timeout: float) -> tuple[dict[str, Any], str]:
+        with self._lock:
+            jvm = self._running()
+            self._next_id += 1
+            try:
+                return jvm.ask(request(self._next_id), timeout + MARGIN), jvm.java_version
+            except JvmFailure as e:
+                self._discard(jvm, kill=True)
+                raise EngineUnavailable(where="jsse", what=f"jsse engine failure: {e}") from None
 
 
 def encode_request(probe: Probe, request_id: int) -> dict[str, Any]:

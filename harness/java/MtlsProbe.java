@@ -107,7 +107,10 @@ public final class MtlsProbe {
             @SuppressWarnings("unchecked")
             Map<String, Object> request = (Map<String, Object>) Json.parse(line);
             id = request.get("id");
-            Map<String, Object> response = probe(request);
+            Object op = request.get("op");
+            Map<String, Object> response = "chooseAlias".equals(op) ? chooseAlias(request)
+                    : "convert".equals(op) ? convert(request)
+                    : probe(request);
             response.put("id", id);
             return response;
         } catch (Throwable t) { // a bug here must become an answer, not a dead JVM
@@ -231,6 +234,114 @@ public final class MtlsProbe {
         rec.describe(details);
         res.put("details", details);
         res.put("elapsedMs", (System.nanoTime() - started) / 1e6);
+        return res;
+    }
+
+    /**
+     * "op":"chooseAlias": the key entry the platform's own key manager picks for a CertificateRequest.
+     * The keystore is loaded and its KeyManagerFactory (SunX509, the default) made as for a probe; then,
+     * per ask (key types, and the CA names as DER, or null for none), chooseClientAlias is called once per
+     * key type in order, as JSSE's client does, and the first alias it returns is the one sent.
+     * "candidates" are every alias getClientAliases offers for those key types and names (more than one:
+     * the choice is the key manager's own order).
+     */
+    static Map<String, Object> chooseAlias(Map<String, Object> req) {
+        Map<String, Object> res = new LinkedHashMap<>();
+        Map<String, Object> details = new LinkedHashMap<>();
+        char[] pass = string(req, "keystorePass").toCharArray();
+        try {
+            KeyStore ks = load(string(req, "keystore"), pass, "keystore", details);
+            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(ks, pass);
+            X509KeyManager km = null;
+            for (KeyManager k : kmf.getKeyManagers()) {
+                if (k instanceof X509KeyManager) {
+                    km = (X509KeyManager) k;
+                    break;
+                }
+            }
+            if (km == null) { throw new IllegalStateException("no X509KeyManager"); }
+            List<Object> choices = new ArrayList<>();
+            Object asks = req.get("asks");
+            for (Object o : asks instanceof List ? (List<?>) asks : Collections.emptyList()) {
+                @SuppressWarnings("unchecked")
+                Map<String, Object> ask = (Map<String, Object>) o;
+                String[] keyTypes = strings(ask.get("keyTypes"));
+                Principal[] issuers = null;
+                Object names = ask.get("issuers");
+                if (names instanceof List) {
+                    List<?> list = (List<?>) names;
+                    issuers = new Principal[list.size()];
+                    for (int i = 0; i < issuers.length; i++) {
+                        issuers[i] = new X500Principal(Base64.getDecoder().decode(String.valueOf(list.get(i))));
+                    }
+                }
+                String chosen = null;
+                Set<String> candidates = new LinkedHashSet<>();
+                for (String keyType : keyTypes == null ? new String[0] : keyTypes) {
+                    String alias = km.chooseClientAlias(new String[] {keyType}, issuers == null ? null : issuers.clone(), null);
+                    if (chosen == null && alias != null) { chosen = alias; }
+                    String[] all = km.getClientAliases(keyType, issuers == null ? null : issuers.clone());
+                    if (all != null) { candidates.addAll(Arrays.asList(all)); }
+                }
+                Map<String, Object> choice = new LinkedHashMap<>();
+                choice.put("alias", chosen);
+                choice.put("candidates", new ArrayList<Object>(candidates));
+                choices.add(choice);
+            }
+            res.put("choices", choices);
+            res.put("stage", "loaded");
+        } catch (Exception e) {
+            res.put("stage", "keystore");
+            res.put("errors", chain(e));
+            res.put("errorType", e.getClass().getSimpleName());
+        } finally {
+            Arrays.fill(pass, '\0');
+        }
+        res.put("details", details);
+        return res;
+    }
+
+    /**
+     * "op":"convert": a PKCS#12 (the bytes, base64) read by this JDK and written as JKS, with keytool
+     * -importkeystore's semantics (-srcstoretype PKCS12 -deststoretype JKS): every key entry keeps its
+     * alias and chain, its key password becomes the store password; certificate entries are kept. For
+     * files only the JDK reads (BER, legacy or unusual encodings). Answers the JKS bytes, base64.
+     */
+    static Map<String, Object> convert(Map<String, Object> req) {
+        Map<String, Object> res = new LinkedHashMap<>();
+        char[] pass = string(req, "storePass").toCharArray();
+        try {
+            byte[] bytes = Base64.getDecoder().decode(string(req, "storeB64"));
+            KeyStore src = KeyStore.getInstance("PKCS12");
+            src.load(new ByteArrayInputStream(bytes), pass);
+            KeyStore dst = KeyStore.getInstance("JKS");
+            dst.load(null, pass);
+            List<Object> keys = new ArrayList<>();
+            for (String alias : Collections.list(src.aliases())) {
+                if (src.isKeyEntry(alias)) {
+                    java.security.Key key = src.getKey(alias, pass);
+                    java.security.cert.Certificate[] chain = src.getCertificateChain(alias);
+                    if (!(key instanceof PrivateKey) || chain == null || chain.length == 0) { continue; }
+                    dst.setKeyEntry(alias, key, pass, chain);
+                    keys.add(alias);
+                } else if (src.isCertificateEntry(alias)) {
+                    dst.setCertificateEntry(alias, src.getCertificate(alias));
+                }
+            }
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            dst.store(out, pass);
+            res.put("keyAliases", keys);
+            res.put("storeB64", Base64.getEncoder().encodeToString(out.toByteArray()));
+            res.put("stage", "loaded");
+        } catch (Exception e) {
+            res.put("stage", "keystore");
+            res.put("errors", chain(e));
+            res.put("errorType", e.getClass().getSimpleName());
+            res.put("storeProblem", storeProblem("keystore", true, e));
+        } finally {
+            Arrays.fill(pass, '\0');
+        }
         return res;
     }
 

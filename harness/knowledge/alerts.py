@@ -19,6 +19,7 @@ __all__ = [
     "RECORD_ALERT",
     "RECORD_HANDSHAKE",
     "SERVER_HELLO",
+    "SIGNATURE_ALGORITHMS",
     "Alert",
     "alert_from_reason",
     "alert_name",
@@ -36,6 +37,8 @@ CERTIFICATE = 11
 CERTIFICATE_REQUEST = 13
 # The extension a TLS 1.3 CertificateRequest names the acceptable CAs in (RFC 8446 4.2.4).
 CERTIFICATE_AUTHORITIES = 47
+# The extension a TLS 1.3 CertificateRequest lists its signature schemes in (RFC 8446 4.2.3).
+SIGNATURE_ALGORITHMS = 13
 
 
 # -- alerts ------------------------------------------------------------------------------------

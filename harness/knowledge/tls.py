@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from harness.knowledge.alerts import ALERTS
 
 __all__ = [
+    "CERTIFICATE_TYPE_KEY_TYPES",
+    "DEFAULT_CLIENT_KEY_TYPES",
     "JSSE_PHRASES",
     "NOT_TLS_REASONS",
     "REFUSAL_STATUSES",
+    "SIGNATURE_SCHEME_KEY_TYPES",
     "TLS_VERSIONS",
     "TLS_VERSION_NAMES",
     "VERIFY_CODES",
@@ -295,3 +298,47 @@ def no_version_in_common(reason: str | None) -> bool:
 def not_tls(text: str) -> bool:
     """Whether OpenSSL's ``text`` says the other side did not answer in TLS at all."""
     return _NOT_TLS.search(text) is not None
+
+
+# -- the key types JSSE asks its key manager for ---------------------------------------------------
+
+# A CertificateRequest's signature schemes (RFC 8446 4.2.3; TLS 1.2's SignatureAndHashAlgorithm
+# pairs read as the same two bytes) -> the key algorithm JSSE's SignatureScheme names for each
+# (sun.security.ssl.SignatureScheme, JDK 11-21): the key type it passes to
+# X509KeyManager.chooseClientAlias, one per scheme, in the server's order, each once.
+SIGNATURE_SCHEME_KEY_TYPES: dict[int, str] = {
+    0x0807: "EdDSA",  # ed25519 (JDK 15+)
+    0x0808: "EdDSA",  # ed448 (JDK 15+)
+    0x0403: "EC",  # ecdsa_secp256r1_sha256
+    0x0503: "EC",  # ecdsa_secp384r1_sha384
+    0x0603: "EC",  # ecdsa_secp521r1_sha512
+    0x0303: "EC",  # ecdsa_sha224
+    0x0203: "EC",  # ecdsa_sha1
+    0x0804: "RSA",  # rsa_pss_rsae_sha256
+    0x0805: "RSA",  # rsa_pss_rsae_sha384
+    0x0806: "RSA",  # rsa_pss_rsae_sha512
+    0x0809: "RSASSA-PSS",  # rsa_pss_pss_sha256
+    0x080A: "RSASSA-PSS",  # rsa_pss_pss_sha384
+    0x080B: "RSASSA-PSS",  # rsa_pss_pss_sha512
+    0x0401: "RSA",  # rsa_pkcs1_sha256
+    0x0501: "RSA",  # rsa_pkcs1_sha384
+    0x0601: "RSA",  # rsa_pkcs1_sha512
+    0x0301: "RSA",  # rsa_sha224
+    0x0201: "RSA",  # rsa_pkcs1_sha1
+    0x0402: "DSA",  # dsa_sha256
+    0x0302: "DSA",  # dsa_sha224
+    0x0202: "DSA",  # dsa_sha1
+}
+
+# TLS 1.2's ClientCertificateType (RFC 5246 7.4.4, RFC 8422 5.5) -> the key algorithms JSSE allows
+# for it (sun.security.ssl.CertificateRequest.ClientCertificateType): a scheme's key type is asked
+# for only when one of the request's certificate types allows it.
+CERTIFICATE_TYPE_KEY_TYPES: dict[int, tuple[str, ...]] = {
+    1: ("RSA", "RSASSA-PSS"),  # rsa_sign
+    2: ("DSA",),  # dss_sign
+    64: ("EC",),  # ecdsa_sign
+}
+
+# What JSSE asks for when nothing is known of the request (no server, or none looked at): the
+# key types of its default client signature schemes, in its order.
+DEFAULT_CLIENT_KEY_TYPES: tuple[str, ...] = ("EC", "RSA", "RSASSA-PSS", "EdDSA", "DSA")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,8 +25,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from harness.check import Report, run_check
+from harness.check.jdk import jsse_engines
 from harness.destination import Destination, load_destination, split_url
 from harness.engines.factory import make_engines
+from harness.engines.jsse import JsseEngine
 from harness.errors import HarnessError, ScenarioError, UsageError
 from harness.explainer.ranking import explain
 from harness.files import write_atomic
@@ -38,6 +41,7 @@ from harness.reproduce.shape import (
     TS_PASSWORD,
     Pki,
     eku_names,
+    every_key_entry,
     key_spec,
     open_store,
     relative,
@@ -49,6 +53,10 @@ from harness.run import run_scenario
 from harness.scenario import load_scenario
 
 __all__ = ["Reproduction", "reproduce"]
+
+# The names this module gives certificates and key entries (shape.Pki): a customer alias spelled like
+# one is no customer string.
+_NEUTRAL = re.compile(r"(client|root-ca|issuing-ca)-\d+")
 
 
 @dataclass
@@ -98,12 +106,64 @@ def _run_scenario(path: Path, engine_name: str) -> str:
 
 
 def _check_code(destination: Destination) -> str:
-    """The code ``check`` gives on the customer's stores (no live part: nothing is sent)."""
-    report: Report = run_check(destination)
+    """The code ``check`` gives on the customer's stores (no live part: nothing is sent), as the command does:
+    with the default JDK's reading of the stores (its key entries, the alias its key manager chooses)."""
+    engines, _ = jsse_engines(None)
+    try:
+        report: Report = run_check(destination, jdks=(engines, ()))
+    finally:
+        for engine in engines:
+            engine.close()
     if report.errors:
         return report.errors[0].code
     warnings = [f.code for f in report.findings if is_outcome(f.code)]
     return warnings[0] if warnings else "ok"
+
+
+def _above(entry: dict[str, Any], pki: Pki) -> list[str]:
+    """The CAs a server trusts to accept this key entry: those above its chain's top, up to the root (stand-ins
+    for issuers the customer's stores lack included, so the JDK's CA-name match and the server's path agree)."""
+    chain = entry.get("chain") or [entry["key"]]
+    found: list[str] = []
+    name = pki.tables[chain[-1]].get("issuer")
+    while name and name not in found:
+        found.append(name)
+        name = pki.tables[name].get("issuer")
+    root = pki.root_of(entry["key"])
+    return found if root in found else [*found, root]
+
+
+def _show_the_choice(
+    doc: dict[str, Any], draft: Path, engine: str, pki: Pki, shape: list[str], missing: list[str]
+) -> str | None:
+    """check's keystore-ambiguous (the JDK picks a key entry by its own order) as a run shows it: a server that
+    lists no CA names and trusts one entry's CAs only; None when no such server tells the entries apart."""
+    server = doc["server"]
+    groups: list[list[str]] = []
+    for entry in doc["keystore"]["entries"]:
+        group = _above(entry, pki)
+        if group not in groups:
+            groups.append(group)
+    if len(groups) < 2:
+        # Entries under the same CAs: any server that trusts them takes either, and no run would show the
+        # JDK's own choice. The last entry gets a CA of its own, so a server that takes only one shows it.
+        entry = doc["keystore"]["entries"][-1]
+        pki.tables["separate-root-ca"] = {"kind": "root", "subject": "CN=Example Separate Root CA,O=Example Org"}
+        pki.tables[entry["key"]]["issuer"] = "separate-root-ca"
+        entry["chain"] = [entry["key"]]
+        groups.append(["separate-root-ca"])
+        missing.append(
+            "the key entries share their CAs; the last one is re-issued under a CA of its own, so that a server "
+            "trusting only one entry's CA shows which entry the JDK's own order picks"
+        )
+    for group in groups:
+        server["trust"], server["ca_names"] = group, False
+        draft.write_text(render_scenario(doc), "utf-8")
+        got = _run_scenario(draft, engine)
+        if got == "keystore-ambiguous":
+            shape.append("server: lists no CA names and trusts one key entry's CAs, not the one the JDK sends")
+            return got
+    return None
 
 
 def _prepare_out(out: Path, force: bool) -> None:
@@ -157,6 +217,9 @@ def reproduce(
     truststore_doc: dict[str, Any] = {"password": TS_PASSWORD}
     # -- keystore
     keystore = open_store(destination.keystore, destination.keystore_password, "keystore", keystore_doc, shape)
+    if keystore is not None and keystore.type == "pkcs12":
+        with JsseEngine() as jdk:
+            keystore = every_key_entry(keystore, destination.keystore_password, jdk)
     if keystore is None:
         missing.append("the keystore could not be opened: its entries are stood in for by one good key entry")
     entries_doc: list[dict[str, Any]] = []
@@ -171,11 +234,18 @@ def reproduce(
             f"{'differs from' if locked else 'equals'} the store password"
             + (f", PKCS#12 {keystore_doc['pkcs12_encryption']}" if keystore_doc["format"] == "pkcs12" else "")
         )
+        if keystore_doc["format"] == "pkcs12" and len(keystore.key_entries) > 1:
+            # The harness writes one key entry per PKCS#12; the JDK's key manager chooses among a JKS's
+            # entries the same way (by key type and CA names, then its own order).
+            keystore_doc["format"] = "jks"
+            keystore_doc.pop("pkcs12_encryption", None)
+            missing.append(f"a PKCS#12 with {len(keystore.key_entries)} key entries is reproduced as a JKS")
         all_certs: list[x509.Certificate] = []
         for index, entry in enumerate(keystore.key_entries, 1):
             chain_names = [pki.add(c) for c in entry.chain]
             all_certs += list(entry.chain)
-            customer_strings.add(entry.alias)
+            if not _NEUTRAL.fullmatch(entry.alias):  # a neutral name of ours ("client-2") reveals nothing
+                customer_strings.add(entry.alias)
             alias = entry.alias if keep_names else f"client-{index}"
             entries_doc.append({"alias": alias, "key": chain_names[0], "chain": chain_names})
             leaf = entry.chain[0]
@@ -252,17 +322,8 @@ def reproduce(
             raise HarnessError(
                 "reproduce", f"the scenario written for this case is not valid ({exc.what})", "report this"
             ) from None
-        if got == "ok" and check_code == "keystore-ambiguous" and len(roots) > 1 and captured is None:
-            # With CA names the JDK picks the entry the server trusts. A server
-            # that lists none and trusts one of the CAs shows the ambiguity:
-            # the JDK picks by itself, and one of the two choices fails.
-            for only in roots:
-                server["trust"], server["ca_names"] = [only], False
-                draft.write_text(render_scenario(doc), "utf-8")
-                got = _run_scenario(draft, engine)
-                if got != "ok":
-                    shape.append("server: lists no CA names and trusts one key entry's CA, not the one the JDK sends")
-                    break
+        if got != check_code and check_code == "keystore-ambiguous" and len(entries_doc) > 1 and captured is None:
+            got = _show_the_choice(doc, draft, engine, pki, shape, missing) or got
     doc["expect"] = {"outcome": got, "why": f"reproduced {now:%Y-%m-%d}; check on the originals gave {check_code}"}
     name = out.name or "reproduced"
     scenario_file = out / f"{name}.toml"

@@ -22,12 +22,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from harness.errors import StoreError
+from harness.engines.jsse import JsseEngine
+from harness.errors import HarnessError, StoreError
 from harness.knowledge.java import pkcs12_algorithms
 from harness.knowledge.tls import tls_version
 from harness.limits import STORE_BYTES, read_bounded
 from harness.secret import Secret
 from harness.stores import Role, StoreContents, read_store
+from harness.stores.jks import read_jks
 
 __all__ = [
     "KEY_PASSWORD",
@@ -37,6 +39,7 @@ __all__ = [
     "WRONG_TS_PASSWORD",
     "Pki",
     "eku_names",
+    "every_key_entry",
     "fingerprint",
     "key_spec",
     "open_store",
@@ -145,9 +148,7 @@ def fingerprint(cert: x509.Certificate) -> bytes:
     return cert.fingerprint(hashes.SHA256())
 
 
-def open_store(
-    path: Path, password: Secret, role: Role, doc: dict[str, Any], shape: list[str]
-) -> StoreContents | None:
+def open_store(path: Path, password: Secret, role: Role, doc: dict[str, Any], shape: list[str]) -> StoreContents | None:
     """The customer's store as the platform opens it, its format and PKCS#12 profile noted in ``doc``; None when
     it does not open (the scenario then reproduces why: a wrong password or a damaged file)."""
     try:
@@ -164,6 +165,21 @@ def open_store(
         # read_store has opened it, so it is a regular file within the size limit
         doc["pkcs12_encryption"] = _p12_encryption(read_bounded(path, STORE_BYTES))
     return store
+
+
+def every_key_entry(store: StoreContents, password: Secret, jdk: JsseEngine | None) -> StoreContents:
+    """A PKCS#12's key entries as the JDK reads them (cryptography reads one key per PKCS#12 file): the file
+    converted by the JDK (``keytool -importkeystore``) and read back; the store as it was when no JDK can."""
+    if store.type != "pkcs12" or jdk is None or jdk.unavailable_reason() is not None:
+        return store
+    try:
+        converted, _, _ = jdk.convert_pkcs12(read_bounded(store.path, STORE_BYTES), password)
+        if converted is None or len(converted.key_aliases) <= len(store.key_entries):
+            return store
+        seen = read_jks(store.path, converted.jks, "jks", password, "keystore", str(store.path))
+    except (HarnessError, OSError):
+        return store
+    return StoreContents(store.path, store.type, seen.key_entries, store.cert_entries)
 
 
 def _p12_encryption(data: bytes) -> str:

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from harness.destination import split_url
-from harness.knowledge.alerts import CERTIFICATE, CERTIFICATE_AUTHORITIES, CERTIFICATE_REQUEST, RECORD_HANDSHAKE
+from harness.knowledge.alerts import (
+    CERTIFICATE,
+    CERTIFICATE_AUTHORITIES,
+    CERTIFICATE_REQUEST,
+    RECORD_HANDSHAKE,
+    SIGNATURE_ALGORITHMS,
+)
 from harness.knowledge.tls import tls_version
 from harness.wire.contexts import look_only_context
 from harness.wire.deadlines import Deadline, ServerTooLarge, ServerTooSlow
@@ -46,6 +52,11 @@ class ServerView:
     protocol: str | None
     # Set when the handshake did not complete (expected when a client certificate is required).
     handshake_error: str | None = None
+    # The CertificateRequest's signature schemes (TLS 1.2 supported_signature_algorithms, TLS 1.3
+    # signature_algorithms), in the server's order, and TLS 1.2's certificate_types: what JSSE turns
+    # into the key types it asks its key manager for.
+    signature_schemes: tuple[int, ...] = ()
+    certificate_types: tuple[int, ...] = ()
 
     @property
     def asks_for_client_certificate(self) -> bool:
@@ -119,7 +130,16 @@ def inspect_server(url: str, timeout: float = 10.0, *, deadline: float | None = 
         if limit is not None:
             raise limit
         raise OSError(error or "the server sent no certificate")
-    return ServerView(host, port, tuple(seen.chain), seen.ca_names, seen.version or protocol, error)
+    return ServerView(
+        host,
+        port,
+        tuple(seen.chain),
+        seen.ca_names,
+        seen.version or protocol,
+        error,
+        seen.signature_schemes,
+        seen.certificate_types,
+    )
 
 
 def _flush(raw: socket.socket, outgoing: ssl.MemoryBIO, clock: Deadline, timeout: float) -> None:
@@ -135,6 +155,8 @@ class _Seen:
     def __init__(self) -> None:
         self.chain: list[x509.Certificate] = []
         self.ca_names: tuple[x509.Name, ...] | None = None
+        self.signature_schemes: tuple[int, ...] = ()
+        self.certificate_types: tuple[int, ...] = ()
         self.version: str | None = None
         self.chain_cut = 0  # how many certificates the server sent, when above MAX_CHAIN
 
@@ -156,7 +178,7 @@ class _Seen:
                 known = tls_version(version) if isinstance(version, ssl.TLSVersion) else None
                 self.version = known.name if known is not None else None  # None: the finished handshake's
             elif data[0] == CERTIFICATE_REQUEST:
-                self.ca_names = _ca_names(body, tls13)
+                self.ca_names, self.signature_schemes, self.certificate_types = _certificate_request(body, tls13)
         except (ValueError, IndexError):
             pass  # a malformed message: the handshake itself will report it
 
@@ -198,8 +220,11 @@ def _certificates(body: bytes, tls13: bool) -> tuple[list[x509.Certificate], int
     return chain, sent
 
 
-def _ca_names(body: bytes, tls13: bool) -> tuple[x509.Name, ...]:
+def _certificate_request(body: bytes, tls13: bool) -> tuple[tuple[x509.Name, ...], tuple[int, ...], tuple[int, ...]]:
+    """A CertificateRequest's CA names, signature schemes and (TLS 1.2) certificate types."""
     message = _Reader(body)
+    types = b""
+    schemes = b""
     if tls13:
         message.vector(1)  # certificate_request_context
         extensions = _Reader(message.vector(2))
@@ -210,15 +235,18 @@ def _ca_names(body: bytes, tls13: bool) -> tuple[x509.Name, ...]:
             value = extensions.vector(2)
             if kind == CERTIFICATE_AUTHORITIES:
                 names = _Reader(value).vector(2)
+            elif kind == SIGNATURE_ALGORITHMS:
+                schemes = _Reader(value).vector(2)
     else:
-        message.vector(1)  # certificate_types
-        message.vector(2)  # supported_signature_algorithms
+        types = message.vector(1)  # certificate_types
+        schemes = message.vector(2)  # supported_signature_algorithms
         names = message.vector(2)
     reader = _Reader(names)
     result = []
     while reader.left:
         result.append(_name_from_der(reader.vector(2)))
-    return tuple(result)
+    pairs = tuple(int.from_bytes(schemes[i : i + 2], "big") for i in range(0, len(schemes) - 1, 2))
+    return tuple(result), pairs, tuple(types)
 
 
 def _name_from_der(der: bytes) -> x509.Name:

@@ -18,8 +18,10 @@ from harness.check.jdk import JdkEvidence
 from harness.check.judge.destination import judge_destination
 from harness.check.judge.handshake import condense_error, judge_handshakes
 from harness.check.judge.jdk import judge_jdks, judge_missing_versions
+from harness.check.judge.keychoice import judge_key_choice
 from harness.check.judge.server import check_ca_names, check_server_chain, judge_unreachable
 from harness.check.judge.stores import check_key_entries, check_keystore, check_truststore, judge_store
+from harness.check.keychoice import KeyChoice
 from harness.check.probes import EngineResult
 from harness.check.report import Report
 from harness.check.server import ServerEvidence
@@ -42,8 +44,10 @@ def judge(
     expiring_days: int,
     engine_choice: str,
     pinned: bool,
+    key_choices: Sequence[KeyChoice] = (),
 ) -> Report:
-    """The report of one destination. ``server`` None: no URL; ``pinned``: --client-tls was given."""
+    """The report of one destination. ``server`` None: no URL; ``pinned``: --client-tls was given;
+    ``key_choices``: each JDK's answer to which key entry it sends (``harness.check.keychoice``)."""
     report = Report(destination, at=at, at_given=at_given, engine_choice=engine_choice)
     judge_destination(report, destination)
     keystore = judge_store(report, stores[0])
@@ -58,11 +62,13 @@ def judge(
     judge_jdks(report, destination, jdks, keystore)
     if destination.url is None or server is None:
         report.facts["url"] = "none given: live checks skipped (pass --url)"
+        judge_key_choice(report, destination, keystore, jdks, None, key_choices)
         return report
     view = server.view
     if view is None:
         judge_unreachable(report, destination.url, server)
         judge_missing_versions(report, (), jdks.missing, server.asks, server.accepted, pinned=pinned)
+        judge_key_choice(report, destination, keystore, jdks, None, key_choices)
         return report
     _note_expiry(report, view.chain, "server chain")
     check_server_chain(report, view, truststore, at, expiring_days)
@@ -77,6 +83,7 @@ def judge(
         url=destination.url,
     )
     judge_handshakes(report, results, evidence)
+    judge_key_choice(report, destination, keystore, jdks, view, key_choices)
     return report
 
 

@@ -137,16 +137,6 @@ def _apply(report: Report, destination: Destination, reading: StoreReading, keys
     elif code is not None and not any(f.severity == "error" and f.check == reading.stage for f in report.findings):
         # Only where the static reading found nothing wrong with that store: else it said so already.
         report.add(code, reading.stage if reading.stage == "truststore" else "keystore", subject, said)
-    if reading.loaded and len(keys) > 1 and not any(f.code == "keystore-ambiguous" for f in report.findings):
-        # The static PKCS#12 reader sees one key pair; the JDK sees every key entry.
-        aliases = ", ".join(repr(a) for a in keys)
-        report.add(
-            "keystore-ambiguous",
-            "keystore",
-            _label(destination.keystore, version),
-            f"Java sees {len(keys)} key entries ({aliases}): it chooses one per handshake, by the "
-            "server's CA names if it lists any, else by its own order",
-        )
     if code != "keystore-password-wrong" and reading.stage != "keystore" and keystore is None:
         # The static reader failed on a keystore the JDK opened.
         drop(report, "keystore-password-wrong", "keystore")
