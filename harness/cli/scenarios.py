@@ -19,9 +19,11 @@ from typing import Any
 from harness.build import build_scenario, write_scenario_files
 from harness.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from harness.cli.jdk import add_jdk_option, resolve_for_run
+from harness.destination import load_destination
 from harness.discovery import is_scenario_file
 from harness.errors import UsageError
-from harness.files import write_atomic
+from harness.files import refuse_symlink, write_atomic
+from harness.jsonfile import BadJson, read_json
 from harness.outputs import check_output_file, check_output_folder, write_output
 from harness.scenario import load_scenario
 from harness.server import LocalServer, ServerFiles, address_family
@@ -146,9 +148,12 @@ def _pytest_paths(paths: Sequence[Path], files: Sequence[Path]) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
 
     if args.junit:
+        # pytest's junitxml writes through a link: refused here, as every output is.
+        refuse_symlink(args.junit, "--junit")
         check_output_file(args.junit, "--junit")
     for option, folder in (("--keep", args.keep), ("--key-cache", args.key_cache)):
         if folder is not None:
+            refuse_symlink(folder, option)
             check_output_folder(folder, option)
     files = _scenario_files(args.paths)
     # Validate every file first: a malformed scenario is one line and exit 2,
@@ -195,6 +200,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
 
+    refuse_symlink(args.out, "--out")  # before the write probe, which would create a file in the link's folder
     check_output_folder(args.out, "--out")
     scenario = load_scenario(args.scenario)
     built = write_output(args.out, "--out", lambda out: build_scenario(scenario, out, port=args.port, force=args.force))
@@ -252,6 +258,11 @@ def _serve(args: argparse.Namespace) -> int:
     if source.is_dir():
         files = ServerFiles.from_dir(source / "server")
         destination = source / "destination.json"
+        if destination.exists() or destination.is_symlink():
+            # Read (and refused in one line) before anything listens; its url is updated once the port is known.
+            load_destination(destination)
+        else:
+            destination = None
     elif source.is_file():
         scenario = load_scenario(source)
         temporary = Path(tempfile.mkdtemp(prefix=f"mtls-serve-{scenario.name}-"))
@@ -273,11 +284,8 @@ def _serve(args: argparse.Namespace) -> int:
             if (warning := bind_warning(address)) is not None:
                 sys.stderr.write(warning + "\n")
                 sys.stderr.flush()
-            if destination is not None and destination.is_file():
-                # Keep the built folder usable as-is: its url now points here.
-                doc = json.loads(destination.read_text("utf-8"))
-                doc["url"] = server.url
-                write_atomic(destination, (json.dumps(doc, indent=2) + "\n").encode(), private=True)
+            if destination is not None:
+                _point_at(destination, server.url)
             _print_line(f"listening on {server.url}")
             if (
                 files.policy.ca_names
@@ -294,6 +302,22 @@ def _serve(args: argparse.Namespace) -> int:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
     return EXIT_OK
+
+
+def _point_at(destination: Path, url: str) -> None:
+    """Keep the built folder usable as-is: its destination.json's url now points at this server."""
+    try:
+        doc = read_json(destination)
+    except BadJson as exc:  # changed since it was read
+        raise UsageError(str(destination), str(exc), "re-run `mtls-harness build`") from None
+    if not isinstance(doc, dict):
+        raise UsageError(str(destination), "is not a JSON object", "re-run `mtls-harness build`")
+    doc["url"] = url
+    write_output(
+        destination,
+        "DIR",
+        lambda path: write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode(), private=True),
+    )
 
 
 _print_lock = threading.Lock()
