@@ -260,6 +260,10 @@ def _serve(args: argparse.Namespace) -> int:
         destination = source / "destination.json"
         if destination.exists() or destination.is_symlink():
             # Read (and refused in one line) before anything listens; its url is updated once the port is known.
+            try:
+                read_json(destination)  # size, nesting and digits bounded before the destination's own reading
+            except BadJson as exc:
+                raise UsageError(str(destination), str(exc), "re-run `mtls-harness build`") from None
             load_destination(destination)
         else:
             destination = None
