@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import os
@@ -328,6 +329,6 @@ _print_lock = threading.Lock()
 
 
 def _print_line(line: str) -> None:
-    with _print_lock:
+    with _print_lock, contextlib.suppress(BrokenPipeError):  # a closed stdout (`serve | head`) stops no serving
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
