@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from harness.destination import split_url
 from harness.engines import redirect_location
 from harness.errors import UsageError
-from harness.files import write_atomic
+from harness.files import refuse_symlink, write_atomic
 from harness.knowledge.alerts import alert_name
 from harness.knowledge.tls import TLS_VERSIONS, refusal_statuses, tls_version, version_refused
 from harness.wire.contexts import look_only_context
@@ -377,6 +377,7 @@ def server_table(profile: Profile) -> str:
 
 def check_out(out: Path, *, force: bool = False) -> None:
     """Refuse an unusable --out before anything is sent to the server."""
+    refuse_symlink(out, "--out")
     if out.is_dir():
         raise UsageError(str(out), "is a folder", "give a file name ending in .json or .toml")
     if out.exists() and not force:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import os
@@ -19,10 +20,11 @@ from typing import Any
 from harness.build import build_scenario, write_scenario_files
 from harness.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from harness.cli.jdk import add_jdk_option, resolve_for_run
-from harness.destination import read_json_object
+from harness.destination import load_destination
 from harness.discovery import is_scenario_file
 from harness.errors import UsageError
-from harness.files import write_atomic
+from harness.files import refuse_symlink, write_atomic
+from harness.jsonfile import BadJson, read_json
 from harness.outputs import check_output_file, check_output_folder, write_output
 from harness.scenario import load_scenario
 from harness.server import LocalServer, ServerFiles, address_family
@@ -147,9 +149,12 @@ def _pytest_paths(paths: Sequence[Path], files: Sequence[Path]) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
 
     if args.junit:
+        # pytest's junitxml writes through a link: refused here, as every output is.
+        refuse_symlink(args.junit, "--junit")
         check_output_file(args.junit, "--junit")
     for option, folder in (("--keep", args.keep), ("--key-cache", args.key_cache)):
         if folder is not None:
+            refuse_symlink(folder, option)
             check_output_folder(folder, option)
     files = _scenario_files(args.paths)
     # Validate every file first: a malformed scenario is one line and exit 2,
@@ -196,6 +201,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
 
+    refuse_symlink(args.out, "--out")  # before the write probe, which would create a file in the link's folder
     check_output_folder(args.out, "--out")
     scenario = load_scenario(args.scenario)
     built = write_output(args.out, "--out", lambda out: build_scenario(scenario, out, port=args.port, force=args.force))
@@ -253,6 +259,15 @@ def _serve(args: argparse.Namespace) -> int:
     if source.is_dir():
         files = ServerFiles.from_dir(source / "server")
         destination = source / "destination.json"
+        if destination.exists() or destination.is_symlink():
+            # Read (and refused in one line) before anything listens; its url is updated once the port is known.
+            try:
+                read_json(destination)  # size, nesting and digits bounded before the destination's own reading
+            except BadJson as exc:
+                raise UsageError(str(destination), str(exc), "re-run `mtls-harness build`") from None
+            load_destination(destination)
+        else:
+            destination = None
     elif source.is_file():
         scenario = load_scenario(source)
         temporary = Path(tempfile.mkdtemp(prefix=f"mtls-serve-{scenario.name}-"))
@@ -265,10 +280,6 @@ def _serve(args: argparse.Namespace) -> int:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
         raise UsageError(f"--bind {address}", "the java persona's server listens on 127.0.0.1 only", "drop --bind")
-    # Read before anything listens: a broken destination.json is one line and exit 2.
-    doc = None
-    if destination is not None and destination.is_file():
-        doc = read_json_object(destination, "a destination.json written by `mtls-harness build`")
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -278,10 +289,8 @@ def _serve(args: argparse.Namespace) -> int:
             if (warning := bind_warning(address)) is not None:
                 sys.stderr.write(warning + "\n")
                 sys.stderr.flush()
-            if doc is not None and destination is not None:
-                # Keep the built folder usable as-is: its url now points here (its other keys kept).
-                doc["url"] = server.url
-                write_atomic(destination, (json.dumps(doc, indent=2) + "\n").encode(), private=True)
+            if destination is not None:
+                _point_at(destination, server.url)
             _print_line(f"listening on {server.url}")
             if (
                 files.policy.ca_names
@@ -300,10 +309,26 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _point_at(destination: Path, url: str) -> None:
+    """Keep the built folder usable as-is: its destination.json's url now points at this server."""
+    try:
+        doc = read_json(destination)
+    except BadJson as exc:  # changed since it was read
+        raise UsageError(str(destination), str(exc), "re-run `mtls-harness build`") from None
+    if not isinstance(doc, dict):
+        raise UsageError(str(destination), "is not a JSON object", "re-run `mtls-harness build`")
+    doc["url"] = url
+    write_output(
+        destination,
+        "DIR",
+        lambda path: write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode(), private=True),
+    )
+
+
 _print_lock = threading.Lock()
 
 
 def _print_line(line: str) -> None:
-    with _print_lock:
+    with _print_lock, contextlib.suppress(BrokenPipeError):  # a closed stdout (`serve | head`) stops no serving
         sys.stdout.write(line + "\n")
         sys.stdout.flush()

@@ -14,7 +14,6 @@ Nothing is sent to the customer's server: ``check`` runs on the stores only.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -31,7 +30,8 @@ from harness.engines.factory import make_engines
 from harness.engines.jsse import JsseEngine
 from harness.errors import HarnessError, ScenarioError, UsageError
 from harness.explainer.ranking import explain
-from harness.files import write_atomic
+from harness.files import claimed_folder, refuse_symlink, write_atomic
+from harness.jsonfile import BadJson, read_json
 from harness.knowledge.codes import is_outcome
 from harness.reproduce.render import render_scenario
 from harness.reproduce.sanitize import assert_sanitized, strings_of
@@ -167,6 +167,7 @@ def _show_the_choice(
 
 
 def _prepare_out(out: Path, force: bool) -> None:
+    refuse_symlink(out, "--out")
     if out.exists() and not out.is_dir():
         raise UsageError(str(out), "exists and is not a folder", "choose another --out")
     if out.is_dir() and any(out.iterdir()) and not force:
@@ -179,15 +180,42 @@ def _prepare_out(out: Path, force: bool) -> None:
 
 
 def _load_profile(path: Path) -> dict[str, Any]:
+    """A capture profile, read within bounds (size, nesting) and checked key by key: UsageError in one line."""
     try:
-        doc = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(str(path), f"cannot read: {exc}", "give a profile written by `capture --out X.json`") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(str(path), f"not valid JSON (line {exc.lineno})", "give a profile from `capture`") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("client_auth"), str):
-        raise UsageError(str(path), "is not a capture profile (no client_auth)", "run `capture URL --out X.json`")
-    return doc
+        doc = read_json(path)
+    except BadJson as exc:
+        raise UsageError(str(path), str(exc), "give a profile written by `capture --out X.json`") from None
+    problem = _profile_problem(doc)
+    if problem is not None:
+        raise UsageError(str(path), f"is not a capture profile: {problem}", "run `capture URL --out X.json`")
+    return doc  # type: ignore[no-any-return]  # an object, checked above
+
+
+def _listed(doc: dict[str, Any], key: str, kind: type) -> str | None:
+    value = doc.get(key)
+    if value is not None and (not isinstance(value, list) or not all(isinstance(v, kind) for v in value)):
+        return f"{key} is not a list of {kind.__name__}s"
+    return None
+
+
+def _profile_problem(doc: Any) -> str | None:
+    """What keeps ``doc`` from being read as a capture profile, in one clause, or None."""
+    if not isinstance(doc, dict):
+        return f"a JSON {type(doc).__name__}, not an object"
+    if doc.get("client_auth") not in ("required", "optional", "none"):
+        return "client_auth is not one of required, optional, none"
+    problem = _listed(doc, "ca_names", str) or _listed(doc, "tls_versions", str) or _listed(doc, "chain", dict)
+    if problem is not None:
+        return problem
+    if not isinstance(doc.get("intermediates_sent", True), bool):
+        return "intermediates_sent is not true or false"
+    for index, cert in enumerate(doc.get("chain") or []):
+        for key, kind in (("subject", str), ("issuer", str), ("key", str), ("self_signed", bool)):
+            if key == "subject" and key not in cert:
+                return f"chain[{index}] has no subject"
+            if key in cert and not isinstance(cert[key], kind):
+                return f"chain[{index}].{key} is not a {kind.__name__}"
+    return None
 
 
 def reproduce(
@@ -330,9 +358,10 @@ def reproduce(
     text = render_scenario(doc)
     if not keep_names:
         assert_sanitized(text, customer_strings, secrets, customer_bytes)
-    out.mkdir(parents=True, exist_ok=True)
+    inputs = [destination_path, destination.keystore, destination.truststore, *([profile] if profile else [])]
     try:
-        write_atomic(scenario_file, text.encode("utf-8"), private=False, overwrite=True)
+        with claimed_folder(out, option="--out", force=force, inputs=inputs) as staging:
+            write_atomic(staging / scenario_file.name, text.encode("utf-8"), private=False)
     except OSError as exc:
         raise UsageError(str(out), f"cannot write: {exc.strerror}", "choose a writable --out") from None
     missing += [n for n in pki.notes if n not in missing]

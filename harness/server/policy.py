@@ -8,10 +8,12 @@ back, so ``serve DIR`` runs the server again without the scenario.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from harness.errors import ServerError
+from harness.jsonfile import BadJson, read_json
 from harness.server.personas import Persona, persona
 from harness.server.tls_context import ClientAuth
 
@@ -57,15 +59,19 @@ class ServerFiles:
     def from_dir(cls, folder: Path) -> ServerFiles:
         policy_path = folder / POLICY_FILE
         try:
-            raw = json.loads(policy_path.read_text("utf-8"))
+            raw = read_json(policy_path)
+        except BadJson as exc:
+            raise ServerError(str(policy_path), str(exc), "give a folder written by `mtls-harness build`") from None
+        problem = _policy_problem(raw)
+        if problem is not None:
+            raise ServerError(str(policy_path), f"not a server policy: {problem}", "re-run `mtls-harness build`")
+        try:
             policy = ServerPolicy(**{**raw, "tls_versions": tuple(raw.get("tls_versions", ("1.2", "1.3")))})
             policy.chosen_persona()
-        except FileNotFoundError:
-            raise ServerError(
-                str(policy_path), "no such file", "give a folder written by `mtls-harness build`"
-            ) from None
         except (ValueError, TypeError, KeyError) as exc:
-            raise ServerError(str(policy_path), f"not a server policy ({exc})", "re-run `mtls-harness build`") from None
+            raise ServerError(
+                str(policy_path), f"not a server policy ({str(exc)[:120]})", "re-run `mtls-harness build`"
+            ) from None
         cas = folder / "client-cas.pem"
         files = cls(folder / "chain.pem", folder / "key.pem", cas if cas.exists() else None, policy)
         for needed in (files.chain, files.key):
@@ -75,3 +81,41 @@ class ServerFiles:
 
     def policy_json(self) -> str:
         return json.dumps(asdict(self.policy), indent=2) + "\n"
+
+
+# What server.json may hold, key by key: (the accepted types, the accepted values or None for any).
+_POLICY_TYPES: dict[str, tuple[tuple[type, ...], tuple[object, ...] | None]] = {
+    "client_auth": ((str,), ("required", "optional", "none")),
+    "ca_names": ((bool,), None),
+    "tls_versions": ((list,), None),
+    "path": ((str,), None),
+    "status": ((int,), None),
+    "persona": ((str,), None),
+    "rejection": ((str, type(None)), None),
+    "client_cert_request": ((str, type(None)), None),
+    "verify_depth": ((int, type(None)), None),
+    "check_client_names": ((bool,), None),
+}
+
+
+def _policy_problem(raw: Any) -> str | None:
+    """What is wrong with a parsed server.json, in one clause, or None."""
+    if not isinstance(raw, dict):
+        return f"a JSON {type(raw).__name__}, not an object"
+    known = {f.name for f in fields(ServerPolicy)}
+    for key, value in raw.items():
+        if key not in known:
+            return f"unknown key {key[:40]!r}"
+        types, allowed = _POLICY_TYPES[key]
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            return f"{key} is a {type(value).__name__}, not {' or '.join(t.__name__ for t in types)}"
+        if allowed is not None and value not in allowed:
+            return f"{key} is {str(value)[:40]!r}, not one of {', '.join(map(str, allowed))}"
+    versions = raw.get("tls_versions", [])
+    if not versions or any(v not in ("1.2", "1.3") for v in versions):
+        return "tls_versions must list 1.2 and/or 1.3"
+    if not isinstance(raw.get("path", "/"), str) or not raw.get("path", "/").startswith("/"):
+        return "path must start with /"
+    if not 100 <= raw.get("status", 200) <= 599:
+        return "status must be an HTTP status (100-599)"
+    return None

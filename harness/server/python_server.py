@@ -30,6 +30,7 @@ import hypercorn.asyncio.run as hypercorn_run
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.config import Config, Sockets
+from hypercorn.events import Event, Updated
 from hypercorn.logging import Logger
 
 from harness.errors import ServerError
@@ -52,7 +53,8 @@ log = logging.getLogger("harness.server.local")
 
 # Abuse limits (docs/limits.md; issue 15). A request body above MAX_BODY is
 # answered 413 and not read on; at most MAX_CONNECTIONS TLS connections are
-# served at once (more are closed on arrival); a connection lives at most
+# served at once (at the cap the connection idle the longest is closed to make
+# room, see _RecordingTCPServer); a connection lives at most
 # CONNECTION_LIFETIME seconds (a client dripping its headers a byte at a time
 # gets past any per-read timeout, not past this). Connections still in their
 # TLS handshake are bounded by the handshake timeout.
@@ -75,16 +77,21 @@ class _RecordingTCPServer(TCPServer):
     # The cap counts connections whose client is still there: after the client's EOF, hypercorn's task lingers
     # until its keep-alive timer ends (5 s here), and counting those refused new clients under a steady load
     # (benchmarks/server_load.py, TLS 1.3: ~500 handshakes in 5 s filled the cap).
-    _mtls_reading: set[object] | None = None
+    #
+    # At the cap, the connection idle the longest (no request in progress: none yet, an incomplete request head,
+    # or between requests) is closed to make room, so a client that just completed its handshake is served however
+    # many idle connections an abuser holds (issue 22). Only if all are inside a request is the newcomer closed.
+    _mtls_reading: set[_RecordingTCPServer] | None = None
+    _mtls_idle_since: float | None = None  # loop time it last became idle; None while a request is in flight
 
     async def run(self) -> None:
         connections = getattr(self.config, "mtls_connections", None)
-        reading: set[object] | None = getattr(self.config, "mtls_reading", None)
+        reading: set[_RecordingTCPServer] | None = getattr(self.config, "mtls_reading", None)
         if connections is None or reading is None:
             await super().run()
             return
-        if len(reading) >= MAX_CONNECTIONS:
-            self.writer.close()  # over the cap: closed at once, the others keep being served
+        if len(reading) >= MAX_CONNECTIONS and not _evict_oldest_idle(reading):
+            self.writer.close()  # over the cap and nothing idle: closed at once, the others keep being served
             return
         peer = self.writer.get_extra_info("peername")
         ssl_object = self.writer.get_extra_info("ssl_object")
@@ -94,6 +101,7 @@ class _RecordingTCPServer(TCPServer):
             connections[key] = getattr(ssl_object, "handshake_record", None)
             ssl_objects[key] = ssl_object
         self._mtls_reading = reading
+        self._mtls_idle_since = self.loop.time()
         reading.add(self)
         try:
             try:
@@ -106,12 +114,34 @@ class _RecordingTCPServer(TCPServer):
                 connections.pop(key, None)
                 ssl_objects.pop(key, None)
 
+    async def protocol_send(self, event: Event) -> None:
+        if isinstance(event, Updated):  # hypercorn's h11: not idle once a request head is in, idle after its answer
+            self._mtls_idle_since = self.loop.time() if event.idle else None
+        await super().protocol_send(event)
+
+    def _mtls_evict(self) -> None:
+        """Close this idle connection now (its task ends on the EOF), and stop counting it."""
+        if self._mtls_reading is not None:
+            self._mtls_reading.discard(self)
+        self.writer.transport.abort()
+
     async def _read_data(self) -> None:
         try:
             await super()._read_data()
         finally:
             if self._mtls_reading is not None:
                 self._mtls_reading.discard(self)  # the client is gone (EOF, reset or read timeout)
+
+
+def _evict_oldest_idle(reading: set[_RecordingTCPServer]) -> bool:
+    """Close the connection idle the longest to make room for a new one; False if every one is in a request."""
+    idle = [c for c in reading if c._mtls_idle_since is not None]
+    if not idle:
+        return False
+    oldest = min(idle, key=lambda c: c._mtls_idle_since or 0.0)
+    oldest._mtls_evict()
+    log.debug("connection cap (%d) reached: closed the connection idle the longest", MAX_CONNECTIONS)
+    return True
 
 
 if getattr(hypercorn_run, "TCPServer", None) is TCPServer:
@@ -123,7 +153,7 @@ class _Config(Config):
         super().__init__()
         self._context = context
         self.mtls_connections: dict[tuple[str, int], HandshakeRecord | None] = {}
-        self.mtls_reading: set[object] = set()  # connections whose client has not gone yet (the cap counts these)
+        self.mtls_reading: set[_RecordingTCPServer] = set()  # connections whose client is still there (the cap)
         self.mtls_ssl_objects: dict[tuple[str, int], Any] = {}
         self.mtls_ready = ready
         self.logger_class = _Logger
@@ -184,7 +214,7 @@ class PythonServer:
         self._failure: BaseException | None = None
         self.socket: socket.socket | None = None
         self._connections: dict[tuple[str, int], HandshakeRecord | None] = {}
-        self._reading: set[object] = set()
+        self._reading: set[_RecordingTCPServer] = set()
         self._ssl_objects: dict[tuple[str, int], Any] = {}
         self.port = 0
 
