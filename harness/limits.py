@@ -15,8 +15,10 @@ directory is not a store.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "NotARegularFile",
     "TooLarge",
     "read_bounded",
+    "toml_depth",
 ]
 
 
@@ -154,3 +157,26 @@ def read_bounded(path: Path, limit: Limit) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+# What hides brackets in TOML: comments and strings, removed in one regex pass. Every alternative matches
+# whatever follows its opening (a string left open runs to its line's or the text's end), so the engine never
+# backtracks: linear. Then the remaining brackets are summed at C speed.
+_TOML_HIDING = re.compile(
+    r"""#[^\n]*|\"\"\"[\s\S]*?(?:\"\"\"|\Z)|'''[\s\S]*?(?:'''|\Z)|"(?:[^"\\\n]|\\.?)*(?:"|$)|'[^'\n]*(?:'|$)""",
+    re.MULTILINE,
+)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def toml_depth(text: str) -> int:
+    """How deeply arrays, inline tables (and table headers) nest in TOML ``text``: linear, no parsing.
+
+    tomllib parses nested arrays and inline tables recursively; this count lets a
+    reader refuse TOML_DEPTH before tomllib runs. Brackets inside comments and
+    strings do not count. Approximate only on malformed TOML, which tomllib then
+    refuses anyway (at the first stray bracket, before anything deeper).
+    """
+    brackets = _NOT_BRACKETS.sub("", _TOML_HIDING.sub("", text))
+    return max(accumulate(map(_STEP.__getitem__, brackets), initial=0))
