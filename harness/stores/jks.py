@@ -32,7 +32,7 @@ from harness.stores.entries import (
     usable_key,
 )
 from harness.stores.java_serial import end_of_object
-from harness.stores.refusals import damaged_entry, too_many_entries, wrong_password
+from harness.stores.refusals import damaged_entry, too_many_entries, unsupported, wrong_password
 
 __all__ = ["jks_bytes", "read_jks"]
 
@@ -105,7 +105,9 @@ def read_jks(path: Path, data: bytes, kind: StoreType, password: Secret, role: R
                     entry.pkey_pkcs8, password=None, unsafe_skip_rsa_key_validation=SKIP_RSA_CHECK
                 )
                 key = usable_key(loaded)
-        except (ValueError, UnsupportedAlgorithm):
+        except UnsupportedAlgorithm as exc:
+            raise damaged_entry(where, kind, role, alias, unsupported(exc)) from None
+        except ValueError:
             raise damaged_entry(where, kind, role, alias) from None
         keys.append(KeyEntry(alias, chain, key))
     for alias, cert_entry in store.certs.items():

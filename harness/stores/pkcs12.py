@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -17,7 +18,7 @@ from harness.secret import Secret
 from harness.stores.detect import pfx_length, pkcs12_iteration_counts
 from harness.stores.entries import CertEntry, KeyEntry, Role, StoreContents, chain_from, parsed, usable_key
 from harness.stores.pkcs12_safes import NotDecrypted, UnknownEncryption, hidden_iteration_counts
-from harness.stores.refusals import damaged_entry, too_many_entries, wrong_password
+from harness.stores.refusals import damaged_entry, too_many_entries, unsupported, wrong_password
 
 __all__ = ["pkcs12_bytes", "read_pkcs12"]
 
@@ -115,6 +116,10 @@ def read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: st
     except ValueError:
         # The outer structure is intact (length checked above): the password is wrong.
         raise wrong_password(where, role) from None
+    except UnsupportedAlgorithm as exc:  # a key on a curve it cannot load (secp112r1): one line, not "damaged"
+        raise StoreError(
+            where, f"not read: {unsupported(exc)}", f"re-create the {role}", code="store-unreadable"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - the Rust parser's errors vary by damage
         raise StoreError(
             where, f"damaged PKCS#12 store ({type(exc).__name__})", f"re-create the {role}", code="store-unreadable"
