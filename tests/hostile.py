@@ -11,18 +11,23 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import resource
 import socket
 import ssl
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from harness.build import Built
 
 __all__ = [
+    "Bounded",
     "HostileServer",
     "answer_then",
     "deep_json",
@@ -31,12 +36,14 @@ __all__ = [
     "jceks_with_nested_references",
     "jks_declaring_entries",
     "jks_with_huge_certificate_length",
+    "odd_curve_material",
     "pem_bundle",
     "pem_unterminated",
     "pfx_with_hidden_key_bag",
     "pfx_with_iterations",
     "pfx_with_nested_ber",
     "read_request",
+    "run_bounded",
     "scenario_chain",
     "scenario_with_certs",
     "tls_server",
@@ -384,3 +391,91 @@ def read_request(tls: ssl.SSLSocket) -> bytes:
             break
         body += tls.recv(1 << 16)
     return data
+
+
+# -- secp112r1: a curve OpenSSL signs with, cryptography cannot load, JDK 16+ removed -----------------
+
+
+def odd_curve_material(folder: Path, openssl: str = "openssl") -> tuple[Path, Path, Path, Path]:
+    """(CA cert, CA key, leaf cert, leaf key) in ``folder``: a secp112r1 CA, made by the real openssl, that
+    issued an RSA-2048 leaf (CN=127.0.0.1, SAN IP:127.0.0.1)."""
+    ca_key, ca, key, leaf = folder / "odd-ca.key", folder / "odd-ca.pem", folder / "leaf.key", folder / "leaf.pem"
+
+    def run(*args: str | Path) -> None:
+        subprocess.run([openssl, *map(str, args)], check=True, capture_output=True, timeout=60)
+
+    run("ecparam", "-name", "secp112r1", "-genkey", "-noout", "-out", ca_key)
+    run("req", "-x509", "-key", ca_key, "-out", ca, "-subj", "/CN=odd-curve CA", "-days", "30", "-sha256",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", folder / "leaf.csr", "-subj", "/CN=127.0.0.1")
+    (folder / "leaf.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
+    run("x509", "-req", "-in", folder / "leaf.csr", "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", leaf,
+        "-days", "20", "-sha256", "-extfile", folder / "leaf.ext")  # fmt: skip
+    return ca, ca_key, leaf, key
+
+
+# -- a command run within a budget ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """A finished command: its result, wall time and the peak resident memory of its process tree."""
+
+    done: subprocess.CompletedProcess[str]
+    seconds: float
+    peak_mib: float
+
+
+def _tree_rss_kib(root: int) -> int:
+    """Resident memory of ``root`` and its descendants (the warm JVM included), from /proc."""
+    total, todo, seen = 0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+    return total
+
+
+def run_bounded(
+    argv: list[str], *, cwd: Path, seconds: float = 120.0, rss_mib: float = 1024.0, env: dict[str, str] | None = None
+) -> Bounded:
+    """``argv`` run in its own session, killed (and AssertionError raised) past ``seconds`` of wall time or
+    ``rss_mib`` of resident memory summed over its process tree, sampled every 50 ms: a missed bound fails the
+    test instead of hanging it or exhausting the machine. RLIMIT_CPU stops a child spinning unseen."""
+
+    def limits() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (int(seconds) + 5, int(seconds) + 10))
+
+    start = time.monotonic()
+    child = subprocess.Popen(
+        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        start_new_session=True, preexec_fn=limits, env=env,
+    )  # fmt: skip
+    outputs: dict[str, str] = {}
+    reader = threading.Thread(
+        target=lambda: outputs.update(zip(("out", "err"), child.communicate(), strict=True)), daemon=True
+    )
+    reader.start()
+    peak, why = 0, ""
+    while reader.is_alive():
+        peak = max(peak, _tree_rss_kib(child.pid))
+        if peak > rss_mib * 1024:
+            why = f"above {rss_mib:.0f} MiB resident"
+        elif time.monotonic() - start > seconds:
+            why = f"still running after {seconds:.0f} s"
+        if why:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, 9)
+            reader.join(10)
+            raise AssertionError(f"{' '.join(argv[-3:])}: {why}")
+        reader.join(0.05)
+    elapsed = time.monotonic() - start
+    done = subprocess.CompletedProcess(argv, child.returncode, outputs.get("out", ""), outputs.get("err", ""))
+    return Bounded(done, elapsed, peak / 1024)
