@@ -370,3 +370,13 @@ def test_toml_depth_is_counted_past_strings_and_comments() -> None:
     assert toml_depth(hostile.deep_toml(TOML_DEPTH.value)) == TOML_DEPTH.value
     shipped = [toml_depth(p.read_text()) for p in sorted((REPO / "scenarios").glob("*.toml"))]
     assert max(shipped) < TOML_DEPTH.value
+
+
+def test_every_raisable_limit_is_documented() -> None:
+    from harness import limits
+
+    documented = (REPO / "docs" / "limits.md").read_text()
+    for name in limits.__all__:
+        limit = getattr(limits, name)
+        if isinstance(limit, limits.Limit) and limit.env is not None:
+            assert f"`{limit.env}`" in documented, limit.env
