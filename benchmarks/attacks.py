@@ -351,14 +351,43 @@ def _command_table(folder: Path) -> list[str]:
         except AssertionError as exc:
             rows.append(f"| {label} | killed: {exc} | - | - | - |")
             continue
-        file = args[1] if args[0] != "check" else json.loads((folder / args[1]).read_text())["keystoreFile"]
-        if args[0] == "check" and "truststore" not in label.lower() and "pem" in label.lower():
-            file = json.loads((folder / args[1]).read_text())["truststoreFile"]
-        line = _one_line(run.done, file).replace("|", "\\|")
-        rows.append(
-            f"| {label} | {run.done.returncode} | {run.seconds:.1f} s | {run.peak_mib:.0f} MiB | {line[:220]} |"
-        )
+        file = args[1]
+        if args[0] == "check":
+            destination = json.loads((folder / args[1]).read_text())
+            pem = destination["truststoreFile"].endswith(".pem")
+            file = destination["truststoreFile" if pem else "keystoreFile"]
+        line = _one_line(run.done, file).replace("|", "\\|")[:220]
+        rows.append(f"| {label} | {run.done.returncode} | {run.seconds:.1f} s | {run.peak_mib:.0f} MiB | {line} |")
+    rows += [_capture_row(folder, env, odd) for odd in (True, False)]
     return rows
+
+
+def _capture_row(folder: Path, env: dict[str, str], odd: bool) -> str:
+    """``capture`` against a TLS server on 127.0.0.1 whose chain holds the secp112r1 CA (or, the twin, not)."""
+    import socket
+    import ssl
+
+    from tests import hostile
+
+    chain = folder / ("odd-chain.pem" if odd else "leaf-only.pem")
+    chain.write_bytes((folder / "leaf.pem").read_bytes() + ((folder / "odd-ca.pem").read_bytes() if odd else b""))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    context.load_cert_chain(chain, folder / "leaf.key")
+
+    def behave(conn: socket.socket) -> None:
+        conn.settimeout(10)
+        with context.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(1 << 16)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    label = "capture: server chain with a secp112r1 CA" if odd else "capture: server chain, RSA only (twin)"
+    with hostile.HostileServer(behave) as server:
+        argv = [sys.executable, "-m", "harness.cli.main", "capture", f"https://127.0.0.1:{server.port}/"]
+        run = hostile.run_bounded(argv, cwd=folder, env=env)
+    described = [x.strip() for x in run.done.stdout.splitlines() if "(EC" in x or "(RSA" in x]
+    line = (described[-1] if described else run.done.stderr.strip()).replace("|", "\\|")[:220]
+    return f"| {label} | {run.done.returncode} | {run.seconds:.1f} s | {run.peak_mib:.0f} MiB | {line} |"
 
 
 def _child(name: str, folder: Path) -> None:
