@@ -5,6 +5,13 @@ a fresh Python process (so its peak RSS is its own, read from wait4); the
 hostile files are made beforehand by the parent, the hostile servers run on
 127.0.0.1 inside the child. The time is the attacked call alone. The same
 attacks are asserted in tests/test_hardening.py; this prints the figures.
+
+A second table runs the parsing attacks of issue 22 through the real command
+line (``mtls-harness check`` / ``keystore`` / ``run`` / ``capture``, as
+tests/test_attacks_parsing.py asserts them): exit code, wall time of the whole
+command (Python start, the warm JVM for ``check``) and the peak resident
+memory of its process tree (the JVM included), sampled by
+tests.hostile.run_bounded. ``--commands`` prints that table alone.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ def _files(folder: Path) -> None:
     cert_pem = (folder / "cert.pem").read_bytes()
     cert = x509.load_pem_x509_certificate(cert_pem)
     jks = jks_bytes([], [("attack", cert)], Secret(PASSWORD))
+    (folder / "truststore.jks").write_bytes(jks)
     (folder / "count.jks").write_bytes(hostile.jks_declaring_entries(jks, 2**31 - 1))
     (folder / "length.jks").write_bytes(hostile.jks_with_huge_certificate_length(jks))
     (folder / "bundle-100000.pem").write_bytes(hostile.pem_bundle(cert_pem, 100_000))
@@ -62,6 +70,55 @@ def _files(folder: Path) -> None:
     (folder / "certs-5000.toml").write_text(hostile.scenario_with_certs(5_000))
     (folder / "chain-1000.toml").write_text(hostile.scenario_chain(1_000))
     (folder / "chain-17.toml").write_text(hostile.scenario_chain(17))
+    _parsing_files(folder, pfx, cert_pem)
+
+
+def _parsing_files(folder: Path, pfx: bytes, cert_pem: bytes) -> None:
+    """The parsing attacks of issue 22 (tests/test_attacks_parsing.py), from the same genuine material."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from tests import hostile
+
+    key = serialization.load_pem_private_key((folder / "key.pem").read_bytes(), None)
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    der = x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
+    (folder / "ber-3000.p12").write_bytes(hostile.pfx_with_nested_ber(pfx, 3_000))
+    (folder / "hidden-max.p12").write_bytes(hostile.pfx_with_hidden_key_bag(pkcs8, der, PASSWORD, 2**31 - 1))
+    (folder / "hidden-2048.p12").write_bytes(hostile.pfx_with_hidden_key_bag(pkcs8, der, PASSWORD, 2048))
+    (folder / "sum-12m.p12").write_bytes(hostile.pfx_with_iterations(pfx, 4_000_000))
+    (folder / "unterminated.pem").write_bytes(hostile.pem_unterminated(cert_pem, 4_999))
+    (folder / "bundle-150.pem").write_bytes(hostile.pem_bundle(cert_pem, 150))
+    subprocess.run(
+        ["keytool", "-genseckey", "-alias", "aes", "-keyalg", "AES", "-keysize", "128", "-storetype", "JCEKS",
+         "-keystore", folder / "secret.jceks", "-storepass", PASSWORD, "-keypass", PASSWORD],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    secret = (folder / "secret.jceks").read_bytes()
+    (folder / "nested.jceks").write_bytes(hostile.jceks_with_nested_references(secret, PASSWORD, 30))
+    (folder / "loop.p12").symlink_to("loop.p12")
+    ca, ca_key, _, _ = hostile.odd_curve_material(folder)
+    subprocess.run(
+        ["openssl", "pkcs12", "-export", "-in", ca, "-inkey", ca_key, "-name", "odd", "-out", folder / "odd.p12",
+         "-passout", f"pass:{PASSWORD}"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    genuine = (REPO / "scenarios" / "ok-rsa.toml").read_text()
+    for name, extra in (
+        ("digits", "serial = " + "9" * 5_000 + "\n"),
+        ("deep", hostile.deep_toml(5_000)),
+        ("fifo", None),
+        ("genuine", ""),
+    ):
+        scenarios = folder / f"run-{name}"
+        scenarios.mkdir()
+        (scenarios / "ok-rsa.toml").write_text(genuine)
+        if extra is None:
+            os.mkfifo(scenarios / "x.toml")
+        elif extra:
+            (scenarios / f"{name}.toml").write_text(genuine + extra)
 
 
 _ELAPSED: list[float] = []
@@ -218,7 +275,119 @@ ATTACKS: dict[str, tuple[str, Callable[[Path], str]]] = {
     "answer-drip": ("server dripping its HTTP headers (python engine, 2 s)", _engine("drip")),
     "answer-endless": ("server sending an endless body (python engine)", _engine("body")),
     "answer-header": ("server sending a 70 KB header line (python engine)", _engine("header")),
+    "pkcs12-ber-3000": ("PKCS#12, 3,000 nested BER indefinite SEQUENCEs", _store("ber-3000.p12")),
+    "pkcs12-hidden-max": ("PKCS#12, key bag in encrypted SafeContents, PBKDF2 2^31-1", _store("hidden-max.p12")),
+    "pkcs12-hidden-2048": ("PKCS#12, key bag in encrypted SafeContents, 2,048 (twin)", _store("hidden-2048.p12")),
+    "pkcs12-sum": ("PKCS#12, three counts of 4,000,000 (12 M summed)", _store("sum-12m.p12")),
+    "jceks-nested": ("JCEKS secret key of nested references (~630 bytes)", _store("nested.jceks")),
+    "pem-unterminated": ("PEM, 4,999 BEGIN lines without END (5.4 MB)", _store("unterminated.pem")),
+    "pem-150": ("PEM bundle, 150 certificates (twin)", _store("bundle-150.pem")),
+    "odd-curve": ("PKCS#12 key on secp112r1", _store("odd.p12")),
+    "symlink-loop": ("store path is a symbolic link loop", _store("loop.p12")),
 }
+
+
+# -- the same attacks through the command line --------------------------------------------------------
+
+
+def _dest_json(folder: Path, keystore: str, truststore: str = "truststore.jks") -> str:
+    name = f"dest-{keystore}-{truststore}.json".replace("/", "_")
+    (folder / name).write_text(
+        json.dumps({"keystoreFile": keystore, "keystorePass": PASSWORD, "truststoreFile": truststore,
+                    "truststorePass": PASSWORD})
+    )  # fmt: skip
+    return name
+
+
+def _commands(folder: Path) -> list[tuple[str, list[str]]]:
+    k = ["--p12-password-env", "ATTACK_PW", "--password-env", "ATTACK_PW"]
+    return [
+        ("check: PKCS#12, 3,000 nested BER SEQUENCEs", ["check", _dest_json(folder, "ber-3000.p12")]),
+        ("keystore: PKCS#12, 3,000 nested BER SEQUENCEs", ["keystore", "ber-3000.p12", "--out", "o1.jks", *k]),
+        ("check: PKCS#12, hidden key bag PBKDF2 2^31-1", ["check", _dest_json(folder, "hidden-max.p12")]),
+        ("keystore: PKCS#12, hidden key bag PBKDF2 2^31-1", ["keystore", "hidden-max.p12", "--out", "o2.jks", *k]),
+        ("keystore: hidden key bag at 2,048 (twin)", ["keystore", "hidden-2048.p12", "--out", "o3.jks", *k]),
+        ("check: PKCS#12, counts summing to 12 M", ["check", _dest_json(folder, "sum-12m.p12")]),
+        ("check: JCEKS secret key of nested references", ["check", _dest_json(folder, "nested.jceks")]),
+        (
+            "check: PEM truststore, 4,999 unterminated BEGIN",
+            ["check", _dest_json(folder, "genuine.p12", "unterminated.pem")],
+        ),
+        (
+            "check: PEM truststore of 150 certificates (twin)",
+            ["check", _dest_json(folder, "genuine.p12", "bundle-150.pem")],
+        ),
+        ("check: keystore key on secp112r1", ["check", _dest_json(folder, "odd.p12")]),
+        ("check: keystoreFile a symbolic link loop", ["check", _dest_json(folder, "loop.p12")]),
+        ("check: genuine PKCS#12 (twin)", ["check", _dest_json(folder, "genuine.p12")]),
+        ("run DIR: a scenario with a 5,000-digit integer", ["run", "run-digits", "--engine", "python"]),
+        ("run DIR: a scenario nested 5,000 deep", ["run", "run-deep", "--engine", "python"]),
+        ("run DIR: a FIFO named x.toml", ["run", "run-fifo", "--engine", "python"]),
+        ("run DIR: the genuine scenario alone (twin)", ["run", "run-genuine", "--engine", "python"]),
+    ]
+
+
+def _one_line(done: subprocess.CompletedProcess[str], file: str) -> str:
+    """The line that says what happened: the ERROR finding naming the file, else stderr's last line, else the
+    report line naming the file."""
+    lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR") and file in line]
+    if errors:
+        return errors[0]
+    if done.stderr.strip():
+        return done.stderr.strip().splitlines()[-1]
+    return next((line for line in lines if file in line and ":" in line), lines[-1] if lines else "")
+
+
+def _command_table(folder: Path) -> list[str]:
+    from tests import hostile
+
+    env = {**os.environ, "ATTACK_PW": PASSWORD}
+    rows = []
+    for label, args in _commands(folder):
+        argv = [sys.executable, "-m", "harness.cli.main", *args]
+        try:
+            run = hostile.run_bounded(argv, cwd=folder, env=env)
+        except AssertionError as exc:
+            rows.append(f"| {label} | killed: {exc} | - | - | - |")
+            continue
+        file = args[1]
+        if args[0] == "check":
+            destination = json.loads((folder / args[1]).read_text())
+            pem = destination["truststoreFile"].endswith(".pem")
+            file = destination["truststoreFile" if pem else "keystoreFile"]
+        line = _one_line(run.done, file).replace("|", "\\|")[:220]
+        rows.append(f"| {label} | {run.done.returncode} | {run.seconds:.1f} s | {run.peak_mib:.0f} MiB | {line} |")
+    rows += [_capture_row(folder, env, odd) for odd in (True, False)]
+    return rows
+
+
+def _capture_row(folder: Path, env: dict[str, str], odd: bool) -> str:
+    """``capture`` against a TLS server on 127.0.0.1 whose chain holds the secp112r1 CA (or, the twin, not)."""
+    import socket
+    import ssl
+
+    from tests import hostile
+
+    chain = folder / ("odd-chain.pem" if odd else "leaf-only.pem")
+    chain.write_bytes((folder / "leaf.pem").read_bytes() + ((folder / "odd-ca.pem").read_bytes() if odd else b""))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    context.load_cert_chain(chain, folder / "leaf.key")
+
+    def behave(conn: socket.socket) -> None:
+        conn.settimeout(10)
+        with context.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(1 << 16)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    label = "capture: server chain with a secp112r1 CA" if odd else "capture: server chain, RSA only (twin)"
+    with hostile.HostileServer(behave) as server:
+        argv = [sys.executable, "-m", "harness.cli.main", "capture", f"https://127.0.0.1:{server.port}/"]
+        run = hostile.run_bounded(argv, cwd=folder, env=env)
+    described = [x.strip() for x in run.done.stdout.splitlines() if "(EC" in x or "(RSA" in x]
+    line = (described[-1] if described else run.done.stderr.strip()).replace("|", "\\|")[:220]
+    return f"| {label} | {run.done.returncode} | {run.seconds:.1f} s | {run.peak_mib:.0f} MiB | {line} |"
 
 
 def _child(name: str, folder: Path) -> None:
@@ -252,10 +421,12 @@ def main() -> int:
         _child(sys.argv[2], Path(sys.argv[3]))
         return 0
     rows = []
+    commands_only = sys.argv[1:] == ["--commands"]
     with tempfile.TemporaryDirectory(prefix="mtls-attacks-") as work:
         folder = Path(work)
         _files(folder)
-        for name, (label, _) in ATTACKS.items():
+        command_rows = _command_table(folder)
+        for name, (label, _) in ({} if commands_only else ATTACKS).items():
             child = subprocess.Popen(
                 [sys.executable, __file__, "--one", name, str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
@@ -265,7 +436,13 @@ def main() -> int:
                 continue
             result = json.loads(out)
             rows.append((label, result["behaviour"], result["seconds"], result["rss_kib"], result["base_kib"]))
-    print("## Attacks -> behaviour (`make bench`; each in a fresh process)\n")
+    print("## Parsing attacks through the command line (exit code, whole command, peak RSS of its process tree)\n")
+    print("| attack | exit | time | peak RSS | the line that says it |")
+    print("|---|---|---|---|---|")
+    print("\n".join(command_rows))
+    if commands_only:
+        return 0
+    print("\n## Attacks -> behaviour (`make bench`; each in a fresh process)\n")
     print("| attack | behaviour (the one line) | time | peak RSS (after imports -> at the end) |")
     print("|---|---|---|---|")
     for label, behaviour, seconds, rss, base in rows:

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from harness.destination import split_url
 from harness.engines import redirect_location
+from harness.diagnose.certificates import key_label
 from harness.errors import UsageError
 from harness.files import refuse_symlink, write_atomic
 from harness.knowledge.alerts import alert_name
@@ -102,12 +102,7 @@ class Profile:
 
 
 def _key(cert: x509.Certificate) -> str:
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        return f"RSA-{key.key_size}"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC-{key.curve.name}"
-    return type(key).__name__.removesuffix("PublicKey").lstrip("_") or "unknown"
+    return key_label(cert)  # a key on a curve cryptography cannot load (secp112r1) is named, not raised
 
 
 def _describe(cert: x509.Certificate) -> dict[str, Any]:

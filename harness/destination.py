@@ -302,7 +302,10 @@ def load_destination(
             # A NUL (ValueError when opened), a lone surrogate from a "\ud800" escape (UnicodeEncodeError), or a
             # control character or line break, which would break the one-line messages that name the file.
             raise UsageError(str(path), f"{key} holds a control character or line break", f"fix {key}")
-        files[key] = (path.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
+        try:
+            files[key] = (path.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
+        except RuntimeError:  # a symbolic link loop (Python < 3.13 raises here): the store reader names it
+            files[key] = path.parent / value
     passwords: dict[str, Secret] = {}
     origins: dict[str, str] = {}
     for key, option_value in (("keystorePass", keystore_password), ("truststorePass", truststore_password)):

@@ -15,23 +15,30 @@ directory is not a store.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 __all__ = [
+    "BER_DEPTH",
     "CHAIN_DEPTH",
     "DESTINATION_BYTES",
+    "JAVA_OBJECT_DEPTH",
     "JDK_PBE_ITERATIONS",
+    "PKCS12_WORK",
     "SCENARIO_BIG_KEYS",
     "SCENARIO_BYTES",
     "SCENARIO_CERTS",
     "STORE_BYTES",
     "STORE_ENTRIES",
+    "TOML_DEPTH",
     "Limit",
     "NotARegularFile",
     "TooLarge",
     "read_bounded",
+    "toml_depth",
 ]
 
 
@@ -68,6 +75,18 @@ STORE_ENTRIES = Limit("entries in one store", 5_000, "entries", "MTLS_MAX_STORE_
 # ("MAC iteration count too large", "key PBE iteration count too large"): above
 # it the platform cannot open the store, so it is refused before any PBKDF2 runs.
 JDK_PBE_ITERATIONS = Limit("PKCS#12 iteration count", 5_000_000, "iterations")
+# All of a PKCS#12 file's counts together (MAC, certificate PBE, every key bag's PBKDF2, including those
+# inside encrypted SafeContents): PBKDF2-HMAC-SHA1 runs ~2.5 M iterations a second here (SHA-256 ~6 M),
+# so 10 M bounds a read to a few seconds; genuine files declare 3 counts of 2,048 to 600,000.
+PKCS12_WORK = Limit("PKCS#12 iteration counts, summed", 10_000_000, "iterations", "MTLS_MAX_PKCS12_ITERATIONS")
+# Nesting of BER elements in a PKCS#12 file, checked before any parser recurses: a PFX is about 10 deep.
+BER_DEPTH = Limit("PKCS#12 BER nesting depth", 64, "levels")
+# Nesting of arrays and inline tables in a scenario TOML, counted before tomllib (which recurses) runs;
+# a scenario is 3 deep.
+TOML_DEPTH = Limit("scenario TOML nesting depth", 32, "levels")
+# Objects nested by value in a JCEKS secret-key entry's serialized Java object, which is skipped, never
+# deserialized (the JDK writes one SealedObject 2 deep); also the class hierarchy depth.
+JAVA_OBJECT_DEPTH = Limit("JCEKS serialized object nesting depth", 32, "levels")
 DESTINATION_BYTES = Limit("destination JSON size", 1 << 20, "bytes", "MTLS_MAX_JSON_BYTES")
 SCENARIO_BYTES = Limit("scenario file size", 1 << 20, "bytes", "MTLS_MAX_SCENARIO_BYTES")
 # Certificates under a scenario's [pki]: each costs a key (pooled, but RSA-4096 still seconds).
@@ -138,3 +157,26 @@ def read_bounded(path: Path, limit: Limit) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+# What hides brackets in TOML: comments and strings, removed in one regex pass. Every alternative matches
+# whatever follows its opening (a string left open runs to its line's or the text's end), so the engine never
+# backtracks: linear. Then the remaining brackets are summed at C speed.
+_TOML_HIDING = re.compile(
+    r"""#[^\n]*|\"\"\"[\s\S]*?(?:\"\"\"|\Z)|'''[\s\S]*?(?:'''|\Z)|"(?:[^"\\\n]|\\.?)*(?:"|$)|'[^'\n]*(?:'|$)""",
+    re.MULTILINE,
+)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def toml_depth(text: str) -> int:
+    """How deeply arrays, inline tables (and table headers) nest in TOML ``text``: linear, no parsing.
+
+    tomllib parses nested arrays and inline tables recursively; this count lets a
+    reader refuse TOML_DEPTH before tomllib runs. Brackets inside comments and
+    strings do not count. Approximate only on malformed TOML, which tomllib then
+    refuses anyway (at the first stray bracket, before anything deeper).
+    """
+    brackets = _NOT_BRACKETS.sub("", _TOML_HIDING.sub("", text))
+    return max(accumulate(map(_STEP.__getitem__, brackets), initial=0))

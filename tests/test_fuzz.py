@@ -45,6 +45,7 @@ from hypothesis import HealthCheck, assume, configuration, given, settings
 from hypothesis import strategies as st
 
 from harness.destination import Destination, load_destination
+from harness.discovery import is_scenario_file
 from harness.errors import HarnessError, ScenarioError, StoreError, UsageError
 from harness.knowledge.codes import OUTCOME_CODES
 from harness.pki import Material, build_material
@@ -1406,6 +1407,10 @@ def password_secrets(text: str) -> list[str]:
 def check_scenario(text: str, path: Path, counts: Tally, label: str) -> Scenario | None:
     counts.inputs[label] += 1
     secrets = password_secrets(text)
+    # Folder discovery (`run DIR`) reads the same text first: a bool, never an exception (issue 22).
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    found = is_scenario_file(path)
+    assert isinstance(found, bool)
     try:
         scenario = parse_scenario(text, path)
     except ScenarioError as exc:
@@ -1414,6 +1419,7 @@ def check_scenario(text: str, path: Path, counts: Tally, label: str) -> Scenario
         return None
     counts.outcomes["Scenario"] += 1
     assert isinstance(scenario, Scenario)
+    assert found, "a scenario the parser accepts is one discovery finds"
     return scenario
 
 

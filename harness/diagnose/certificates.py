@@ -9,19 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from collections.abc import Iterable, Sequence
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
 __all__ = [
     "is_self_signed",
+    "key_label",
     "name_of",
+    "public_key_of",
     "reaches_ca_names",
     "san_names",
     "top_ca",
+    "unsupported_key",
     "usage_problem",
     "verify_client_chain",
     "verify_server_chain",
@@ -37,9 +43,59 @@ def name_of(name: x509.Name | x509.Certificate) -> str:
     return name.rfc4514_string() or "(empty name)"
 
 
+# Curves OpenSSL can sign with but cryptography (and JDK 16+, which removed them) cannot load.
+_CURVE_NAMES = {
+    "1.3.132.0.6": "secp112r1",
+    "1.3.132.0.7": "secp112r2",
+    "1.3.132.0.28": "secp128r1",
+    "1.3.132.0.29": "secp128r2",
+    "1.3.132.0.9": "secp160k1",
+    "1.3.132.0.8": "secp160r1",
+    "1.3.132.0.30": "secp160r2",
+    "1.2.840.10045.3.1.1": "secp192r1",
+}
+_OID = re.compile(r"\d+(?:\.\d+)+")
+
+
+def unsupported_key(cert: x509.Certificate) -> str | None:
+    """ "EC on secp112r1" when cryptography cannot load the certificate's public key (a curve it does not
+    support, an unknown algorithm), else None. Such a certificate parses; only its key does not."""
+    try:
+        cert.public_key()
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        found = _OID.search(str(exc))
+        oid = found.group() if found else cert.public_key_algorithm_oid.dotted_string
+        curve = _CURVE_NAMES.get(oid)
+        return f"EC on {curve}" if curve else f"an unsupported key ({oid})"
+    return None
+
+
+def public_key_of(cert: x509.Certificate) -> CertificatePublicKeyTypes | None:
+    """The certificate's public key; None when cryptography cannot load it (``unsupported_key`` says why)."""
+    try:
+        return cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):
+        return None
+
+
+def key_label(cert: x509.Certificate) -> str:
+    """ "RSA-2048", "EC-secp256r1", or "EC on secp112r1 (unsupported)" for a key cryptography cannot load."""
+    key = public_key_of(cert)
+    if key is None:
+        return f"{unsupported_key(cert)} (unsupported)"
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA-{key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC-{key.curve.name}"
+    return type(key).__name__.removesuffix("PublicKey").lstrip("_") or "unknown"
+
+
 def weak_key(cert: x509.Certificate) -> str | None:
-    """ "RSA-1024" when the key is below what current stacks accept (RSA < 2048, EC < 256)."""
-    key = cert.public_key()
+    """ "RSA-1024" when the key is below what current stacks accept (RSA < 2048, EC < 256); "EC on secp112r1"
+    for a key on a curve no current stack supports (cryptography cannot load it; JDK 16+ removed it)."""
+    key = public_key_of(cert)
+    if key is None:
+        return unsupported_key(cert)
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
         return f"RSA-{key.key_size}"
     if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < 256:

@@ -11,9 +11,11 @@ from harness.limits import (
     SCENARIO_BIG_KEYS,
     SCENARIO_BYTES,
     SCENARIO_CERTS,
+    TOML_DEPTH,
     NotARegularFile,
     TooLarge,
     read_bounded,
+    toml_depth,
 )
 from harness.scenario.model import ClientSpec, Expectation, Scenario
 from harness.scenario.pki_table import PkiTable
@@ -59,13 +61,18 @@ _LOADED: dict[tuple[str, int, int, int], Scenario] = {}
 
 
 def parse_scenario(text: str, path: Path) -> Scenario:
+    depth = toml_depth(text)
+    if depth > TOML_DEPTH.value:
+        # tomllib recurses per level: counted first (linear), not left to end in RecursionError.
+        what = f"arrays or tables nested too deeply ({TOML_DEPTH.refusal(depth)})"
+        raise ScenarioError(str(path), what, "flatten the nesting")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(path), f"not valid TOML: {exc}", "fix the syntax") from None
     except ValueError:  # tomllib's int() past Python's 4300-digit limit (sys.set_int_max_str_digits)
         raise ScenarioError(str(path), "not valid TOML: an integer has too many digits", "fix the number") from None
-    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+    except RecursionError:  # what the depth count above missed (malformed strings around deep nesting)
         raise ScenarioError(str(path), "not valid TOML: arrays or tables nested too deeply", "fix the syntax") from None
     pki = doc.get("pki")
     if isinstance(pki, dict) and len(pki) > SCENARIO_CERTS.value:

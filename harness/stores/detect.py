@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from harness.limits import BER_DEPTH, TooLarge
 from harness.stores.entries import StoreType
 
-__all__ = ["detect_type", "pfx_length", "pkcs12_iteration_counts"]
+__all__ = ["ber_elements", "ber_iteration_counts", "detect_type", "octets", "pfx_length", "pkcs12_iteration_counts"]
 
 _JKS_MAGIC = b"\xfe\xed\xfe\xed"
 _JCEKS_MAGIC = b"\xce\xce\xce\xce"
@@ -49,7 +50,6 @@ def pfx_length(data: bytes) -> int | None:
 
 
 _OCTET_STRING, _INTEGER, _SEQUENCE = 0x04, 0x02, 0x30
-_DER_DEPTH = 64
 
 
 def pkcs12_iteration_counts(data: bytes) -> list[int]:
@@ -59,15 +59,47 @@ def pkcs12_iteration_counts(data: bytes) -> list[int]:
     RFC 8018 A.2, RFC 7292 4 and C) is a SEQUENCE in which the count is the
     INTEGER right after the salt OCTET STRING. Encapsulated content (the
     authSafe, its SafeContents, bag values) sits in OCTET STRINGs and is walked
-    too when it parses as BER. ValueError when the outer structure does not parse.
+    too when it parses as BER. ValueError when the outer structure does not parse; TooLarge (a ValueError)
+    when elements nest deeper than BER_DEPTH, checked before each level is entered.
     """
     counts: list[int] = []
     _walk(memoryview(data), counts, 0, strict=True)
     return counts
 
 
-def _tlv(data: memoryview, pos: int) -> tuple[int, int, int, int]:
-    """(tag, start of contents, end of contents, end of the element) at ``pos``; BER indefinite lengths allowed."""
+def ber_iteration_counts(data: bytes) -> list[int]:
+    """The iteration counts declared in ``data``, a run of BER elements (a decrypted SafeContents)."""
+    counts: list[int] = []
+    _walk(memoryview(data), counts, 0, strict=True)
+    return counts
+
+
+def ber_elements(data: memoryview) -> list[tuple[int, memoryview]]:
+    """(tag, contents) of each element filling ``data``; ValueError when it does not parse."""
+    elements = []
+    pos = 0
+    while pos < len(data):
+        tag, start, end, pos = _tlv(data, pos)
+        elements.append((tag, data[start:end]))
+    if not elements:
+        raise ValueError("no element")
+    return elements
+
+
+def octets(tag: int, content: memoryview) -> bytes:
+    """The bytes of an OCTET STRING (or an [n] IMPLICIT one): primitive, or BER constructed from segments."""
+    if not tag & 0x20:
+        return bytes(content)
+    return b"".join(octets(t, c) for t, c in ber_elements(content)) if len(content) else b""
+
+
+def _tlv(data: memoryview, pos: int, depth: int = 0) -> tuple[int, int, int, int]:
+    """(tag, start of contents, end of contents, end of the element) at ``pos``; BER indefinite lengths allowed.
+
+    An indefinite length is found by walking the elements inside it (``depth`` levels down already).
+    """
+    if depth > BER_DEPTH.value:
+        raise TooLarge(BER_DEPTH)
     if pos + 2 > len(data):
         raise ValueError("truncated")
     tag, first = data[pos], data[pos + 1]
@@ -83,7 +115,7 @@ def _tlv(data: memoryview, pos: int) -> tuple[int, int, int, int]:
                 raise ValueError("no end-of-contents")
             if data[cursor] == 0 and data[cursor + 1] == 0:
                 return tag, start, cursor, cursor + 2
-            cursor = _tlv(data, cursor)[3]
+            cursor = _tlv(data, cursor, depth + 1)[3]
     if first & 0x80:
         count = first & 0x7F
         if count > 4 or start + count > len(data):
@@ -99,17 +131,17 @@ def _tlv(data: memoryview, pos: int) -> tuple[int, int, int, int]:
 
 def _walk(data: memoryview, counts: list[int], depth: int, *, strict: bool) -> bool:
     """Collect counts from the elements filling ``data``; False (nothing collected) if it is not BER, unless strict."""
-    if depth > _DER_DEPTH:
-        if strict:
-            raise ValueError("nested too deeply")
-        return False
+    if depth > BER_DEPTH.value:
+        raise TooLarge(BER_DEPTH)
     found: list[int] = []
     elements: list[tuple[int, int, int]] = []
     pos = 0
     try:
         while pos < len(data):
-            tag, start, end, pos = _tlv(data, pos)
+            tag, start, end, pos = _tlv(data, pos, depth)
             elements.append((tag, start, end))
+    except TooLarge:
+        raise
     except ValueError:
         if strict:
             raise

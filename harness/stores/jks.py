@@ -6,6 +6,7 @@ Only this module imports pyjks (``jks``; installed as purejks, its pure-Python f
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from pyasn1.codec.ber import decoder  # type: ignore[import-untyped]  # pyjks's 
 from pyasn1_modules import rfc5208  # type: ignore[import-untyped]
 
 from harness.errors import StoreError
-from harness.limits import STORE_ENTRIES
+from harness.limits import STORE_ENTRIES, TooLarge
 from harness.pki import PrivateKey
 from harness.secret import Secret
 from harness.stores.entries import (
@@ -30,7 +31,8 @@ from harness.stores.entries import (
     parsed,
     usable_key,
 )
-from harness.stores.refusals import damaged_entry, too_many_entries, wrong_password
+from harness.stores.java_serial import end_of_object
+from harness.stores.refusals import damaged_entry, too_many_entries, unsupported, wrong_password
 
 __all__ = ["jks_bytes", "read_jks"]
 
@@ -70,6 +72,8 @@ def read_jks(path: Path, data: bytes, kind: StoreType, password: Secret, role: R
     declared = int.from_bytes(data[8:12], "big")
     if declared > STORE_ENTRIES.value:
         raise too_many_entries(where, role, declared)
+    if kind == "jceks":
+        data = _without_secret_keys(data, password, role, where)
     try:
         # Keys are decrypted here, not by loads(): after the integrity check, with a bounded iteration count.
         store = jks.KeyStore.loads(data, password.reveal(), try_decrypt_keys=False)
@@ -101,7 +105,9 @@ def read_jks(path: Path, data: bytes, kind: StoreType, password: Secret, role: R
                     entry.pkey_pkcs8, password=None, unsafe_skip_rsa_key_validation=SKIP_RSA_CHECK
                 )
                 key = usable_key(loaded)
-        except (ValueError, UnsupportedAlgorithm):
+        except UnsupportedAlgorithm as exc:
+            raise damaged_entry(where, kind, role, alias, unsupported(exc)) from None
+        except ValueError:
             raise damaged_entry(where, kind, role, alias) from None
         keys.append(KeyEntry(alias, chain, key))
     for alias, cert_entry in store.certs.items():
@@ -110,6 +116,79 @@ def read_jks(path: Path, data: bytes, kind: StoreType, password: Secret, role: R
         except ValueError:
             raise damaged_entry(where, kind, role, alias) from None
     return StoreContents(path, kind, tuple(keys), tuple(certs))
+
+
+_WHITENING = b"Mighty Aphrodite"  # sun.security.provider.JavaKeyStore / JceKeyStore's integrity hash
+
+
+def _without_secret_keys(data: bytes, password: Secret, role: Role, where: str) -> bytes:
+    """The JCEKS store without its secret-key entries, re-signed, after its own integrity check passed.
+
+    pyjks deserializes secret-key entries (javaobj), which a few hundred hostile
+    bytes make exponential; they play no part in TLS. Each is skipped by
+    ``end_of_object`` (one pass, references never followed); the other entries
+    are kept byte for byte. A store without secret-key entries is returned as is.
+    """
+    pos, kept, skipped = 12, [data[:12]], 0
+    try:
+        for _ in range(int.from_bytes(data[8:12], "big")):
+            start = pos
+            tag = _u4(data, pos)
+            pos = _skip_utf(data, pos + 4) + 8  # alias, timestamp
+            if tag == 1:  # private key: encrypted key, then its chain
+                pos += 4 + _u4(data, pos)
+                chain = _u4(data, pos)
+                pos += 4
+                for _ in range(chain):
+                    pos = _skip_utf(data, pos)
+                    pos += 4 + _u4(data, pos)
+            elif tag == 2:  # trusted certificate
+                pos = _skip_utf(data, pos)
+                pos += 4 + _u4(data, pos)
+            elif tag == 3:  # secret key: a serialized SealedObject
+                try:
+                    pos = end_of_object(data, pos)
+                except ValueError as exc:
+                    if isinstance(exc, TooLarge):
+                        raise
+                    alias = data[start + 6 : _skip_utf(data, start + 4)].decode("utf-8", "replace")
+                    why = "its secret key is not a serialized object as the JDK writes it"
+                    raise damaged_entry(where, "jceks", role, alias, why) from None
+                skipped += 1
+                continue
+            else:
+                raise ValueError("unknown entry tag")
+            if pos > len(data):
+                raise ValueError("truncated")
+            kept.append(data[start:pos])
+    except StoreError:
+        raise
+    except TooLarge as exc:
+        raise StoreError(where, f"not read: {exc}", f"re-create the {role}", code="store-unreadable") from None
+    except ValueError:
+        raise StoreError(
+            where, "damaged JCEKS store (an entry does not parse)", f"re-create the {role}", code="store-unreadable"
+        ) from None
+    if not skipped:
+        return data
+    secret = password.reveal().encode("utf-16-be") + _WHITENING
+    if hashlib.sha1(secret + data[:pos]).digest() != data[pos : pos + 20]:  # noqa: S324 - the format's hash
+        raise wrong_password(where, role)
+    count = int.from_bytes(data[8:12], "big") - skipped
+    body = kept[0][:8] + count.to_bytes(4, "big") + b"".join(kept[1:])
+    return body + hashlib.sha1(secret + body).digest()  # noqa: S324
+
+
+def _u4(data: bytes, pos: int) -> int:
+    if pos + 4 > len(data):
+        raise ValueError("truncated")
+    return int.from_bytes(data[pos : pos + 4], "big")
+
+
+def _skip_utf(data: bytes, pos: int) -> int:
+    if pos + 2 > len(data):
+        raise ValueError("truncated")
+    return pos + 2 + int.from_bytes(data[pos : pos + 2], "big")
 
 
 def _jce_iterations(entry: jks.PrivateKeyEntry) -> int:

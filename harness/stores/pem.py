@@ -26,14 +26,42 @@ from harness.stores.refusals import too_many_entries
 
 __all__ = ["read_pem"]
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
+# One BEGIN or END line's marker: bounded work at each position (a label is at most 64 characters), so one
+# pass over the file is linear, however many BEGIN lines lack their END (a lazy `BEGIN.*?END` pattern
+# scanned the rest of the file for each of them: quadratic).
+_MARKER = re.compile(rb"-----(BEGIN|END) ([A-Z0-9 ]{1,64})-----")
+
+
+def _blocks(data: bytes, where: str, role: Role) -> list[bytes]:
+    """Each ``-----BEGIN X-----`` ... ``-----END X-----`` block, in one pass; a BEGIN without its END is damage."""
+    blocks: list[bytes] = []
+    opened: tuple[int, bytes] | None = None
+    for marker in _MARKER.finditer(data):
+        kind, label = marker.group(1), marker.group(2)
+        if kind == b"BEGIN" and opened is None:
+            opened = (marker.start(), label)
+        elif kind == b"END" and opened is not None and label == opened[1]:
+            blocks.append(data[opened[0] : marker.end()])
+            opened = None
+        elif opened is not None:
+            break  # a BEGIN inside an open block, or the END of another one
+    if opened is not None:
+        line = data.count(b"\n", 0, opened[0]) + 1
+        label = opened[1].decode("ascii")
+        raise StoreError(
+            where,
+            f"damaged PEM (line {line}: BEGIN {label} without its END line)",
+            f"re-export the {role}",
+            code="store-unreadable",
+        )
+    return blocks
 
 
 def read_pem(path: Path, data: bytes, password: Secret, role: Role, where: str) -> StoreContents:
     declared = data.count(b"-----BEGIN ")
     if declared > STORE_ENTRIES.value:
         raise too_many_entries(where, role, declared)
-    blocks = [m.group(0) for m in _PEM_BLOCK.finditer(data)]
+    blocks = _blocks(data, where, role)
     try:
         certs = [
             parsed(x509.load_pem_x509_certificate(b)) for b in blocks if b.startswith(b"-----BEGIN CERTIFICATE-----")

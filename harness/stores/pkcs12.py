@@ -7,16 +7,18 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from harness.errors import StoreError
-from harness.limits import JDK_PBE_ITERATIONS, STORE_ENTRIES
+from harness.limits import JDK_PBE_ITERATIONS, PKCS12_WORK, STORE_ENTRIES, TooLarge
 from harness.pki import PrivateKey
 from harness.secret import Secret
 from harness.stores.detect import pfx_length, pkcs12_iteration_counts
 from harness.stores.entries import CertEntry, KeyEntry, Role, StoreContents, chain_from, parsed, usable_key
-from harness.stores.refusals import damaged_entry, too_many_entries, wrong_password
+from harness.stores.pkcs12_safes import NotDecrypted, UnknownEncryption, hidden_iteration_counts
+from harness.stores.refusals import damaged_entry, too_many_entries, unsupported, wrong_password
 
 __all__ = ["pkcs12_bytes", "read_pkcs12"]
 
@@ -72,21 +74,15 @@ def read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: st
         )
     try:
         counts = pkcs12_iteration_counts(data)
+    except TooLarge as exc:
+        raise StoreError(where, f"not read: {exc}", f"re-create the {role}", code="store-unreadable") from None
     except ValueError:
         raise StoreError(
             where, "damaged PKCS#12 store (its DER does not parse)", f"re-create the {role}", code="store-unreadable"
         ) from None
     if len(counts) > STORE_ENTRIES.value:
         raise too_many_entries(where, role, len(counts))
-    worst = max(counts, default=0)
-    if worst > JDK_PBE_ITERATIONS.value:
-        # The JDK refuses it too ("MAC iteration count too large"): a store the platform cannot open.
-        raise StoreError(
-            where,
-            f"not read: {JDK_PBE_ITERATIONS.refusal(worst)}, which the JDK refuses too",
-            f"re-export the {role} with a lower iteration count (openssl pkcs12 -iter / -maciter 10000)",
-            code="store-unreadable",
-        )
+    _check_counts(counts, where, role)
     if "\x00" in password.reveal():
         # cryptography's PKCS#12 loader panics (a BaseException) on a NUL in the password: refuse it first.
         raise StoreError(
@@ -95,11 +91,35 @@ def read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: st
             f"set {role}Pass to the password the {role} was saved with",
             code=f"{role}-password-wrong",
         )
+    # Key bags inside encrypted SafeContents hide their counts from the walk: decrypted here first (at
+    # counts just checked), so every count cryptography will run is checked before it runs.
+    try:
+        hidden, spent = hidden_iteration_counts(data, password.reveal())
+    except NotDecrypted:
+        raise wrong_password(where, role) from None
+    except TooLarge as exc:
+        raise StoreError(where, f"not read: {exc}", f"re-create the {role}", code="store-unreadable") from None
+    except UnknownEncryption as exc:
+        raise StoreError(
+            where, f"not read: encrypted with {exc}", f"re-export the {role} with AES", code="store-unreadable"
+        ) from None
+    except (ValueError, IndexError):
+        why = "its encrypted contents do not parse"
+        raise StoreError(
+            where, f"damaged PKCS#12 store ({why})", f"re-create the {role}", code="store-unreadable"
+        ) from None
+    if len(counts) + len(hidden) > STORE_ENTRIES.value:
+        raise too_many_entries(where, role, len(counts) + len(hidden))
+    _check_counts([*counts, *hidden, spent], where, role)
     try:
         loaded = pkcs12.load_pkcs12(data, password.reveal().encode("utf-8"))
     except ValueError:
         # The outer structure is intact (length checked above): the password is wrong.
         raise wrong_password(where, role) from None
+    except UnsupportedAlgorithm as exc:  # a key on a curve it cannot load (secp112r1): one line, not "damaged"
+        raise StoreError(
+            where, f"not read: {unsupported(exc)}", f"re-create the {role}", code="store-unreadable"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - the Rust parser's errors vary by damage
         raise StoreError(
             where, f"damaged PKCS#12 store ({type(exc).__name__})", f"re-create the {role}", code="store-unreadable"
@@ -129,3 +149,24 @@ def read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: st
         if c.certificate.fingerprint(hashes.SHA256()) not in chain_members
     ]
     return StoreContents(path, "pkcs12", tuple(keys), tuple(certs))
+
+
+def _check_counts(counts: list[int], where: str, role: Role) -> None:
+    """Each count within the JDK's limit, and all of them together within PKCS12_WORK, before any runs."""
+    worst = max(counts, default=0)
+    if worst > JDK_PBE_ITERATIONS.value:
+        # The JDK refuses it too ("MAC iteration count too large"): a store the platform cannot open.
+        raise StoreError(
+            where,
+            f"not read: {JDK_PBE_ITERATIONS.refusal(worst)}, which the JDK refuses too",
+            f"re-export the {role} with a lower iteration count (openssl pkcs12 -iter / -maciter 10000)",
+            code="store-unreadable",
+        )
+    total = sum(counts)
+    if total > PKCS12_WORK.value:
+        raise StoreError(
+            where,
+            f"not read: {PKCS12_WORK.refusal(total)}",
+            f"re-export the {role} with a lower iteration count (openssl pkcs12 -iter / -maciter 10000)",
+            code="store-unreadable",
+        )

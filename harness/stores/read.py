@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from pathlib import Path
+
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from harness.errors import StoreError
 from harness.limits import STORE_BYTES, NotARegularFile, TooLarge, read_bounded
@@ -13,6 +16,7 @@ from harness.stores.entries import KeyEntry, Role, StoreContents
 from harness.stores.jks import read_jks
 from harness.stores.pem import read_pem
 from harness.stores.pkcs12 import read_pkcs12
+from harness.stores.refusals import damaged_entry, unsupported
 
 __all__ = ["load_key_pair", "read_store", "store_file_bytes"]
 
@@ -47,6 +51,19 @@ _READ_CACHE_SIZE = 64
 
 
 def _read_store_bytes(path: Path, data: bytes, password: Secret, role: Role, where: str) -> StoreContents:
+    contents = _contents(path, data, password, role, where)
+    for entry in contents.key_entries:
+        # Certificates parse lazily and their keys load on first use: a leaf on a curve cryptography cannot
+        # load (secp112r1) is named here, once, not raised later by whatever compares or judges its key.
+        try:
+            if entry.chain:
+                entry.chain[0].public_key()
+        except (UnsupportedAlgorithm, ValueError) as exc:
+            raise damaged_entry(where, contents.type, role, entry.alias, unsupported(exc)) from None
+    return contents
+
+
+def _contents(path: Path, data: bytes, password: Secret, role: Role, where: str) -> StoreContents:
     kind = detect_type(data)
     if kind in ("jks", "jceks"):
         return read_jks(path, data, kind, password, role, where)
@@ -74,6 +91,9 @@ def store_file_bytes(path: Path, where: str, role: Role) -> bytes:
         fix = f"point {role}File at the store file"
         raise StoreError(where, f"not read: {exc}", fix, code="store-unreadable") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            fix = f"point {role}File at the store file itself"
+            raise StoreError(where, "is a symbolic link loop, not a file", fix, code="store-unreadable") from None
         raise StoreError(
             where, f"cannot read: {exc.strerror}", "check the file's permissions", code="store-unreadable"
         ) from None

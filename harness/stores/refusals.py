@@ -6,7 +6,7 @@ from harness.errors import StoreError
 from harness.limits import STORE_ENTRIES
 from harness.stores.entries import Role, StoreType
 
-__all__ = ["damaged_entry", "too_many_entries", "wrong_password"]
+__all__ = ["damaged_entry", "too_many_entries", "unsupported", "wrong_password"]
 
 
 def too_many_entries(where: str, role: Role, count: int) -> StoreError:
@@ -29,3 +29,9 @@ def damaged_entry(
     return StoreError(
         where, f"damaged {label} entry ({why})", f"re-create the {role}", code="store-unreadable", entry=alias
     )
+
+
+def unsupported(exc: Exception) -> str:
+    """Why a key cannot be used, from cryptography's UnsupportedAlgorithm ("Curve 1.3.132.0.6 is not supported")."""
+    said = str(exc).rstrip(".") or type(exc).__name__
+    return f"its key uses what cryptography cannot load: {said}; JDK 16+ and OpenSSL TLS refuse such keys too"

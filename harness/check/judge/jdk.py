@@ -23,6 +23,7 @@ from harness.check.report import Report
 from harness.check.server import VersionAsk
 from harness.destination import Destination
 from harness.diagnose import name_of, store_reading_verdict
+from harness.diagnose.certificates import public_key_of
 from harness.knowledge.java import CERT_RULES, has_feature, parse_version, pkcs12_algorithms, store_readable
 from harness.knowledge.tls import TLS_VERSION_NAMES
 from harness.stores import StoreContents
@@ -224,7 +225,7 @@ def _chain_rules(report: Report, chain: Sequence[x509.Certificate], version: str
         if not has_feature(rule.feature, version):
             continue
         for cert in chain:
-            key = cert.public_key()
+            key = public_key_of(cert)  # None on a curve cryptography cannot load: not an RSA key either
             if rule.code == "weak-key" and isinstance(key, rsa.RSAPublicKey) and key.key_size < 1024:
                 what = f"{name_of(cert)} has an RSA-{key.key_size} key"
             elif rule.code == "weak-signature" and cert.subject != cert.issuer and _hash(cert) == "md5":
