@@ -26,8 +26,8 @@ from typing import Any
 from cryptography import x509
 
 from harness.destination import split_url
-from harness.engines import redirect_location
 from harness.diagnose.certificates import key_label
+from harness.engines import redirect_location
 from harness.errors import UsageError
 from harness.files import refuse_symlink, write_atomic
 from harness.knowledge.alerts import alert_name
