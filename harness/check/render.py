@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.check.report import CHECKS, LIVE_CHECKS, Report
 from harness.junit import Case, write_junit
+from harness.text import shown
 
 __all__ = ["judged_for", "render_text", "write_report_junit"]
 
@@ -19,8 +20,9 @@ _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "info   "}
 def render_text(report: Report) -> str:
     """The readable summary: what was seen, then every finding with its fix, then the result."""
     dest = report.destination
-    lines = [f"check {dest.source}" + (f" against {dest.url}" if dest.url else "")]
-    lines += [f"  {key}: {value}" for key, value in report.facts.items()]
+    # Every value from a file, a server or the URL is shown inert, its password masked (harness.text).
+    lines = [f"check {shown(dest.source)}" + (f" against {shown(dest.url)}" if dest.url else "")]
+    lines += [f"  {shown(key)}: {shown(value)}" for key, value in report.facts.items()]
     for finding in report.findings:
         lines.append(f"{_MARK[finding.severity]} {finding.code}: {finding.subject}: {finding.message}")
         if finding.fix:
@@ -60,8 +62,8 @@ def write_report_junit(report: Report, path: Path) -> None:
             )
         )
     facts = {
-        "destination": str(report.destination.source),
-        **({"url": report.destination.url} if report.destination.url else {}),
-        **report.facts,
+        "destination": shown(report.destination.source),
+        **({"url": shown(report.destination.url)} if report.destination.url else {}),
+        **{shown(key): shown(value) for key, value in report.facts.items()},
     }
     write_junit(path, "mtls-harness check", cases, facts)
