@@ -213,7 +213,21 @@ def test_server_certificate_names_are_shown_escaped(hostile: bool, built: Built,
             ),
             1,
         )
-    for output in (captured.stdout, checked.stdout + checked.stderr):
+        trusted = _ran(
+            run_bounded(
+                f"truststore URL ({'hostile' if hostile else 'normal'} subject)",
+                "truststore",
+                url,
+                "--out",
+                str(tmp_path / "truststore.jks"),
+                "--password-env",
+                "NEW_TRUSTSTORE_PASSWORD",
+                env={"NEW_TRUSTSTORE_PASSWORD": "ts-New-4b1d"},
+                memory_mb=None,
+            ),
+            0,
+        )
+    for output in (captured.stdout, checked.stdout + checked.stderr, trusted.stdout + trusted.stderr):
         _assert_inert(output)
         if hostile:
             assert "CN=evil\\nready for go-live (verified with JSSE)\\x1b[2J\\x1b]0\\;owned\\x07" in output
