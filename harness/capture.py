@@ -32,6 +32,7 @@ from harness.errors import UsageError
 from harness.files import refuse_symlink, write_atomic
 from harness.knowledge.alerts import alert_name
 from harness.knowledge.tls import TLS_VERSIONS, refusal_statuses, tls_version, version_refused
+from harness.text import inert
 from harness.wire.contexts import look_only_context
 from harness.wire.inspect import ServerView, inspect_server
 
@@ -98,7 +99,7 @@ class Profile:
         lines.append(f"  SNI: {self.sni}")
         lines.append(f"  sent besides handshakes: {self.request_sent}")
         lines += [f"  note: {n}" for n in self.notes]
-        return "\n".join(lines)
+        return "\n".join(inert(line) for line in lines)  # subjects and CA names are the server's: inert
 
 
 def _key(cert: x509.Certificate) -> str:

@@ -180,3 +180,11 @@ def toml_depth(text: str) -> int:
     """
     brackets = _NOT_BRACKETS.sub("", _TOML_HIDING.sub("", text))
     return max(accumulate(map(_STEP.__getitem__, brackets), initial=0))
+
+
+# An error text or log given to ``explain`` (TEXT, ``--file``, stdin; ``reproduce --error @FILE``): a
+# javax.net.debug log of one handshake is ~100 KB. Every phrase runs in time linear in the text
+# (tests/test_attacks_explain.py): about a second per MiB on a busy 2-core machine.
+EXPLAIN_BYTES = Limit("explain text size", 4 << 20, "bytes", "MTLS_MAX_EXPLAIN_BYTES")
+# A password file (``--keystore-password-file`` and the others): its first line is the password.
+PASSWORD_FILE_BYTES = Limit("password file size", 64 << 10, "bytes")

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from harness.run import ScenarioRun
 from harness.server import describe_handshake
+from harness.text import shown
 
 __all__ = ["report_lines", "verdict_record", "verdicts_per_jdk"]
 
@@ -43,7 +44,8 @@ def report_lines(run: ScenarioRun, engine: str) -> list[str]:
         lines.append(f"  raw error ({engine}): {_one_line(outcome.error)}")
     if run.record is not None:
         lines.append(f"  server: {describe_handshake(run.record)}")
-    return lines
+    # Subjects, raw errors and the server's record came from certificates and servers: one line each, inert.
+    return [shown(line) for line in lines]
 
 
 def verdict_record(run: ScenarioRun, engine: str) -> dict[str, str]:

@@ -34,6 +34,7 @@ from harness.errors import HarnessError
 from harness.junit import Case, write_junit
 from harness.outputs import write_output
 from harness.secret import Secret
+from harness.text import shown
 
 __all__ = ["CheckSettings", "Row", "check_one", "render_table", "run_fleet", "write_fleet_junit"]
 
@@ -112,11 +113,12 @@ class Row:
 
     @property
     def url(self) -> str:
-        return (self.report.destination.url if self.report else None) or "-"
+        """The URL as shown: its password masked, control characters escaped."""
+        return shown((self.report.destination.url if self.report else None) or "-")
 
     def first_finding(self) -> str:
         if self.error is not None:
-            return self.error
+            return shown(self.error)
         assert self.report is not None
         if self.report.destination.url is None:
             first = self.report.first_finding()
@@ -133,7 +135,8 @@ class Row:
 
     def as_dict(self) -> dict[str, object]:
         if self.report is None:
-            return {"destination": str(self.path), "error": self.error, "ready": False, "ok": False}
+            error = None if self.error is None else shown(self.error)
+            return {"destination": shown(self.path), "error": error, "ready": False, "ok": False}
         return {**self.report.as_dict(), "seconds": round(self.seconds, 3)}
 
 
@@ -289,7 +292,7 @@ def render_table(rows: Sequence[Row], warn_days: int, at: dt.datetime, at_given:
         days = row.expiry()
         if days != "-" and int(days) < warn_days:
             days += " !"
-        body.append((row.path.name, row.url, mark, days, _cut(row.first_finding(), 90)))
+        body.append((shown(row.path.name), row.url, mark, days, _cut(row.first_finding(), 90)))
     widths = [max(len(r[i]) for r in (head, *body)) for i in range(4)]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(line[:4], widths, strict=True)) + "  " + line[4] for line in (head, *body)
@@ -309,7 +312,7 @@ def write_fleet_junit(rows: Sequence[Row], path: Path) -> None:
     cases = []
     for row in rows:
         if row.report is None:
-            text = row.error or "not checked"
+            text = shown(row.error or "not checked")
         else:
             text = "\n".join(
                 [
@@ -324,7 +327,7 @@ def write_fleet_junit(rows: Sequence[Row], path: Path) -> None:
             )
         cases.append(
             Case(
-                name=str(row.path),
+                name=shown(row.path),
                 classname="mtls-harness.check",
                 failure=None if row.ready else f"not ready: {row.first_finding()}\n{text}",
                 output=text if row.ready else "",

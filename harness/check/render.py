@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.check.report import CHECKS, LIVE_CHECKS, Report
 from harness.junit import Case, write_junit
+from harness.text import shown
 
 __all__ = ["judged_for", "render_text", "unused_keys_line", "write_report_junit"]
 
@@ -22,8 +23,9 @@ def render_text(report: Report, *, verbose: bool = False) -> str:
     ``verbose``: also the destination JSON's keys that the check does not use.
     """
     dest = report.destination
-    lines = [f"check {dest.source}" + (f" against {dest.url}" if dest.url else "")]
-    lines += [f"  {key}: {value}" for key, value in report.facts.items()]
+    # Every value from a file, a server or the URL is shown inert, its password masked (harness.text).
+    lines = [f"check {shown(dest.source)}" + (f" against {shown(dest.url)}" if dest.url else "")]
+    lines += [f"  {shown(key)}: {shown(value)}" for key, value in report.facts.items()]
     if verbose:
         lines.append(f"  {unused_keys_line(report)}")
     for finding in report.findings:
@@ -41,9 +43,9 @@ def unused_keys_line(report: Report) -> str:
     unused = report.destination.unused_keys
     if not unused:
         return "keys not used by the check: none"
-    shown = [text if len(text := repr(key)) <= 60 else text[:59] + "…" for key in unused[:_KEYS_SHOWN]]
+    names = [text if len(text := repr(key)) <= 60 else text[:59] + "…" for key in unused[:_KEYS_SHOWN]]
     more = f" and {len(unused) - _KEYS_SHOWN} more" if len(unused) > _KEYS_SHOWN else ""
-    return f"keys not used by the check: {', '.join(shown)}{more}"
+    return f"keys not used by the check: {', '.join(names)}{more}"
 
 
 _KEYS_SHOWN = 30
@@ -78,8 +80,8 @@ def write_report_junit(report: Report, path: Path) -> None:
             )
         )
     facts = {
-        "destination": str(report.destination.source),
-        **({"url": report.destination.url} if report.destination.url else {}),
-        **report.facts,
+        "destination": shown(report.destination.source),
+        **({"url": shown(report.destination.url)} if report.destination.url else {}),
+        **{shown(key): shown(value) for key, value in report.facts.items()},
     }
     write_junit(path, "mtls-harness check", cases, facts)

@@ -17,6 +17,7 @@ from typing import Literal
 
 from harness.destination import Destination, request_target, split_url
 from harness.knowledge import codes
+from harness.text import shown
 
 __all__ = [
     "CHECKS",
@@ -104,7 +105,10 @@ class Report:
             severity = registered.severity
         elif severity not in registered.severities:
             raise ValueError(f"{code} is not reported as {severity} (codes.toml: {list(registered.severities)})")
-        self.findings.append(Finding(code, severity, check, subject, message, self.fix(code, **fields)))
+        # The subject and message carry aliases, subjects, server answers and URLs: inert, password masked,
+        # so that no renderer (text, JSON, JUnit, fleet) shows a forged line, an escape or a credential.
+        fix = self.fix(code, **fields)
+        self.findings.append(Finding(code, severity, check, shown(subject), shown(message), shown(fix)))
 
     def fix(self, code: str, **fields: str) -> str:
         """The registry's fix of ``code``, filled with the destination's files, URL and host, and ``fields``."""
@@ -164,15 +168,15 @@ class Report:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "destination": str(self.destination.source),
-            "url": self.destination.url,
+            "destination": shown(self.destination.source),
+            "url": None if self.destination.url is None else shown(self.destination.url),
             "ok": not self.errors,
             "ready": self.ready,
             "verified_with": list(self.verified_with),
             "at": self.at.isoformat(timespec="seconds"),
             "first_expiry_days": self.first_expiry[0] if self.first_expiry else None,
             "findings": [{**asdict(f), "engines": list(f.engines)} for f in self.findings],
-            "facts": self.facts,
+            "facts": {shown(key): shown(value) for key, value in self.facts.items()},
             "keys_not_used": list(self.destination.unused_keys),  # the destination JSON's other keys
         }
 

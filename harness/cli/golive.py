@@ -19,6 +19,7 @@ from harness.outputs import check_output_file, write_output
 from harness.pki import sha256_fingerprint
 from harness.secret import Secret
 from harness.stores import alias_for, keystore_bytes, read_store, truststore_bytes
+from harness.text import inert
 from harness.wire.inspect import inspect_server
 
 __all__ = ["add_commands"]
@@ -107,14 +108,14 @@ def _keystore(args: argparse.Namespace) -> int:
     written = read_store(args.out, password, "keystore")  # read back: what the platform will open
     leaf = written.key_entries[0].chain[0]
     print(f"wrote {args.out} ({args.format.upper()}, 0600): one key entry {alias!r}, key password = store password")
-    print(f"  certificate: {leaf.subject.rfc4514_string()}")
-    print(f"  issued by:   {leaf.issuer.rfc4514_string()}")
+    print(f"  certificate: {inert(leaf.subject.rfc4514_string())}")  # names from the customer's file: inert
+    print(f"  issued by:   {inert(leaf.issuer.rfc4514_string())}")
     print(f"  valid until: {leaf.not_valid_after_utc:%Y-%m-%d}; chain of {len(written.key_entries[0].chain)}")
     if pairs.note:
         print(f"  note: {args.pkcs12.name} {pairs.note}")
 
     for warning in key_pair_warnings(entry, given_alias, alias, dt.datetime.now(dt.UTC)):
-        print(f"  warning: {warning}")
+        print(f"  warning: {inert(warning)}")
     print(f'  in destination.json: "keystoreFile": "{args.out.name}", "keystorePass": the password you gave')
     return EXIT_OK
 
@@ -156,7 +157,7 @@ def _truststore(args: argparse.Namespace) -> int:
     read_store(args.out, password, "truststore")  # read back: what the platform will open
     print(f"wrote {args.out} ({args.format.upper()}): {len(entries)} trusted certificate(s)")
     for alias, cert in entries:
-        print(f"  {alias}: {cert.subject.rfc4514_string()}")
+        print(f"  {inert(alias)}: {inert(cert.subject.rfc4514_string())}")  # the server's names: inert
         print(f"    SHA-256 {sha256_fingerprint(cert)}")
         print(f"    expires {cert.not_valid_after_utc:%Y-%m-%d}")
     if len(view.chain) == 1 and view.chain[0].subject != view.chain[0].issuer:

@@ -25,6 +25,7 @@ from harness.cli.scenarios import add_commands as add_scenario_commands
 from harness.cli.support import add_commands as add_support_commands
 from harness.errors import HarnessError
 from harness.outputs import asked_reports, write_error_reports
+from harness.text import shown
 
 __all__ = ["main"]
 
@@ -158,9 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except HarnessError as exc:
-        sys.stderr.write(f"mtls-harness: error: {exc}\n")
+        sys.stderr.write(f"mtls-harness: error: {shown(exc)}\n")  # paths, aliases, URLs: inert, password masked
         write_error_reports(
-            args.command, str(exc), json_out=getattr(args, "json", False), junit=getattr(args, "junit", None)
+            args.command, shown(exc), json_out=getattr(args, "json", False), junit=getattr(args, "junit", None)
         )
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.limits import PASSWORD_FILE_BYTES, NotARegularFile, TooLarge, read_bounded
 from harness.secret import Secret
+from harness.text import inert
 
 __all__ = ["password_options", "read_password"]
 
@@ -38,14 +40,29 @@ def read_password(
             raise UsageError(f"{option}-env", f"environment variable {env} is not set", f"export {env}=... first")
         return Secret(os.environ[env])
     if file is not None:
-        try:
-            lines = file.read_text("utf-8").splitlines()
-        except OSError as exc:
-            raise UsageError(str(file), f"cannot read: {exc.strerror}", f"check {option}-file") from None
-        return Secret(lines[0] if lines else "")
+        return Secret(_first_line(file, f"{option}-file"))
     if prompt is None or not sys.stdin.isatty():
         return None
     first = getpass.getpass(f"{prompt}: ")
     if confirm and getpass.getpass(f"{prompt} (again): ") != first:
         raise UsageError("password", "the two entries differ", "run again and type the same password twice")
     return Secret(first)
+
+
+def _first_line(file: Path, option: str) -> str:
+    """The first line of the regular file ``file``, read under PASSWORD_FILE_BYTES (never a FIFO or /dev/zero)."""
+    where = inert(file)
+    try:
+        data = read_bounded(file, PASSWORD_FILE_BYTES)
+    except NotARegularFile as exc:
+        raise UsageError(where, f"{exc}", f"give {option} a file holding the password on its first line") from None
+    except TooLarge as exc:
+        raise UsageError(where, f"{exc}", f"give {option} a file holding only the password") from None
+    except OSError as exc:
+        raise UsageError(where, f"cannot read: {exc.strerror}", f"check {option}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(where, "is not UTF-8 text", f"give {option} a text file holding the password") from None
+    lines = text.splitlines()
+    return lines[0] if lines else ""

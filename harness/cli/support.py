@@ -15,11 +15,11 @@ from harness.capture import capture, check_out, write_profile
 from harness.cli import EXIT_FAILED, EXIT_OK
 from harness.errors import UsageError
 from harness.explainer.ranking import explain
+from harness.limits import EXPLAIN_BYTES, NotARegularFile, TooLarge, read_bounded
 from harness.reproduce import reproduce
+from harness.text import inert
 
 __all__ = ["add_commands"]
-
-MAX_INPUT = 4 * 1024 * 1024
 
 
 def add_commands(commands: Any) -> None:
@@ -72,13 +72,7 @@ def _read_text(args: argparse.Namespace) -> str:
     if args.file is not None:
         if args.text is not None:
             raise UsageError("explain", "both TEXT and --file given", "give one of them")
-        path: Path = args.file
-        try:
-            with path.open("rb") as handle:
-                data = handle.read(MAX_INPUT)
-        except OSError as exc:
-            raise UsageError(str(args.file), f"cannot read: {exc.strerror}", "give a readable log file") from None
-        return data.decode("utf-8", "replace")
+        return _read_log(args.file, "--file")
     if args.text is None or args.text == "-":
         if sys.stdin.isatty():
             raise UsageError(
@@ -86,8 +80,33 @@ def _read_text(args: argparse.Namespace) -> str:
                 "no text given",
                 "pass the error text as an argument, or pipe it: ... | mtls-harness explain -",
             )
-        return str(sys.stdin.read(MAX_INPUT))
-    return str(args.text)
+        data = sys.stdin.buffer.read(EXPLAIN_BYTES.value + 1)
+        if len(data) > EXPLAIN_BYTES.value:
+            raise UsageError("stdin", str(TooLarge(EXPLAIN_BYTES)), _CUT)
+        return data.decode("utf-8", "replace")
+    text = str(args.text)
+    if len(text.encode("utf-8", "replace")) > EXPLAIN_BYTES.value:
+        raise UsageError("explain TEXT", str(TooLarge(EXPLAIN_BYTES)), _CUT)
+    return text
+
+
+_CUT = "cut the log to the failing handshake (from its ClientHello to the alert)"
+
+
+def _read_log(path: Path, option: str) -> str:
+    """A log file's text: a regular file under EXPLAIN_BYTES (a FIFO or /dev/zero is refused unread)."""
+    where = inert(path)
+    try:
+        data = read_bounded(path, EXPLAIN_BYTES)
+    except NotARegularFile as exc:
+        raise UsageError(
+            where, f"{exc}", f"give {option} a log file, or pipe the text: ... | mtls-harness explain -"
+        ) from None
+    except TooLarge as exc:
+        raise UsageError(where, f"{exc}", _CUT) from None
+    except OSError as exc:
+        raise UsageError(where, f"cannot read: {exc.strerror}", f"give {option} a readable log file") from None
+    return data.decode("utf-8", "replace")
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -114,12 +133,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     error: str | None = args.error
     if error is not None and error.startswith("@"):
-        path = Path(error[1:])
-        try:
-            with path.open("rb") as handle:
-                error = handle.read(MAX_INPUT).decode("utf-8", "replace")
-        except OSError as exc:
-            raise UsageError(str(path), f"cannot read: {exc.strerror}", "give --error TEXT or --error @FILE") from None
+        error = _read_log(Path(error[1:]), "--error @FILE")
     report = reproduce(
         args.destination,
         out=args.out,

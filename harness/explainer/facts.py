@@ -28,15 +28,19 @@ _RECORD = re.compile(
 )
 _FIELD = re.compile(r'"(?P<key>[a-z ]+?)"\s*:\s*"(?P<value>[^"]*)"')
 _CERT_START = re.compile(r'"certificate"\s*:\s*\{')
+# Every pattern here runs in time linear in the text (tests/test_attacks_explain.py): no two unbounded
+# quantifiers that can match the same characters one after the other (``\s*\n\s*`` is written
+# ``[ \t]*\n\s*+``), no ``.*`` to a later phrase that every earlier start would rescan, and the words
+# of an alert's name at most 6 (the longest, "bad certificate status response", has 4).
 # How each tool prints an alert it *received*:
 _RECEIVED = (
     re.compile(r"Received fatal alert: (\w+)"),  # JSSE
     re.compile(r"RECV TLSv[\d.]+ ALERT:\s+(?:fatal|warning),\s+(?:description = )?(\w+)"),  # JSSE before 11
     re.compile(r"handshake alert:\s+(\w+)"),  # JSSE before 11, a warning alert
-    re.compile(r"\b(?:sslv3|tlsv1|tlsv13|tls) alert ([a-z]+(?: [a-z]+)*)", re.IGNORECASE),  # OpenSSL error strings
+    re.compile(r"\b(?:sslv3|tlsv1|tlsv13|tls) alert ([a-z]+(?: [a-z]+){0,6})", re.IGNORECASE),  # OpenSSL error strings
     re.compile(r"\b(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)"),  # OpenSSL reason codes (Python, Node)
     re.compile(r"TlsFatalAlertReceived: (\w+)\(\d+\)"),  # Bouncy Castle (BCJSSE)
-    re.compile(r"\(IN\), TLS alert, ([a-z]+(?: [a-z]+)*) \(\d+\)", re.IGNORECASE),  # curl -v
+    re.compile(r"\(IN\), TLS alert, ([a-z]+(?: [a-z]+){0,6}) \(\d+\)", re.IGNORECASE),  # curl -v
 )
 _SENT_JDK8 = re.compile(r"SEND TLSv[\d.]+ ALERT:\s+fatal,\s+description = (\w+)")
 _ALERT_NUMBER = re.compile(r"SSL alert number (\d+)")
@@ -46,6 +50,7 @@ _HTTP_STATUS = (
     re.compile(r"<title>\s*(\d{3})\b"),
     re.compile(r"\bstatus(?: code)?[ :=]+(\d{3})\b", re.IGNORECASE),
 )
+_CA_NAMES = re.compile(r'"certificate authorities"\s*+:\s*+\[')
 _WEAK_HASH = re.compile(r"\b(?:SHA1|MD5|MD2)with", re.IGNORECASE)
 
 
@@ -141,11 +146,11 @@ def _read_text(text: str, facts: Facts) -> None:
     # client's "*** Certificate chain" followed by "<Empty>" when it sent none.
     if "*** CertificateRequest" in text:
         facts.add("cert_requested", "the server asked for a client certificate (JDK 8 log: *** CertificateRequest)")
-        if re.search(r"Cert Authorities:\s*\n\s*<Empty>", text):
+        if re.search(r"Cert Authorities:[ \t\r\f\v]*\n\s*+<Empty>", text):
             facts.add("ca_names:none", "the server's CertificateRequest names no CA (JDK 8 log)")
-        elif re.search(r"Cert Authorities:\s*\n\s*<[^>]*=", text):
+        elif re.search(r"Cert Authorities:[ \t\r\f\v]*\n\s*+<[^>\n]*=", text):
             facts.add("ca_names:listed", "the server listed acceptable client CA names (JDK 8 log)")
-    if re.search(r"\*\*\* Certificate chain\s*\n\s*<Empty>", text):
+    if re.search(r"\*\*\* Certificate chain[ \t\r\f\v]*\n\s*+<Empty>", text):
         facts.add("client_cert:empty", "the client sent an empty certificate chain (JDK 8 log: <Empty>)")
     if re.search(r"\(OUT\), TLS handshake, CERT verify", text):
         facts.add("client_cert:sent", "curl: the client sent a certificate (CERT verify)")
@@ -201,15 +206,29 @@ def _dn(name: str) -> str:
     return ",".join(part.strip().lower() for part in name.split(","))
 
 
+def _bracketed(text: str, opening: str) -> str | None:
+    """What lies between the first ``opening`` and the next ``]`` (None: no such pair).
+
+    A lazy regex up to the ``]`` gives the same, but rescans to the end of the
+    text from every later ``opening`` when no ``]`` follows: quadratic in the text.
+    """
+    start = text.find(opening)
+    if start < 0:
+        return None
+    start += len(opening)
+    end = text.find("]", start)
+    return text[start:end] if end >= 0 else None
+
+
 def _certificates(body: str) -> tuple[CertInfo, ...]:
     parts = _CERT_START.split(body)[1:]
     certs = []
     for part in parts:
         fields = {m["key"].replace("  ", " "): m["value"] for m in _FIELD.finditer(part)}
-        eku_match = re.search(r"ExtendedKeyUsages \[(.*?)\]", part, re.DOTALL)
-        ekus = tuple(eku_match.group(1).split()) if eku_match else None
-        san_match = re.search(r"SubjectAlternativeName \[(.*?)\]", part, re.DOTALL)
-        sans = tuple(s.strip() for s in san_match.group(1).splitlines() if s.strip()) if san_match else None
+        eku_list = _bracketed(part, "ExtendedKeyUsages [")
+        ekus = tuple(eku_list.split()) if eku_list is not None else None
+        san_list = _bracketed(part, "SubjectAlternativeName [")
+        sans = tuple(s.strip() for s in san_list.splitlines() if s.strip()) if san_list is not None else None
         certs.append(
             CertInfo(
                 subject=fields.get("subject", ""),
@@ -232,11 +251,12 @@ def _ca_names(body: str) -> tuple[str, ...]:
     for TLS 1.2 ("[CN=A, O=X, CN=B, O=Y]"): a name starts again where the
     attribute type that began the current one comes back.
     """
-    match = re.search(r'"certificate authorities"\s*:\s*\[(.*?)\]', body, re.DOTALL)
-    if not match:
+    head = _CA_NAMES.search(body)
+    listed = _bracketed(body[head.end() :], "") if head else None
+    if listed is None:
         return ()
     names: list[str] = []
-    for line in match.group(1).splitlines():
+    for line in listed.splitlines():
         parts = [p.strip() for p in line.split(",") if p.strip() and "<" not in p]
         current: list[str] = []
         for part in parts:
@@ -293,12 +313,12 @@ def _read_log(records: list[_Record], facts: Facts) -> None:
                 )
         elif message.startswith("Fatal ("):
             fatal = True
-            match = re.match(r"Fatal \((\w+)\): (.*?)\s*\(?$", message)
-            if match and not match.group(2).startswith("Received fatal alert"):
+            match = re.match(r"Fatal \((\w+)\): ", message)
+            # What follows, less a trailing "(" (the JSON that follows on the next lines) and spaces.
+            said = message[match.end() :].removesuffix("(").rstrip() if match else ""
+            if match and not said.startswith("Received fatal alert"):
                 name = match.group(1).lower()
-                facts.add(
-                    f"alert_sent:{name}", f"the JDK itself failed the handshake and sent {name}: {match.group(2)}"
-                )
+                facts.add(f"alert_sent:{name}", f"the JDK itself failed the handshake and sent {name}: {said}")
         elif "Finished" in message and "Consuming" in message:
             finished = True
     if facts.tls_version:

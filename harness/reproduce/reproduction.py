@@ -51,6 +51,7 @@ from harness.reproduce.shape import (
 )
 from harness.run import run_scenario
 from harness.scenario import load_scenario
+from harness.text import shown
 
 __all__ = ["Reproduction", "reproduce"]
 
@@ -89,7 +90,7 @@ class Reproduction:
         lines.append(
             "reproduces the customer's failure" if self.matches else "does NOT reproduce the customer's failure"
         )
-        return "\n".join(lines)
+        return "\n".join(shown(line) for line in lines)  # aliases and paths from the customer's files: inert
 
 
 def _run_scenario(path: Path, engine_name: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 
 from harness.pki import sha256_fingerprint
+from harness.text import inert
 
 __all__ = ["HandshakeRecord", "RequestRecord", "ServerRecords", "client_identity", "describe_handshake"]
 
@@ -105,6 +106,7 @@ class ServerRecords:
         self.event(describe_handshake(record))
 
     def event(self, line: str) -> None:
+        line = inert(line)  # subjects, paths and headers the client chose: one line, no terminal escapes
         log.info(line)
         if self._on_event is not None:
             self._on_event(line)
