@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,11 @@ from urllib.parse import urlsplit
 
 from harness.errors import UsageError
 from harness.files import write_atomic
-from harness.limits import DESTINATION_BYTES, NotARegularFile, TooLarge, read_bounded
+from harness.jsonfile import BadJson, read_json
+from harness.limits import DESTINATION_BYTES
 from harness.secret import Secret
 
 __all__ = [
-    "JSON_DEPTH",
-    "JSON_DIGITS",
     "KEYS",
     "Destination",
     "NearMiss",
@@ -161,77 +159,23 @@ _LONGEST = max(len(k) for k in _FOLDED)
 _NEAR = 0.85  # difflib's ratio: keystorePassword 0.86 is a near miss, keystoreType 0.75 and keystoreAlias 0.8 are not
 _HINT = 0.6  # for a missing attribute's exit-2 line only: "is 'keystore' meant to be it?"
 
-# How deep a destination JSON may nest (an export nests two or three levels: headers, proxy, timeouts), and how
-# many digits an integer in it may have: checked before the parser runs, so neither costs more than a scan.
-JSON_DEPTH = 32
-JSON_DIGITS = 100
-# A string (to its closing quote, or to the end if unterminated: no retry from the next quote), or a bracket.
-_TOKEN = re.compile(r'"(?:[^"\\]+|\\.)*"?|[\[\]{}]', re.DOTALL)
-
-
-def _line_of(text: str, index: int) -> int:
-    return text.count("\n", 0, index) + 1
-
-
-def _check_depth(text: str, where: str) -> None:
-    """UsageError when brackets outside strings nest deeper than JSON_DEPTH; one linear scan."""
-    depth = 0
-    for match in _TOKEN.finditer(text):
-        char = match.group()[0]
-        if char in "[{":
-            depth += 1
-            if depth > JSON_DEPTH:
-                raise UsageError(
-                    where,
-                    f"not valid JSON for a destination (line {_line_of(text, match.start())}: nested more than "
-                    f"{JSON_DEPTH} levels deep)",
-                    "give the destination's JSON as the platform exports it",
-                )
-        elif char in "]}":
-            depth -= 1
-
 
 def read_json_object(path: Path, what: str = "the destination's JSON file") -> dict[str, Any]:
     """The JSON object in the file at ``path``, read within bounds; UsageError (exit 2) naming the file otherwise.
 
     At most DESTINATION_BYTES (a regular file only: never a FIFO or device), UTF-8
-    with or without a byte-order mark, nested at most JSON_DEPTH deep, integers of
-    at most JSON_DIGITS digits. ``what`` names the file the user should give.
+    with or without a byte-order mark, nested at most jsonfile.MAX_DEPTH deep, integers of
+    at most jsonfile.MAX_DIGITS digits. ``what`` names the file the user should give.
     """
     where = str(path)
     if path.is_dir():
         raise UsageError(where, "is a folder", f"give {what}")
     try:
-        text = read_bounded(path, DESTINATION_BYTES).decode("utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(where, "no such file", f"give {what}") from None
-    except (NotARegularFile, TooLarge) as exc:
-        raise UsageError(where, f"not read: {exc}", f"give {what}") from None
-    except OSError as exc:
-        raise UsageError(where, f"cannot read: {exc.strerror or exc}", f"give {what}") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(where, f"not UTF-8 text (byte {exc.start})", "save the JSON as UTF-8") from None
-    _check_depth(text, where)
-
-    def integer(digits: str) -> int:
-        if len(digits.lstrip("-")) > JSON_DIGITS:
-            line = _line_of(text, text.find(digits))
-            raise UsageError(
-                where,
-                f"not valid JSON for a destination (line {line}: a number of {len(digits.lstrip('-')):,} digits, "
-                f"above {JSON_DIGITS})",
-                "fix the number",
-            )
-        return int(digits)
-
-    try:
-        doc = json.loads(text, parse_int=integer)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            where, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", "fix the JSON"
-        ) from None
-    except RecursionError:  # not reached (the depth is checked first); kept as the last guard
-        raise UsageError(where, "not valid JSON (nested too deeply)", "fix the JSON") from None
+        doc = read_json(path, DESTINATION_BYTES)
+    except BadJson as exc:
+        reason = str(exc)
+        fix = "fix the JSON" if reason.startswith("not valid JSON") else f"give {what}"
+        raise UsageError(where, reason, "save the JSON as UTF-8" if "UTF-8" in reason else fix) from None
     if not isinstance(doc, dict):
         raise UsageError(where, "is not a JSON object", f"give {what}: one JSON object")
     return doc

@@ -69,6 +69,14 @@ class StoreError(HarnessError):
     code: str = "store-unreadable"
     entry: str = ""
 
+    @property
+    def over_bounds(self) -> bool:
+        """Refused by a bound (size, nesting, iteration counts: ``harness.limits``) before any parser ran it.
+
+        Such a store is handed to no other reader either (the JVM included): the bound holds on every path.
+        """
+        return self.what.startswith("not read:")
+
     def problem(self) -> str:
         where = f"{self.where} (entry {self.entry!r})" if self.entry else self.where
         return f"{where}: {self.what}"

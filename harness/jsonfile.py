@@ -11,47 +11,51 @@ file and says what to do.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from harness.limits import Limit, NotARegularFile, TooLarge, read_bounded
 
-__all__ = ["JSON_BYTES", "MAX_DEPTH", "BadJson", "json_depth_over", "read_json"]
+__all__ = ["JSON_BYTES", "MAX_DEPTH", "MAX_DIGITS", "BadJson", "json_depth_over", "read_json"]
 
 # The same bound and variable as a destination JSON's (harness.limits.DESTINATION_BYTES).
 JSON_BYTES = Limit("JSON file size", 1 << 20, "bytes", "MTLS_MAX_JSON_BYTES")
-# A capture profile nests 3 deep, a server policy 2; a destination JSON 1.
+# A capture profile nests 3 deep, a server policy 2; a destination export 2 or 3 (headers, proxy, timeouts).
 MAX_DEPTH = 32
+# Digits of one integer: Python refuses above 4,300 itself, after the work; no genuine file has more than ~20.
+MAX_DIGITS = 100
 
 
 class BadJson(ValueError):
     """The file cannot be used as JSON; ``str()`` says why in one clause."""
 
 
-def json_depth_over(text: str, limit: int = MAX_DEPTH) -> bool:
-    """Whether arrays and objects in ``text`` nest deeper than ``limit`` (strings skipped; linear time)."""
+# A string (to its closing quote, or to the end if unterminated: never retried from the next quote), or a bracket.
+_TOKEN = re.compile(r'"(?:[^"\\]+|\\.)*"?|[\[\]{}]', re.DOTALL)
+
+
+def _line_of(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
+
+
+def json_depth_over(text: str, limit: int = MAX_DEPTH) -> int | None:
+    """The line where arrays and objects in ``text`` first nest deeper than ``limit``, else None (linear time)."""
     depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
+    for match in _TOKEN.finditer(text):
+        char = match.group()[0]
+        if char in "[{":
             depth += 1
             if depth > limit:
-                return True
+                return _line_of(text, match.start())
         elif char in "]}":
             depth -= 1
-    return False
+    return None
 
 
-def read_json(path: Path, limit: Limit = JSON_BYTES, *, max_depth: int = MAX_DEPTH) -> Any:
+def read_json(
+    path: Path, limit: Limit = JSON_BYTES, *, max_depth: int = MAX_DEPTH, max_digits: int = MAX_DIGITS
+) -> Any:
     """The JSON value in the regular file at ``path``; BadJson (one clause) for anything unusable."""
     try:
         text = read_bounded(path, limit).decode("utf-8-sig")
@@ -63,10 +67,19 @@ def read_json(path: Path, limit: Limit = JSON_BYTES, *, max_depth: int = MAX_DEP
         raise BadJson(f"cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise BadJson(f"not UTF-8 text (byte {exc.start})") from None
-    if json_depth_over(text, max_depth):
-        raise BadJson(f"not read: arrays or objects nested more than {max_depth} deep")
+    if (line := json_depth_over(text, max_depth)) is not None:
+        raise BadJson(f"not valid JSON (line {line}: nested too deeply, more than {max_depth} levels)")
+
+    def integer(digits: str) -> int:
+        if len(digits.lstrip("-")) > max_digits:
+            line = _line_of(text, text.find(digits))
+            raise BadJson(
+                f"not valid JSON (line {line}: a number of {len(digits.lstrip('-')):,} digits, above {max_digits})"
+            )
+        return int(digits)
+
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=integer)
     except json.JSONDecodeError as exc:
         raise BadJson(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except (ValueError, RecursionError) as exc:  # an integer above sys.get_int_max_str_digits()

@@ -111,6 +111,8 @@ def read_key_pairs(path: Path, password: Secret, jdk: JsseEngine | None) -> KeyP
     try:
         python = read_store(path, password, "keystore").key_entries
     except StoreError as exc:
+        if exc.over_bounds:
+            raise  # beyond a bound: the JVM is not given it either
         failure = exc
     java, version, said = _read_with_jdk(path, data, password, jdk)
     if java is not None:

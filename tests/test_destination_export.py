@@ -31,7 +31,9 @@ from typing import Any
 import pytest
 
 from harness.build import Built, write_scenario_files
-from harness.destination import JSON_DEPTH, JSON_DIGITS, KEYS, near_miss_of
+from harness.destination import KEYS, near_miss_of
+from harness.jsonfile import MAX_DEPTH as JSON_DEPTH
+from harness.jsonfile import MAX_DIGITS as JSON_DIGITS
 from harness.scenario import load_scenario
 from tests.conftest import Live, assert_one_line_error
 from tests.customer_stores import make_customer_destination
@@ -352,17 +354,17 @@ BOUNDS: dict[str, tuple[Callable[[dict[str, Any]], bytes], str]] = {
         lambda d: json.dumps(d)[:-1].encode() + b', "timeout": -' + b"9" * 5000 + b"}",
         "a number of 5,000 digits",
     ),
-    "5000 nested arrays": (lambda d: b"[" * 5000, f"nested more than {JSON_DEPTH} levels deep"),
-    "100000 nested objects": (lambda d: b'{"a":' * 100000, f"nested more than {JSON_DEPTH} levels deep"),
+    "5000 nested arrays": (lambda d: b"[" * 5000, f"nested too deeply, more than {JSON_DEPTH} levels"),
+    "100000 nested objects": (lambda d: b'{"a":' * 100000, f"nested too deeply, more than {JSON_DEPTH} levels"),
     "deep nesting in an export key": (
         lambda d: json.dumps({**d, "headers": _nested(JSON_DEPTH + 5)}).encode(),
-        f"nested more than {JSON_DEPTH} levels deep",
+        f"nested too deeply, more than {JSON_DEPTH} levels",
     ),
     "one MiB and one byte": (lambda d: json.dumps(d).encode() + b" " * (1 << 20), "above the limit of 1,048,576 bytes"),
     "many escaped quotes, unterminated": (lambda d: b'{"a": "' + b'\\"' * 400_000, "not valid JSON"),
     "many brackets inside strings": (
         lambda d: json.dumps({**d, "x": "[{" * 200_000, "y": _nested(JSON_DEPTH + 1)}).encode(),
-        "nested more than",
+        "nested too deeply",
     ),
 }
 
@@ -516,7 +518,7 @@ def test_serve_dir_keeps_an_exports_other_keys(serving: Callable[[Path], Serving
     [
         (b'{"url": ', "not valid JSON"),
         (b"[1, 2]", "is not a JSON object"),
-        (b"[" * 5000, "nested more than"),
+        (b"[" * 5000, "nested too deeply"),
         (b'{"timeout": ' + b"1" * 5000 + b"}", "a number of 5,000 digits"),
     ],
     ids=["invalid", "array", "deep", "5000-digits"],
