@@ -252,9 +252,7 @@ def capture(url: str, *, timeout: float = 10.0, request: bool = True) -> Profile
             continue
         attempts[name] = attempt
         refused_version = (
-            not attempt.certificate_requested
-            and attempt.error is not None
-            and version_refused(attempt.error)
+            not attempt.certificate_requested and attempt.error is not None and version_refused(attempt.error)
         )
         if refused_version or (attempt.error == "no connection"):
             refused.append(name)

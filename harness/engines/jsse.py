@@ -16,12 +16,13 @@ from __future__ import annotations
 import base64
 import collections
 import contextlib
+import datetime as dt
 import os
 import threading
 import time
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
@@ -30,8 +31,19 @@ from harness.errors import EngineUnavailable
 from harness.java.launch import NO_JDK, Jdk, Jvm, JvmFailure, JvmTimeout, find_jdk, launch_command
 from harness.knowledge.java import Pkcs12Algorithms, pkcs12_algorithms
 from harness.knowledge.tls import tls_version
+from harness.limits import STORE_BYTES, TooLarge, read_bounded
 
-__all__ = ["JsseEngine", "StoreReading", "encode_request"]
+__all__ = [
+    "JavaCert",
+    "JavaEntry",
+    "JavaStore",
+    "JsseEngine",
+    "StageFailure",
+    "StoreReading",
+    "StoreRefused",
+    "encode_request",
+    "read_store_bytes",
+]
 
 START_TIMEOUT = 60.0  # the source launcher compiles first; xdist workers start many JVMs at once
 # The JVM applies probe.timeout to connect and again to each read; add room for
@@ -41,6 +53,93 @@ _STAGES: frozenset[str] = frozenset(get_args(Stage))
 # What MtlsProbe.java's ``storeProblem`` can say about a store that would not open (its exception alone tells).
 _JVM_STORE_PROBLEMS = frozenset({"password", "unreadable", "key-password"})
 _JKS_MAGIC = (b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce")  # JKS, JCEKS
+_KINDS = frozenset({"key", "cert", "secret", "none"})
+
+
+class StoreRefused(Exception):
+    """A store Python would not hand to the JVM: not a regular file, above the size cap, or not readable."""
+
+    def __init__(self, store: Literal["keystore", "truststore"], path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.store = store
+        self.path = path
+        self.reason = reason
+
+
+def read_store_bytes(path: Path, store: Literal["keystore", "truststore"]) -> bytes:
+    """The bytes of a store, read as Python reads any store (a regular file under the size cap).
+
+    The JVM gets these bytes, never the path: a FIFO, a device, a sparse giant or a symlink
+    loop is refused here (:class:`StoreRefused`) before the JVM could block on it or fill its heap.
+    """
+    try:
+        return read_bounded(Path(path), STORE_BYTES)
+    except TooLarge as exc:
+        raise StoreRefused(store, Path(path), str(exc)) from None
+    except OSError as exc:  # NotARegularFile, FileNotFoundError, ELOOP ...
+        raise StoreRefused(store, Path(path), exc.strerror or str(exc)) from None
+
+
+@dataclass(frozen=True)
+class JavaCert:
+    """A certificate as the JDK returned it from a store."""
+
+    subject: str  # RFC 2253, as X500Principal writes it
+    issuer: str
+    not_before: dt.datetime | None
+    not_after: dt.datetime | None
+    key_algorithm: str
+    key_size: int  # bits (RSA modulus, EC order, DSA p); -1 when Java does not say
+    signature_algorithm: str
+    eku: tuple[str, ...] | None  # OIDs; None: no extendedKeyUsage extension
+    der: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class JavaEntry:
+    """One entry as the JDK sees it: the alias it lists, its kind, its chain, whether getKey opened it."""
+
+    alias: str
+    kind: Literal["key", "cert", "secret", "none"]  # "none": listed, but Java finds it under no kind
+    chain: tuple[JavaCert, ...] = ()
+    key_opened: bool | None = None  # getKey with the store password (None: not a key entry)
+    key_algorithm: str | None = None
+    key_error: str | None = None  # the exception chain of getKey, one per line
+    key_why: str | None = None  # "algorithm" / "password" / "format" / "other"
+
+
+@dataclass(frozen=True)
+class StageFailure:
+    """A stage of opening a store that failed: load, entries, keyManager or trustManager."""
+
+    stage: str
+    why: str  # "algorithm" (this JDK lacks one), "password", "format" (not this type), "other"
+    error: str  # the exception chain, outermost first, one per line
+
+
+@dataclass(frozen=True)
+class JavaStore:
+    """One store as a JDK opened it the platform's way (``KeyStore.getInstance("JKS")``).
+
+    ``refused``: Python would not hand the file to the JVM (why); then nothing else is known.
+    """
+
+    role: Literal["keystore", "truststore"]
+    true_type: str  # JKS, JCEKS, PKCS12, BKS, UBER, BCFKS, PEM, unknown (from the content)
+    opened: bool = False  # load succeeded
+    usable: bool = False  # and the key / trust manager was made
+    failures: tuple[StageFailure, ...] = ()
+    entries: tuple[JavaEntry, ...] = ()
+    trust_anchors: int | None = None  # the truststore's PKIX trust anchors
+    refused: str | None = None
+    pkcs12: Pkcs12Algorithms | None = None  # a PKCS#12's algorithms, read from the file by Python
+
+    @property
+    def key_entries(self) -> tuple[JavaEntry, ...]:
+        return tuple(e for e in self.entries if e.kind == "key")
+
+    def failure(self, stage: str) -> StageFailure | None:
+        return next((f for f in self.failures if f.stage == stage), None)
 
 
 @dataclass(frozen=True)
@@ -58,6 +157,8 @@ class StoreReading:
     internal_error: bool = False  # the probe program itself failed on these files (not a store's fault it named)
     key_aliases: tuple[str, ...] | None = None  # the keystore's key entries (None: not opened)
     trust_anchors: int | None = None  # what its TrustManagerFactory accepts (None: not got that far)
+    keystore: JavaStore | None = None  # per entry, per stage (None: an internal error)
+    truststore: JavaStore | None = None
 
 
 class JsseEngine:
@@ -164,10 +265,21 @@ class JsseEngine:
         return jvm
 
     def probe(self, probe: Probe) -> Outcome:
+        try:
+            stores = read_store_bytes(probe.keystore, "keystore"), read_store_bytes(probe.truststore, "truststore")
+        except StoreRefused as refused:
+            # The platform would not get past loading this store either; the JVM never sees it.
+            return Outcome(
+                engine=self.name,
+                stage=refused.store,
+                error=str(refused),
+                error_type="StoreRefused",
+                store_failure=StoreFailure(refused.store, "unreadable"),
+            )
         with self._lock:
             jvm = self._running()
             self._next_id += 1
-            request = encode_request(probe, self._next_id)
+            request = encode_request(probe, self._next_id, stores)
             started = time.monotonic()
             deadline = probe.timeout * 2 + MARGIN
             try:
@@ -190,33 +302,31 @@ class JsseEngine:
             except BaseException:
                 self._discard(jvm, kill=True)  # Ctrl-C: never leave an orphaned JVM
                 raise
-        return _outcome(reply, probe, jvm.java_version)
+        return _outcome(reply, stores, jvm.java_version)
 
     def load_stores(self, probe: Probe) -> StoreReading:
-        """How this JDK reads the probe's keystore and truststore (KeyStore, KeyManagerFactory,
-        TrustManagerFactory), without connecting anywhere: ``check``'s judge of the stores."""
+        """How this JDK reads the probe's keystore and truststore, opened as the platform opens them
+        (``KeyStore.getInstance("JKS")``, ``getKey`` per key entry, SunX509 and PKIX managers), without
+        connecting anywhere: ``check``'s judge of the stores. A store Python refuses is not sent."""
+        data: dict[str, bytes] = {}
+        refused: dict[str, JavaStore] = {}
+        for role, path in (("keystore", probe.keystore), ("truststore", probe.truststore)):
+            try:
+                data[role] = read_store_bytes(path, role)  # type: ignore[arg-type]
+            except StoreRefused as exc:
+                refused[role] = JavaStore(exc.store, "unknown", refused=exc.reason)
+                data[role] = b""
         with self._lock:
             jvm = self._running()
             self._next_id += 1
-            request = {**encode_request(probe, self._next_id), "loadOnly": True}
+            stores = (data["keystore"], data["truststore"])
+            request = {**encode_request(probe, self._next_id, stores), "loadOnly": True}
             try:
                 reply = jvm.ask(request, probe.timeout + MARGIN)
             except JvmFailure as e:
                 self._discard(jvm, kill=True)
                 raise EngineUnavailable(where="jsse", what=f"jsse engine failure: {e}") from None
-        facts = _facts(reply.get("details") or {})
-        internal = reply.get("internalError")
-        errors = internal or reply.get("errors") or []
-        return StoreReading(
-            java_version=jvm.java_version,
-            loaded=reply.get("stage") == "loaded",
-            stage=str(reply.get("stage") or ""),
-            error="\n".join(map(str, errors)) or None,
-            store_failure=_store_failure(reply, probe),
-            internal_error=bool(internal),
-            key_aliases=facts.get("key_aliases"),
-            trust_anchors=facts.get("trust_anchors"),
-        )
+        return reading_of(reply, jvm.java_version, data, refused)
 
     def close(self) -> None:
         """End the JVM (stdin EOF, then kill after a grace period); probing again restarts it."""
@@ -229,16 +339,21 @@ class JsseEngine:
         self.close()
 
 
-def encode_request(probe: Probe, request_id: int) -> dict[str, Any]:
-    """The JSON request line for ``probe`` (it holds the passwords: never log it)."""
+def encode_request(probe: Probe, request_id: int, stores: tuple[bytes, bytes] | None = None) -> dict[str, Any]:
+    """The JSON request line for ``probe`` (it holds the passwords and the stores: never log it).
+
+    The stores go as their bytes (``stores``, else read here with :func:`read_store_bytes`, which
+    raises :class:`StoreRefused`): the JVM never opens a path Python has not checked.
+    """
+    if stores is None:
+        stores = read_store_bytes(probe.keystore, "keystore"), read_store_bytes(probe.truststore, "truststore")
     versions = probe.tls_versions
     return {
         "id": request_id,
         "url": probe.url,
-        # Absolute: the JVM keeps the working directory it was started in.
-        "keystore": os.path.abspath(probe.keystore),
+        "keystoreB64": base64.b64encode(stores[0]).decode("ascii"),
         "keystorePass": probe.keystore_password.reveal(),
-        "truststore": os.path.abspath(probe.truststore),
+        "truststoreB64": base64.b64encode(stores[1]).decode("ascii"),
         "truststorePass": probe.truststore_password.reveal(),
         "method": probe.method,
         "once": probe.once,
@@ -250,13 +365,119 @@ def encode_request(probe: Probe, request_id: int) -> dict[str, Any]:
     }
 
 
+def reading_of(
+    reply: Mapping[str, Any], java_version: str, data: Mapping[str, bytes], refused: Mapping[str, JavaStore]
+) -> StoreReading:
+    """The JVM's load-only answer as typed facts: each store, its stages and entries."""
+    internal = reply.get("internalError")
+    stores = {
+        role: refused.get(role) or _java_store(role, reply.get(f"{role}Facts"), data[role])
+        for role in ("keystore", "truststore")
+    }
+    keystore, truststore = stores["keystore"], stores["truststore"]
+    failed = next((s for s in (keystore, truststore) if s is not None and not s.usable), None)
+    errors = internal or []
+    if failed is not None and not errors:
+        errors = [failed.refused] if failed.refused else [f.error for f in failed.failures][:1]
+    problem: StoreFailure | None = None
+    if failed is not None:
+        load = failed.failure("load")
+        manager = failed.failure("keyManager")
+        if failed.refused or (load is not None and load.why != "password"):
+            problem = StoreFailure(failed.role, "unreadable")
+        elif load is not None:
+            problem = StoreFailure(failed.role, "password", failed.pkcs12)
+        elif manager is not None and manager.why == "password":
+            problem = StoreFailure(failed.role, "key-password")
+    return StoreReading(
+        java_version=java_version,
+        loaded=failed is None and not internal,
+        stage="loaded" if failed is None else failed.role,
+        error="\n".join(map(str, errors)) or None,
+        store_failure=problem,
+        internal_error=bool(internal),
+        key_aliases=None
+        if keystore is None or not keystore.opened
+        else tuple(sorted(e.alias for e in keystore.key_entries)),
+        trust_anchors=truststore.trust_anchors if truststore is not None else None,
+        keystore=keystore,
+        truststore=truststore,
+    )
+
+
+def _java_store(role: Literal["keystore", "truststore"], raw: object, data: bytes) -> JavaStore | None:
+    if not isinstance(raw, Mapping):
+        return None
+    stages = raw.get("stages") if isinstance(raw.get("stages"), Mapping) else {}
+    assert isinstance(stages, Mapping)
+    failures = tuple(
+        StageFailure(str(stage), str(f.get("why") or "other"), "\n".join(map(str, f.get("errors") or [])))
+        for stage, f in stages.items()
+        if isinstance(f, Mapping)
+    )
+    entries = tuple(_entry(e) for e in raw.get("entries") or () if isinstance(e, Mapping))
+    anchors = raw.get("trustAnchors")
+    true_type = str(raw.get("trueType") or "unknown")
+    return JavaStore(
+        role=role,
+        true_type=true_type,
+        opened="load" in stages and stages["load"] is None,
+        usable=raw.get("usable") is True,
+        failures=failures,
+        entries=entries,
+        trust_anchors=anchors if isinstance(anchors, int) else None,
+        pkcs12=pkcs12_algorithms(data) if true_type == "PKCS12" else None,
+    )
+
+
+def _entry(raw: Mapping[str, Any]) -> JavaEntry:
+    kind = raw.get("kind")
+    error = raw.get("keyError") if isinstance(raw.get("keyError"), Mapping) else None
+    opened = raw.get("keyOpened")
+    return JavaEntry(
+        alias=str(raw.get("alias")),
+        kind=cast(Literal["key", "cert", "secret", "none"], kind if kind in _KINDS else "none"),
+        chain=tuple(_cert(c) for c in raw.get("chain") or () if isinstance(c, Mapping)),
+        key_opened=opened if isinstance(opened, bool) else None,
+        key_algorithm=_text(raw, "keyAlgorithm"),
+        key_error="\n".join(map(str, error.get("errors") or [])) if error else None,
+        key_why=str(error.get("why")) if error else None,
+    )
+
+
+def _cert(raw: Mapping[str, Any]) -> JavaCert:
+    eku = raw.get("eku")
+    size = raw.get("keySize")
+    return JavaCert(
+        subject=str(raw.get("subject") or ""),
+        issuer=str(raw.get("issuer") or ""),
+        not_before=_instant(raw.get("notBefore")),
+        not_after=_instant(raw.get("notAfter")),
+        key_algorithm=str(raw.get("keyAlgorithm") or ""),
+        key_size=size if isinstance(size, int) else -1,
+        signature_algorithm=str(raw.get("signatureAlgorithm") or ""),
+        eku=tuple(map(str, eku)) if isinstance(eku, list) else None,
+        der=base64.b64decode(str(raw.get("der") or "")),
+    )
+
+
+def _instant(value: object) -> dt.datetime | None:
+    """java.time.Instant's ISO text ("2026-12-07T10:00:00Z") as an aware datetime."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def _java_name(version: str) -> str:
     """jdk.tls.client.protocols' name of ``version`` ("1.2" -> "TLSv1.2"); a spelling it lacks goes as given."""
     found = tls_version(version)
     return found.name if found is not None else version
 
 
-def _store_failure(reply: Mapping[str, Any], probe: Probe) -> StoreFailure | None:
+def _store_failure(reply: Mapping[str, Any], stores: tuple[bytes, bytes]) -> StoreFailure | None:
     """The store the JDK could not open and why, from the JVM's answer; for a wrong password, the file's
     PKCS#12 algorithms too (a Java that lacks them says "keystore password was incorrect")."""
     problem = cast(StoreProblem, _text(reply, "storeProblem"))
@@ -264,16 +485,12 @@ def _store_failure(reply: Mapping[str, Any], probe: Probe) -> StoreFailure | Non
     if problem not in _JVM_STORE_PROBLEMS or stage not in ("keystore", "truststore"):
         return None
     store = cast(Literal["keystore", "truststore"], stage)
-    path = probe.keystore if store == "keystore" else probe.truststore
-    return StoreFailure(store, problem, _pkcs12(Path(path)) if problem == "password" else None)
+    data = stores[0] if store == "keystore" else stores[1]
+    return StoreFailure(store, problem, _pkcs12(data) if problem == "password" else None)
 
 
-def _pkcs12(path: Path) -> Pkcs12Algorithms | None:
-    """The PKCS#12 algorithms of the file at ``path``; None for a JKS or JCEKS, or a file not read."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
+def _pkcs12(data: bytes) -> Pkcs12Algorithms | None:
+    """The PKCS#12 algorithms of a store's bytes; None for a JKS or JCEKS."""
     return None if data[:4] in _JKS_MAGIC else pkcs12_algorithms(data)
 
 
@@ -344,7 +561,7 @@ def _facts(details: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _outcome(reply: Mapping[str, Any], probe: Probe, java_version: str) -> Outcome:
+def _outcome(reply: Mapping[str, Any], stores: tuple[bytes, bytes], java_version: str) -> Outcome:
     facts = _facts(reply.get("details") or {})
     internal = reply.get("internalError")
     if internal:
@@ -371,7 +588,7 @@ def _outcome(reply: Mapping[str, Any], probe: Probe, java_version: str) -> Outco
         error_type=_text(reply, "errorType"),
         alert_received=_text(reply, "alert"),
         elapsed_ms=float(reply.get("elapsedMs") or 0.0),
-        store_failure=_store_failure(reply, probe),
+        store_failure=_store_failure(reply, stores),
         response_body=body[:500].decode("utf-8", "replace") if seen is None and body else None,
         java_version=java_version,
         **facts,

@@ -145,9 +145,7 @@ def fingerprint(cert: x509.Certificate) -> bytes:
     return cert.fingerprint(hashes.SHA256())
 
 
-def open_store(
-    path: Path, password: Secret, role: Role, doc: dict[str, Any], shape: list[str]
-) -> StoreContents | None:
+def open_store(path: Path, password: Secret, role: Role, doc: dict[str, Any], shape: list[str]) -> StoreContents | None:
     """The customer's store as the platform opens it, its format and PKCS#12 profile noted in ``doc``; None when
     it does not open (the scenario then reproduces why: a wrong password or a damaged file)."""
     try:

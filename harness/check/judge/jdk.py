@@ -12,38 +12,142 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TypedDict, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from harness.check.jdk import JdkEvidence
-from harness.check.judge.stores import drop
+from harness.check.judge.stores import check_client_certificate
 from harness.check.report import Report
 from harness.check.server import VersionAsk
+from harness.check.stores import PythonReading
 from harness.destination import Destination
-from harness.diagnose import name_of, store_reading_verdict
+from harness.diagnose import name_of
+from harness.diagnose.store_failures import StoreVerdict, java_store_verdict
+from harness.engines.jsse import JavaCert, JavaStore, StoreReading
 from harness.knowledge.java import CERT_RULES, has_feature, parse_version, pkcs12_algorithms, store_readable
 from harness.knowledge.tls import TLS_VERSION_NAMES
-from harness.stores import StoreContents
-
-if TYPE_CHECKING:
-    from harness.engines.jsse import StoreReading
+from harness.stores import KeyEntry, StoreContents
+from harness.stores.entries import parsed
 
 __all__ = ["judge_jdks", "judge_missing_versions"]
 
 
-def judge_jdks(report: Report, destination: Destination, jdks: JdkEvidence, keystore: StoreContents | None) -> None:
-    """Every JDK's reading of the stores; the static version rules for the versions with no runtime here."""
+def judge_jdks(
+    report: Report,
+    destination: Destination,
+    jdks: JdkEvidence,
+    keystore: StoreContents | None,
+    stores: tuple[PythonReading, PythonReading] | None = None,
+    expiring_days: int = 30,
+) -> None:
+    """Every JDK's reading of the stores; the static version rules for the versions with no runtime here.
+
+    The store findings are the JDKs' (per version): Python's own store verdicts for a store a JDK
+    judged are dropped, its policy findings (expiry, usage, weak keys) stay. A store only Python
+    could not read gets an info line, and its policy findings from the certificates Java returned.
+    """
+    readings = [found.reading for found in jdks.readings if found.reading is not None]
     for found in jdks.readings:
         if found.failure is not None:
             report.add("engine-unavailable", "handshake", "jsse engine", str(found.failure), severity="warning")
-            continue
-        assert found.reading is not None
-        _apply(report, destination, found.reading, keystore)
-    stores = ((destination.keystore, jdks.keystore_bytes), (destination.truststore, jdks.truststore_bytes))
+    judged = {
+        role
+        for reading in readings
+        for role in ("keystore", "truststore")
+        if (store := getattr(reading, role)) is not None and store.refused is None
+    }
+    for role in sorted(judged):
+        _drop_python_store_verdicts(report, role)
+    for reading in readings:
+        _apply(report, destination, reading, keystore, readings)
+    if stores is not None:
+        for python in stores:
+            judged_java = _first_opened(readings, python.role)
+            if python.error is not None and judged_java is not None:
+                _python_could_not(report, python, judged_java, expiring_days)
+    if not readings:
+        report.facts["stores judged by"] = "no JDK: the static rules only (the JDK did not judge the stores)"
+    stores_bytes = ((destination.keystore, jdks.keystore_bytes), (destination.truststore, jdks.truststore_bytes))
     for version in jdks.missing:
-        _static(report, destination, version, stores)
+        _static(report, destination, version, stores_bytes)
+
+
+# Python's verdicts on whether a store opens and what it holds: a JDK that read the store replaces them.
+_STORE_VERDICTS = {
+    "keystore": frozenset(
+        {
+            "store-unreadable",
+            "keystore-password-wrong",
+            "key-password-mismatch",
+            "keystore-no-key-entry",
+            "client-cert-missing",
+            "keystore-format-unsupported",
+        }
+    ),
+    "truststore": frozenset(
+        {"store-unreadable", "truststore-password-wrong", "truststore-empty", "keystore-format-unsupported"}
+    ),
+}
+
+
+def _drop_python_store_verdicts(report: Report, role: str) -> None:
+    codes = _STORE_VERDICTS[role]
+    report.findings[:] = [
+        f
+        for f in report.findings
+        if not (f.check == role and (f.code in codes or (f.code == "store-type-mismatch" and f.severity == "error")))
+    ]
+
+
+def _first_opened(readings: Sequence[StoreReading], role: str) -> JavaStore | None:
+    for reading in readings:
+        store = getattr(reading, role)
+        if store is not None and store.opened:
+            return cast("JavaStore", store)
+    return None
+
+
+def _python_could_not(report: Report, python: PythonReading, store: JavaStore, expiring_days: int) -> None:
+    """Python failed on a store a JDK opened: say so, and judge the certificates Java returned."""
+    assert python.error is not None
+    label = python.path.name
+    report.add(
+        "store-read-by-jdk-only",
+        python.role,
+        label,
+        f"Python could not read it ({python.error.problem()}); the JDK opened it: the JDK's verdict stands",
+        store_file=label,
+    )
+    now = report.at
+    for entry in store.key_entries:
+        chain = _certificates(entry.chain)
+        if python.role == "keystore" and chain:
+            check_client_certificate(
+                report, KeyEntry(entry.alias, chain), f"{label} (entry {entry.alias!r})", now, expiring_days
+            )
+    if python.role == "truststore":
+        for entry in store.entries:
+            for cert in _certificates(entry.chain[:1]) if entry.kind == "cert" else ():
+                if cert.not_valid_after_utc < now:
+                    report.add(
+                        "truststore-cert-expired",
+                        "truststore",
+                        f"{label} (entry {entry.alias!r})",
+                        f"the trusted certificate {name_of(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d}",
+                    )
+
+
+def _certificates(chain: Sequence[JavaCert]) -> tuple[x509.Certificate, ...]:
+    """The certificates Java returned, as cryptography parses them (those it cannot are left out)."""
+    out = []
+    for cert in chain:
+        try:
+            out.append(parsed(x509.load_der_x509_certificate(cert.der)))
+        except ValueError:
+            continue
+    return tuple(out)
 
 
 def judge_missing_versions(
@@ -92,51 +196,46 @@ def _label(path: Path, version: str) -> str:
     return f"{path.name} on Java {version}"
 
 
-def _apply(report: Report, destination: Destination, reading: StoreReading, keystore: StoreContents | None) -> None:
+def _apply(
+    report: Report,
+    destination: Destination,
+    reading: StoreReading,
+    keystore: StoreContents | None,
+    readings: Sequence[StoreReading] = (),
+) -> None:
     version = reading.java_version
-    verdict = store_reading_verdict(reading)
-    code = verdict.code if verdict is not None else None
-    error = verdict.explanation if verdict is not None else reading.error  # the JDK's words, or why it cannot read
     keys = reading.key_aliases or ()
-    report.facts[f"stores on Java {version}"] = (
-        f"opened: {'?' if reading.key_aliases is None else len(keys)} key entries, "
-        f"{'?' if reading.trust_anchors is None else reading.trust_anchors} trust anchors"
-        if reading.loaded
-        else f"{code or 'failed'} at the {reading.stage}"
-    )
-    store = (
-        destination.truststore if reading.stage == "truststore" or code == "truststore-empty" else destination.keystore
-    )
-    subject = _label(store, version)
-    said = f"Java {version} reports: {_first(error)}" if error else f"Java {version}"
-    if code == "keystore-format-unsupported":
-        report.add(code, reading.stage or "keystore", subject, _first(error))
-    elif code == "key-password-mismatch":
-        # The JDK opened the store (store password right) and failed on the key entry.
-        drop(report, "keystore-password-wrong", "keystore")
-        if not any(f.code == code for f in report.findings):
-            report.add(
-                code,
-                "keystore",
-                subject,
-                f"keystorePass opens the keystore but not its key entry: its key password differs ({said})",
-                **_alias(keystore),
-            )
-    elif code == "truststore-empty":
-        if not any(f.code == code for f in report.findings):
-            report.add(
-                code,
-                "truststore",
-                subject,
-                f"Java sees no trusted certificate in the truststore although the file holds certificates: "
-                f"they lack Java's trusted-certificate attribute (a PKCS#12 made by OpenSSL) ({said}; on "
-                "the platform: the trustAnchors parameter must be non-empty)",
-            )
-    elif code == "keystore-no-key-entry":
-        pass  # check_key_entries says so from the file alone
-    elif code is not None and not any(f.severity == "error" and f.check == reading.stage for f in report.findings):
-        # Only where the static reading found nothing wrong with that store: else it said so already.
-        report.add(code, reading.stage if reading.stage == "truststore" else "keystore", subject, said)
+    verdicts: list[StoreVerdict] = []
+    for role, path in (("keystore", destination.keystore), ("truststore", destination.truststore)):
+        store = getattr(reading, role)
+        if store is None or store.refused is not None:
+            continue  # not given to the JVM: Python's own finding says why
+        opened_by = [
+            other.java_version
+            for other in readings
+            if other is not reading and (seen := getattr(other, role)) is not None and seen.opened
+        ]
+        found = java_store_verdict(store, version, path.name, opened_by)
+        if found is not None:
+            verdicts.append(found)
+            fields = {"alias": found.alias} if found.alias else {}
+            if found.code == "store-type-mismatch":
+                fields["store_file"] = path.name
+                # Python's warning on the same type ("the JDK reads JCEKS") is what this JDK contradicts.
+                report.findings[:] = [
+                    f
+                    for f in report.findings
+                    if not (f.code == found.code and f.check == role and f.subject == path.name)
+                ]
+            report.add(found.code, role, _label(path, version), found.message, severity=found.severity, **fields)
+    if reading.internal_error:
+        report.add(
+            "store-unreadable",
+            "keystore",
+            _label(destination.keystore, version),
+            f"Java {version}: {_first(reading.error)}",
+        )
+    report.facts[f"stores on Java {version}"] = _facts_line(reading, verdicts)
     if reading.loaded and len(keys) > 1 and not any(f.code == "keystore-ambiguous" for f in report.findings):
         # The static PKCS#12 reader sees one key pair; the JDK sees every key entry.
         aliases = ", ".join(repr(a) for a in keys)
@@ -147,9 +246,27 @@ def _apply(report: Report, destination: Destination, reading: StoreReading, keys
             f"Java sees {len(keys)} key entries ({aliases}): it chooses one per handshake, by the "
             "server's CA names if it lists any, else by its own order",
         )
-    if code != "keystore-password-wrong" and reading.stage != "keystore" and keystore is None:
-        # The static reader failed on a keystore the JDK opened.
-        drop(report, "keystore-password-wrong", "keystore")
+
+
+def _facts_line(reading: StoreReading, verdicts: Sequence[StoreVerdict]) -> str:
+    """What this JDK saw: per store, its true type and what it holds, or what stopped it."""
+    parts = []
+    for store in (reading.keystore, reading.truststore):
+        if store is None:
+            continue
+        verdict = next((v for v in verdicts if v.role == store.role), None)
+        if store.refused is not None:
+            parts.append(f"{store.role} not given to the JVM")
+        elif store.opened:
+            held = (
+                f"{len(store.key_entries)} key entries"
+                if store.role == "keystore"
+                else f"{'?' if store.trust_anchors is None else store.trust_anchors} trust anchors"
+            )
+            parts.append(f"{store.role} {store.true_type} opened: {held}" + (f" ({verdict.code})" if verdict else ""))
+        else:
+            parts.append(f"{store.role} {store.true_type}: {verdict.code if verdict else 'failed'}")
+    return "; ".join(parts) or f"{'loaded' if reading.loaded else 'failed'} at the {reading.stage}"
 
 
 class _Alias(TypedDict, total=False):
