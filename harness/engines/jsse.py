@@ -265,19 +265,20 @@ class JsseEngine:
         return jvm
 
     def probe(self, probe: Probe) -> Outcome:
-        try:
-            stores = read_store_bytes(probe.keystore, "keystore"), read_store_bytes(probe.truststore, "truststore")
-        except StoreRefused as refused:
-            # The platform would not get past loading this store either; the JVM never sees it.
-            return Outcome(
-                engine=self.name,
-                stage=refused.store,
-                error=str(refused),
-                error_type="StoreRefused",
-                store_failure=StoreFailure(refused.store, "unreadable"),
-            )
         with self._lock:
             jvm = self._running()
+            try:
+                stores = read_store_bytes(probe.keystore, "keystore"), read_store_bytes(probe.truststore, "truststore")
+            except StoreRefused as refused:
+                # The platform would not get past loading this store either; the JVM never sees it.
+                return Outcome(
+                    engine=self.name,
+                    stage=refused.store,
+                    error=str(refused),
+                    error_type="StoreRefused",
+                    store_failure=StoreFailure(refused.store, "unreadable"),
+                    java_version=jvm.java_version,
+                )
             self._next_id += 1
             request = encode_request(probe, self._next_id, stores)
             started = time.monotonic()

@@ -249,7 +249,11 @@ def _apply(
 
 
 def _facts_line(reading: StoreReading, verdicts: Sequence[StoreVerdict]) -> str:
-    """What this JDK saw: per store, its true type and what it holds, or what stopped it."""
+    """What this JDK saw: what the stores hold, or per store its true type and what stopped it."""
+    if reading.loaded and not verdicts:
+        keys = reading.key_aliases
+        anchors = reading.trust_anchors
+        return f"opened: {'?' if keys is None else len(keys)} key entries, {'?' if anchors is None else anchors} trust anchors"
     parts = []
     for store in (reading.keystore, reading.truststore):
         if store is None:
