@@ -109,7 +109,8 @@ def _codes(findings: list[dict[str, Any]], check: str) -> set[str]:
 def test_missing_algorithm_is_not_a_wrong_password(matrix: dict[str, Runtime], stores: Path) -> None:
     code, per = _check(stores, "modern.p12", "trust.jks")
     opens = {v: _witness(rt, stores / "modern.p12", PW, "-list").returncode == 0 for v, rt in matrix.items()}
-    assert not all(opens.values()) and any(opens.values())  # the file splits the matrix (11.0.10 vs 17/21)
+    assert not all(opens.values())
+    assert any(opens.values())
     for version, opened in opens.items():
         found = _codes(per[version], "keystore")
         assert "keystore-password-wrong" not in found
@@ -125,7 +126,8 @@ def test_missing_algorithm_is_not_a_wrong_password(matrix: dict[str, Runtime], s
     code, per = _check(stores, "legacy.p12", "trust.jks", "wrong-password")
     for version, runtime in matrix.items():
         witness = _witness(runtime, stores / "legacy.p12", "wrong-password", "-list")
-        assert witness.returncode != 0 and "password was incorrect" in witness.stdout + witness.stderr
+        assert witness.returncode != 0
+        assert "password was incorrect" in witness.stdout + witness.stderr
         assert _codes(per[version], "keystore") == {"keystore-password-wrong"}
 
 
@@ -158,7 +160,8 @@ def test_key_entries_as_the_jdk_sees_them(matrix: dict[str, Runtime], stores: Pa
         listed = _witness(runtime, stores / store, PW, "-list")
         found = _codes(per[version], "keystore")
         if listed.returncode != 0:
-            assert found and "keystore-password-wrong" not in found, (version, listed.stdout, per[version])
+            assert found, (version, listed.stdout, per[version])
+            assert "keystore-password-wrong" not in found, (version, per[version])
             continue
         if "PrivateKeyEntry" not in listed.stdout:
             assert found == {"keystore-no-key-entry"}, (version, per[version])
@@ -203,9 +206,12 @@ def test_hostile_store_never_reaches_the_jvm(stores: Path, tmp_path: Path, kind:
     with JsseEngine() as engine:
         reading = engine.load_stores(probe)
         outcome = engine.probe(probe)
-    assert reading.keystore is not None and reading.keystore.refused
-    assert reading.store_failure is not None and reading.store_failure.problem == "unreadable"
-    assert outcome.stage == "keystore" and outcome.error_type == "StoreRefused"
+    assert reading.keystore is not None
+    assert reading.keystore.refused
+    assert reading.store_failure is not None
+    assert reading.store_failure.problem == "unreadable"
+    assert outcome.stage == "keystore"
+    assert outcome.error_type == "StoreRefused"
     dest = tmp_path / "dest.json"
     doc = {"keystoreFile": str(path), "keystorePass": PW, "truststoreFile": str(stores / "trust.jks"),
            "truststorePass": PW}  # fmt: skip

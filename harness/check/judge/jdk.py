@@ -251,9 +251,9 @@ def _apply(
 def _facts_line(reading: StoreReading, verdicts: Sequence[StoreVerdict]) -> str:
     """What this JDK saw: what the stores hold, or per store its true type and what stopped it."""
     if reading.loaded and not verdicts:
-        keys = reading.key_aliases
-        anchors = reading.trust_anchors
-        return f"opened: {'?' if keys is None else len(keys)} key entries, {'?' if anchors is None else anchors} trust anchors"
+        keys = "?" if reading.key_aliases is None else len(reading.key_aliases)
+        anchors = "?" if reading.trust_anchors is None else reading.trust_anchors
+        return f"opened: {keys} key entries, {anchors} trust anchors"
     parts = []
     for store in (reading.keystore, reading.truststore):
         if store is None:
