@@ -214,12 +214,21 @@ def test_good_cases_are_clean_and_exit_0(tmp_path: Path) -> None:
         assert checked.doc["ok"] is True
 
 
-@pytest.mark.parametrize("name", ["expiring-soon", "store-type-mismatch-pkcs12-as-jks", "store-type-mismatch-jceks"])
+@pytest.mark.parametrize("name", ["expiring-soon", "store-type-mismatch-pkcs12-as-jks"])
 def test_warning_only_cases_exit_0(name: str, tmp_path: Path) -> None:
     checked = check(str(FIXTURES / CASES[name]["destination"]), "--at", at_for(CASES[name]), cwd=tmp_path)
     assert checked.codes(severities=("warning",)) == set(CASES[name]["expect"])
     assert checked.codes(severities=("error",)) == set()
     assert checked.done.returncode == 0
+
+
+def test_jceks_is_an_error(tmp_path: Path) -> None:
+    """JCEKS was a warning until the JDK was asked: KeyStore.getInstance("JKS") (the platform's) fails on it
+    with `Invalid keystore format` on 11, 17 and 21 (tests/test_jdk_stores.py runs each JDK's keytool)."""
+    case = CASES["store-type-mismatch-jceks"]
+    checked = check(str(FIXTURES / case["destination"]), "--at", at_for(case), cwd=tmp_path)
+    assert checked.codes(severities=("error",)) == {"store-type-mismatch"}
+    assert checked.done.returncode == 1
 
 
 def test_expiring_soon_depends_on_the_judging_day(tmp_path: Path) -> None:

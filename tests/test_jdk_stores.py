@@ -219,3 +219,97 @@ def test_hostile_store_never_reaches_the_jvm(stores: Path, tmp_path: Path, kind:
     done = cli("check", str(dest), "--json", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     assert "store-unreadable" in {f["code"] for f in json.loads(done.stdout)["findings"]}
+
+
+def _ber(der: bytes) -> bytes:
+    """Every constructed element re-encoded with a BER indefinite length, as browser and OS exports do
+    (primitive contents, the MAC'd OCTET STRING among them, unchanged)."""
+    out, i = b"", 0
+    while i < len(der):
+        tag, size = der[i], der[i + 1]
+        i += 2
+        if size & 0x80:
+            count = size & 0x7F
+            size, i = int.from_bytes(der[i : i + count], "big"), i + count
+        content, i = der[i : i + size], i + size
+        if tag & 0x20:
+            out += bytes([tag, 0x80]) + _ber(content) + b"\0\0"
+        else:
+            width = (size.bit_length() + 7) // 8
+            length = bytes([size]) if size < 0x80 else bytes([0x80 | width]) + size.to_bytes(width, "big")
+            out += bytes([tag]) + length + content
+    return out
+
+
+@pytest.fixture(scope="module")
+def expired_pkcs12(stores: Path) -> tuple[Path, Path]:
+    """An expired client certificate in a legacy PKCS#12 (openssl), and the same file BER-encoded."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(65537, 2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired-client")])
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(9).not_valid_before(dt.datetime(2020, 1, 1)).not_valid_after(dt.datetime(2021, 1, 1))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (stores / "x.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    (stores / "xk.pem").write_bytes(pkcs8)
+    _run(require_tool("openssl"), "pkcs12", "-export", "-legacy", "-in", "x.pem", "-inkey", "xk.pem", "-passout",
+         f"pass:{PW}", "-out", "expired-der.p12", cwd=stores)  # fmt: skip
+    (stores / "expired-ber.p12").write_bytes(_ber((stores / "expired-der.p12").read_bytes()))
+    return stores / "expired-der.p12", stores / "expired-ber.p12"
+
+
+def test_only_python_could_not_read_the_jdk_verdict_stands(
+    matrix: dict[str, Runtime], stores: Path, expired_pkcs12: tuple[Path, Path]
+) -> None:
+    """A BER-encoded export: Python's reader fails, every JDK reads a key entry; the expired certificate
+    Java returns is still reported (exit 1), with an info line saying only Python failed."""
+    der, ber = expired_pkcs12
+    for runtime in matrix.values():
+        assert "PrivateKeyEntry" in _witness(runtime, ber, PW, "-list").stdout
+    code, per = _check(stores, ber.name, "trust.jks")
+    assert code == 1
+    for version in matrix:
+        assert not _codes(per[version], "keystore"), per[version]
+    done = cli("check", str(stores / f"dest-{ber.name}-trust.jks-{len(PW)}.json"), "--jdk", "17", "--json", cwd=stores)
+    findings = {(f["code"], f["severity"]) for f in json.loads(done.stdout)["findings"]}
+    assert ("store-read-by-jdk-only", "info") in findings
+    assert ("client-cert-expired", "error") in findings
+    # The twin: the same file in DER, which Python reads: no info line, the same expiry.
+    _check(stores, der.name, "trust.jks")
+    done = cli("check", str(stores / f"dest-{der.name}-trust.jks-{len(PW)}.json"), "--jdk", "17", "--json", cwd=stores)
+    findings = {(f["code"], f["severity"]) for f in json.loads(done.stdout)["findings"]}
+    assert ("store-read-by-jdk-only", "info") not in findings
+    assert ("client-cert-expired", "error") in findings
+
+
+def test_a_store_no_reader_opens_is_an_error(matrix: dict[str, Runtime], stores: Path) -> None:
+    (stores / "garbage.p12").write_bytes(bytes(range(256)) * 8)
+    code, per = _check(stores, "garbage.p12", "trust.jks")
+    assert code == 1
+    for version, runtime in matrix.items():
+        assert _witness(runtime, stores / "garbage.p12", PW, "-list").returncode != 0
+        assert _codes(per[version], "keystore") == {"store-unreadable"}, per[version]
+
+
+def test_without_a_jdk_the_static_rules_say_so(stores: Path, tmp_path: Path) -> None:
+    env = {"PATH": str(tmp_path), "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)}
+    for keystore, errors in (("kt.jceks", {"store-type-mismatch"}), ("kt.jks", set())):
+        dest = tmp_path / f"{keystore}.json"
+        doc = {"keystoreFile": str(stores / keystore), "keystorePass": PW, "truststoreFile": str(stores / "trust.jks"),
+               "truststorePass": PW}  # fmt: skip
+        dest.write_text(json.dumps(doc), "utf-8")
+        done = cli("check", str(dest), "--json", cwd=tmp_path, env=env, replace_env=True)
+        report = json.loads(done.stdout)
+        assert "did not judge" in report["facts"]["stores judged by"]
+        assert {f["code"] for f in report["findings"] if f["severity"] == "error"} == errors

@@ -221,7 +221,7 @@ def _apply(
             fields = {"alias": found.alias} if found.alias else {}
             if found.code == "store-type-mismatch":
                 fields["store_file"] = path.name
-                # Python's warning on the same type ("the JDK reads JCEKS") is what this JDK contradicts.
+                # Python's static finding on the same type: this JDK's own words replace it.
                 report.findings[:] = [
                     f
                     for f in report.findings

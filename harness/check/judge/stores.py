@@ -77,8 +77,10 @@ def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
             "store-type-mismatch",
             check,
             label,
-            "this is a JCEKS store; the platform expects JKS (the JDK reads JCEKS, other tools may not)",
-            severity="warning",
+            "this is a JCEKS store: the platform opens stores as KeyStore.getInstance(\"JKS\"), which reads JKS and "
+            "PKCS#12 but not JCEKS (`Invalid keystore format` on Java 11, 17 and 21); convert it: keytool "
+            f"-importkeystore -srckeystore {label} -srcstoretype JCEKS -destkeystore {path.stem}.jks -deststoretype JKS",
+            severity="error",
             store_file=label,
         )
     elif suffix not in STORE_EXTENSIONS.get(kind, ()) and any(suffix in exts for exts in STORE_EXTENSIONS.values()):
