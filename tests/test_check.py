@@ -133,15 +133,19 @@ def at_for(case: dict[str, Any]) -> str:
 
 
 def _holds_pem(destination: Path) -> bool:
+    """A PEM or JCEKS store: types the platform's KeyStore.getInstance("JKS") cannot open (an error)."""
     doc = json.loads(destination.read_text("utf-8"))
     files = [destination.parent / doc[key] for key in ("keystoreFile", "truststoreFile")]
-    return any(f.is_file() and f.read_bytes().lstrip().startswith(b"-----BEGIN ") for f in files)
+    return any(
+        f.is_file() and (f.read_bytes().lstrip().startswith(b"-----BEGIN ") or f.read_bytes()[:4] == b"\xce" * 4)
+        for f in files
+    )
 
 
 def documented_severity(code: str, destination: Path) -> str:
     """The severity docs/check.md gives ``code``; ``warning (PEM: error)`` is an error for a PEM store."""
     text = DOCUMENTED[code]
-    if "PEM: error" in text and _holds_pem(destination):
+    if "PEM, JCEKS" in text and _holds_pem(destination):
         return "error"
     return text.split()[0]
 

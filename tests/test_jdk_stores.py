@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,13 @@ def _check(d: Path, keystore: str, truststore: str, password: str = PW) -> tuple
     report = json.loads(done.stdout)
     per: dict[str, list[dict[str, Any]]] = {"11.0.10": [], "17": [], "21": []}
     for f in report["findings"]:
+        # One JDK's own finding ("FILE on Java V"), or Python's that JDKs confirmed ("... (Java V, W agree)").
+        said = re.findall(r" on Java (\S+)$", f["subject"])
+        agreed = re.search(r"\(Java ([^()]+) agree\)$", f["message"])
+        if agreed:
+            said += agreed[1].split(", ")
         for version in per:
-            if f" on Java {version}" in f["subject"]:
+            if any(v == version or v.startswith(f"{version}.") for v in said):
                 per[version].append(f)
     return done.returncode, per
 

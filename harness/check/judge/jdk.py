@@ -12,24 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TypedDict, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from harness.check.jdk import JdkEvidence
-from harness.check.judge.stores import check_client_certificate
+from harness.check.judge.jdk_stores import facts_line, first_opened, python_could_not, take_the_jdks_word, verdicts_of
 from harness.check.report import Report
 from harness.check.server import VersionAsk
 from harness.check.stores import PythonReading
 from harness.destination import Destination
 from harness.diagnose import name_of
-from harness.diagnose.store_failures import StoreVerdict, java_store_verdict
-from harness.engines.jsse import JavaCert, JavaStore, StoreReading
+from harness.diagnose.store_failures import StoreVerdict
+from harness.engines.jsse import StoreReading
 from harness.knowledge.java import CERT_RULES, has_feature, parse_version, pkcs12_algorithms, store_readable
 from harness.knowledge.tls import TLS_VERSION_NAMES
-from harness.stores import KeyEntry, StoreContents
-from harness.stores.entries import parsed
+from harness.stores import StoreContents
 
 __all__ = ["judge_jdks", "judge_missing_versions"]
 
@@ -52,102 +50,27 @@ def judge_jdks(
     for found in jdks.readings:
         if found.failure is not None:
             report.add("engine-unavailable", "handshake", "jsse engine", str(found.failure), severity="warning")
-    judged = {
-        role
-        for reading in readings
-        for role in ("keystore", "truststore")
-        if (store := getattr(reading, role)) is not None and store.refused is None
-    }
-    for role in sorted(judged):
-        _drop_python_store_verdicts(report, role)
+    verdicts = {id(reading): verdicts_of(destination, reading, readings) for reading in readings}
+    for role, path in (("keystore", destination.keystore), ("truststore", destination.truststore)):
+        said = [
+            (reading.java_version, next((v for v in verdicts[id(reading)] if v.role == role), None))
+            for reading in readings
+            if (store := getattr(reading, role)) is not None and store.refused is None
+        ]
+        if said:
+            take_the_jdks_word(report, role, path, said)
     for reading in readings:
-        _apply(report, destination, reading, keystore, readings)
+        _apply(report, destination, reading, keystore, verdicts[id(reading)])
     if stores is not None:
         for python in stores:
-            judged_java = _first_opened(readings, python.role)
+            judged_java = first_opened(readings, python.role)
             if python.error is not None and judged_java is not None:
-                _python_could_not(report, python, judged_java, expiring_days)
+                python_could_not(report, python, judged_java, expiring_days)
     if not readings:
         report.facts["stores judged by"] = "no JDK: the static rules only (the JDK did not judge the stores)"
     stores_bytes = ((destination.keystore, jdks.keystore_bytes), (destination.truststore, jdks.truststore_bytes))
     for version in jdks.missing:
         _static(report, destination, version, stores_bytes)
-
-
-# Python's verdicts on whether a store opens and what it holds: a JDK that read the store replaces them.
-_STORE_VERDICTS = {
-    "keystore": frozenset(
-        {
-            "store-unreadable",
-            "keystore-password-wrong",
-            "key-password-mismatch",
-            "keystore-no-key-entry",
-            "client-cert-missing",
-            "keystore-format-unsupported",
-        }
-    ),
-    "truststore": frozenset(
-        {"store-unreadable", "truststore-password-wrong", "truststore-empty", "keystore-format-unsupported"}
-    ),
-}
-
-
-def _drop_python_store_verdicts(report: Report, role: str) -> None:
-    codes = _STORE_VERDICTS[role]
-    report.findings[:] = [
-        f
-        for f in report.findings
-        if not (f.check == role and (f.code in codes or (f.code == "store-type-mismatch" and f.severity == "error")))
-    ]
-
-
-def _first_opened(readings: Sequence[StoreReading], role: str) -> JavaStore | None:
-    for reading in readings:
-        store = getattr(reading, role)
-        if store is not None and store.opened:
-            return cast("JavaStore", store)
-    return None
-
-
-def _python_could_not(report: Report, python: PythonReading, store: JavaStore, expiring_days: int) -> None:
-    """Python failed on a store a JDK opened: say so, and judge the certificates Java returned."""
-    assert python.error is not None
-    label = python.path.name
-    report.add(
-        "store-read-by-jdk-only",
-        python.role,
-        label,
-        f"Python could not read it ({python.error.problem()}); the JDK opened it: the JDK's verdict stands",
-        store_file=label,
-    )
-    now = report.at
-    for entry in store.key_entries:
-        chain = _certificates(entry.chain)
-        if python.role == "keystore" and chain:
-            check_client_certificate(
-                report, KeyEntry(entry.alias, chain), f"{label} (entry {entry.alias!r})", now, expiring_days
-            )
-    if python.role == "truststore":
-        for entry in store.entries:
-            for cert in _certificates(entry.chain[:1]) if entry.kind == "cert" else ():
-                if cert.not_valid_after_utc < now:
-                    report.add(
-                        "truststore-cert-expired",
-                        "truststore",
-                        f"{label} (entry {entry.alias!r})",
-                        f"the trusted certificate {name_of(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d}",
-                    )
-
-
-def _certificates(chain: Sequence[JavaCert]) -> tuple[x509.Certificate, ...]:
-    """The certificates Java returned, as cryptography parses them (those it cannot are left out)."""
-    out = []
-    for cert in chain:
-        try:
-            out.append(parsed(x509.load_der_x509_certificate(cert.der)))
-        except ValueError:
-            continue
-    return tuple(out)
 
 
 def judge_missing_versions(
@@ -201,33 +124,10 @@ def _apply(
     destination: Destination,
     reading: StoreReading,
     keystore: StoreContents | None,
-    readings: Sequence[StoreReading] = (),
+    verdicts: Sequence[StoreVerdict] = (),
 ) -> None:
     version = reading.java_version
     keys = reading.key_aliases or ()
-    verdicts: list[StoreVerdict] = []
-    for role, path in (("keystore", destination.keystore), ("truststore", destination.truststore)):
-        store = getattr(reading, role)
-        if store is None or store.refused is not None:
-            continue  # not given to the JVM: Python's own finding says why
-        opened_by = [
-            other.java_version
-            for other in readings
-            if other is not reading and (seen := getattr(other, role)) is not None and seen.opened
-        ]
-        found = java_store_verdict(store, version, path.name, opened_by)
-        if found is not None:
-            verdicts.append(found)
-            fields = {"alias": found.alias} if found.alias else {}
-            if found.code == "store-type-mismatch":
-                fields["store_file"] = path.name
-                # Python's static finding on the same type: this JDK's own words replace it.
-                report.findings[:] = [
-                    f
-                    for f in report.findings
-                    if not (f.code == found.code and f.check == role and f.subject == path.name)
-                ]
-            report.add(found.code, role, _label(path, version), found.message, severity=found.severity, **fields)
     if reading.internal_error:
         report.add(
             "store-unreadable",
@@ -235,7 +135,7 @@ def _apply(
             _label(destination.keystore, version),
             f"Java {version}: {_first(reading.error)}",
         )
-    report.facts[f"stores on Java {version}"] = _facts_line(reading, verdicts)
+    report.facts[f"stores on Java {version}"] = facts_line(reading, verdicts)
     if reading.loaded and len(keys) > 1 and not any(f.code == "keystore-ambiguous" for f in report.findings):
         # The static PKCS#12 reader sees one key pair; the JDK sees every key entry.
         aliases = ", ".join(repr(a) for a in keys)
@@ -246,41 +146,6 @@ def _apply(
             f"Java sees {len(keys)} key entries ({aliases}): it chooses one per handshake, by the "
             "server's CA names if it lists any, else by its own order",
         )
-
-
-def _facts_line(reading: StoreReading, verdicts: Sequence[StoreVerdict]) -> str:
-    """What this JDK saw: what the stores hold, or per store its true type and what stopped it."""
-    if reading.loaded and not verdicts:
-        keys = "?" if reading.key_aliases is None else len(reading.key_aliases)
-        anchors = "?" if reading.trust_anchors is None else reading.trust_anchors
-        return f"opened: {keys} key entries, {anchors} trust anchors"
-    parts = []
-    for store in (reading.keystore, reading.truststore):
-        if store is None:
-            continue
-        verdict = next((v for v in verdicts if v.role == store.role), None)
-        if store.refused is not None:
-            parts.append(f"{store.role} not given to the JVM")
-        elif store.opened:
-            held = (
-                f"{len(store.key_entries)} key entries"
-                if store.role == "keystore"
-                else f"{'?' if store.trust_anchors is None else store.trust_anchors} trust anchors"
-            )
-            parts.append(f"{store.role} {store.true_type} opened: {held}" + (f" ({verdict.code})" if verdict else ""))
-        else:
-            parts.append(f"{store.role} {store.true_type}: {verdict.code if verdict else 'failed'}")
-    return "; ".join(parts) or f"{'loaded' if reading.loaded else 'failed'} at the {reading.stage}"
-
-
-class _Alias(TypedDict, total=False):
-    alias: str
-
-
-def _alias(keystore: StoreContents | None) -> _Alias:
-    """The key entry's alias for a fix, when the keystore holds exactly one."""
-    entries = keystore.key_entries if keystore is not None else ()
-    return {"alias": entries[0].alias} if len(entries) == 1 else {}
 
 
 def _first(text: str | None) -> str:

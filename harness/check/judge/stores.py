@@ -77,7 +77,7 @@ def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
             "store-type-mismatch",
             check,
             label,
-            "this is a JCEKS store: the platform opens stores as KeyStore.getInstance(\"JKS\"), which reads JKS and "
+            'this is a JCEKS store: the platform opens stores as KeyStore.getInstance("JKS"), which reads JKS and '
             "PKCS#12 but not JCEKS (`Invalid keystore format` on Java 11, 17 and 21); convert it: keytool "
             f"-importkeystore -srckeystore {label} -srcstoretype JCEKS -destkeystore {path.stem}.jks "
             "-deststoretype JKS",
