@@ -8,16 +8,17 @@ For each JDK of the matrix (``--mtls-jdk``; by default the Makefile's 11.0.10,
 - the platform's answer: tests/java/PlatformLoad.java, run on that JDK, does
   what the platform does (``KeyStore.getInstance("JKS").load``, ``getKey`` with
   the store password, ``KeyManagerFactory`` / ``TrustManagerFactory`` ``init``);
-- check's answer: ``mtls-harness check DESTINATION --jdk THAT_JDK --json``,
-  its store findings mapped to the same few verdicts.
+- check's answer: ``mtls-harness check DESTINATION --json --jdk THAT_JDK``
+  (its home folder), its store findings mapped to the same few verdicts.
 
 The two must agree, store by store and JDK by JDK; the failure message is the
 table of disagreements. No verdict is written down here: the JDK's answer is
 the expectation. The only reading added to the JDK's is issue 21's point 3:
 when a JDK refuses the right password (its PKCS#12 reader says "password was
-incorrect", or the JKS type's fallback hides the reason as "Invalid keystore
-format") and another JDK of the matrix opens the store with the same password,
-that JDK lacks an algorithm, and the verdict is "format unsupported".
+incorrect" or "Cannot recover key" where it cannot decrypt) and another JDK of
+the matrix accepts the same password, that JDK lacks an algorithm, and the
+verdict is "format unsupported". Where the JKS type's PKCS12 fallback hides
+the reason ("Invalid keystore format"), PlatformLoad asks PKCS12 for it.
 
 The stores in holdout/ are a separate item: the lead measures `check` on them,
 and they are not used to tune it. Under CI=true nothing skips: a missing JDK or
@@ -194,14 +195,22 @@ def run_platform_load(runtime: jdks.Runtime, classes: Path, stores: Sequence[Sto
 # -- check's answer --------------------------------------------------------------------
 
 
-def check_verdict(store: Store, runtime: jdks.Runtime, doc: dict[str, Any]) -> tuple[str, str]:
-    """(verdict, detail) from `check --json`: its error findings about this store, mapped."""
+_ON_JAVA = re.compile(r" on Java (\S+)$")
+
+
+def check_verdict(store: Store, version: str, doc: dict[str, Any]) -> tuple[str, str]:
+    """(verdict, detail) from `check --json` for one JDK: its error findings about this store, mapped.
+
+    A finding whose subject ends "on Java V" is that JDK's; one without is every JDK's.
+    """
     name = store.path.name
-    mine = [f for f in doc.get("findings", []) if f.get("check") == store.role or f.get("subject", "").startswith(name)]
+    about = [
+        f for f in doc.get("findings", []) if f.get("check") == store.role or f.get("subject", "").startswith(name)
+    ]
+    mine = [f for f in about if (m := _ON_JAVA.search(f.get("subject", ""))) is None or m.group(1) == version]
     errors = [f for f in mine if f.get("severity") == "error"]
     detail = ", ".join(sorted({f["code"] for f in mine})) or "no finding"
-    facts = doc.get("facts", {})
-    if f"stores on Java {runtime.version}" not in facts or any(f["code"] == "jdk-not-run" for f in mine):
+    if f"stores on Java {version}" not in doc.get("facts", {}) or any(f["code"] == "jdk-not-run" for f in mine):
         return "JDK not consulted", detail
     claimed = {CHECK_CODES[store.role][f["code"]] for f in errors if f["code"] in CHECK_CODES[store.role]}
     if any(f["code"] == TYPE_ERROR for f in errors):
@@ -213,7 +222,12 @@ def check_verdict(store: Store, runtime: jdks.Runtime, doc: dict[str, Any]) -> t
 
 
 def run_check(store: Store, runtime: jdks.Runtime, folder: Path) -> tuple[str, str]:
-    path = folder / f"{store.file.replace('/', '-')}-{store.role}-{abs(hash(store.password))}.json"
+    """`mtls-harness check DESTINATION --json --jdk HOME`: check's verdict on this JDK.
+
+    One JDK a run: with several ``--jdk``, check reports a finding that every JDK
+    shares once, under the first JDK's name.
+    """
+    path = folder / f"{store.file.replace('/', '-')}-{store.role}-{len(store.password)}-{runtime.version}.json"
     path.write_text(json.dumps(destination(store)), encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "harness.cli.main", "check", str(path), "--json", "--jdk", str(runtime.home)],
@@ -221,13 +235,13 @@ def run_check(store: Store, runtime: jdks.Runtime, folder: Path) -> tuple[str, s
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         check=False,
     )
     if done.returncode not in (0, 1) or "Traceback" in done.stderr:
-        first = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return f"check exits {done.returncode}", first[:200]
-    return check_verdict(store, runtime, json.loads(done.stdout))
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
+        return f"check exits {done.returncode}", last
+    return check_verdict(store, runtime.version, json.loads(done.stdout))
 
 
 # -- the matrix and the table ----------------------------------------------------------
@@ -271,16 +285,33 @@ class Row:
                 yield version
 
 
+def with_missing_algorithms(platform: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """Issue 21, point 3: a password that another JDK of the matrix accepts is right; this JDK lacks an algorithm.
+
+    "password wrong" where another JDK got past the password (it opened the
+    store, or failed only later, on a missing MAC algorithm); "key not
+    recovered" where another JDK recovered the key with the same password.
+    """
+    out = dict(platform)
+    for version, (verdict, detail) in platform.items():
+        if verdict == PASSWORD_WRONG:
+            accepted = [v for v, (other, _) in platform.items() if other not in (UNREADABLE, PASSWORD_WRONG)]
+        elif verdict == KEY_NOT_RECOVERED:
+            accepted = [v for v, (other, _) in platform.items() if other == KEY_RECOVERS]
+        else:
+            continue
+        if accepted:
+            out[version] = (UNSUPPORTED, f"{detail}; Java {accepted[0]} accepts this password")
+    return out
+
+
 def judge(stores: Sequence[Store], matrix: Sequence[jdks.Runtime], classes: Path, folder: Path) -> list[Row]:
     rows = [Row(s, {}, {}) for s in stores]
     for runtime in matrix:
         for row, answer in zip(rows, run_platform_load(runtime, classes, stores), strict=True):
             row.platform[runtime.version] = platform_verdict(row.store.role, answer)
-    for row in rows:  # issue 21, point 3: a password that another JDK accepts is not wrong
-        opened = [v for v, (verdict, _) in row.platform.items() if verdict not in LOAD_FAILURES]
-        for version, (verdict, detail) in row.platform.items():
-            if verdict == PASSWORD_WRONG and opened:
-                row.platform[version] = (UNSUPPORTED, f"{detail}; Java {opened[0]} opens it with this password")
+    for row in rows:
+        row.platform = with_missing_algorithms(row.platform)
     with ThreadPoolExecutor(WORKERS) as pool:
         jobs = {
             (i, r.version): pool.submit(run_check, row.store, r, folder) for i, row in enumerate(rows) for r in matrix
