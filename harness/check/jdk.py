@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from harness.destination import Destination
 from harness.engines import Probe
 from harness.engines.factory import make_engines
-from harness.engines.jsse import JsseEngine, StoreReading
+from harness.engines.jsse import JsseEngine
+from harness.engines.jsse_stores import StoreReading, StoreRefused, read_store_bytes
 from harness.errors import HarnessError
 from harness.java.runtimes import resolve_jdks
 
@@ -73,7 +74,9 @@ def read_with_jdks(destination: Destination, engines: Sequence[JsseEngine], miss
             readings.append(JdkReading(failure=exc))
     stores = [b"", b""]
     if missing:
-        for index, path in enumerate((destination.keystore, destination.truststore)):
-            with contextlib.suppress(OSError):
-                stores[index] = path.read_bytes()
+        for index, (path, role) in enumerate(
+            ((destination.keystore, "keystore"), (destination.truststore, "truststore"))
+        ):
+            with contextlib.suppress(StoreRefused):  # Python's own reading says why
+                stores[index] = read_store_bytes(path, role)  # type: ignore[arg-type]
     return JdkEvidence(tuple(readings), tuple(missing), *stores)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.destination import Destination
-from harness.engines.jsse import JsseEngine
+from harness.engines.jsse import JsseEngine, StoreRefused
 from harness.engines.key_manager import AliasAsk, AliasChoice
 from harness.errors import HarnessError
 from harness.knowledge.java import has_feature
@@ -68,7 +68,7 @@ def ask_key_choices(
             continue
         try:
             answer = engine.choose_alias(destination.keystore, destination.keystore_password, asks, timeout)
-        except HarnessError as exc:
+        except (HarnessError, StoreRefused) as exc:
             out.append(KeyChoice("?", key_types, error=str(exc)))
             continue
         version = answer.java_version

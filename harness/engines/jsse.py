@@ -21,11 +21,20 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from harness.engines import Outcome, Probe, Stage, StoreFailure, StoreProblem, redirect_location, server_seen
+from harness.engines.jsse_stores import (
+    JavaCert,
+    JavaEntry,
+    JavaStore,
+    StageFailure,
+    StoreReading,
+    StoreRefused,
+    read_store_bytes,
+    reading_of,
+)
 from harness.engines.key_manager import (
     AliasAsk,
     AliasChoices,
@@ -42,7 +51,17 @@ from harness.knowledge.java import Pkcs12Algorithms, pkcs12_algorithms
 from harness.knowledge.tls import tls_version
 from harness.secret import Secret
 
-__all__ = ["JsseEngine", "StoreReading", "encode_request"]
+__all__ = [
+    "JavaCert",
+    "JavaEntry",
+    "JavaStore",
+    "JsseEngine",
+    "StageFailure",
+    "StoreReading",
+    "StoreRefused",
+    "encode_request",
+    "read_store_bytes",
+]
 
 START_TIMEOUT = 60.0  # the source launcher compiles first; xdist workers start many JVMs at once
 # The JVM applies probe.timeout to connect and again to each read; add room for
@@ -52,23 +71,6 @@ _STAGES: frozenset[str] = frozenset(get_args(Stage))
 # What MtlsProbe.java's ``storeProblem`` can say about a store that would not open (its exception alone tells).
 _JVM_STORE_PROBLEMS = frozenset({"password", "unreadable", "key-password"})
 _JKS_MAGIC = (b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce")  # JKS, JCEKS
-
-
-@dataclass(frozen=True)
-class StoreReading:
-    """The JDK's own reading of a keystore and truststore (``JsseEngine.load_stores``), as facts.
-
-    What it means (an outcome code) is ``harness.diagnose.store_reading_verdict``'s to say.
-    """
-
-    java_version: str
-    loaded: bool  # both stores opened and the key and trust managers were made
-    stage: str  # "keystore" / "truststore" where it failed, "loaded" otherwise
-    error: str | None  # the JDK's exception chain, one per line
-    store_failure: StoreFailure | None = None  # the store that would not open, and why
-    internal_error: bool = False  # the probe program itself failed on these files (not a store's fault it named)
-    key_aliases: tuple[str, ...] | None = None  # the keystore's key entries (None: not opened)
-    trust_anchors: int | None = None  # what its TrustManagerFactory accepts (None: not got that far)
 
 
 class JsseEngine:
@@ -177,8 +179,20 @@ class JsseEngine:
     def probe(self, probe: Probe) -> Outcome:
         with self._lock:
             jvm = self._running()
+            try:
+                stores = read_store_bytes(probe.keystore, "keystore"), read_store_bytes(probe.truststore, "truststore")
+            except StoreRefused as refused:
+                # The platform would not get past loading this store either; the JVM never sees it.
+                return Outcome(
+                    engine=self.name,
+                    stage=refused.store,
+                    error=str(refused),
+                    error_type="StoreRefused",
+                    store_failure=StoreFailure(refused.store, "unreadable"),
+                    java_version=jvm.java_version,
+                )
             self._next_id += 1
-            request = encode_request(probe, self._next_id)
+            request = encode_request(probe, self._next_id, stores)
             started = time.monotonic()
             deadline = probe.timeout * 2 + MARGIN
             try:
@@ -201,33 +215,31 @@ class JsseEngine:
             except BaseException:
                 self._discard(jvm, kill=True)  # Ctrl-C: never leave an orphaned JVM
                 raise
-        return _outcome(reply, probe, jvm.java_version)
+        return _outcome(reply, stores, jvm.java_version)
 
     def load_stores(self, probe: Probe) -> StoreReading:
-        """How this JDK reads the probe's keystore and truststore (KeyStore, KeyManagerFactory,
-        TrustManagerFactory), without connecting anywhere: ``check``'s judge of the stores."""
+        """How this JDK reads the probe's keystore and truststore, opened as the platform opens them
+        (``KeyStore.getInstance("JKS")``, ``getKey`` per key entry, SunX509 and PKIX managers), without
+        connecting anywhere: ``check``'s judge of the stores. A store Python refuses is not sent."""
+        data: dict[str, bytes] = {}
+        refused: dict[str, JavaStore] = {}
+        for role, path in (("keystore", probe.keystore), ("truststore", probe.truststore)):
+            try:
+                data[role] = read_store_bytes(path, role)  # type: ignore[arg-type]
+            except StoreRefused as exc:
+                refused[role] = JavaStore(exc.store, "unknown", refused=exc.reason)
+                data[role] = b""
         with self._lock:
             jvm = self._running()
             self._next_id += 1
-            request = {**encode_request(probe, self._next_id), "loadOnly": True}
+            stores = (data["keystore"], data["truststore"])
+            request = {**encode_request(probe, self._next_id, stores), "loadOnly": True}
             try:
                 reply = jvm.ask(request, probe.timeout + MARGIN)
             except JvmFailure as e:
                 self._discard(jvm, kill=True)
                 raise EngineUnavailable(where="jsse", what=f"jsse engine failure: {e}") from None
-        facts = _facts(reply.get("details") or {})
-        internal = reply.get("internalError")
-        errors = internal or reply.get("errors") or []
-        return StoreReading(
-            java_version=jvm.java_version,
-            loaded=reply.get("stage") == "loaded",
-            stage=str(reply.get("stage") or ""),
-            error="\n".join(map(str, errors)) or None,
-            store_failure=_store_failure(reply, probe),
-            internal_error=bool(internal),
-            key_aliases=facts.get("key_aliases"),
-            trust_anchors=facts.get("trust_anchors"),
-        )
+        return reading_of(reply, jvm.java_version, data, refused)
 
     def close(self) -> None:
         """End the JVM (stdin EOF, then kill after a grace period); probing again restarts it."""
@@ -243,8 +255,10 @@ class JsseEngine:
         self, keystore: Path, password: Secret, asks: Sequence[AliasAsk], timeout: float = 30.0
     ) -> AliasChoices:
         """The alias this JDK's key manager (SunX509) chooses per ask (key types, CA names), and the aliases it
-        could have chosen; no choices and the JDK's error when it cannot load the keystore. No network."""
-        reply, version = self._ask_op(lambda n: choose_request(keystore, password, asks, n), timeout)
+        could have chosen; no choices and the JDK's error when it cannot load the keystore. No network.
+        The JVM gets the keystore's bytes, read within Python's bounds (StoreRefused otherwise), never its path."""
+        data = read_store_bytes(keystore, "keystore")
+        reply, version = self._ask_op(lambda n: choose_request(data, password, asks, n), timeout)
         found = choices(reply)
         return AliasChoices(version, found, None if found is not None else reply_error(reply))
 
@@ -268,16 +282,21 @@ class JsseEngine:
                 raise EngineUnavailable(where="jsse", what=f"jsse engine failure: {e}") from None
 
 
-def encode_request(probe: Probe, request_id: int) -> dict[str, Any]:
-    """The JSON request line for ``probe`` (it holds the passwords: never log it)."""
+def encode_request(probe: Probe, request_id: int, stores: tuple[bytes, bytes] | None = None) -> dict[str, Any]:
+    """The JSON request line for ``probe`` (it holds the passwords and the stores: never log it).
+
+    The stores go as their bytes (``stores``, else read here with :func:`read_store_bytes`, which
+    raises :class:`StoreRefused`): the JVM never opens a path Python has not checked.
+    """
+    if stores is None:
+        stores = read_store_bytes(probe.keystore, "keystore"), read_store_bytes(probe.truststore, "truststore")
     versions = probe.tls_versions
     return {
         "id": request_id,
         "url": probe.url,
-        # Absolute: the JVM keeps the working directory it was started in.
-        "keystore": os.path.abspath(probe.keystore),
+        "keystoreB64": base64.b64encode(stores[0]).decode("ascii"),
         "keystorePass": probe.keystore_password.reveal(),
-        "truststore": os.path.abspath(probe.truststore),
+        "truststoreB64": base64.b64encode(stores[1]).decode("ascii"),
         "truststorePass": probe.truststore_password.reveal(),
         "method": probe.method,
         "once": probe.once,
@@ -295,7 +314,7 @@ def _java_name(version: str) -> str:
     return found.name if found is not None else version
 
 
-def _store_failure(reply: Mapping[str, Any], probe: Probe) -> StoreFailure | None:
+def _store_failure(reply: Mapping[str, Any], stores: tuple[bytes, bytes]) -> StoreFailure | None:
     """The store the JDK could not open and why, from the JVM's answer; for a wrong password, the file's
     PKCS#12 algorithms too (a Java that lacks them says "keystore password was incorrect")."""
     problem = cast(StoreProblem, _text(reply, "storeProblem"))
@@ -303,16 +322,12 @@ def _store_failure(reply: Mapping[str, Any], probe: Probe) -> StoreFailure | Non
     if problem not in _JVM_STORE_PROBLEMS or stage not in ("keystore", "truststore"):
         return None
     store = cast(Literal["keystore", "truststore"], stage)
-    path = probe.keystore if store == "keystore" else probe.truststore
-    return StoreFailure(store, problem, _pkcs12(Path(path)) if problem == "password" else None)
+    data = stores[0] if store == "keystore" else stores[1]
+    return StoreFailure(store, problem, _pkcs12(data) if problem == "password" else None)
 
 
-def _pkcs12(path: Path) -> Pkcs12Algorithms | None:
-    """The PKCS#12 algorithms of the file at ``path``; None for a JKS or JCEKS, or a file not read."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
+def _pkcs12(data: bytes) -> Pkcs12Algorithms | None:
+    """The PKCS#12 algorithms of a store's bytes; None for a JKS or JCEKS."""
     return None if data[:4] in _JKS_MAGIC else pkcs12_algorithms(data)
 
 
@@ -383,7 +398,7 @@ def _facts(details: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _outcome(reply: Mapping[str, Any], probe: Probe, java_version: str) -> Outcome:
+def _outcome(reply: Mapping[str, Any], stores: tuple[bytes, bytes], java_version: str) -> Outcome:
     facts = _facts(reply.get("details") or {})
     internal = reply.get("internalError")
     if internal:
@@ -410,7 +425,7 @@ def _outcome(reply: Mapping[str, Any], probe: Probe, java_version: str) -> Outco
         error_type=_text(reply, "errorType"),
         alert_received=_text(reply, "alert"),
         elapsed_ms=float(reply.get("elapsedMs") or 0.0),
-        store_failure=_store_failure(reply, probe),
+        store_failure=_store_failure(reply, stores),
         response_body=body[:500].decode("utf-8", "replace") if seen is None and body else None,
         location=redirect_location(_text(reply, "location")),
         java_version=java_version,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -67,12 +66,12 @@ class Converted:
     key_aliases: tuple[str, ...]
 
 
-def choose_request(keystore: Path, password: Secret, asks: Sequence[AliasAsk], request_id: int) -> dict[str, Any]:
-    """The request line (it holds the password: never log it)."""
+def choose_request(keystore: bytes, password: Secret, asks: Sequence[AliasAsk], request_id: int) -> dict[str, Any]:
+    """The request line for the keystore's bytes (it holds the password: never log it)."""
     return {
         "id": request_id,
         "op": "chooseAlias",
-        "keystore": str(keystore.resolve()),
+        "keystoreB64": base64.b64encode(keystore).decode("ascii"),
         "keystorePass": password.reveal(),
         "asks": [
             {

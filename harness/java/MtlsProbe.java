@@ -16,8 +16,6 @@ import java.io.*;
 import java.net.*;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Paths;
 import java.security.KeyStore;
 import java.security.Principal;
 import java.security.PrivateKey;
@@ -132,10 +130,20 @@ public final class MtlsProbe {
         String stage = "keystore";
         boolean loading = true;
         HttpsURLConnection conn = null;
+        if (Boolean.TRUE.equals(req.get("loadOnly"))) {
+            // `check`: how this JDK reads the stores, as the platform opens them; no network.
+            try {
+                return StoreFacts.read(bytes(req, "keystoreB64"), ksPass, bytes(req, "truststoreB64"), tsPass);
+            } finally {
+                Arrays.fill(ksPass, '\0');
+                Arrays.fill(tsPass, '\0');
+            }
+        }
         try {
-            KeyStore ks = load(string(req, "keystore"), ksPass, "keystore", details);
+            // The stores arrive as bytes Python read within its bounds: the JVM never opens a path.
+            KeyStore ks = load(bytes(req, "keystoreB64"), ksPass, "keystore", details);
             stage = "truststore";
-            KeyStore ts = load(string(req, "truststore"), tsPass, "truststore", details);
+            KeyStore ts = load(bytes(req, "truststoreB64"), tsPass, "truststore", details);
             loading = false;
 
             stage = "keystore";
@@ -145,12 +153,6 @@ public final class MtlsProbe {
             TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             tmf.init(ts);
             details.put("trust_anchors", String.valueOf(acceptedIssuers(tmf))); // 0: "trustAnchors ... non-empty"
-            if (Boolean.TRUE.equals(req.get("loadOnly"))) {
-                // `check`: how this JDK reads the stores (KeyStore, KeyManagerFactory, TrustManagerFactory); no network.
-                res.put("stage", "loaded");
-                res.put("details", details);
-                return res;
-            }
 
             // A fresh context per probe: its own session cache, so no resumption
             // carries over from an earlier probe.
@@ -250,7 +252,7 @@ public final class MtlsProbe {
         Map<String, Object> details = new LinkedHashMap<>();
         char[] pass = string(req, "keystorePass").toCharArray();
         try {
-            KeyStore ks = load(string(req, "keystore"), pass, "keystore", details);
+            KeyStore ks = load(bytes(req, "keystoreB64"), pass, "keystore", details);
             KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
             kmf.init(ks, pass);
             X509KeyManager km = null;
@@ -345,21 +347,79 @@ public final class MtlsProbe {
         return res;
     }
 
-    /** The store's real type comes from its content, as the platform's file would be read. */
+    /**
+     * The store's true type from its content: JKS, JCEKS, PKCS12, BKS, UBER, BCFKS, PEM or unknown.
+     * The platform itself opens every file as "JKS" (StoreFacts); this only names what the file is.
+     */
     static String detectType(byte[] b) {
         if (b.length >= 4) {
-            int magic = ((b[0] & 0xff) << 24) | ((b[1] & 0xff) << 16) | ((b[2] & 0xff) << 8) | (b[3] & 0xff);
+            int magic = int32(b, 0);
             if (magic == 0xFEEDFEED) { return "JKS"; }
             if (magic == 0xCECECECE) { return "JCEKS"; }
         }
-        return "PKCS12";
+        int i = 0;
+        while (i < b.length && i < 64 && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')) { i++; }
+        if (new String(b, i, Math.min(b.length - i, 10), StandardCharsets.ISO_8859_1).equals("-----BEGIN")) {
+            return "PEM";
+        }
+        if (b.length >= 2 && (b[0] & 0xff) == 0x30) {
+            int at = derContent(b);
+            if (at > 0 && at + 3 <= b.length) {
+                if (b[at] == 0x02 && b[at + 1] == 0x01 && b[at + 2] == 0x03) { return "PKCS12"; }
+                // BouncyCastle's FIPS store: an ASN.1 object store, PBKDF2 and AES-CCM / HMAC-SHA512.
+                if (b[at] == 0x30 && (contains(b, PBKDF2_OID) || contains(b, AES_CCM_OID))) { return "BCFKS"; }
+            }
+            return "unknown";
+        }
+        // BouncyCastle's BKS and UBER: version (1 or 2), salt length and salt, iteration count; then
+        // BKS's entries in the clear (a type byte 0-4 and a UTF alias), UBER's Twofish-encrypted.
+        if (b.length >= 12) {
+            int version = int32(b, 0);
+            int salt = int32(b, 4);
+            if ((version == 1 || version == 2) && salt > 0 && salt <= 64 && 12 + salt <= b.length) {
+                int body = 12 + salt;
+                if (body < b.length && (b[body] & 0xff) <= 4) { return "BKS"; }
+                return "UBER";
+            }
+        }
+        return "unknown";
     }
 
-    private static KeyStore load(String path, char[] pass, String which, Map<String, Object> details) throws Exception {
-        byte[] bytes = Files.readAllBytes(Paths.get(path));
+    private static final byte[] PBKDF2_OID = {0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86, (byte) 0xf7, 0x0d, 0x01, 0x05, 0x0c};
+    private static final byte[] AES_CCM_OID = {0x06, 0x09, 0x60, (byte) 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2e};
+
+    private static int int32(byte[] b, int at) {
+        return ((b[at] & 0xff) << 24) | ((b[at + 1] & 0xff) << 16) | ((b[at + 2] & 0xff) << 8) | (b[at + 3] & 0xff);
+    }
+
+    /** Where the content of the outer DER/BER SEQUENCE starts, or -1. */
+    private static int derContent(byte[] b) {
+        int len = b[1] & 0xff;
+        if (len < 0x80) { return 2; }
+        if (len == 0x80) { return 2; } // BER indefinite length (browser and OS exports)
+        int n = len & 0x7f;
+        return n <= 4 ? 2 + n : -1;
+    }
+
+    private static boolean contains(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int k = 0; k < needle.length; k++) {
+                if (hay[i + k] != needle[k]) { continue outer; }
+            }
+            return true;
+        }
+        return false;
+    }
+
+    private static byte[] bytes(Map<String, Object> req, String key) {
+        return Base64.getDecoder().decode(string(req, key));
+    }
+
+    private static KeyStore load(byte[] bytes, char[] pass, String which, Map<String, Object> details) throws Exception {
         String type = detectType(bytes);
         details.put(which + "_type", type);
-        KeyStore ks = KeyStore.getInstance(type);
+        KeyStore ks = KeyStore.getInstance(type.equals("JKS") || type.equals("JCEKS") ? type : "PKCS12");
         ks.load(new ByteArrayInputStream(bytes), pass);
         List<String> keys = new ArrayList<>();
         int certs = 0;
@@ -511,6 +571,190 @@ public final class MtlsProbe {
             throw new IllegalArgumentException("request field " + key + " must be a string");
         }
         return (String) v;
+    }
+
+    /**
+     * The load-only answer (`check`): each store opened as the platform opens it, as typed facts.
+     * KeyStore.getInstance("JKS") (on 9+ it reads JKS and PKCS#12, not JCEKS), load with the store's
+     * password, getKey on every key entry with that password, KeyManagerFactory "SunX509" init on
+     * the keystore, TrustManagerFactory "PKIX" init on the truststore. Every stage that failed keeps
+     * its exception chain; every entry is listed as Java sees it (alias, kind, chain, key).
+     */
+    static final class StoreFacts {
+        private StoreFacts() {}
+
+        static Map<String, Object> read(byte[] keystore, char[] ksPass, byte[] truststore, char[] tsPass) {
+            Map<String, Object> res = new LinkedHashMap<>();
+            Map<String, Object> ks = store(keystore, ksPass, true);
+            Map<String, Object> ts = store(truststore, tsPass, false);
+            res.put("keystoreFacts", ks);
+            res.put("truststoreFacts", ts);
+            boolean ok = Boolean.TRUE.equals(ks.get("usable")) && Boolean.TRUE.equals(ts.get("usable"));
+            res.put("stage", ok ? "loaded" : Boolean.TRUE.equals(ks.get("usable")) ? "truststore" : "keystore");
+            return res;
+        }
+
+        private static Map<String, Object> store(byte[] bytes, char[] pass, boolean keystore) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("trueType", detectType(bytes));
+            out.put("platformType", "JKS");
+            out.put("size", bytes.length);
+            Map<String, Object> stages = new LinkedHashMap<>();
+            out.put("stages", stages);
+            KeyStore ks;
+            try {
+                ks = KeyStore.getInstance("JKS");
+                ks.load(new ByteArrayInputStream(bytes), pass);
+                stages.put("load", null);
+            } catch (Exception | LinkageError e) {
+                stages.put("load", failure(e));
+                out.put("usable", Boolean.FALSE);
+                return out;
+            }
+            List<Map<String, Object>> entries = new ArrayList<>();
+            out.put("entries", entries);
+            try {
+                for (String alias : Collections.list(ks.aliases())) {
+                    entries.add(entry(ks, alias, pass));
+                }
+            } catch (Exception e) {
+                stages.put("entries", failure(e));
+            }
+            boolean usable = true;
+            try {
+                if (keystore) {
+                    KeyManagerFactory kmf = KeyManagerFactory.getInstance("SunX509");
+                    kmf.init(ks, pass); // a key entry that does not open with the store password fails here
+                    stages.put("keyManager", null);
+                } else {
+                    TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
+                    tmf.init(ks);
+                    stages.put("trustManager", null);
+                    out.put("trustAnchors", acceptedIssuers(tmf));
+                }
+            } catch (Exception | LinkageError e) {
+                stages.put(keystore ? "keyManager" : "trustManager", failure(e));
+                usable = false;
+            }
+            out.put("usable", usable);
+            return out;
+        }
+
+        private static Map<String, Object> entry(KeyStore ks, String alias, char[] pass) {
+            Map<String, Object> e = new LinkedHashMap<>();
+            e.put("alias", alias);
+            String kind = "none"; // listed by aliases() but found under no kind (an alias JKS cannot look up)
+            try {
+                if (ks.isKeyEntry(alias)) {
+                    kind = ks.entryInstanceOf(alias, KeyStore.SecretKeyEntry.class) ? "secret" : "key";
+                } else if (ks.isCertificateEntry(alias)) {
+                    kind = "cert";
+                }
+            } catch (Exception ex) {
+                e.put("kindError", failure(ex));
+            }
+            e.put("kind", kind);
+            List<Map<String, Object>> chain = new ArrayList<>();
+            e.put("chain", chain);
+            try {
+                if (kind.equals("key")) {
+                    java.security.cert.Certificate[] certs = ks.getCertificateChain(alias);
+                    if (certs != null) {
+                        for (java.security.cert.Certificate c : certs) { chain.add(cert(c)); }
+                    }
+                } else if (kind.equals("cert")) {
+                    java.security.cert.Certificate c = ks.getCertificate(alias);
+                    if (c != null) { chain.add(cert(c)); }
+                }
+            } catch (Exception ex) {
+                e.put("chainError", failure(ex));
+            }
+            if (kind.equals("key") || kind.equals("secret")) {
+                try {
+                    java.security.Key key = ks.getKey(alias, pass);
+                    e.put("keyOpened", key != null);
+                    if (key != null) {
+                        e.put("keyAlgorithm", key.getAlgorithm());
+                        e.put("keyFormat", key.getFormat());
+                    }
+                } catch (Exception | LinkageError ex) {
+                    e.put("keyOpened", Boolean.FALSE);
+                    e.put("keyError", failure(ex));
+                }
+            }
+            return e;
+        }
+
+        private static Map<String, Object> cert(java.security.cert.Certificate c) throws Exception {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("type", c.getType());
+            m.put("der", Base64.getEncoder().encodeToString(c.getEncoded()));
+            java.security.PublicKey key = c.getPublicKey();
+            m.put("keyAlgorithm", key.getAlgorithm());
+            m.put("keySize", keySize(key));
+            if (c instanceof X509Certificate) {
+                X509Certificate x = (X509Certificate) c;
+                m.put("subject", x.getSubjectX500Principal().getName(X500Principal.RFC2253));
+                m.put("issuer", x.getIssuerX500Principal().getName(X500Principal.RFC2253));
+                m.put("notBefore", x.getNotBefore().toInstant().toString());
+                m.put("notAfter", x.getNotAfter().toInstant().toString());
+                m.put("signatureAlgorithm", x.getSigAlgName());
+                try {
+                    List<String> eku = x.getExtendedKeyUsage();
+                    m.put("eku", eku == null ? null : new ArrayList<Object>(eku));
+                } catch (Exception ex) {
+                    m.put("eku", null);
+                }
+            }
+            return m;
+        }
+
+        private static int keySize(java.security.PublicKey key) {
+            if (key instanceof java.security.interfaces.RSAKey) {
+                return ((java.security.interfaces.RSAKey) key).getModulus().bitLength();
+            }
+            if (key instanceof java.security.interfaces.ECKey) {
+                return ((java.security.interfaces.ECKey) key).getParams().getOrder().bitLength();
+            }
+            if (key instanceof java.security.interfaces.DSAKey) {
+                return ((java.security.interfaces.DSAKey) key).getParams().getP().bitLength();
+            }
+            return -1;
+        }
+
+        /** A failed stage: the exception chain and, as far as the exception tells, why. */
+        private static Map<String, Object> failure(Throwable e) {
+            Map<String, Object> f = new LinkedHashMap<>();
+            f.put("errors", chain(e));
+            f.put("why", why(e));
+            return f;
+        }
+
+        /**
+         * "algorithm" (this JDK lacks one the file uses), "password", "format" (not a store this type
+         * reads) or "other". A PKCS#12 whose algorithms the JDK lacks can also say "password was
+         * incorrect" or "Invalid keystore format": Python tells those apart with the file's algorithms.
+         */
+        private static String why(Throwable e) {
+            for (Throwable t : causes(e)) {
+                String m = String.valueOf(t.getMessage());
+                if (t instanceof java.security.NoSuchAlgorithmException || m.contains("not available")) {
+                    return "algorithm";
+                }
+            }
+            for (Throwable t : causes(e)) {
+                String m = String.valueOf(t.getMessage());
+                if (t instanceof UnrecoverableKeyException || m.contains("password was incorrect")
+                        || m.contains("Integrity check failed") || m.contains("Cannot recover key")
+                        || m.contains("Get Key failed")) {
+                    return "password";
+                }
+            }
+            for (Throwable t : causes(e)) {
+                if (String.valueOf(t.getMessage()).contains("Invalid keystore format")) { return "format"; }
+            }
+            return "other";
+        }
     }
 
     /** Per-probe record of what the JDK did on the client-certificate side. */

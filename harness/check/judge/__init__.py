@@ -59,7 +59,7 @@ def judge(
     truststore = judge_store(report, stores[1])
     if truststore is not None:
         check_truststore(report, truststore, at)
-    judge_jdks(report, destination, jdks, keystore)
+    judge_jdks(report, destination, jdks, keystore, stores, expiring_days)
     if destination.url is None or server is None:
         report.facts["url"] = "none given: live checks skipped (pass --url)"
         judge_key_choice(report, destination, keystore, jdks, None, key_choices)

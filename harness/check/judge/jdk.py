@@ -12,39 +12,66 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from harness.check.jdk import JdkEvidence
-from harness.check.judge.stores import drop
+from harness.check.judge.jdk_stores import facts_line, first_opened, python_could_not, take_the_jdks_word, verdicts_of
 from harness.check.report import Report
 from harness.check.server import VersionAsk
+from harness.check.stores import PythonReading
 from harness.destination import Destination
-from harness.diagnose import name_of, store_reading_verdict
+from harness.diagnose import name_of
 from harness.diagnose.certificates import public_key_of
+from harness.diagnose.store_failures import StoreVerdict
+from harness.engines.jsse import StoreReading
 from harness.knowledge.java import CERT_RULES, has_feature, parse_version, pkcs12_algorithms, store_readable
 from harness.knowledge.tls import TLS_VERSION_NAMES
 from harness.stores import StoreContents
 
-if TYPE_CHECKING:
-    from harness.engines.jsse import StoreReading
-
 __all__ = ["judge_jdks", "judge_missing_versions"]
 
 
-def judge_jdks(report: Report, destination: Destination, jdks: JdkEvidence, keystore: StoreContents | None) -> None:
-    """Every JDK's reading of the stores; the static version rules for the versions with no runtime here."""
+def judge_jdks(
+    report: Report,
+    destination: Destination,
+    jdks: JdkEvidence,
+    keystore: StoreContents | None,
+    stores: tuple[PythonReading, PythonReading] | None = None,
+    expiring_days: int = 30,
+) -> None:
+    """Every JDK's reading of the stores; the static version rules for the versions with no runtime here.
+
+    The store findings are the JDKs' (per version): Python's own store verdicts for a store a JDK
+    judged are dropped, its policy findings (expiry, usage, weak keys) stay. A store only Python
+    could not read gets an info line, and its policy findings from the certificates Java returned.
+    """
+    readings = [found.reading for found in jdks.readings if found.reading is not None]
     for found in jdks.readings:
         if found.failure is not None:
             report.add("engine-unavailable", "handshake", "jsse engine", str(found.failure), severity="warning")
-            continue
-        assert found.reading is not None
-        _apply(report, destination, found.reading, keystore)
-    stores = ((destination.keystore, jdks.keystore_bytes), (destination.truststore, jdks.truststore_bytes))
+    verdicts = {id(reading): verdicts_of(destination, reading, readings) for reading in readings}
+    for role, path in (("keystore", destination.keystore), ("truststore", destination.truststore)):
+        said = [
+            (reading.java_version, next((v for v in verdicts[id(reading)] if v.role == role), None))
+            for reading in readings
+            if (store := getattr(reading, role)) is not None and store.refused is None
+        ]
+        if said:
+            take_the_jdks_word(report, role, path, said)
+    for reading in readings:
+        _apply(report, destination, reading, keystore, verdicts[id(reading)])
+    if stores is not None:
+        for python in stores:
+            judged_java = first_opened(readings, python.role)
+            if python.error is not None and judged_java is not None:
+                python_could_not(report, python, judged_java, expiring_days)
+    if not readings:
+        report.facts["stores judged by"] = "no JDK: the static rules only (the JDK did not judge the stores)"
+    stores_bytes = ((destination.keystore, jdks.keystore_bytes), (destination.truststore, jdks.truststore_bytes))
     for version in jdks.missing:
-        _static(report, destination, version, stores)
+        _static(report, destination, version, stores_bytes)
 
 
 def judge_missing_versions(
@@ -93,64 +120,22 @@ def _label(path: Path, version: str) -> str:
     return f"{path.name} on Java {version}"
 
 
-def _apply(report: Report, destination: Destination, reading: StoreReading, keystore: StoreContents | None) -> None:
+def _apply(
+    report: Report,
+    destination: Destination,
+    reading: StoreReading,
+    keystore: StoreContents | None,
+    verdicts: Sequence[StoreVerdict] = (),
+) -> None:
     version = reading.java_version
-    verdict = store_reading_verdict(reading)
-    code = verdict.code if verdict is not None else None
-    error = verdict.explanation if verdict is not None else reading.error  # the JDK's words, or why it cannot read
-    keys = reading.key_aliases or ()
-    report.facts[f"stores on Java {version}"] = (
-        f"opened: {'?' if reading.key_aliases is None else len(keys)} key entries, "
-        f"{'?' if reading.trust_anchors is None else reading.trust_anchors} trust anchors"
-        if reading.loaded
-        else f"{code or 'failed'} at the {reading.stage}"
-    )
-    store = (
-        destination.truststore if reading.stage == "truststore" or code == "truststore-empty" else destination.keystore
-    )
-    subject = _label(store, version)
-    said = f"Java {version} reports: {_first(error)}" if error else f"Java {version}"
-    if code == "keystore-format-unsupported":
-        report.add(code, reading.stage or "keystore", subject, _first(error))
-    elif code == "key-password-mismatch":
-        # The JDK opened the store (store password right) and failed on the key entry.
-        drop(report, "keystore-password-wrong", "keystore")
-        if not any(f.code == code for f in report.findings):
-            report.add(
-                code,
-                "keystore",
-                subject,
-                f"keystorePass opens the keystore but not its key entry: its key password differs ({said})",
-                **_alias(keystore),
-            )
-    elif code == "truststore-empty":
-        if not any(f.code == code for f in report.findings):
-            report.add(
-                code,
-                "truststore",
-                subject,
-                f"Java sees no trusted certificate in the truststore although the file holds certificates: "
-                f"they lack Java's trusted-certificate attribute (a PKCS#12 made by OpenSSL) ({said}; on "
-                "the platform: the trustAnchors parameter must be non-empty)",
-            )
-    elif code == "keystore-no-key-entry":
-        pass  # check_key_entries says so from the file alone
-    elif code is not None and not any(f.severity == "error" and f.check == reading.stage for f in report.findings):
-        # Only where the static reading found nothing wrong with that store: else it said so already.
-        report.add(code, reading.stage if reading.stage == "truststore" else "keystore", subject, said)
-    if code != "keystore-password-wrong" and reading.stage != "keystore" and keystore is None:
-        # The static reader failed on a keystore the JDK opened.
-        drop(report, "keystore-password-wrong", "keystore")
-
-
-class _Alias(TypedDict, total=False):
-    alias: str
-
-
-def _alias(keystore: StoreContents | None) -> _Alias:
-    """The key entry's alias for a fix, when the keystore holds exactly one."""
-    entries = keystore.key_entries if keystore is not None else ()
-    return {"alias": entries[0].alias} if len(entries) == 1 else {}
+    if reading.internal_error:
+        report.add(
+            "store-unreadable",
+            "keystore",
+            _label(destination.keystore, version),
+            f"Java {version}: {_first(reading.error)}",
+        )
+    report.facts[f"stores on Java {version}"] = facts_line(reading, verdicts)
 
 
 def _first(text: str | None) -> str:

@@ -16,7 +16,15 @@ from harness.check.stores import PythonReading
 from harness.diagnose import name_of, usage_problem, weak_key, weak_signature
 from harness.stores import KeyEntry, StoreContents
 
-__all__ = ["STORE_EXTENSIONS", "check_key_entries", "check_keystore", "check_truststore", "drop", "judge_store"]
+__all__ = [
+    "STORE_EXTENSIONS",
+    "check_client_certificate",
+    "check_key_entries",
+    "check_keystore",
+    "check_truststore",
+    "drop",
+    "judge_store",
+]
 
 # The file name extensions each store type goes by; another type's name misleads the tools that go by name.
 STORE_EXTENSIONS: dict[str, tuple[str, ...]] = {
@@ -69,8 +77,11 @@ def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
             "store-type-mismatch",
             check,
             label,
-            "this is a JCEKS store; the platform expects JKS (the JDK reads JCEKS, other tools may not)",
-            severity="warning",
+            'this is a JCEKS store: the platform opens stores as KeyStore.getInstance("JKS"), which reads JKS and '
+            "PKCS#12 but not JCEKS (`Invalid keystore format` on Java 11, 17 and 21); convert it: keytool "
+            f"-importkeystore -srckeystore {label} -srcstoretype JCEKS -destkeystore {path.stem}.jks "
+            "-deststoretype JKS",
+            severity="error",
             store_file=label,
         )
     elif suffix not in STORE_EXTENSIONS.get(kind, ()) and any(suffix in exts for exts in STORE_EXTENSIONS.values()):
@@ -118,10 +129,10 @@ def check_keystore(report: Report, keystore: StoreContents, now: dt.datetime, ex
             )
         if not entry.chain:
             continue
-        _check_client_certificate(report, entry, subject, now, expiring_days)
+        check_client_certificate(report, entry, subject, now, expiring_days)
 
 
-def _check_client_certificate(
+def check_client_certificate(
     report: Report, entry: KeyEntry, subject: str, now: dt.datetime, expiring_days: int
 ) -> None:
     leaf = entry.chain[0]
