@@ -92,6 +92,7 @@ FAST = Profile(
         "scenario-doc": 150,
         "build": 12,
         "limits": 60,
+        "explain": 150,
     },
 )
 # MTLS_FUZZ_SCALE=10 runs ten times as many (a night's run); the counts below are the minimum.
@@ -110,6 +111,7 @@ SLOW = Profile(
             "scenario-doc": 4000,
             "build": 300,
             "limits": 2000,
+            "explain": 3000,
         }.items()
     },
 )
@@ -1535,3 +1537,48 @@ def test_fuzz_declared_counts_against_the_limits(profile: Profile, tmp_path: Pat
     jks_store = make_jks([], [("c", cert.certificate)], Secret("jks-Pw"))
     run_property(profile, "limits", declared_counts(pfx, jks_store), _limit_check(tmp_path / "s.bin", tally), tally.ran)
     assert_volume(profile, tally, "limits")
+
+
+# -- explain ----------------------------------------------------------------------------------------------------
+
+
+def _explain_examples() -> list[str]:
+    """Every example text of explain's own entries: the shapes its phrases and facts were written for."""
+    import tomllib
+
+    path = Path(__file__).resolve().parents[1] / "harness" / "knowledge" / "explain.toml"
+    doc = tomllib.loads(path.read_text("utf-8"))
+    return [str(e["example"]) for e in doc["entry"] if e.get("example")]
+
+
+def explain_input() -> st.SearchStrategy[str]:
+    """Explain's own examples cut, repeated, joined by runs of blanks or newlines, with random text between."""
+    examples = _explain_examples()
+    piece = st.one_of(
+        st.sampled_from(examples),
+        st.sampled_from(examples).flatmap(lambda t: st.integers(0, len(t)).map(lambda i: t[:i])),  # cut short
+        st.text(max_size=80),
+    )
+    glue = st.sampled_from(["", " ", "\n", "\n" * 50, " " * 200, "\t", ": ", "[", "\"certificate_list\": ["])
+    part = st.tuples(piece, glue, st.integers(1, 300)).map(lambda p: (p[0] + p[1]) * p[2])
+    return st.lists(part, min_size=1, max_size=6).map("".join)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_fuzz_explain(profile: Profile, tally: Tally) -> None:
+    """Texts shaped like the ones explain matches, repeated and broken: a ranked answer or one line, never more."""
+    from harness.explainer.ranking import explain
+
+    def check(text: str) -> None:
+        tally.inputs["explain"] += 1
+        if not text.strip():  # an empty text is the one refusal
+            with pytest.raises(UsageError):
+                explain(text)
+            tally.outcomes["UsageError"] += 1
+            return
+        found = explain(text)
+        assert found.candidates, "explain always answers something (at worst: it does not know)"
+        tally.outcomes["Explanation"] += 1
+
+    run_property(profile, "explain", explain_input(), check, tally.ran)
+    assert_volume(profile, tally, "explain")

@@ -35,6 +35,7 @@ from harness.check.server import look_at_server
 from harness.check.stores import read_stores
 from harness.destination import Destination
 from harness.engines import Engine
+from harness.engines.jsse import JsseEngine
 
 __all__ = [
     "CHECKS",
@@ -65,6 +66,11 @@ def run_check(
     """``jdks``: the jsse engines whose JDKs judge the stores, and versions with no runtime here (issue 11)."""
     now = at or dt.datetime.now(dt.UTC)
     stores = read_stores(destination)
+    if any(r.error is not None and r.error.over_bounds for r in stores):
+        # A store Python refused by a bound (size, nesting, iteration counts) goes to no JVM either: the bound
+        # holds on every path. Its finding says why; the JDK judges nothing and no jsse probe runs.
+        jdks = ((), jdks[1])
+        engines = [e for e in engines if not isinstance(e, JsseEngine)]
     jdk_evidence = read_with_jdks(destination, jdks[0], jdks[1])
     server = None
     results: tuple[EngineResult, ...] = ()
