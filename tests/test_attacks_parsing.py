@@ -29,6 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from harness.errors import StoreError
 from harness.limits import TOML_DEPTH, toml_depth
 from harness.secret import Secret
 from harness.stores import jks_bytes, read_store
@@ -216,7 +217,12 @@ def test_jceks_whose_secret_key_is_not_a_sealed_object_is_a_damaged_entry(
     head = 18 + int.from_bytes(data[16:18], "big") + 8 + 4  # the stream's magic, then TC_OBJECT
     data[head] = 0x75  # TC_ARRAY: the JDK writes an object here
     (folder / "array.jceks").write_bytes(bytes(data))
-    assert_finding(check(folder, "array.jceks"), "array.jceks", "entry 'aes'", "not a serialized object")
+    # Python's reader names the entry without deserializing it ...
+    with pytest.raises(StoreError, match="not a serialized object") as caught:
+        read_store(folder / "array.jceks", Secret(KS_PASSWORD), "keystore")
+    assert caught.value.entry == "aes"
+    # ... and check, where the platform's JDK decides, says what the JDK says of a JCEKS keystoreFile.
+    assert_finding(check(folder, "array.jceks"), "array.jceks", "JCEKS")
 
 
 def test_genuine_jceks_twin_reads_the_key_entry_past_its_secret_key(folder: Path, jceks: tuple[bytes, bytes]) -> None:
@@ -236,8 +242,10 @@ def test_genuine_jceks_twin_reads_the_key_entry_past_its_secret_key(folder: Path
 def test_pem_of_unterminated_begin_lines_is_refused_in_one_pass(folder: Path) -> None:
     cert_pem = (folder / "cert.pem").read_bytes()
     (folder / "unterminated.pem").write_bytes(hostile.pem_unterminated(cert_pem, 4_999))
-    line = assert_finding(check(folder, "keystore.p12", "unterminated.pem"), "unterminated.pem", "store-unreadable")
-    assert "line 1: BEGIN CERTIFICATE without its END line" in line
+    with pytest.raises(StoreError, match="line 1: BEGIN CERTIFICATE without its END line"):
+        read_store(folder / "unterminated.pem", Secret(TS_PASSWORD), "truststore")
+    # check: the JDK's verdict on a PEM truststoreFile (it cannot open PEM as a keystore), in bounded time.
+    assert_finding(check(folder, "keystore.p12", "unterminated.pem"), "unterminated.pem")
 
 
 def test_genuine_pem_bundle_twin_reads(folder: Path) -> None:
@@ -274,7 +282,16 @@ def test_keystore_with_a_leaf_on_secp112r1_and_an_rsa_key_is_a_damaged_entry(
     loaded = serialization.load_der_private_key(key, None)
     assert isinstance(loaded, rsa.RSAPrivateKey)
     (folder / "odd.jks").write_bytes(jks_bytes([("client", loaded, [odd])], [], Secret(KS_PASSWORD)))
-    assert_finding(check(folder, "odd.jks"), "odd.jks", "entry 'client'", "1.3.132.0.6")
+    with pytest.raises(StoreError, match=r"1\.3\.132\.0\.6") as caught:
+        read_store(folder / "odd.jks", Secret(KS_PASSWORD), "keystore")
+    assert caught.value.entry == "client"
+    # The JDK opens it (its key is RSA): Python's failure is an info line naming the curve, Java's verdict stands.
+    run = check(folder, "odd.jks")
+    assert run.done.returncode == 1, run.done.stdout + run.done.stderr
+    assert "Traceback" not in run.done.stdout + run.done.stderr
+    info = [line for line in run.done.stdout.splitlines() if line.startswith("info") and "odd.jks" in line]
+    assert len(info) == 1, run.done.stdout
+    assert "1.3.132.0.6" in info[0]
 
 
 def test_capture_lists_a_server_chain_with_a_secp112r1_ca(

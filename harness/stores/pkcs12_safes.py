@@ -8,9 +8,9 @@ about 270 s). So each encrypted SafeContents is decrypted here first, with a
 count already checked, and the counts inside are returned before
 ``cryptography`` reads the file. The algorithms are those real files use:
 PBES2 (PBKDF2 with AES-CBC or 3DES-CBC; OpenSSL 3, Java 12+, cryptography),
-and the PKCS#12 PBEs with 3DES (Windows, old Java) and RC2 (OpenSSL 1.x,
-Java 8). This costs one more key derivation per encrypted SafeContents, at a
-count already checked: about 1 ms for the harness's own stores.
+and the PKCS#12 PBEs with 3DES (Windows, old Java), RC2 (OpenSSL 1.x,
+Java 8) and RC4 (OpenSSL 1.x's -certpbe/-keypbe options). This costs one more
+key derivation per encrypted SafeContents, at a count already checked: about 1 ms for the harness's own stores.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import hashlib
 from typing import Any
 
 from Cryptodome.Cipher import ARC2  # purejks's own dependency: the only RC2 with 40-bit keys here
-from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4, TripleDES
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
@@ -61,6 +61,8 @@ _PKCS12_PBE = {
     _oid("1.2.840.113549.1.12.1.4"): (16, "3des"),
     _oid("1.2.840.113549.1.12.1.5"): (16, "rc2"),
     _oid("1.2.840.113549.1.12.1.6"): (5, "rc2"),
+    _oid("1.2.840.113549.1.12.1.1"): (16, "rc4"),  # OpenSSL 1.x -certpbe/-keypbe PBE-SHA1-RC4-128
+    _oid("1.2.840.113549.1.12.1.2"): (5, "rc4"),
 }
 _PRF = {
     _oid("1.2.840.113549.2.7"): hashes.SHA1(),  # noqa: S303 - PBKDF2-HMAC-SHA1 is what old files declare
@@ -135,6 +137,9 @@ def _decrypt(algorithm: memoryview, content: bytes, password: str) -> tuple[byte
         iterations = int.from_bytes(count, "big")
         secret = password.encode("utf-16-be") + b"\0\0"
         key = _pkcs12_kdf(secret, salt, 1, iterations, key_size)
+        if cipher == "rc4":  # a stream cipher: no IV, no padding (a wrong password shows as contents that do not parse)
+            decryptor = Cipher(ARC4(key), mode=None).decryptor()
+            return decryptor.update(content) + decryptor.finalize(), iterations
         iv = _pkcs12_kdf(secret, salt, 2, iterations, 8)
         return _cbc(cipher, key, iv, content), 2 * iterations
     if oid == _PBES2:
