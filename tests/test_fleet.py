@@ -138,7 +138,26 @@ def test_a_destination_without_a_url_is_not_ready_in_a_fleet(tmp_path: Path) -> 
     assert "9 !" in done.stdout
     relaxed = cli("check", str(folder), "--at", at, "--warn-days", "5", cwd=tmp_path)
     assert "9 !" not in relaxed.stdout
-    assert "0 with a certificate expiring within 5 days" in relaxed.stdout.splitlines()[-1]
+    assert "0 with one expiring within 5 days" in relaxed.stdout.splitlines()[-1]
+    assert "0 with a certificate already expired, 1 with one expiring within 30 days" in done.stdout.splitlines()[-1]
+
+
+def test_an_expired_certificate_is_counted_as_expired_not_as_expiring(tmp_path: Path) -> None:
+    """The summary's two counts: the expired fixture as "already expired"; its twin, expiring-soon, as "expiring"."""
+    folder = tmp_path / "static"
+    folder.mkdir()
+    for name in ("client-cert-expired", "expiring-soon"):
+        doc = json.loads((FIXTURES / CASES[name]["destination"]).read_text("utf-8"))
+        for key in ("keystoreFile", "truststoreFile"):
+            doc[key] = str((FIXTURES / "destinations" / doc[key]).resolve())
+        (folder / f"{name}.json").write_text(json.dumps(doc), "utf-8")
+    at = at_for(CASES["expiring-soon"])
+    done = cli("check", str(folder), "--at", at, cwd=tmp_path)
+    table = _table(done.stdout)
+    assert int(table["client-cert-expired.json"][3].rstrip(" !")) < 0
+    assert 0 <= int(table["expiring-soon.json"][3].rstrip(" !")) < 30
+    summary = done.stdout.splitlines()[-1]
+    assert "1 with a certificate already expired, 1 with one expiring within 30 days" in summary, summary
 
 
 def test_a_bad_destination_file_is_its_row_and_exit_2_with_every_report(

@@ -298,11 +298,13 @@ def render_table(rows: Sequence[Row], warn_days: int, at: dt.datetime, at_given:
         "  ".join(c.ljust(w) for c, w in zip(line[:4], widths, strict=True)) + "  " + line[4] for line in (head, *body)
     ]
     ready = sum(r.ready for r in rows)
-    soon = sum(1 for r in rows if r.report and r.report.first_expiry and r.report.first_expiry[0] < warn_days)
+    firsts = [r.report.first_expiry[0] for r in rows if r.report and r.report.first_expiry]
+    expired = sum(1 for days in firsts if days < 0)  # already expired on the day judged: not "expiring"
+    soon = sum(1 for days in firsts if 0 <= days < warn_days)
     when = f"{at:%Y-%m-%d %H:%M} UTC" + (" (--at)" if at_given else " (now)")
     lines.append(
-        f"fleet: {len(rows)} destination(s), {ready} ready, {len(rows) - ready} not ready; {soon} with a "
-        f"certificate expiring within {warn_days} days (!); validity judged for {when}"
+        f"fleet: {len(rows)} destination(s), {ready} ready, {len(rows) - ready} not ready; {expired} with a "
+        f"certificate already expired, {soon} with one expiring within {warn_days} days (!); validity judged for {when}"
     )
     return "\n".join(lines)
 

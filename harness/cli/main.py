@@ -8,6 +8,7 @@ below), ``jdk``, ``support`` (explain, capture, reproduce). Exit codes: see
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from harness import __version__
-from harness.cli import EXIT_BAD_INPUT
+from harness.cli import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE
 from harness.cli.check import check_command
 from harness.cli.golive import add_commands as add_golive_commands
 from harness.cli.jdk import add_jdk_command, add_jdk_option
@@ -157,7 +158,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler's try, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # `mtls-harness explain ... | head`: the reader has gone. Nothing more to say, and nothing left to flush at
+        # exit (stdout now points at /dev/null); 141 = 128 + SIGPIPE, as a shell reports a command killed by it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except HarnessError as exc:
         sys.stderr.write(f"mtls-harness: error: {shown(exc)}\n")  # paths, aliases, URLs: inert, password masked
         write_error_reports(
