@@ -152,3 +152,22 @@ def test_keystore_refuses_a_name_of_the_other_format_unless_forced(
     forced = keystore(p12, out, "--format", fmt, "--force")
     assert forced.returncode == 0, forced.stderr
     assert keytool_alias(keytool, out)[1] == ("PKCS12" if fmt == "pkcs12" else "JKS")
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_strict_makes_each_warning_a_failure_and_writes_nothing(fault: str, tmp_path: Path) -> None:
+    changes, words = FAULTS[fault]
+    p12 = make_p12(tmp_path / "KeyPair.p12", **changes)  # type: ignore[arg-type]
+    out = tmp_path / "keystore.jks"
+    done = keystore(p12, out, "--strict")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "not written (--strict)" in done.stdout
+    assert [line for line in done.stdout.splitlines() if "warning:" in line and words in line], done.stdout
+    assert not out.exists()
+    assert OUT_PASSWORD not in done.stdout + done.stderr
+
+
+def test_strict_twin_a_good_key_pair_is_written(tmp_path: Path, keytool: str) -> None:
+    out = tmp_path / "keystore.jks"
+    assert warnings_of(keystore(make_p12(tmp_path / "KeyPair.p12"), out, "--strict")) == []
+    assert keytool_alias(keytool, out) == ("client", "JKS")

@@ -9,7 +9,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 
-from harness.cli import EXIT_OK
+from harness.cli import EXIT_FAILED, EXIT_OK
 from harness.cli.passwords import password_options, read_password
 from harness.engines.jsse import JsseEngine
 from harness.errors import UsageError
@@ -39,6 +39,11 @@ def add_commands(commands: Any) -> None:
     )
     keystore.add_argument("--format", choices=("jks", "pkcs12"), default="jks", help="store format (default jks)")
     keystore.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    keystore.add_argument(
+        "--strict",
+        action="store_true",
+        help="a warning (expired, wrong usage, weak key, no chain ...) is a failure: exit 1 and OUT is not written",
+    )
     password_options(keystore, "p12", "the PKCS#12 file's password")
     password_options(keystore, "", "the new keystore's password (also its key password)")
     keystore.set_defaults(handler=_keystore)
@@ -103,6 +108,13 @@ def _keystore(args: argparse.Namespace) -> int:
     _refuse_unreadable_password(args.out, args.format, password)
     given_alias = args.alias or entry.alias or "client"
     alias = given_alias.lower() if args.format == "jks" else given_alias  # JKS aliases are lower case
+    warnings = key_pair_warnings(entry, given_alias, alias, dt.datetime.now(dt.UTC))
+    if args.strict and warnings:
+        # A pipeline asked for a store it can ship: none is written, rather than one with a known fault.
+        print(f"{args.out} not written (--strict): {len(warnings)} warning(s) about {args.pkcs12.name}")
+        for warning in warnings:
+            print(f"  warning: {inert(warning)}")
+        return EXIT_FAILED
     data = keystore_bytes(entry, alias, args.format, password)
     write_output(args.out, "--out", lambda out: write_atomic(out, data, private=True, overwrite=args.force))
     written = read_store(args.out, password, "keystore")  # read back: what the platform will open
@@ -114,7 +126,7 @@ def _keystore(args: argparse.Namespace) -> int:
     if pairs.note:
         print(f"  note: {args.pkcs12.name} {pairs.note}")
 
-    for warning in key_pair_warnings(entry, given_alias, alias, dt.datetime.now(dt.UTC)):
+    for warning in warnings:
         print(f"  warning: {inert(warning)}")
     print(f'  in destination.json: "keystoreFile": "{args.out.name}", "keystorePass": the password you gave')
     return EXIT_OK
