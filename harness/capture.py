@@ -31,7 +31,7 @@ from harness.engines import redirect_location
 from harness.errors import UsageError
 from harness.files import refuse_symlink, write_atomic
 from harness.knowledge.alerts import alert_name
-from harness.knowledge.tls import TLS_VERSIONS, refusal_statuses, tls_version, version_refused
+from harness.knowledge.tls import TLS_VERSIONS, refusal_statuses, tls_version
 from harness.text import inert
 from harness.wire.contexts import look_only_context
 from harness.wire.inspect import ServerView, inspect_server
@@ -50,6 +50,7 @@ class Attempt:
 
     version: str | None
     completed: bool
+    answered: str | None  # the version of the server's ServerHello; None when none came
     cipher: str | None
     alert: str | None  # alert the server sent, as its RFC name
     error: str | None
@@ -74,6 +75,8 @@ class Profile:
     sni: str
     request_sent: str  # what capture sent besides handshakes
     notes: list[str] = field(default_factory=list)
+    # Why each refused version counts as refused: "alert <name>", "no answer" or "answered <version>".
+    refusals: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -81,8 +84,8 @@ class Profile:
     def render(self) -> str:
         lines = [f"server {self.host}:{self.port}"]
         lines.append(f"  TLS versions accepted: {', '.join(self.tls_versions) or 'none'}")
-        if self.tls_versions_refused:
-            lines.append(f"  refused: {', '.join(self.tls_versions_refused)}")
+        for version in self.tls_versions_refused:
+            lines.append(f"  {version}: refused ({self.refusals.get(version, 'no answer')})")
         if self.tls_versions_untested:
             lines.append(f"  not tested (this OpenSSL cannot offer them): {', '.join(self.tls_versions_untested)}")
         for version, cipher in self.ciphers.items():
@@ -119,11 +122,16 @@ def _describe(cert: x509.Certificate) -> dict[str, Any]:
 
 
 class _Requested:
-    """What passed the message callback: a CertificateRequest (type 13), the ServerHello's cipher suite (type 2)."""
+    """What passed the message callback: a CertificateRequest (type 13), the ServerHello (type 2).
+
+    Of the ServerHello: its cipher suite and the version it chose (a TLS 1.3 ServerHello
+    says 1.2 in its legacy_version and 1.3 in its supported_versions extension, RFC 8446 4.2.1).
+    """
 
     def __init__(self) -> None:
         self.seen = False
         self.cipher_id: int | None = None
+        self.version: str | None = None
 
     def message(self, _conn: object, direction: str, _v: object, content_type: int, _m: object, data: bytes) -> None:
         # Must not raise: CPython re-raises a callback's exception from the SSL call.
@@ -137,6 +145,33 @@ class _Requested:
             at += 1 + data[at]
             if at + 2 <= len(data):
                 self.cipher_id = int.from_bytes(data[at : at + 2], "big")
+            self.version = _wire_version(_chosen_version(data[4:]))
+
+
+def _chosen_version(body: bytes) -> int:
+    """The version a ServerHello body chose: supported_versions when present, else legacy_version."""
+    chosen = int.from_bytes(body[:2], "big")
+    at = 2 + 32
+    if at >= len(body):
+        return chosen
+    at += 1 + body[at] + 2 + 1  # session_id, cipher_suite, compression_method
+    end = min(len(body), at + 2 + int.from_bytes(body[at : at + 2], "big"))
+    at += 2
+    while at + 4 <= end:
+        kind, size = int.from_bytes(body[at : at + 2], "big"), int.from_bytes(body[at + 2 : at + 4], "big")
+        if kind == 43 and size == 2 and at + 6 <= end:  # supported_versions (RFC 8446 4.2.1)
+            return int.from_bytes(body[at + 4 : at + 6], "big")
+        at += 4 + size
+    return chosen
+
+
+def _wire_version(number: int) -> str | None:
+    """``0x0303`` -> ``"TLSv1.2"`` (ssl.TLSVersion's values are the wire numbers); None for others."""
+    try:
+        known = tls_version(ssl.TLSVersion(number))
+    except ValueError:
+        return None
+    return known.name if known is not None else None
 
 
 def _attempt(
@@ -158,9 +193,11 @@ def _attempt(
         except ssl.SSLError as exc:
             text = f"{exc.reason or ''} {exc}"
             suite = _cipher_name(context, requested.cipher_id)
-            return Attempt(name, False, suite, alert_name(text), text.strip(), requested.seen, None)
+            return Attempt(name, False, requested.version, suite, alert_name(text), text.strip(), requested.seen, None)
         except OSError as exc:
-            return Attempt(name, False, None, None, f"connection closed: {exc}", requested.seen, None)
+            return Attempt(
+                name, False, requested.version, None, None, f"connection closed: {exc}", requested.seen, None
+            )
         with tls:
             cipher = tls.cipher()
             der = tls.getpeercert(binary_form=True)
@@ -169,6 +206,7 @@ def _attempt(
             return Attempt(
                 tls.version() or name,
                 alert is None and error is None,
+                requested.version or tls.version(),
                 cipher[0] if cipher else None,
                 alert,
                 error,
@@ -250,22 +288,24 @@ def capture(url: str, *, timeout: float = 10.0, request: bool = True) -> Profile
     accepted: list[str] = []
     refused: list[str] = []
     untested: list[str] = []
+    refusals: dict[str, str] = {}
     ciphers: dict[str, str] = {}
     attempts: dict[str, Attempt] = {}
     for name, version in _VERSIONS:
         try:
             attempt = _attempt(host, port, timeout, version, sni=not _is_ip(host), address=address)
         except OSError:
-            attempt = Attempt(name, False, None, None, "no connection", False, None)
+            attempt = Attempt(name, False, None, None, None, "no connection", False, None)
         if attempt is None or (attempt.error is not None and "NO_PROTOCOLS_AVAILABLE" in attempt.error):
             untested.append(name)  # this OpenSSL cannot offer it: nothing was learnt about the server
             continue
         attempts[name] = attempt
-        refused_version = (
-            not attempt.certificate_requested and attempt.error is not None and version_refused(attempt.error)
-        )
-        if refused_version or (attempt.error == "no connection"):
+        # Accepted only when the server answered this ClientHello with a ServerHello at this
+        # version: an alert instead (OpenSSL 3 at its default security level answers TLS 1.0
+        # with internal_error), silence, or another version is a refusal.
+        if attempt.answered != name:
             refused.append(name)
+            refusals[name] = _refusal(attempt)
             continue
         accepted.append(name)
         if attempt.cipher:
@@ -327,7 +367,17 @@ def capture(url: str, *, timeout: float = 10.0, request: bool = True) -> Profile
         sni=sni,
         request_sent=request_sent,
         notes=notes,
+        refusals=refusals,
     )
+
+
+def _refusal(attempt: Attempt) -> str:
+    """Why a version counts as refused: the server's alert, another version, or no answer."""
+    if attempt.alert is not None and attempt.answered is None:
+        return f"alert {attempt.alert}"
+    if attempt.answered is not None:
+        return f"answered {attempt.answered}"
+    return "no answer"
 
 
 def _sni(host: str, port: int, timeout: float, with_name: Attempt | None, address: str | None) -> str:
