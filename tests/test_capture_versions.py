@@ -28,9 +28,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.build import write_scenario_files
 from harness.capture import capture
 from harness.knowledge.tls import tls_version
-from tests.conftest import cli
+from harness.scenario import load_scenario
+from tests.conftest import REPO, cli, unavailable
+from tests.realservers import SETUPS, Material, missing, real_server
 
 OPENSSL = shutil.which("openssl")
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="openssl not installed: apt-get install openssl")
@@ -112,17 +115,17 @@ def _listening(port: int) -> bool:
 
 
 def s_client_accepts(port: int, version: str) -> bool:
-    """Whether ``openssl s_client`` pinned to ``version`` gets a ServerHello at it (security level 0 for old ones)."""
-    args = [OPENSSL, "s_client", "-brief", "-connect", f"127.0.0.1:{port}", FLAGS[version]]
+    """Whether ``openssl s_client`` pinned to ``version`` gets a ServerHello (security level 0 for old ones)."""
+    args = [OPENSSL, "s_client", "-msg", "-connect", f"127.0.0.1:{port}", FLAGS[version]]
     if version in OLD:
         args += ["-cipher", "DEFAULT:@SECLEVEL=0"]  # else this OpenSSL may not offer the version at all
     done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False)
-    # -brief prints "Protocol version: X" once the handshake completed (the cipher line's version is the
-    # suite's own, and the session block may not come before stdin's end closes a TLS 1.3 connection).
-    protocol = re.search(r"^Protocol version: (\S+)", done.stdout + done.stderr, re.MULTILINE)
-    if protocol is None:
+    # -msg shows each message read: "<<< TLS 1.2, Handshake [length 0041], ServerHello". A ServerHello,
+    # not a completed handshake: a server requiring a client certificate aborts after it.
+    hello = re.search(r"^<<< TLS (\S+), Handshake \[length \w+\], ServerHello$", done.stdout, re.MULTILINE)
+    if hello is None:
         return False
-    said = tls_version(protocol[1])
+    said = tls_version(hello[1])
     return said is not None and said.name == version
 
 
@@ -185,3 +188,28 @@ def test_cli_shows_the_refusal(material: tuple[Path, Path], tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     assert "TLS versions accepted: TLSv1.2\n" in done.stdout
     assert "TLSv1.3: refused (alert protocol_version)" in done.stdout
+
+
+# -- real servers (tests/realservers.py) -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ok_material() -> Iterator[Material]:
+    with tempfile.TemporaryDirectory(prefix="mtls-capture-real-") as tmp:
+        scenario = load_scenario(REPO / "scenarios" / "ok-rsa.toml")
+        built = write_scenario_files(scenario, Path(tmp))
+        yield Material.from_server_dir(built.folder / "server", scenario.server.path)
+
+
+@pytest.mark.parametrize("setup_name", ["nginx-on", "haproxy-tls12"])
+def test_real_server_lists_what_s_client_gets(ok_material: Material, setup_name: str) -> None:
+    setup = SETUPS[setup_name]
+    if reason := missing(setup.kind):
+        unavailable(reason)
+    with real_server(setup, ok_material) as real:
+        expected = [v for v in reversed(FLAGS) if s_client_accepts(real.port, v)]
+        profile = capture(real.url, timeout=5, request=False)
+        log = real.error_log()
+    assert profile.tls_versions == expected == [f"TLSv{v}" for v in sorted(setup.tls_versions, reverse=True)]
+    assert set(profile.refusals) == set(FLAGS) - set(expected)
+    assert SIGALG not in log
