@@ -4,8 +4,9 @@ What goes over the wire, and nothing else:
 - TLS handshakes without a client certificate: one through
   :func:`harness.wire.inspect.inspect_server` (the chain and the CertificateRequest's
   CA names), one pinned to each TLS version (1.3, 1.2, 1.1, 1.0) to learn
-  which it accepts and with which cipher, and, for a host name, one without
-  SNI to compare.
+  which it accepts (answers with a ServerHello at that version; an alert,
+  silence or another version is a refusal) and with which cipher, and, for a
+  host name, one without SNI to compare.
 - When a handshake without a certificate completes and the server sends no
   alert within a short wait, at most one ``HEAD <path> HTTP/1.1`` request
   (``Host`` and ``Connection: close`` headers, never a body) to learn whether
@@ -34,7 +35,7 @@ from harness.knowledge.alerts import alert_name
 from harness.knowledge.tls import TLS_VERSIONS, refusal_statuses, tls_version
 from harness.text import inert
 from harness.wire.contexts import look_only_context
-from harness.wire.inspect import ServerView, inspect_server
+from harness.wire.inspect import ServerView, inspect_server, server_hello_version
 
 __all__ = ["Profile", "capture", "check_out", "server_table", "write_profile"]
 
@@ -145,33 +146,7 @@ class _Requested:
             at += 1 + data[at]
             if at + 2 <= len(data):
                 self.cipher_id = int.from_bytes(data[at : at + 2], "big")
-            self.version = _wire_version(_chosen_version(data[4:]))
-
-
-def _chosen_version(body: bytes) -> int:
-    """The version a ServerHello body chose: supported_versions when present, else legacy_version."""
-    chosen = int.from_bytes(body[:2], "big")
-    at = 2 + 32
-    if at >= len(body):
-        return chosen
-    at += 1 + body[at] + 2 + 1  # session_id, cipher_suite, compression_method
-    end = min(len(body), at + 2 + int.from_bytes(body[at : at + 2], "big"))
-    at += 2
-    while at + 4 <= end:
-        kind, size = int.from_bytes(body[at : at + 2], "big"), int.from_bytes(body[at + 2 : at + 4], "big")
-        if kind == 43 and size == 2 and at + 6 <= end:  # supported_versions (RFC 8446 4.2.1)
-            return int.from_bytes(body[at + 4 : at + 6], "big")
-        at += 4 + size
-    return chosen
-
-
-def _wire_version(number: int) -> str | None:
-    """``0x0303`` -> ``"TLSv1.2"`` (ssl.TLSVersion's values are the wire numbers); None for others."""
-    try:
-        known = tls_version(ssl.TLSVersion(number))
-    except ValueError:
-        return None
-    return known.name if known is not None else None
+            self.version = server_hello_version(data[4:])
 
 
 def _attempt(
