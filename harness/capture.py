@@ -4,8 +4,9 @@ What goes over the wire, and nothing else:
 - TLS handshakes without a client certificate: one through
   :func:`harness.wire.inspect.inspect_server` (the chain and the CertificateRequest's
   CA names), one pinned to each TLS version (1.3, 1.2, 1.1, 1.0) to learn
-  which it accepts and with which cipher, and, for a host name, one without
-  SNI to compare.
+  which it accepts (answers with a ServerHello at that version; an alert,
+  silence or another version is a refusal) and with which cipher, and, for a
+  host name, one without SNI to compare.
 - When a handshake without a certificate completes and the server sends no
   alert within a short wait, at most one ``HEAD <path> HTTP/1.1`` request
   (``Host`` and ``Connection: close`` headers, never a body) to learn whether
@@ -31,10 +32,10 @@ from harness.engines import redirect_location
 from harness.errors import UsageError
 from harness.files import refuse_symlink, write_atomic
 from harness.knowledge.alerts import alert_name
-from harness.knowledge.tls import TLS_VERSIONS, refusal_statuses, tls_version, version_refused
+from harness.knowledge.tls import TLS_VERSIONS, refusal_statuses, tls_version
 from harness.text import inert
 from harness.wire.contexts import look_only_context
-from harness.wire.inspect import ServerView, inspect_server
+from harness.wire.inspect import ServerView, inspect_server, server_hello_version
 
 __all__ = ["Profile", "capture", "check_out", "server_table", "write_profile"]
 
@@ -50,6 +51,7 @@ class Attempt:
 
     version: str | None
     completed: bool
+    answered: str | None  # the version of the server's ServerHello; None when none came
     cipher: str | None
     alert: str | None  # alert the server sent, as its RFC name
     error: str | None
@@ -74,6 +76,8 @@ class Profile:
     sni: str
     request_sent: str  # what capture sent besides handshakes
     notes: list[str] = field(default_factory=list)
+    # Why each refused version counts as refused: "alert <name>", "no answer" or "answered <version>".
+    refusals: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -81,8 +85,8 @@ class Profile:
     def render(self) -> str:
         lines = [f"server {self.host}:{self.port}"]
         lines.append(f"  TLS versions accepted: {', '.join(self.tls_versions) or 'none'}")
-        if self.tls_versions_refused:
-            lines.append(f"  refused: {', '.join(self.tls_versions_refused)}")
+        for version in self.tls_versions_refused:
+            lines.append(f"  {version}: refused ({self.refusals.get(version, 'no answer')})")
         if self.tls_versions_untested:
             lines.append(f"  not tested (this OpenSSL cannot offer them): {', '.join(self.tls_versions_untested)}")
         for version, cipher in self.ciphers.items():
@@ -119,11 +123,16 @@ def _describe(cert: x509.Certificate) -> dict[str, Any]:
 
 
 class _Requested:
-    """What passed the message callback: a CertificateRequest (type 13), the ServerHello's cipher suite (type 2)."""
+    """What passed the message callback: a CertificateRequest (type 13), the ServerHello (type 2).
+
+    Of the ServerHello: its cipher suite and the version it chose (a TLS 1.3 ServerHello
+    says 1.2 in its legacy_version and 1.3 in its supported_versions extension, RFC 8446 4.2.1).
+    """
 
     def __init__(self) -> None:
         self.seen = False
         self.cipher_id: int | None = None
+        self.version: str | None = None
 
     def message(self, _conn: object, direction: str, _v: object, content_type: int, _m: object, data: bytes) -> None:
         # Must not raise: CPython re-raises a callback's exception from the SSL call.
@@ -137,6 +146,7 @@ class _Requested:
             at += 1 + data[at]
             if at + 2 <= len(data):
                 self.cipher_id = int.from_bytes(data[at : at + 2], "big")
+            self.version = server_hello_version(data[4:])
 
 
 def _attempt(
@@ -158,9 +168,11 @@ def _attempt(
         except ssl.SSLError as exc:
             text = f"{exc.reason or ''} {exc}"
             suite = _cipher_name(context, requested.cipher_id)
-            return Attempt(name, False, suite, alert_name(text), text.strip(), requested.seen, None)
+            return Attempt(name, False, requested.version, suite, alert_name(text), text.strip(), requested.seen, None)
         except OSError as exc:
-            return Attempt(name, False, None, None, f"connection closed: {exc}", requested.seen, None)
+            return Attempt(
+                name, False, requested.version, None, None, f"connection closed: {exc}", requested.seen, None
+            )
         with tls:
             cipher = tls.cipher()
             der = tls.getpeercert(binary_form=True)
@@ -169,6 +181,7 @@ def _attempt(
             return Attempt(
                 tls.version() or name,
                 alert is None and error is None,
+                requested.version or tls.version(),
                 cipher[0] if cipher else None,
                 alert,
                 error,
@@ -250,22 +263,24 @@ def capture(url: str, *, timeout: float = 10.0, request: bool = True) -> Profile
     accepted: list[str] = []
     refused: list[str] = []
     untested: list[str] = []
+    refusals: dict[str, str] = {}
     ciphers: dict[str, str] = {}
     attempts: dict[str, Attempt] = {}
     for name, version in _VERSIONS:
         try:
             attempt = _attempt(host, port, timeout, version, sni=not _is_ip(host), address=address)
         except OSError:
-            attempt = Attempt(name, False, None, None, "no connection", False, None)
+            attempt = Attempt(name, False, None, None, None, "no connection", False, None)
         if attempt is None or (attempt.error is not None and "NO_PROTOCOLS_AVAILABLE" in attempt.error):
             untested.append(name)  # this OpenSSL cannot offer it: nothing was learnt about the server
             continue
         attempts[name] = attempt
-        refused_version = (
-            not attempt.certificate_requested and attempt.error is not None and version_refused(attempt.error)
-        )
-        if refused_version or (attempt.error == "no connection"):
+        # Accepted only when the server answered this ClientHello with a ServerHello at this
+        # version: an alert instead (OpenSSL 3 at its default security level answers TLS 1.0
+        # with internal_error), silence, or another version is a refusal.
+        if attempt.answered != name:
             refused.append(name)
+            refusals[name] = _refusal(attempt)
             continue
         accepted.append(name)
         if attempt.cipher:
@@ -327,7 +342,17 @@ def capture(url: str, *, timeout: float = 10.0, request: bool = True) -> Profile
         sni=sni,
         request_sent=request_sent,
         notes=notes,
+        refusals=refusals,
     )
+
+
+def _refusal(attempt: Attempt) -> str:
+    """Why a version counts as refused: the server's alert, another version, or no answer."""
+    if attempt.alert is not None and attempt.answered is None:
+        return f"alert {attempt.alert}"
+    if attempt.answered is not None:
+        return f"answered {attempt.answered}"
+    return "no answer"
 
 
 def _sni(host: str, port: int, timeout: float, with_name: Attempt | None, address: str | None) -> str:

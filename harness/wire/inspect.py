@@ -32,7 +32,7 @@ from harness.knowledge.tls import tls_version
 from harness.wire.contexts import look_only_context
 from harness.wire.deadlines import Deadline, ServerTooLarge, ServerTooSlow
 
-__all__ = ["HANDSHAKE_BYTES", "MAX_CHAIN", "ServerView", "inspect_server"]
+__all__ = ["HANDSHAKE_BYTES", "MAX_CHAIN", "ServerView", "inspect_server", "server_hello_version"]
 
 # Bytes accepted from a server during the handshake. OpenSSL caps the
 # certificate list at 100 KiB by default (SSL_CTX_set_max_cert_list); 1 MiB
@@ -181,6 +181,36 @@ class _Seen:
                 self.ca_names, self.signature_schemes, self.certificate_types = _certificate_request(body, tls13)
         except (ValueError, IndexError):
             pass  # a malformed message: the handshake itself will report it
+
+
+def server_hello_version(body: bytes) -> str | None:
+    """The version a ServerHello body (after its 4-byte header) chose, as ``"TLSv1.2"``; None if unknown.
+
+    A TLS 1.3 ServerHello says 1.2 in its legacy_version and 1.3 in its
+    supported_versions extension (RFC 8446 4.2.1); ssl.TLSVersion's values are the wire numbers.
+    """
+    try:
+        known = tls_version(ssl.TLSVersion(_chosen_version(body)))
+    except ValueError:
+        return None
+    return known.name if known is not None else None
+
+
+def _chosen_version(body: bytes) -> int:
+    """The version a ServerHello body chose: supported_versions when present, else legacy_version."""
+    chosen = int.from_bytes(body[:2], "big")
+    at = 2 + 32
+    if at >= len(body):
+        return chosen
+    at += 1 + body[at] + 2 + 1  # session_id, cipher_suite, compression_method
+    end = min(len(body), at + 2 + int.from_bytes(body[at : at + 2], "big"))
+    at += 2
+    while at + 4 <= end:
+        kind, size = int.from_bytes(body[at : at + 2], "big"), int.from_bytes(body[at + 2 : at + 4], "big")
+        if kind == 43 and size == 2 and at + 6 <= end:  # supported_versions (RFC 8446 4.2.1)
+            return int.from_bytes(body[at + 4 : at + 6], "big")
+        at += 4 + size
+    return chosen
 
 
 class _Reader:
