@@ -425,7 +425,7 @@ def assert_lists(stdout: str, certs: list[x509.Certificate]) -> None:
 
 @pytest.mark.jdk
 @pytest.mark.parametrize("fmt", ["jks", "pkcs12"])
-def test_truststore_holds_every_certificate_the_server_sent(
+def test_truststore_holds_the_top_ca_the_server_sent(
     live: Callable[[Path], Live], fmt: str, tmp_path: Path, keytool: str, no_secret: Any
 ) -> None:
     target = live(SCENARIOS / "ok-rsa.toml")
@@ -439,9 +439,10 @@ def test_truststore_holds_every_certificate_the_server_sent(
     listing = keytool_list(keytool, out, TS_PW)
     assert listing.store_type == {"jks": "JKS", "pkcs12": "PKCS12"}[fmt]
     assert {e.type for e in listing.entries} == {"trustedCertEntry"}
-    assert len(listing.entries) == len(sent)
-    assert listing.fingerprints() == {fingerprint(c) for c in sent}
-    assert_lists(done.stdout, sent)
+    # issue 24: the top CA only (was: every certificate sent, leaf included), so it survives renewal
+    assert listing.fingerprints() == {fingerprint(sent[-1])}
+    assert fingerprint(sent[0]) not in listing.fingerprints()
+    assert_lists(done.stdout, [sent[-1]])
     no_secret(done.stdout + done.stderr, {TS_PW, *(s.reveal() for s in _passwords(target.scenario))})
 
 
@@ -461,7 +462,8 @@ def test_truststore_gets_the_chain_whether_or_not_the_server_requires_a_certific
     out = tmp_path / "truststore.jks"
     done = truststore_cmd(target.url, out, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert keytool_list(keytool, out, TS_PW).fingerprints() == {fingerprint(c) for c in target.chain()}
+    # issue 24: the top CA the server sends (was: the whole chain, leaf included)
+    assert keytool_list(keytool, out, TS_PW).fingerprints() == {fingerprint(target.chain()[-1])}
 
 
 @pytest.mark.jdk
@@ -488,7 +490,7 @@ def test_truststore_with_the_keystore_then_check_passes_against_the_same_server(
     assert keystore_certs
     listing = keytool_list(keytool, out, TS_PW)
     assert {e.type for e in listing.entries} == {"trustedCertEntry"}
-    assert listing.fingerprints() == {fingerprint(c) for c in target.chain()} | keystore_certs
+    assert listing.fingerprints() == {fingerprint(target.chain()[-1])} | keystore_certs  # issue 24: no leaf
     assert len(listing.entries) == len(listing.fingerprints())  # each certificate once
     no_secret(done.stdout + done.stderr, {TS_PW, ks_pw})
 
@@ -580,7 +582,8 @@ def test_truststore_refuses_to_overwrite_unless_forced(
 
     forced = truststore_cmd(target.url, out, tmp_path, "--force")
     assert forced.returncode == 0, forced.stdout + forced.stderr
-    assert keytool_list(keytool, out, TS_PW).fingerprints() == {fingerprint(c) for c in target.chain()}
+    # issue 24: the top CA the server sends (was: the whole chain, leaf included)
+    assert keytool_list(keytool, out, TS_PW).fingerprints() == {fingerprint(target.chain()[-1])}
 
 
 def test_truststore_add_keystore_with_a_wrong_password_is_exit_2(

@@ -7,6 +7,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 
 from harness.cli import EXIT_FAILED, EXIT_OK
@@ -57,6 +59,18 @@ def add_commands(commands: Any) -> None:
         type=Path,
         metavar="KS",
         help="also trust this keystore's certificates (as the platform's guide does)",
+    )
+    truststore.add_argument(
+        "--ca-file",
+        type=Path,
+        metavar="BUNDLE",
+        help="a PEM bundle of CA certificates: when the server sends only its own certificate, trust the CA "
+        "in BUNDLE that issued it",
+    )
+    truststore.add_argument(
+        "--pin-leaf",
+        action="store_true",
+        help="when no CA can be found, trust the server's own certificate (breaks at its next renewal)",
     )
     truststore.add_argument("--force", action="store_true", help="replace OUT if it exists")
     truststore.add_argument(
@@ -156,10 +170,11 @@ def _truststore(args: argparse.Namespace) -> int:
         raise UsageError(
             args.url, f"cannot reach the server: {exc}", "check the URL, DNS, the port and any firewall"
         ) from None
+    anchor, pinned = _anchor(view.chain, args.url, args.ca_file, args.pin_leaf)
     taken: set[str] = set()
     seen: set[bytes] = set()
     entries = []
-    for cert in [*view.chain, *extra]:
+    for cert in [anchor, *extra]:
         fingerprint = cert.fingerprint(hashes.SHA256())
         if fingerprint not in seen:
             seen.add(fingerprint)
@@ -172,6 +187,75 @@ def _truststore(args: argparse.Namespace) -> int:
         print(f"  {inert(alias)}: {inert(cert.subject.rfc4514_string())}")  # the server's names: inert
         print(f"    SHA-256 {sha256_fingerprint(cert)}")
         print(f"    expires {cert.not_valid_after_utc:%Y-%m-%d}")
-    if len(view.chain) == 1 and view.chain[0].subject != view.chain[0].issuer:
-        print("  note: the server sends only its own certificate; the truststore trusts that certificate itself")
+    if pinned:
+        print(f"  warning: {PIN_WARNING}")
     return EXIT_OK
+
+
+PIN_WARNING = (
+    "the truststore trusts the server's own certificate, not its CA: it breaks at the server's next certificate renewal"
+)
+
+
+def _anchor(
+    chain: tuple[x509.Certificate, ...], url: str, ca_file: Path | None, pin_leaf: bool
+) -> tuple[x509.Certificate, bool]:
+    """The certificate to trust, and whether it is the server's own: the topmost CA the server sends; else
+    the CA of ``ca_file`` that issued the leaf; else the leaf itself, only when ``pin_leaf``."""
+    leaf = chain[0]
+    issuer_name = inert(leaf.issuer.rfc4514_string())  # the server's names: inert
+    sent_cas = [cert for cert in chain[1:] if is_ca(cert)]
+    if sent_cas:
+        return sent_cas[-1], False
+    if ca_file is not None:
+        issuer = _issuer_in(ca_file, leaf)
+        if issuer is not None:
+            return issuer, False
+        if not pin_leaf:
+            raise UsageError(
+                str(ca_file),
+                f"holds no CA certificate that issued the server's certificate (issuer {issuer_name})",
+                "give the bundle with that CA (ask the server's operator), or --pin-leaf to trust the server's own "
+                "certificate (it breaks at the server's next renewal)",
+            )
+    elif not pin_leaf:
+        raise UsageError(
+            url,
+            "the server sends only its own certificate; trusting it breaks at the server's next certificate renewal",
+            f"pass --ca-file BUNDLE.pem with its issuing CA ({issuer_name}), or --pin-leaf "
+            "to trust that certificate anyway",
+        )
+    return leaf, True
+
+
+def _issuer_in(ca_file: Path, leaf: x509.Certificate) -> x509.Certificate | None:
+    """The CA certificate of the PEM bundle ``ca_file`` whose key signed ``leaf``, if any."""
+    try:
+        data = ca_file.read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            str(ca_file), f"cannot read it ({exc.strerror})", "check the path given to --ca-file"
+        ) from None
+    try:
+        bundle = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise UsageError(
+            str(ca_file), "is not a PEM bundle of certificates", "give -----BEGIN CERTIFICATE----- blocks"
+        ) from None
+    for ca in bundle:
+        if ca.subject != leaf.issuer or not is_ca(ca):
+            continue
+        try:
+            leaf.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return ca
+    return None
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    """A CA certificate: basicConstraints cA=true."""
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False

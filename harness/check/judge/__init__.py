@@ -19,6 +19,7 @@ from harness.check.judge.destination import judge_destination
 from harness.check.judge.handshake import condense_error, judge_handshakes
 from harness.check.judge.jdk import judge_jdks, judge_missing_versions
 from harness.check.judge.keychoice import judge_key_choice
+from harness.check.judge.pins import check_leaf_pin
 from harness.check.judge.server import check_ca_names, check_server_chain, judge_unreachable
 from harness.check.judge.stores import check_key_entries, check_keystore, check_truststore, judge_store
 from harness.check.keychoice import KeyChoice
@@ -72,6 +73,7 @@ def judge(
         return report
     _note_expiry(report, view.chain, "server chain")
     check_server_chain(report, view, truststore, at, expiring_days)
+    check_leaf_pin(report, view, truststore)
     check_ca_names(report, view, keystore)
     judge_missing_versions(report, view.chain, jdks.missing, server.asks, server.accepted, pinned=pinned)
     evidence = Evidence(

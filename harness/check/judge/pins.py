@@ -1,0 +1,39 @@
+"""The judge of what the truststore trusts for the server: its CA, or only its own certificate.
+
+A truststore whose one anchor for the server is the server's leaf works until
+the server renews that certificate; then every handshake fails. Trusting the
+CA that issued it (or any CA of the chain) survives the renewal.
+"""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import hashes
+
+from harness.check.report import Report
+from harness.diagnose import name_of
+from harness.stores import StoreContents
+from harness.wire.inspect import ServerView
+
+__all__ = ["check_leaf_pin"]
+
+
+def check_leaf_pin(report: Report, view: ServerView, truststore: StoreContents | None) -> None:
+    """``truststore-pins-leaf`` when the server's leaf is a trust anchor and no CA of its chain is."""
+    if truststore is None or not view.chain:
+        return
+    leaf = view.chain[0]
+    anchors = list(truststore.certificates)
+    fingerprint = leaf.fingerprint(hashes.SHA256())
+    if not any(a.fingerprint(hashes.SHA256()) == fingerprint for a in anchors):
+        return
+    chain_issuers = {cert.issuer for cert in view.chain}
+    if any(a.fingerprint(hashes.SHA256()) != fingerprint and a.subject in chain_issuers for a in anchors):
+        return
+    report.add(
+        "truststore-pins-leaf",
+        "truststore",
+        truststore.path.name,
+        f"the truststore trusts the server's own certificate {name_of(leaf)} (valid until "
+        f"{leaf.not_valid_after_utc:%Y-%m-%d}) and none of the CAs of its chain (issuer "
+        f"{name_of(leaf.issuer)}): it breaks when the server renews its certificate",
+    )
