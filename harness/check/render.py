@@ -20,7 +20,8 @@ _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "info   "}
 def render_text(report: Report, *, verbose: bool = False) -> str:
     """The readable summary: what was seen, then every finding with its fix, then the result.
 
-    ``verbose``: also the destination JSON's keys that the check does not use.
+    ``verbose``: also the destination JSON's keys that the check does not use, and the exception each
+    engine's live probe raised (the line the platform would log), condensed and shown inert.
     """
     dest = report.destination
     # Every value from a file, a server or the URL is shown inert, its password masked (harness.text).
@@ -28,6 +29,7 @@ def render_text(report: Report, *, verbose: bool = False) -> str:
     lines += [f"  {shown(key)}: {shown(value)}" for key, value in report.facts.items()]
     if verbose:
         lines.append(f"  {unused_keys_line(report)}")
+        lines += [f"  raw error {shown(engine)}: {shown(line)}" for engine, line in report.raw_errors.items()]
     for finding in report.findings:
         lines.append(f"{_MARK[finding.severity]} {finding.code}: {finding.subject}: {finding.message}")
         if finding.fix:

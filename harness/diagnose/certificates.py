@@ -201,8 +201,24 @@ def verify_server_chain(
     return None
 
 
+# cryptography's verifier speaks of its own search ("candidates exhausted: all candidates exhausted with no
+# interior errors"); a user is told what it means for their certificates.
+_NO_PATH = "no chain of issuers leads from the certificate sent to a certificate trusted here"
+_VERIFIER_PREFIXES = ("validation failed: ", "candidates exhausted: ", "fatal error: ")
+
+
 def _short(exc: VerificationError) -> str:
-    return str(exc).split(" (encountered processing")[0].removeprefix("validation failed: ")
+    """The verifier's reason in plain words: no library wording, no certificate repr."""
+    text = str(exc).split(" (encountered processing")[0].strip()
+    while text.startswith(_VERIFIER_PREFIXES):
+        text = next(text.removeprefix(p) for p in _VERIFIER_PREFIXES if text.startswith(p)).strip()
+    if "candidates exhausted" in text or not text:
+        return _NO_PATH
+    if text.startswith("malformed certificate"):
+        return "a certificate in the chain cannot be parsed"
+    if text.startswith("invalid extension: "):
+        return "a certificate's extension is not acceptable: " + text.removeprefix("invalid extension: ")
+    return text
 
 
 def san_names(cert: x509.Certificate) -> list[str]:

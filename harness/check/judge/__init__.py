@@ -10,6 +10,7 @@ as Python reads them (``stores``), as the JDKs read them (``jdk``), the server
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 
 from cryptography import x509
@@ -30,7 +31,7 @@ from harness.check.stores import PythonReading
 from harness.destination import Destination
 from harness.diagnose import Evidence, name_of
 
-__all__ = ["condense_error", "judge"]
+__all__ = ["condense_error", "judge", "raw_error_line"]
 
 
 def judge(
@@ -85,8 +86,40 @@ def judge(
         url=destination.url,
     )
     judge_handshakes(report, results, evidence)
+    report.raw_errors = {r.engine: line for r in results if r.outcome and (line := raw_error_line(r.outcome.error))}
     judge_key_choice(report, destination, keystore, jdks, view, key_choices)
     return report
+
+
+# A cause in the JDK's chain: ``javax.net.ssl.SSLHandshakeException: ...``, one per line (MtlsProbe).
+_CAUSE = re.compile(r"^(?:[a-z_$][\w$]*\.)*[A-Z][\w$]*(?:Exception|Error)\b")
+# CPython's source location in OpenSSL errors, "(_ssl.c:1006)": the interpreter's, not the handshake's.
+_SOURCE_LOCATION = re.compile(r"\s*\(_ssl\.c:\d+\)")
+RAW_LIMIT = 300
+
+
+def raw_error_line(error: str | None) -> str:
+    """The exception an engine saw, as the platform would log it, on one line of at most ~300 characters.
+
+    The first line of each cause, in order, joined by `` / caused by: ``; a cause whose message the line
+    already holds (the JDK repeats ``PKIX path building failed: ...`` down the chain) is left out. Not
+    escaped here: every renderer shows it with ``harness.text.shown``.
+    """
+    if not error:
+        return ""
+    lines = [_SOURCE_LOCATION.sub("", line).strip() for line in error.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return ""
+    parts = [lines[0]]
+    for line in lines[1:]:
+        if not _CAUSE.match(line):
+            continue  # a message's own further lines: the first line of each cause is enough
+        message = line.split(": ", 1)[1] if ": " in line else line
+        if message not in " ".join(parts):
+            parts.append(line)
+    text = " / caused by: ".join(parts)
+    return text if len(text) <= RAW_LIMIT else text[: RAW_LIMIT - 1] + "…"
 
 
 def _note_expiry(report: Report, chain: Sequence[x509.Certificate], side: str) -> None:
