@@ -5,18 +5,28 @@ gave (``--post FILE``) goes to the server once, through the platform's stack
 when it is here; the other engines send the default request, which changes
 nothing. An engine that cannot run here is evidence too (the judge says what it
 costs).
+
+While a probe waits more than ``PROGRESS_AFTER`` s, a terminal (stderr a tty) sees a progress line,
+``waiting for URL: N s``, erased when the probe ends; a pipe or file sees nothing (issue 24).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TextIO
 
 from harness.check.report import Request, is_jsse
 from harness.destination import Destination
-from harness.engines import Engine, Outcome, Probe
+from harness.engines import Engine, Outcome, Probe, redirect_location
 
-__all__ = ["EngineResult", "probe_all"]
+__all__ = ["PROGRESS_AFTER", "EngineResult", "probe_all", "progress"]
+
+PROGRESS_AFTER = 2.0  # seconds a probe waits before a terminal sees a progress line
 
 
 @dataclass(frozen=True)
@@ -49,20 +59,60 @@ def probe_all(
             results.append(EngineResult(engine.name, unavailable=reason))
             continue
         sent = request if request.body is None or engine is poster else Request()
-        outcome = engine.probe(
-            Probe(
-                url=destination.url,
-                keystore=destination.keystore,
-                keystore_password=destination.keystore_password,
-                truststore=destination.truststore,
-                truststore_password=destination.truststore_password,
-                method=sent.method,
-                once=True,
-                message=sent.body or b"",
-                content_type=sent.content_type,
-                timeout=timeout,
-                tls_versions=client_tls,  # --client-tls: the platform's jdk.tls.client.protocols
+        with progress(destination.url, engine.name):
+            outcome = engine.probe(
+                Probe(
+                    url=destination.url,
+                    keystore=destination.keystore,
+                    keystore_password=destination.keystore_password,
+                    truststore=destination.truststore,
+                    truststore_password=destination.truststore_password,
+                    method=sent.method,
+                    once=True,
+                    message=sent.body or b"",
+                    content_type=sent.content_type,
+                    timeout=timeout,
+                    tls_versions=client_tls,  # --client-tls: the platform's jdk.tls.client.protocols
+                )
             )
-        )
         results.append(EngineResult(engine.name, sent=sent, outcome=outcome))
     return tuple(results)
+
+
+@contextlib.contextmanager
+def progress(url: str, engine: str, stream: TextIO | None = None) -> Iterator[None]:
+    """On a terminal, ``waiting for URL: N s (engine)`` once the block has run ``PROGRESS_AFTER`` s, then erased."""
+    out = sys.stderr if stream is None else stream
+    try:
+        tty = out.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if not tty:
+        yield
+        return
+    shown = redirect_location(url) or url  # credentials in the URL masked
+    done = threading.Event()
+    wrote = False
+
+    def tick() -> None:
+        nonlocal wrote
+        started = time.monotonic()
+        wait = PROGRESS_AFTER
+        while not done.wait(wait):
+            with contextlib.suppress(OSError, ValueError):
+                out.write(f"\r\033[Kwaiting for {shown}: {time.monotonic() - started:.0f} s ({engine})")
+                out.flush()
+                wrote = True
+            wait = 1.0
+
+    thread = threading.Thread(target=tick, name="check-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(5.0)
+        if wrote:
+            with contextlib.suppress(OSError, ValueError):
+                out.write("\r\033[K")
+                out.flush()

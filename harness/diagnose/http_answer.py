@@ -4,6 +4,9 @@ nginx answers a missing or rejected certificate with its own 400 pages, Apache
 a certificate asked for after a TLS 1.3 handshake with 403 (see
 ``raw_errors.HTTP_REJECTIONS``).
 
+No answer at all after a completed handshake is ``http-timeout`` (issue 24):
+the TLS layer accepted the client certificate, the application is silent.
+
 A 3xx is ``http-redirect`` (issue 22): no engine follows it, and the verdict
 says where it points and whether the platform's HttpsURLConnection would.
 With redirects on (its default) HttpsURLConnection follows 300, 301, 302, 303
@@ -26,7 +29,14 @@ from harness.diagnose.raw_errors import HTTP_REJECTIONS, TAG
 from harness.diagnose.server_rejected import why_rejected
 from harness.engines import Outcome, redirect_location
 
-__all__ = ["JDK_FOLLOWS", "http_rejection", "is_redirect", "jdk_would_follow", "redirect_verdict"]
+__all__ = [
+    "JDK_FOLLOWS",
+    "http_rejection",
+    "is_redirect",
+    "jdk_would_follow",
+    "redirect_verdict",
+    "silent_application",
+]
 
 # The statuses HttpURLConnection follows (HttpURLConnection.followRedirect0: 300 to 307 but 304 and 306; a 305's
 # Location it takes as a proxy, measured: it connects there).
@@ -169,4 +179,23 @@ def redirect_verdict(outcome: Outcome, evidence: Evidence) -> Verdict:
         f"the handshake succeeded ({outcome.protocol}) but the server answered {status_line}, {said}; {went}; "
         f"{why}: this URL does not answer the request itself, so check cannot say ready",
         evidence.fix("http-redirect"),
+    )
+
+
+def silent_application(outcome: Outcome, evidence: Evidence) -> Verdict | None:
+    """The handshake completed, the request went out, and no answer came within the timeout: ``http-timeout``.
+
+    The engines say so with ``Outcome.timeout_s``: python when not one byte of answer came back, jsse when
+    HttpsURLConnection's read timed out after its handshake completed.
+    """
+    if outcome.timeout_s is None or outcome.completed or not outcome.handshake_completed:
+        return None
+    protocol = f" ({outcome.protocol})" if outcome.protocol else ""
+    return Verdict(
+        "http-timeout",
+        "server",
+        f"TLS{protocol} and the client certificate were accepted, but the application did not answer the "
+        f"request within {outcome.timeout_s:g} s: the endpoint's TLS layer works, the application behind it "
+        "is silent, down or slower than the timeout",
+        evidence.fix("http-timeout"),
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 from harness.diagnose.client_certificate import client_cert_verdict
 from harness.diagnose.client_rejected import client_rejected
 from harness.diagnose.evidence import Evidence, Verdict, sent_none_when_asked
-from harness.diagnose.http_answer import http_rejection, is_redirect, redirect_verdict
+from harness.diagnose.http_answer import http_rejection, is_redirect, redirect_verdict, silent_application
 from harness.diagnose.server_rejected import from_alert, server_rejected
 from harness.diagnose.store_failures import key_cert_mismatch, store_verdict
 from harness.engines import Outcome
@@ -57,6 +57,9 @@ def diagnose(outcome: Outcome, evidence: Evidence) -> Verdict:
         )
     if (stores := store_verdict(outcome, evidence)) is not None:
         return stores
+    if (silent := silent_application(outcome, evidence)) is not None:
+        # After a completed handshake, never a handshake failure (issue 24).
+        return silent
     if outcome.error_type == "ServerTooSlow":
         # The whole-answer deadline (issue 15): the python engine knows it got to
         # the HTTP answer, the jsse engine cannot tell how far the JVM got; the

@@ -146,6 +146,8 @@ class Outcome:
     # -- the engine
     java_version: str | None = None  # jsse: the JVM's java.version
     deadline_s: float | None = None  # jsse: the whole-answer deadline that passed (ServerTooSlow)
+    # The per-read timeout a read ran out of after the handshake completed (no answer at all): http-timeout.
+    timeout_s: float | None = None
 
     @property
     def completed(self) -> bool:

@@ -21,6 +21,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
@@ -215,7 +216,11 @@ class JsseEngine:
             except BaseException:
                 self._discard(jvm, kill=True)  # Ctrl-C: never leave an orphaned JVM
                 raise
-        return _outcome(reply, stores, jvm.java_version)
+        outcome = _outcome(reply, stores, jvm.java_version)
+        if outcome.stage == "http" and outcome.handshake_completed and outcome.error_type == "SocketTimeoutException":
+            # The handshake completed, then the read ran out of the probe's timeout: a silent application.
+            outcome = replace(outcome, timeout_s=probe.timeout)
+        return outcome
 
     def load_stores(self, probe: Probe) -> StoreReading:
         """How this JDK reads the probe's keystore and truststore, opened as the platform opens them

@@ -16,7 +16,7 @@ import socket
 import ssl
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -118,6 +118,8 @@ class PythonEngine:
                 return _os_failure("connect", exc, facts)
             stage = "handshake"
             assert isinstance(conn.sock, ssl.SSLSocket)
+            facts["handshake_completed"] = True
+            received = _count_received(conn.sock)
             protocol, cipher = conn.sock.version(), conn.sock.cipher()
             cipher_name = cipher[0] if cipher else None
             # In TLS 1.3 the client finishes its handshake before the server has
@@ -138,7 +140,10 @@ class PythonEngine:
                     response = conn.getresponse()
                     stage = "http"
                     body, cut = read_body(response)
-                except (OSError, http.client.HTTPException):
+                except (OSError, http.client.HTTPException) as exc:
+                    if not received() and (deadline.fired or isinstance(exc, TimeoutError)):
+                        # Not one byte of an answer: the application is silent, not slow (issue 24).
+                        return _silent(probe.timeout, protocol, cipher_name, facts)
                     if not deadline.fired:
                         raise
                     raise ServerTooSlow(probe.timeout) from None
@@ -302,6 +307,34 @@ def _ssl_failure(stage: Stage, exc: ssl.SSLError, facts: dict[str, Any]) -> Outc
         alert_received=alert_from_reason(exc.reason),
         verify_code=verify_code,
         openssl_reason=exc.reason or "",
+        **facts,
+    )
+
+
+def _count_received(sock: ssl.SSLSocket) -> Callable[[], int]:
+    """How many bytes of answer (application data) ``sock`` has given since: http.client reads through recv_into."""
+    got = [0]
+    real = sock.recv_into
+
+    def counting(buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+        n = real(buffer, nbytes, flags)
+        got[0] += n
+        return n
+
+    sock.recv_into = counting  # type: ignore[method-assign]
+    return lambda: got[0]
+
+
+def _silent(timeout: float, protocol: str | None, cipher: str | None, facts: dict[str, Any]) -> Outcome:
+    """The handshake completed and the request went out, but not one byte came back in ``timeout`` s."""
+    return Outcome(
+        "python",
+        "http",
+        error=f"timed out: no answer to the request within {timeout:g} s",
+        error_type="TimeoutError",
+        protocol=protocol,
+        cipher=cipher,
+        timeout_s=timeout,
         **facts,
     )
 
