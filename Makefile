@@ -84,6 +84,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/scaling.py --workers auto
 	$(BIN)/python benchmarks/attacks.py
 	$(BIN)/python benchmarks/fleet.py
+	$(BIN)/python benchmarks/explain_rates.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
