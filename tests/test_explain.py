@@ -39,7 +39,8 @@ PENDING_SCENARIOS = {  # no local scenario reproduces these yet (SNI refusal, a 
     "server-chain-incomplete",
     "revocation-check-failed",
 }
-NO_SCENARIO = {"connection-failed", "handshake-failed", "http-redirect", "http-timeout"}  # no catalogue scenario shows them
+# No catalogue scenario shows them.
+NO_SCENARIO = {"connection-failed", "handshake-failed", "http-redirect", "http-timeout"}
 
 
 def test_every_outcome_code_has_its_fix_and_look_at() -> None:
