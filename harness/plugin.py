@@ -227,29 +227,28 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class _RunProgress:
-    """``mtls-harness run``'s bar on stderr: one tick per test item, in the process that reports (xdist's too)."""
+    """``mtls-harness run``'s bar on stderr: one tick per test item, in the process that reports (xdist's too).
+
+    Its clock starts with the session: a run over within ``PROGRESS_AFTER`` s draws nothing.
+    """
 
     def __init__(self) -> None:
-        self.bar: Bar | None = None
-        self.total = 0
+        self.bar = Bar(0, "run", "failed", enabled=True, after=PROGRESS_AFTER)
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        self.total = len(items)
+        self.bar.total = len(items)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        self.total = max(self.total, len(ids))
+        self.bar.total = max(self.bar.total, len(ids))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" or (report.when == "setup" and not report.passed):
-            if self.bar is None:
-                self.bar = Bar(self.total, "run", "failed", enabled=True, after=PROGRESS_AFTER)
             self.bar.tick(report.passed or report.skipped)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_terminal_summary(self) -> None:
-        if self.bar is not None:
-            self.bar.clear()
+        self.bar.clear()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
