@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import jks
 import pytest
+import yaml
 from cryptography import x509
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -142,3 +144,16 @@ def test_an_unwritable_metrics_path_is_bad_input_and_the_junit_is_still_written(
     assert junit.exists()
     assert "m.prom" in junit.read_text("utf-8")
     assert not (blocker.parent / "m.prom").exists()
+
+
+def test_the_documented_alerting_rule_uses_only_metrics_the_file_has(fleet: tuple[Path, Live], tmp_path: Path) -> None:
+    folder, _ = fleet
+    out = tmp_path / "m.prom"
+    cli("check", str(folder), "--engine", "python", "--metrics", str(out), cwd=tmp_path)
+    written = set(_samples(out))
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "metrics.md").read_text("utf-8")
+    block = doc.split("<!-- alert-rules -->\n```yaml\n", 1)[1].split("```", 1)[0]
+    rules = yaml.safe_load(block)["groups"][0]["rules"]
+    used = {name for rule in rules for name in re.findall(r"\bmtls_\w+", rule["expr"])}
+    assert used, rules
+    assert used <= written, used - written
