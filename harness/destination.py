@@ -77,6 +77,7 @@ class Destination:
     # Keys of the JSON that are near misses of the five attributes (``URL``), and the others, in file order.
     near_misses: tuple[NearMiss, ...] = ()
     unused_keys: tuple[str, ...] = ()
+    name: str | None = None  # the export's "name" attribute, when a string (metrics and reports label by it)
 
     @classmethod
     def read(
@@ -274,6 +275,7 @@ def load_destination(
         origins,
         tuple(near),
         tuple(unused),
+        name=name if isinstance(name := doc.get("name"), str) and name.strip() else None,
     )
 
 

@@ -43,6 +43,7 @@ from harness.run import Ahead, ca_names_off, discard, prepare, probe_prepared
 from harness.scenario import Scenario, load_scenario
 from harness.scenario_report import report_lines, verdict_record, verdicts_per_jdk
 from harness.server.ca_names import unavailable_reason
+from harness.terminal import PROGRESS_AFTER, Bar
 
 # pytest loads this plugin in every run, `pytest tests/...` and every xdist
 # worker included: the heavy modules (harness.run with the builder, the server,
@@ -164,6 +165,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "reads a file only when it runs it, not all of them to collect",
     )
     group.addoption(
+        "--mtls-progress",
+        action="store_true",
+        default=False,
+        help="a progress bar on stderr once the run takes more than 2 s (what `mtls-harness run` passes when "
+        "stderr is a terminal and stdout is not)",
+    )
+    group.addoption(
         "--mtls-keep",
         metavar="DIR",
         default=None,
@@ -214,6 +222,33 @@ def pytest_configure(config: pytest.Config) -> None:
         # Through the environment, so pytest-xdist workers inherit it.
         os.environ[KEY_CACHE_ENV] = str(Path(cache).resolve())
     config.addinivalue_line("markers", "scenario: an mtls-harness scenario file")
+    if config.getoption("mtls_progress", False) and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_RunProgress(), "mtls-progress")
+
+
+class _RunProgress:
+    """``mtls-harness run``'s bar on stderr: one tick per test item, in the process that reports (xdist's too).
+
+    Its clock starts with the session: a run over within ``PROGRESS_AFTER`` s draws nothing.
+    """
+
+    def __init__(self) -> None:
+        self.bar = Bar(0, "run", "failed", enabled=True, after=PROGRESS_AFTER)
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        self.bar.total = len(items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.bar.total = max(self.bar.total, len(ids))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self.bar.tick(report.passed or report.skipped)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_terminal_summary(self) -> None:
+        self.bar.clear()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -227,8 +227,9 @@ def _progress(folder: Path, tmp_path: Path, *, terminal: bool) -> str:
 def test_a_progress_line_on_a_terminal_only(fleet: tuple[Path, dict[str, bool]], tmp_path: Path) -> None:
     folder, expected = fleet
     shown = _progress(folder, tmp_path, terminal=True)
-    assert f"\rchecked {len(expected)}/{len(expected)}, 2 not ready" in shown
-    assert "\rchecked 1/" in shown
+    assert f"] {len(expected)}/{len(expected)} checked, 2 not ready" in shown
+    assert "] 1/" in shown and "\r[" in shown  # a bar redrawn in place
+    assert shown.endswith("\r\033[K")  # wiped before the table is printed
     assert _progress(folder, tmp_path, terminal=False) == ""
 
 

@@ -34,6 +34,7 @@ LAYERS: Mapping[str, int] = {
     "harness.outputs": 0,
     "harness.jsonfile": 0,
     "harness.text": 0,
+    "harness.terminal": 0,
     # L1 data and look-ups, no logic: codes, TLS facts, Java facts, explain entries
     "harness.knowledge": 1,
     # L2 inputs

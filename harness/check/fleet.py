@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.check import run_check
 from harness.check.jdk import jsse_engines
+from harness.check.metrics import sample_of, write_metrics
 from harness.check.render import render_text, unused_keys_line, write_report_junit
 from harness.check.report import EXPIRING_DAYS, Report, Request
 from harness.destination import Destination, load_destination
@@ -34,6 +35,7 @@ from harness.errors import HarnessError
 from harness.junit import Case, write_junit
 from harness.outputs import write_output
 from harness.secret import Secret
+from harness.terminal import Bar, paint
 from harness.text import shown
 
 __all__ = ["CheckSettings", "Row", "check_one", "render_table", "run_fleet", "write_fleet_junit"]
@@ -55,6 +57,8 @@ class CheckSettings:
     json: bool = False  # --json: the report(s) as JSON on stdout
     junit: Path | None = None  # --junit FILE
     verbose: bool = False  # -v: also the destination JSON's keys the check does not use
+    metrics: Path | None = None  # --metrics FILE: the Prometheus textfile
+    colour: bool = False  # stdout is a terminal, NO_COLOR unset, no --no-color
 
 
 def _run_check(
@@ -83,14 +87,20 @@ def check_one(destination: Destination, settings: CheckSettings, jdk: Sequence[s
     engines: list[Engine] = make_engines("python") if destination.url and settings.engine in ("python", "all") else []
     if destination.url and settings.engine in ("jsse", "all"):
         engines += jdks[0]
+    started = time.monotonic()
     try:
         report = _run_check(settings, destination, engines, jdks)
     finally:
         for engine in {*engines, *jdks[0]}:
             engine.close()
-    print(report.to_json() if settings.json else render_text(report, verbose=settings.verbose))
+    seconds = time.monotonic() - started
+    print(report.to_json() if settings.json else render_text(report, verbose=settings.verbose, colour=settings.colour))
     if settings.junit:
         write_output(settings.junit, "--junit", lambda path: write_report_junit(report, path))
+    if settings.metrics:
+        source = destination.source or Path("destination")
+        sample = sample_of(source, report, seconds, dt.datetime.now(dt.UTC), destination.name)
+        write_output(settings.metrics, "--metrics", lambda path: write_metrics(path, [sample], dt.datetime.now(dt.UTC)))
     return report.exit_code
 
 
@@ -178,7 +188,7 @@ def run_fleet(
     workers = min(settings.concurrency, len(rows))
     pool = _Pool(settings.engine, jvms=min(workers, os.cpu_count() or 1))
     started: dict[int, float] = {}
-    progress = Progress(len(rows), enabled=sys.stderr.isatty())
+    progress = Bar(len(rows), "checked", "not ready", enabled=sys.stderr.isatty())
 
     def one(index: int) -> None:
         row = rows[index]
@@ -246,36 +256,21 @@ def run_fleet(
         for row in rows:
             print(json.dumps(row.as_dict()))
     else:
-        print(render_table(rows, settings.expiring_days, at or now, at is not None))
+        print(render_table(rows, settings.expiring_days, at or now, at is not None, colour=settings.colour))
         if settings.verbose:
             print("\n".join(f"{r.path.name}: {unused_keys_line(r.report)}" for r in rows if r.report is not None))
     if settings.junit:
         write_output(settings.junit, "--junit", lambda path: write_fleet_junit(rows, path))
+    if settings.metrics:
+        written = dt.datetime.now(dt.UTC)
+        samples = [
+            sample_of(r.path, r.report, r.seconds, written, r.report.destination.name if r.report else None)
+            for r in rows
+        ]
+        write_output(settings.metrics, "--metrics", lambda path: write_metrics(path, samples, written))
     if any(r.error and r.error.startswith("bad input") for r in rows):
         return 2  # a destination file that cannot be used, as for one destination; every report is written
     return 0 if all(r.ready for r in rows) else 1
-
-
-class Progress:
-    """``checked 57/200, 3 not ready`` on one line of a terminal (stderr), rewritten in place."""
-
-    def __init__(self, total: int, *, enabled: bool) -> None:
-        self.total, self.enabled = total, enabled
-        self.count = self.not_ready = 0
-        self._lock = threading.Lock()
-
-    def tick(self, ready: bool) -> None:
-        with self._lock:
-            self.count += 1
-            self.not_ready += not ready
-            if self.enabled:
-                sys.stderr.write(f"\rchecked {self.count}/{self.total}, {self.not_ready} not ready ")
-                sys.stderr.flush()
-
-    def clear(self) -> None:
-        if self.enabled and self.count:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
 
 
 def _cut(text: str, width: int) -> str:
@@ -283,7 +278,7 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_table(rows: Sequence[Row], warn_days: int, at: dt.datetime, at_given: bool) -> str:
+def render_table(rows: Sequence[Row], warn_days: int, at: dt.datetime, at_given: bool, *, colour: bool = False) -> str:
     """destination | URL | ready | first finding | days to the first expiry (either side), then a summary."""
     head = ("destination", "url", "ready", "expires in (days)", "first finding")
     body = []
@@ -294,8 +289,15 @@ def render_table(rows: Sequence[Row], warn_days: int, at: dt.datetime, at_given:
             days += " !"
         body.append((shown(row.path.name), row.url, mark, days, _cut(row.first_finding(), 90)))
     widths = [max(len(r[i]) for r in (head, *body)) for i in range(4)]
+    styles = {"yes": "ready", "no": "not-ready", "ERROR": "error"}
+
+    def cell(text: str, width: int, column: int, header: bool) -> str:
+        padded = text.ljust(width)  # padded first: the colour codes take no column
+        return padded if header or column != 2 else paint(padded, styles.get(text, ""), colour)
+
     lines = [
-        "  ".join(c.ljust(w) for c, w in zip(line[:4], widths, strict=True)) + "  " + line[4] for line in (head, *body)
+        "  ".join(cell(c, w, i, n == 0) for i, (c, w) in enumerate(zip(line[:4], widths, strict=True))) + "  " + line[4]
+        for n, line in enumerate((head, *body))
     ]
     ready = sum(r.ready for r in rows)
     firsts = [r.report.first_expiry[0] for r in rows if r.report and r.report.first_expiry]

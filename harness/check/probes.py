@@ -23,10 +23,9 @@ from typing import TextIO
 from harness.check.report import Request, is_jsse
 from harness.destination import Destination
 from harness.engines import Engine, Outcome, Probe, redirect_location
+from harness.terminal import PROGRESS_AFTER
 
 __all__ = ["PROGRESS_AFTER", "EngineResult", "probe_all", "progress"]
-
-PROGRESS_AFTER = 2.0  # seconds a probe waits before a terminal sees a progress line
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.check.report import CHECKS, LIVE_CHECKS, Report
 from harness.junit import Case, write_junit
+from harness.terminal import paint
 from harness.text import shown
 
 __all__ = ["judged_for", "render_text", "unused_keys_line", "write_report_junit"]
@@ -17,7 +18,7 @@ __all__ = ["judged_for", "render_text", "unused_keys_line", "write_report_junit"
 _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "info   "}
 
 
-def render_text(report: Report, *, verbose: bool = False) -> str:
+def render_text(report: Report, *, verbose: bool = False, colour: bool = False) -> str:
     """The readable summary: what was seen, then every finding with its fix, then the result.
 
     ``verbose``: also the destination JSON's keys that the check does not use, and the exception each
@@ -31,12 +32,14 @@ def render_text(report: Report, *, verbose: bool = False) -> str:
         lines.append(f"  {unused_keys_line(report)}")
         lines += [f"  raw error {shown(engine)}: {shown(line)}" for engine, line in report.raw_errors.items()]
     for finding in report.findings:
-        lines.append(f"{_MARK[finding.severity]} {finding.code}: {finding.subject}: {finding.message}")
+        mark = paint(_MARK[finding.severity], finding.severity, colour)
+        lines.append(f"{mark} {finding.code}: {finding.subject}: {finding.message}")
         if finding.fix:
             lines.append(f"        fix: {finding.fix}")
     errors = len(report.errors)
     warnings = sum(1 for f in report.findings if f.severity == "warning")
-    lines.append(f"result: {errors} error(s), {warnings} warning(s): {report.verdict()}; {judged_for(report)}")
+    verdict = paint(report.verdict(), "ready" if report.ready else ("not-ready" if report.exit_code else ""), colour)
+    lines.append(f"result: {errors} error(s), {warnings} warning(s): {verdict}; {judged_for(report)}")
     return "\n".join(lines)
 
 

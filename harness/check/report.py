@@ -91,6 +91,7 @@ class Report:
     verified_with: list[str] = field(default_factory=list)  # engines whose live handshake the server accepted
     # The days until the first certificate (key entry's, truststore's or server's) expires, from ``at``.
     first_expiry: tuple[int, str] | None = None
+    first_expiry_at: dt.datetime | None = None  # when that certificate expires (monitoring counts from now)
     # engine -> the exception its live probe raised, condensed to one line (``check -v`` shows it; not in JSON).
     raw_errors: dict[str, str] = field(default_factory=dict)
 

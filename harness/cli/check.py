@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from harness.destination import load_destination
 from harness.errors import UsageError
 from harness.outputs import check_output_file
 from harness.secret import Secret
+from harness.terminal import colour_wanted
 
 __all__ = ["check_command", "content_type_for", "destination_files", "parse_at", "request_from"]
 
@@ -74,6 +76,8 @@ def check_command(args: argparse.Namespace, password: PasswordOf) -> int:
     """``mtls-harness check``: exit 0 ready (or, without a URL, stores without error), 1 not, 2 bad input."""
     if args.junit is not None:
         check_output_file(args.junit, "--junit")  # before any work: a bad path is bad input
+    if args.metrics is not None:
+        check_output_file(args.metrics, "--metrics")
     for option, value, least in (("--concurrency", args.concurrency, 1), ("--warn-days", args.expiring_days, 0)):
         if value < least:
             raise UsageError(option, f"{value} is below {least}", f"give {option} {max(least, 1)} or more")
@@ -118,6 +122,8 @@ def _settings(args: argparse.Namespace) -> CheckSettings:
         json=args.json,
         junit=args.junit,
         verbose=args.verbose,
+        metrics=args.metrics,
+        colour=colour_wanted(sys.stdout, no_color=args.no_color) and not args.json,
     )
 
 

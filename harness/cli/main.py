@@ -90,6 +90,13 @@ def _parser() -> _Parser:
     )
     check.add_argument("--junit", type=Path, metavar="FILE", help="write one JUnit testcase per check")
     check.add_argument(
+        "--metrics",
+        type=Path,
+        metavar="FILE",
+        help="write the Prometheus text format for node_exporter's textfile collector (docs/metrics.md)",
+    )
+    check.add_argument("--no-color", action="store_true", help="no colours, even on a terminal (as NO_COLOR=1)")
+    check.add_argument(
         "--engine", choices=("python", "jsse", "all"), default="all", help="engines for the live handshake"
     )
     check.add_argument(

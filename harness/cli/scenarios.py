@@ -61,6 +61,7 @@ def add_commands(commands: Any) -> None:
         "--key-cache", type=Path, metavar="DIR", help="cache generated RSA-3072/4096 keys in DIR across runs"
     )
     run.add_argument("-v", "--verbose", action="store_true", help="print every scenario's details")
+    run.add_argument("--no-color", action="store_true", help="no colours, even on a terminal (as NO_COLOR=1)")
     add_jdk_option(run, "run the jsse engine")
     run.set_defaults(handler=_run)
 
@@ -186,6 +187,11 @@ def _run(args: argparse.Namespace) -> int:
     for runtime in resolve_for_run(args.jdk):
         pytest_args += ["--mtls-jdk", str(runtime.home)]
     pytest_args += ["-rA", "-v"] if args.verbose else ["-rfEs"]
+    if args.no_color:
+        pytest_args += ["--color=no"]  # pytest itself honours NO_COLOR
+    if sys.stderr.isatty() and not sys.stdout.isatty():
+        # pytest's own progress goes to stdout; a bar on the same terminal would overwrite its lines.
+        pytest_args += ["--mtls-progress"]
     from harness.plugin import run_session  # LAZY (tests/test_layers.py): pytest loads only when `run` runs
 
     code = run_session(pytest_args)

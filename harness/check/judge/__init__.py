@@ -127,3 +127,4 @@ def _note_expiry(report: Report, chain: Sequence[x509.Certificate], side: str) -
         days = (cert.not_valid_after_utc - report.at).days
         if report.first_expiry is None or days < report.first_expiry[0]:
             report.first_expiry = (days, f"{name_of(cert)} ({side})")
+            report.first_expiry_at = cert.not_valid_after_utc
