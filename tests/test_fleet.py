@@ -228,7 +228,8 @@ def test_a_progress_line_on_a_terminal_only(fleet: tuple[Path, dict[str, bool]],
     folder, expected = fleet
     shown = _progress(folder, tmp_path, terminal=True)
     assert f"] {len(expected)}/{len(expected)} checked, 2 not ready" in shown
-    assert "] 1/" in shown and "\r[" in shown  # a bar redrawn in place
+    assert "] 1/" in shown
+    assert "\r[" in shown
     assert shown.endswith("\r\033[K")  # wiped before the table is printed
     assert _progress(folder, tmp_path, terminal=False) == ""
 
