@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from harness.errors import UsageError
 from harness.files import write_atomic
 from harness.jsonfile import BadJson, read_json
-from harness.limits import DESTINATION_BYTES
+from harness.limits import JSON_BYTES
 from harness.secret import Secret
 
 __all__ = [
@@ -164,7 +164,7 @@ _HINT = 0.6  # for a missing attribute's exit-2 line only: "is 'keystore' meant 
 def read_json_object(path: Path, what: str = "the destination's JSON file") -> dict[str, Any]:
     """The JSON object in the file at ``path``, read within bounds; UsageError (exit 2) naming the file otherwise.
 
-    At most DESTINATION_BYTES (a regular file only: never a FIFO or device), UTF-8
+    At most JSON_BYTES (a regular file only: never a FIFO or device), UTF-8
     with or without a byte-order mark, nested at most jsonfile.MAX_DEPTH deep, integers of
     at most jsonfile.MAX_DIGITS digits. ``what`` names the file the user should give.
     """
@@ -172,7 +172,7 @@ def read_json_object(path: Path, what: str = "the destination's JSON file") -> d
     if path.is_dir():
         raise UsageError(where, "is a folder", f"give {what}")
     try:
-        doc = read_json(path, DESTINATION_BYTES)
+        doc = read_json(path, JSON_BYTES)
     except BadJson as exc:
         reason = str(exc)
         fix = "fix the JSON" if reason.startswith("not valid JSON") else f"give {what}"

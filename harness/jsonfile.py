@@ -15,12 +15,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness.limits import Limit, NotARegularFile, TooLarge, read_bounded
+from harness.limits import JSON_BYTES, Limit, NotARegularFile, TooLarge, read_bounded
 
 __all__ = ["JSON_BYTES", "MAX_DEPTH", "MAX_DIGITS", "BadJson", "json_depth_over", "read_json"]
 
-# The same bound and variable as a destination JSON's (harness.limits.DESTINATION_BYTES).
-JSON_BYTES = Limit("JSON file size", 1 << 20, "bytes", "MTLS_MAX_JSON_BYTES")
 # A capture profile nests 3 deep, a server policy 2; a destination export 2 or 3 (headers, proxy, timeouts).
 MAX_DEPTH = 32
 # Digits of one integer: Python refuses above 4,300 itself, after the work; no genuine file has more than ~20.

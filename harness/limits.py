@@ -24,9 +24,9 @@ from pathlib import Path
 __all__ = [
     "BER_DEPTH",
     "CHAIN_DEPTH",
-    "DESTINATION_BYTES",
     "JAVA_OBJECT_DEPTH",
     "JDK_PBE_ITERATIONS",
+    "JSON_BYTES",
     "PKCS12_WORK",
     "SCENARIO_BIG_KEYS",
     "SCENARIO_BYTES",
@@ -87,7 +87,8 @@ TOML_DEPTH = Limit("scenario TOML nesting depth", 32, "levels")
 # Objects nested by value in a JCEKS secret-key entry's serialized Java object, which is skipped, never
 # deserialized (the JDK writes one SealedObject 2 deep); also the class hierarchy depth.
 JAVA_OBJECT_DEPTH = Limit("JCEKS serialized object nesting depth", 32, "levels")
-DESTINATION_BYTES = Limit("destination JSON size", 1 << 20, "bytes", "MTLS_MAX_JSON_BYTES")
+# Every JSON file read: a destination export, a capture profile, a built folder's server.json.
+JSON_BYTES = Limit("JSON file size", 1 << 20, "bytes", "MTLS_MAX_JSON_BYTES")
 SCENARIO_BYTES = Limit("scenario file size", 1 << 20, "bytes", "MTLS_MAX_SCENARIO_BYTES")
 # Certificates under a scenario's [pki]: each costs a key (pooled, but RSA-4096 still seconds).
 SCENARIO_CERTS = Limit("certificates in one scenario", 200, "certificates", "MTLS_MAX_SCENARIO_CERTS")

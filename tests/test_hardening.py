@@ -311,7 +311,7 @@ def test_huge_destination_json_is_refused(tmp_path: Path) -> None:
     path.write_text('{"url": "' + "x" * (2 << 20) + '"}')
     with pytest.raises(UsageError) as caught:
         load_destination(path)
-    assert "destination JSON size" in str(caught.value)
+    assert "JSON file size" in str(caught.value)
 
 
 def test_deeply_nested_destination_json_is_refused(tmp_path: Path) -> None:
