@@ -68,14 +68,14 @@ class StoreError(HarnessError):
 
     code: str = "store-unreadable"
     entry: str = ""
+    # Refused before any parser ran it (a bound of ``harness.limits``: size, nesting, iteration counts), or
+    # by the reader that met it first: such a store is handed to no other reader (the JVM included).
+    bounded: bool = False
 
     @property
     def over_bounds(self) -> bool:
-        """Refused by a bound (size, nesting, iteration counts: ``harness.limits``) before any parser ran it.
-
-        Such a store is handed to no other reader either (the JVM included): the bound holds on every path.
-        """
-        return self.what.startswith("not read:")
+        """Refused by a bound, or unreadable at the first reader: no other reader gets it (see ``bounded``)."""
+        return self.bounded
 
     def problem(self) -> str:
         where = f"{self.where} (entry {self.entry!r})" if self.entry else self.where

@@ -100,7 +100,7 @@ def read_key_pairs(path: Path, password: Secret, jdk: JsseEngine | None) -> KeyP
     except FileNotFoundError:
         raise StoreError(where, "no such file", "give the PKCS#12 key pair your CA issued") from None
     except (NotARegularFile, TooLarge, OSError) as exc:
-        raise StoreError(where, f"not read: {exc}", "give the PKCS#12 key pair your CA issued") from None
+        raise StoreError(where, f"not read: {exc}", "give the PKCS#12 key pair your CA issued", bounded=True) from None
     kind = detect_type(data)
     if kind in ("jks", "jceks", "pem"):
         # Named before any password is tried: "wrong password" would mislead.

@@ -164,7 +164,9 @@ def _without_secret_keys(data: bytes, password: Secret, role: Role, where: str) 
     except StoreError:
         raise
     except TooLarge as exc:
-        raise StoreError(where, f"not read: {exc}", f"re-create the {role}", code="store-unreadable") from None
+        raise StoreError(
+            where, f"not read: {exc}", f"re-create the {role}", code="store-unreadable", bounded=True
+        ) from None
     except ValueError:
         raise StoreError(
             where, "damaged JCEKS store (an entry does not parse)", f"re-create the {role}", code="store-unreadable"

@@ -75,7 +75,9 @@ def read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: st
     try:
         counts = pkcs12_iteration_counts(data)
     except TooLarge as exc:
-        raise StoreError(where, f"not read: {exc}", f"re-create the {role}", code="store-unreadable") from None
+        raise StoreError(
+            where, f"not read: {exc}", f"re-create the {role}", code="store-unreadable", bounded=True
+        ) from None
     except ValueError:
         raise StoreError(
             where, "damaged PKCS#12 store (its DER does not parse)", f"re-create the {role}", code="store-unreadable"
@@ -98,10 +100,16 @@ def read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: st
     except NotDecrypted:
         raise wrong_password(where, role) from None
     except TooLarge as exc:
-        raise StoreError(where, f"not read: {exc}", f"re-create the {role}", code="store-unreadable") from None
+        raise StoreError(
+            where, f"not read: {exc}", f"re-create the {role}", code="store-unreadable", bounded=True
+        ) from None
     except UnknownEncryption as exc:
         raise StoreError(
-            where, f"not read: encrypted with {exc}", f"re-export the {role} with AES", code="store-unreadable"
+            where,
+            f"not read: encrypted with {exc}",
+            f"re-export the {role} with AES",
+            code="store-unreadable",
+            bounded=True,
         ) from None
     except (ValueError, IndexError):
         why = "its encrypted contents do not parse"
@@ -118,7 +126,7 @@ def read_pkcs12(path: Path, data: bytes, password: Secret, role: Role, where: st
         raise wrong_password(where, role) from None
     except UnsupportedAlgorithm as exc:  # a key on a curve it cannot load (secp112r1): one line, not "damaged"
         raise StoreError(
-            where, f"not read: {unsupported(exc)}", f"re-create the {role}", code="store-unreadable"
+            where, f"not read: {unsupported(exc)}", f"re-create the {role}", code="store-unreadable", bounded=True
         ) from None
     except Exception as exc:  # noqa: BLE001 - the Rust parser's errors vary by damage
         raise StoreError(
@@ -161,6 +169,7 @@ def _check_counts(counts: list[int], where: str, role: Role) -> None:
             f"not read: {JDK_PBE_ITERATIONS.refusal(worst)}, which the JDK refuses too",
             f"re-export the {role} with a lower iteration count (openssl pkcs12 -iter / -maciter 10000)",
             code="store-unreadable",
+            bounded=True,
         )
     total = sum(counts)
     if total > PKCS12_WORK.value:
@@ -169,4 +178,5 @@ def _check_counts(counts: list[int], where: str, role: Role) -> None:
             f"not read: {PKCS12_WORK.refusal(total)}",
             f"re-export the {role} with a lower iteration count (openssl pkcs12 -iter / -maciter 10000)",
             code="store-unreadable",
+            bounded=True,
         )

@@ -89,7 +89,7 @@ def store_file_bytes(path: Path, where: str, role: Role) -> bytes:
         raise StoreError(where, str(exc), f"point {role}File at the store file", code="store-unreadable") from None
     except TooLarge as exc:
         fix = f"point {role}File at the store file"
-        raise StoreError(where, f"not read: {exc}", fix, code="store-unreadable") from None
+        raise StoreError(where, f"not read: {exc}", fix, code="store-unreadable", bounded=True) from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             fix = f"point {role}File at the store file itself"

@@ -10,7 +10,9 @@ __all__ = ["damaged_entry", "too_many_entries", "unsupported", "wrong_password"]
 
 
 def too_many_entries(where: str, role: Role, count: int) -> StoreError:
-    return StoreError(where, f"not read: {STORE_ENTRIES.refusal(count)}", f"check {role}File", code="store-unreadable")
+    return StoreError(
+        where, f"not read: {STORE_ENTRIES.refusal(count)}", f"check {role}File", code="store-unreadable", bounded=True
+    )
 
 
 def wrong_password(where: str, role: Role) -> StoreError:
