@@ -58,8 +58,8 @@ def add_commands(commands: Any) -> None:
     keystore.add_argument("--out", type=Path, required=True, metavar="OUT", help="the keystore file to write")
     keystore.add_argument(
         "--alias",
-        help="the key entry's alias (default: the PKCS#12 friendly name); with several key pairs in IN.p12, "
-        "the one to take",
+        help="the key entry's alias (default: the PKCS#12 friendly name; from PEM: client); with several key pairs "
+        "in IN.p12, the one to take",
     )
     keystore.add_argument("--format", choices=("jks", "pkcs12"), default="jks", help="store format (default jks)")
     keystore.add_argument("--force", action="store_true", help="replace OUT if it exists")
