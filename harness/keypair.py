@@ -17,19 +17,35 @@ more; they only must not find out on go-live day.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+
 from harness.diagnose import name_of, usage_problem, weak_key, weak_signature
+from harness.diagnose.certificates import is_self_signed
 from harness.engines.jsse import JsseEngine
 from harness.errors import EngineUnavailable, StoreError, UsageError
-from harness.limits import STORE_BYTES, NotARegularFile, TooLarge, read_bounded
+from harness.limits import STORE_BYTES, STORE_ENTRIES, NotARegularFile, TooLarge, read_bounded
+from harness.pki import PrivateKey
 from harness.secret import Secret
 from harness.stores import KeyEntry, read_store
 from harness.stores.detect import detect_type
+from harness.stores.entries import usable_key
 from harness.stores.jks import read_jks
 
-__all__ = ["KeyPairs", "choose_key_pair", "key_pair_warnings", "read_key_pairs", "refuse_misnamed_output"]
+__all__ = [
+    "KeyPairs",
+    "choose_key_pair",
+    "key_pair_warnings",
+    "read_key_pairs",
+    "read_pem_key_pair",
+    "refuse_misnamed_output",
+]
 
 _NAMES = {"jks": (".jks", ".keystore", ".ks"), "pkcs12": (".p12", ".pfx", ".pkcs12")}
 
@@ -47,7 +63,13 @@ def refuse_misnamed_output(out: Path, fmt: str, force: bool) -> None:
         )
 
 
-def key_pair_warnings(entry: KeyEntry, alias: str, written_alias: str, now: dt.datetime) -> list[str]:
+def key_pair_warnings(
+    entry: KeyEntry,
+    alias: str,
+    written_alias: str,
+    now: dt.datetime,
+    source: str = "the PKCS#12 file holds no CA certificate",
+) -> list[str]:
     leaf = entry.chain[0]
     who = name_of(leaf)
     warnings: list[str] = []
@@ -70,8 +92,7 @@ def key_pair_warnings(entry: KeyEntry, alias: str, written_alias: str, now: dt.d
             warnings.append(f"weak-signature: {name_of(cert)} is signed with {weak}; current servers refuse it")
     if len(entry.chain) == 1 and leaf.subject != leaf.issuer:
         warnings.append(
-            f"client-chain-incomplete: the PKCS#12 file holds no CA certificate: the chain is {who} only, "
-            f"without its issuer {name_of(leaf.issuer)}"
+            f"client-chain-incomplete: {source}: the chain is {who} only, without its issuer {name_of(leaf.issuer)}"
         )
     if written_alias != alias:
         warnings.append(f"alias: JKS keeps aliases in lower case: {alias!r} is written as {written_alias!r}")
@@ -193,3 +214,151 @@ def choose_key_pair(pairs: KeyPairs, alias: str | None, path: Path) -> KeyEntry:
             entry=entry.alias,
         )
     return entry
+
+
+# -- a key pair as PEM files: the CA's certificate, the key made with the CSR, and the chain ------------------
+
+_PEM_MARKER = re.compile(rb"-----(BEGIN|END) ([A-Z0-9 ]{1,64})-----")
+_PEM_FIX = "give the PEM file your CA (or your CSR tool) wrote"
+
+
+def read_pem_key_pair(
+    cert: Path, key: Path, chain: Path | None, key_password: Callable[[], Secret | None]
+) -> tuple[KeyEntry, list[str]]:
+    """The key entry of PEM files, leaf first and each certificate followed by its issuer, and warnings.
+
+    ``cert`` may carry the chain itself; ``chain`` adds more. The leaf is the certificate of ``key``'s public
+    key: none there is ``key-cert-mismatch``. ``key_password`` is asked only for an encrypted key. Bad input
+    is one UsageError naming the file; certificates given that do not link into the chain are left out, with
+    a warning.
+    """
+    private_key = _pem_private_key(key, key_password)
+    certs = _pem_certificates(cert, "--cert")
+    given = [*certs, *(_pem_certificates(chain, "--chain") if chain is not None else [])]
+    public = private_key.public_key()
+    leaves = [c for c in certs if c.public_key() == public]
+    if not leaves:
+        raise UsageError(
+            str(cert),
+            f"key-cert-mismatch: the private key in {key.name} is not the key of {name_of(certs[0])}",
+            "give the certificate issued for this key (the one requested with its CSR), or the key it was issued for",
+        )
+    leaf = leaves[0]
+    ordered = [leaf]
+    seen = {leaf.fingerprint(hashes.SHA256())}
+    rest = []
+    for other in given:
+        fingerprint = other.fingerprint(hashes.SHA256())
+        if fingerprint not in seen:
+            seen.add(fingerprint)
+            rest.append(other)
+    while not is_self_signed(ordered[-1]):
+        issuer = next((c for c in rest if _issued_by(ordered[-1], c)), None)
+        if issuer is None:
+            break
+        ordered.append(issuer)
+        rest.remove(issuer)
+    warnings = [
+        f"client-chain-incomplete: the chain does not link: {name_of(c)} issued none of "
+        f"{', '.join(name_of(x) for x in ordered)}; left out"
+        for c in rest
+    ]
+    return KeyEntry("client", tuple(ordered), private_key), warnings
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def _pem_bytes(path: Path, option: str) -> bytes:
+    where = str(path)
+    try:
+        return read_bounded(path, STORE_BYTES)
+    except FileNotFoundError:
+        raise UsageError(where, "no such file", f"check the path given to {option}") from None
+    except (NotARegularFile, TooLarge) as exc:
+        raise UsageError(where, f"not read: {exc}", f"give {option} a PEM file") from None
+    except OSError as exc:
+        raise UsageError(where, f"cannot read it ({exc.strerror})", f"check the path given to {option}") from None
+
+
+def _pem_blocks(data: bytes, path: Path) -> list[tuple[bytes, bytes]]:
+    """(label, block) of each ``-----BEGIN X-----`` ... ``-----END X-----``, in one linear pass."""
+    blocks: list[tuple[bytes, bytes]] = []
+    opened: tuple[int, bytes] | None = None
+    for marker in _PEM_MARKER.finditer(data):
+        kind, label = marker.group(1), marker.group(2)
+        if kind == b"BEGIN" and opened is None:
+            opened = (marker.start(), label)
+        elif kind == b"END" and opened is not None and label == opened[1]:
+            blocks.append((label, data[opened[0] : marker.end()]))
+            opened = None
+        elif opened is not None:
+            break
+    if opened is not None:
+        line = data.count(b"\n", 0, opened[0]) + 1
+        what = f"damaged PEM (line {line}: BEGIN {opened[1].decode('ascii')} without its END line)"
+        raise UsageError(str(path), what, _PEM_FIX)
+    return blocks
+
+
+def _pem_certificates(path: Path, option: str) -> list[x509.Certificate]:
+    blocks = [b for label, b in _pem_blocks(_pem_bytes(path, option), path) if label == b"CERTIFICATE"]
+    if not blocks:
+        raise UsageError(str(path), "holds no PEM certificate (-----BEGIN CERTIFICATE-----)", _PEM_FIX)
+    if len(blocks) > STORE_ENTRIES.value:
+        raise UsageError(str(path), f"holds {len(blocks)} certificates", f"at most {STORE_ENTRIES.value}")
+    certs = []
+    for number, block in enumerate(blocks, 1):
+        try:
+            certs.append(x509.load_pem_x509_certificate(block))
+        except ValueError:
+            raise UsageError(
+                str(path), f"certificate {number} is damaged (not readable DER inside)", _PEM_FIX
+            ) from None
+    return certs
+
+
+def _pem_private_key(path: Path, password: Callable[[], Secret | None]) -> PrivateKey:
+    keys = [(label, b) for label, b in _pem_blocks(_pem_bytes(path, "--key"), path) if label.endswith(b"PRIVATE KEY")]
+    if not keys:
+        raise UsageError(str(path), "holds no PEM private key (-----BEGIN ... PRIVATE KEY-----)", _PEM_FIX)
+    if len(keys) > 1:
+        raise UsageError(
+            str(path),
+            f"holds {len(keys)} private keys: which one is this certificate's is not guessed",
+            "give --key a file with the one key issued with the certificate",
+        )
+    label, block = keys[0]
+    encrypted = label == b"ENCRYPTED PRIVATE KEY" or b"Proc-Type: 4,ENCRYPTED" in block
+    secret = password() if encrypted else None
+    if encrypted and secret is None:
+        raise UsageError(
+            str(path), "the private key is encrypted", "pass --key-password-env VAR or --key-password-file FILE"
+        )
+    try:
+        loaded = serialization.load_pem_private_key(
+            block, password=secret.reveal().encode() if secret is not None else None
+        )
+    except ValueError as exc:
+        if encrypted and "password" in str(exc).lower():
+            raise UsageError(
+                str(path), "the password does not open the private key", "give the password the key was written with"
+            ) from None
+        raise UsageError(str(path), "the private key is damaged (not readable)", _PEM_FIX) from None
+    except (TypeError, UnsupportedAlgorithm):
+        raise UsageError(str(path), "the private key is of a type or encryption not readable", _PEM_FIX) from None
+    key = usable_key(loaded)
+    if key is None:
+        raise UsageError(
+            str(path),
+            f"holds an {type(loaded).__name__.removesuffix('PrivateKey')} key",
+            "the platform needs an RSA or EC key (one from a new CSR)",
+        )
+    return key

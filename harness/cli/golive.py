@@ -16,11 +16,17 @@ from harness.cli.passwords import password_options, read_password
 from harness.engines.jsse import JsseEngine
 from harness.errors import UsageError
 from harness.files import write_atomic
-from harness.keypair import choose_key_pair, key_pair_warnings, read_key_pairs, refuse_misnamed_output
+from harness.keypair import (
+    choose_key_pair,
+    key_pair_warnings,
+    read_key_pairs,
+    read_pem_key_pair,
+    refuse_misnamed_output,
+)
 from harness.outputs import check_output_file, write_output
 from harness.pki import sha256_fingerprint
 from harness.secret import Secret
-from harness.stores import alias_for, keystore_bytes, read_store, truststore_bytes
+from harness.stores import KeyEntry, alias_for, keystore_bytes, read_store, truststore_bytes
 from harness.text import inert
 from harness.wire.inspect import inspect_server
 
@@ -30,14 +36,30 @@ __all__ = ["add_commands"]
 def add_commands(commands: Any) -> None:
     """Register ``keystore`` and ``truststore`` on ``mtls-harness``'s sub-parsers."""
     keystore = commands.add_parser(
-        "keystore", help="build the platform's keystore from a PKCS#12 key pair (KeyPair.p12)"
+        "keystore",
+        help="build the platform's keystore from a PKCS#12 key pair (KeyPair.p12), or from PEM files "
+        "(--cert, --key, --chain)",
     )
-    keystore.add_argument("pkcs12", type=Path, metavar="IN.p12", help="the PKCS#12 file with the key and its chain")
+    keystore.add_argument(
+        "pkcs12", type=Path, nargs="?", metavar="IN.p12", help="the PKCS#12 file with the key and its chain"
+    )
+    keystore.add_argument(
+        "--cert", type=Path, metavar="CERT.pem", help="instead of IN.p12: the PEM certificate (it may carry the chain)"
+    )
+    keystore.add_argument(
+        "--key",
+        type=Path,
+        metavar="KEY.pem",
+        help="with --cert: its PEM private key (PKCS#8 or traditional, RSA or EC)",
+    )
+    keystore.add_argument(
+        "--chain", type=Path, metavar="CHAIN.pem", help="with --cert: the PEM CA certificates (any order)"
+    )
     keystore.add_argument("--out", type=Path, required=True, metavar="OUT", help="the keystore file to write")
     keystore.add_argument(
         "--alias",
-        help="the key entry's alias (default: the PKCS#12 friendly name); with several key pairs in IN.p12, "
-        "the one to take",
+        help="the key entry's alias (default: the PKCS#12 friendly name; from PEM: client); with several key pairs "
+        "in IN.p12, the one to take",
     )
     keystore.add_argument("--format", choices=("jks", "pkcs12"), default="jks", help="store format (default jks)")
     keystore.add_argument("--force", action="store_true", help="replace OUT if it exists")
@@ -47,6 +69,7 @@ def add_commands(commands: Any) -> None:
         help="a warning (expired, wrong usage, weak key, no chain ...) is a failure: exit 1 and OUT is not written",
     )
     password_options(keystore, "p12", "the PKCS#12 file's password")
+    password_options(keystore, "key", "the password of an encrypted --key")
     password_options(keystore, "", "the new keystore's password (also its key password)")
     keystore.set_defaults(handler=_keystore)
 
@@ -104,16 +127,16 @@ def _keystore(args: argparse.Namespace) -> int:
 
     _refuse_overwrite(args.out, args.force)
     refuse_misnamed_output(args.out, args.format, args.force)
-    if not args.pkcs12.is_file():
-        raise UsageError(str(args.pkcs12), "no such file", "give the PKCS#12 key pair your CA issued")
-    p12_password = read_password(args, "p12", prompt=f"Password of {args.pkcs12.name}")
-    if p12_password is None:
-        raise UsageError(
-            str(args.pkcs12), "no password given", "pass --p12-password-env VAR or --p12-password-file FILE"
+    source = _source_of(args)
+    if args.cert is not None:
+        entry, chain_warnings = read_pem_key_pair(
+            args.cert, args.key, args.chain, lambda: read_password(args, "key", prompt=f"Password of {args.key.name}")
         )
-    with JsseEngine() as jdk:  # the platform's reading: what cryptography cannot read, and every key entry
-        pairs = read_key_pairs(args.pkcs12, p12_password, jdk)
-    entry = choose_key_pair(pairs, args.alias, args.pkcs12)
+        note = ""
+        given = f"{args.cert.name} and {args.chain.name} hold" if args.chain else f"{args.cert.name} holds"
+        holds = f"{given} no CA certificate that issued it"
+    else:
+        entry, chain_warnings, note, holds = _p12_key_pair(args)
     password = read_password(args, "", prompt=f"New password for {args.out.name}", confirm=True)
     if password is None:
         raise UsageError(str(args.out), "no password given", "pass --password-env VAR or --password-file FILE")
@@ -122,10 +145,10 @@ def _keystore(args: argparse.Namespace) -> int:
     _refuse_unreadable_password(args.out, args.format, password)
     given_alias = args.alias or entry.alias or "client"
     alias = given_alias.lower() if args.format == "jks" else given_alias  # JKS aliases are lower case
-    warnings = key_pair_warnings(entry, given_alias, alias, dt.datetime.now(dt.UTC))
+    warnings = chain_warnings + key_pair_warnings(entry, given_alias, alias, dt.datetime.now(dt.UTC), holds)
     if args.strict and warnings:
         # A pipeline asked for a store it can ship: none is written, rather than one with a known fault.
-        print(f"{args.out} not written (--strict): {len(warnings)} warning(s) about {args.pkcs12.name}")
+        print(f"{args.out} not written (--strict): {len(warnings)} warning(s) about {source}")
         for warning in warnings:
             print(f"  warning: {inert(warning)}")
         return EXIT_FAILED
@@ -137,13 +160,43 @@ def _keystore(args: argparse.Namespace) -> int:
     print(f"  certificate: {inert(leaf.subject.rfc4514_string())}")  # names from the customer's file: inert
     print(f"  issued by:   {inert(leaf.issuer.rfc4514_string())}")
     print(f"  valid until: {leaf.not_valid_after_utc:%Y-%m-%d}; chain of {len(written.key_entries[0].chain)}")
-    if pairs.note:
-        print(f"  note: {args.pkcs12.name} {pairs.note}")
+    if note:
+        print(f"  note: {source} {note}")
 
     for warning in warnings:
         print(f"  warning: {inert(warning)}")
     print(f'  in destination.json: "keystoreFile": "{args.out.name}", "keystorePass": the password you gave')
     return EXIT_OK
+
+
+def _source_of(args: argparse.Namespace) -> str:
+    """The key pair's file(s) as the user named them; UsageError for a mix of IN.p12 and PEM options."""
+    pem = [f"--{name}" for name in ("cert", "key", "chain") if getattr(args, name) is not None]
+    if args.pkcs12 is not None and pem:
+        raise UsageError(pem[0], f"{pem[0]} is for PEM files, not with IN.p12", "give IN.p12, or --cert and --key")
+    if args.pkcs12 is None and args.cert is None and pem:
+        raise UsageError(pem[0], f"{pem[0]} needs --cert", "give --cert CERT.pem --key KEY.pem [--chain CHAIN.pem]")
+    if args.pkcs12 is None and args.cert is None:
+        raise UsageError("IN.p12", "no key pair given", "give IN.p12, or --cert CERT.pem --key KEY.pem")
+    if args.pkcs12 is not None:
+        return str(args.pkcs12.name)
+    if args.key is None:
+        raise UsageError("--cert", "needs --key: the private key issued with it", "add --key KEY.pem")
+    return str(args.cert.name)
+
+
+def _p12_key_pair(args: argparse.Namespace) -> tuple[KeyEntry, list[str], str, str]:
+    """(the key entry, no warnings of its own, a note on who read it, what the no-chain warning says holds)."""
+    if not args.pkcs12.is_file():
+        raise UsageError(str(args.pkcs12), "no such file", "give the PKCS#12 key pair your CA issued")
+    p12_password = read_password(args, "p12", prompt=f"Password of {args.pkcs12.name}")
+    if p12_password is None:
+        raise UsageError(
+            str(args.pkcs12), "no password given", "pass --p12-password-env VAR or --p12-password-file FILE"
+        )
+    with JsseEngine() as jdk:  # the platform's reading: what cryptography cannot read, and every key entry
+        pairs = read_key_pairs(args.pkcs12, p12_password, jdk)
+    return choose_key_pair(pairs, args.alias, args.pkcs12), [], pairs.note, "the PKCS#12 file holds no CA certificate"
 
 
 def _truststore(args: argparse.Namespace) -> int:
