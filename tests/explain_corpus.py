@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -99,7 +100,8 @@ class DebugJvm:
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._log: list[str] = []
         self._log_lock = threading.Lock()
-        assert self.proc.stdout is not None and self.proc.stderr is not None
+        assert self.proc.stdout is not None
+        assert self.proc.stderr is not None
         self._threads = [
             threading.Thread(target=self._pump, args=pipe, daemon=True)
             for pipe in ((self.proc.stdout, self._lines.put), (self.proc.stderr, self._add_log))
@@ -145,7 +147,7 @@ class DebugJvm:
             if now == seen:
                 break
             seen = now
-            time.sleep(0.1)
+            time.sleep(0.05)  # the JDK flushes each line before the probe answers: the pump only lags
         with self._log_lock:
             text, self._log = "\n".join(self._log), []
         return text
@@ -293,8 +295,15 @@ class Corpus:
         self._lock = threading.Lock()
 
     def jvm(self, spec: str) -> DebugJvm:
+        """The JVM of ``spec``; the first call starts every JDK's at once (each start costs a second or two)."""
+        if not self._jvms:
+            with ThreadPoolExecutor(len(self.jdk_specs) or 1) as pool:
+                started = {s: pool.submit(DebugJvm, s) for s in self.jdk_specs}
+            for key, job in started.items():
+                with contextlib.suppress(HarnessError, RuntimeError):
+                    self._jvms[key] = job.result()
         if spec not in self._jvms:
-            self._jvms[spec] = DebugJvm(spec)
+            self._jvms[spec] = DebugJvm(spec)  # raises why it cannot start
         return self._jvms[spec]
 
     def close(self) -> None:

@@ -34,8 +34,13 @@ pytestmark = pytest.mark.jdk
 
 MATRIX = ("11.0.10", "17", "21")  # the Makefile's JDKS, when no --mtls-jdk is given
 
-_BAD_CERTIFICATE = "the server's only word is bad_certificate, the same for not-yet-valid, weak key, weak signature and no certificate"
-_NGINX_PAGE = "nginx answers every verify failure with the same page ('400 The SSL certificate error'); the reason is only in its error log"
+_BAD_CERTIFICATE = (
+    "the server's only word is bad_certificate, the same for not-yet-valid, weak key, weak signature and no certificate"
+)
+_NGINX_PAGE = (
+    "nginx answers every verify failure with the same page ('400 The SSL certificate error'); "
+    "the reason is only in its error log"
+)
 # (scenario, client) -> (the top-1 the text gives instead, why). client: "python", "curl", "openssl",
 # "jsse" (every JDK) or "jsse-<spec>" (one JDK); the most specific key wins.
 MISSES: dict[tuple[str, str], tuple[frozenset[str], str]] = {
@@ -74,7 +79,8 @@ MISSES: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("persona-nginx-expired", "openssl"): (frozenset({"client-cert-rejected"}), _NGINX_PAGE),
     ("server-cert-untrusted-leaf-only", "jsse"): (
         frozenset({"server-chain-incomplete"}),
-        "superseded: server-chain-incomplete names this cause exactly; the scenario still expects server-cert-untrusted",
+        "superseded: server-chain-incomplete names this cause exactly; "
+        "the scenario still expects server-cert-untrusted",
     ),
     ("truststore-password-wrong", "jsse"): (
         frozenset({"keystore-password-wrong"}),
