@@ -7,6 +7,8 @@ way a text reaches a support engineer:
   the page it read), against the scenario's own local server;
 - ``jsse-<JDK>``: the JDK's ``-Djavax.net.debug=ssl:handshake:keymanager`` log
   and exception chain, from one warm probe JVM per JDK of the matrix;
+  ``jsse-<JDK>-exception``: the exception chain (or status and page) alone,
+  as the platform's own log shows it;
 - ``<setup>/python``, ``<setup>/jsse-<JDK>``, ``<setup>/curl``,
   ``<setup>/openssl``: the same clients, plus ``curl -v`` and ``openssl
   s_client``, against the real nginx, Apache httpd or HAProxy a persona
@@ -202,9 +204,9 @@ def python_text(outcome: Outcome) -> tuple[str, bool]:
     return "\n".join(lines), (outcome.http_status or 0) < 400
 
 
-def jsse_text(run: JdkRun) -> tuple[str, bool]:
+def jsse_succeeded(run: JdkRun) -> bool:
     status = int(run.reply.get("status") or 0)
-    return run.text, bool(status) and status < 400 and not run.reply.get("errors")
+    return bool(status) and status < 400 and not run.reply.get("errors")
 
 
 @dataclass(frozen=True)
@@ -343,9 +345,7 @@ class Corpus:
                 self._keep(Generated(name, "python", scenario.expect.for_engine("python"), text, ok))
                 for spec in self.jdk_specs:
                     jvm = self.jvm(spec)
-                    text, ok = jsse_text(jvm.probe(probe))
-                    expected = scenario.expect.for_engine("jsse", _version(spec))
-                    self._keep(Generated(name, f"jsse-{spec}", expected, text, ok))
+                    self._keep_jsse(scenario, f"jsse-{spec}", spec, jvm.probe(probe))
 
     def _real(self, name: str, setup_name: str) -> None:
         setup = SETUPS[setup_name]
@@ -368,9 +368,14 @@ class Corpus:
                 for client, (text, ok) in made.items():
                     self._keep(Generated(name, f"{setup_name}/{client}", python_expected, text, ok))
                 for spec in self.jdk_specs:
-                    text, ok = jsse_text(self.jvm(spec).probe(probe))
-                    expected = scenario.expect.for_engine("jsse", _version(spec))
-                    self._keep(Generated(name, f"{setup_name}/jsse-{spec}", expected, text, ok))
+                    self._keep_jsse(scenario, f"{setup_name}/jsse-{spec}", spec, self.jvm(spec).probe(probe))
+
+    def _keep_jsse(self, scenario: Scenario, source: str, spec: str, run: JdkRun) -> None:
+        """Two texts of one JDK run: the debug log with the exception, and the exception alone."""
+        expected = scenario.expect.for_engine("jsse", _version(spec))
+        ok = jsse_succeeded(run)
+        self._keep(Generated(scenario.name, source, expected, run.text, ok))
+        self._keep(Generated(scenario.name, f"{source}-exception", expected, run.exception_text, ok))
 
 
 def _version(spec: str) -> str:
@@ -383,12 +388,16 @@ def _folder() -> Iterator[Path]:
         yield Path(tmp)
 
 
+def jsse_sources(jdk_specs: tuple[str, ...]) -> list[str]:
+    return [f"jsse-{s}{what}" for s in jdk_specs for what in ("", "-exception")]
+
+
 def local_sources(jdk_specs: tuple[str, ...]) -> list[str]:
-    return ["python", *(f"jsse-{s}" for s in jdk_specs)]
+    return ["python", *jsse_sources(jdk_specs)]
 
 
 def real_pairs(jdk_specs: tuple[str, ...]) -> list[tuple[str, str]]:
     """(scenario, source) for every real-server pair and client."""
     pairs = [*PERSONA_SETUPS.items(), *((scenario, setup) for setup, scenario in OK_SETUPS.items())]
-    clients = [*REAL_CLIENTS, *(f"jsse-{s}" for s in jdk_specs)]
+    clients = [*REAL_CLIENTS, *jsse_sources(jdk_specs)]
     return [(scenario, f"{setup}/{client}") for scenario, setup in pairs for client in clients]
