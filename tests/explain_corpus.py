@@ -12,7 +12,8 @@ way a text reaches a support engineer:
 - ``<setup>/python``, ``<setup>/jsse-<JDK>``, ``<setup>/curl``,
   ``<setup>/openssl``: the same clients, plus ``curl -v`` and ``openssl
   s_client``, against the real nginx, Apache httpd or HAProxy a persona
-  scenario imitates (tests/realservers.py).
+  scenario imitates (tests/realservers.py); ``<setup>/server-log``: what
+  that server logged meanwhile (its error log), as its operator would paste it.
 
 Nothing is stored: every text is made when a test asks for it (and written into
 a temporary folder for inspection). A server's own JSON echo of the client it
@@ -50,7 +51,7 @@ from harness.scenario import Scenario, load_scenario
 from harness.server import LocalServer
 from harness.stores import read_store
 from tests.jdk_debug import JdkRun
-from tests.realservers import SETUPS, Material, missing, real_server
+from tests.realservers import SETUPS, Material, Running, missing, real_server
 
 DEBUG = "ssl:handshake:keymanager"
 CLIENT_TIMEOUT = 15.0  # every client run and every JVM answer is bounded by this
@@ -70,6 +71,8 @@ PERSONA_SETUPS: dict[str, str] = {
 # ok twins: a right destination against each real server kind (nothing to explain there).
 OK_SETUPS: dict[str, str] = {"nginx-on": "ok-rsa", "apache-host": "ok-rsa", "haproxy": "ok-rsa"}
 REAL_CLIENTS = ("python", "curl", "openssl")
+# Servers whose error log names a refused client certificate (HAProxy, as configured, logs none).
+LOGGING = ("nginx", "apache")
 _SSL_C = re.compile(r" \(_ssl\.c:\d+\)")
 _TMP = re.compile(r"/tmp/[^\s:'\"]+/")
 
@@ -236,6 +239,28 @@ def pems_of(scenario: Scenario, built: Built, folder: Path) -> Pems:
     return Pems(ca, None, None)
 
 
+_LOGS = ("error.log", "stdout.log")
+
+
+def log_marks(running: Running) -> dict[str, int]:
+    """How far the server's logs reach now: its start-up lines and the readiness check's bare connect end here."""
+    time.sleep(0.2)  # the readiness check's close is logged a moment after it
+    return {name: (running.folder / name).stat().st_size for name in _LOGS if (running.folder / name).is_file()}
+
+
+def server_log(running: Running, marks: dict[str, int]) -> str:
+    """What the real server logged while the clients above tried (its error.log, and what it wrote on stderr)."""
+    time.sleep(0.2)  # the last client's failure is logged as its connection closes
+    parts = []
+    for name in _LOGS:
+        log = running.folder / name
+        if log.is_file():
+            with log.open("rb") as f:
+                f.seek(marks.get(name, 0))
+                parts.append(f.read()[-20000:].decode("utf-8", "replace"))
+    return "\n".join(parts).strip()
+
+
 def _run(argv: list[str], stdin: bytes) -> tuple[str, int]:
     """stderr, then stdout (as ``2>&1`` would show them for a tool that writes its verbose log first)."""
     done = subprocess.run(argv, input=stdin, capture_output=True, timeout=CLIENT_TIMEOUT, check=False)
@@ -358,6 +383,7 @@ class Corpus:
             material = Material.from_server_dir(built.folder / "server", scenario.server.path)
             pems = pems_of(scenario, built, folder)
             with real_server(setup, material) as running:
+                marks = log_marks(running)
                 probe = probe_for(scenario, built, running.url)
                 python_expected = scenario.expect.for_engine("python")
                 made = {
@@ -369,6 +395,10 @@ class Corpus:
                     self._keep(Generated(name, f"{setup_name}/{client}", python_expected, text, ok))
                 for spec in self.jdk_specs:
                     self._keep_jsse(scenario, f"{setup_name}/jsse-{spec}", spec, self.jvm(spec).probe(probe))
+                if setup.kind in LOGGING:
+                    every_ok = all(ok for _, ok in made.values())
+                    log = server_log(running, marks)
+                    self._keep(Generated(name, f"{setup_name}/server-log", python_expected, log, every_ok))
 
     def _keep_jsse(self, scenario: Scenario, source: str, spec: str, run: JdkRun) -> None:
         """Two texts of one JDK run: the debug log with the exception, and the exception alone."""
@@ -400,4 +430,5 @@ def real_pairs(jdk_specs: tuple[str, ...]) -> list[tuple[str, str]]:
     """(scenario, source) for every real-server pair and client."""
     pairs = [*PERSONA_SETUPS.items(), *((scenario, setup) for setup, scenario in OK_SETUPS.items())]
     clients = [*REAL_CLIENTS, *jsse_sources(jdk_specs)]
-    return [(scenario, f"{setup}/{client}") for scenario, setup in pairs for client in clients]
+    out = [(scenario, f"{setup}/{client}") for scenario, setup in pairs for client in clients]
+    return out + [(scenario, f"{setup}/server-log") for scenario, setup in pairs if SETUPS[setup].kind in LOGGING]
