@@ -32,7 +32,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +72,6 @@ OK_SETUPS: dict[str, str] = {"nginx-on": "ok-rsa", "apache-host": "ok-rsa", "hap
 REAL_CLIENTS = ("python", "curl", "openssl")
 # Servers whose error log names a refused client certificate (HAProxy, as configured, logs none).
 LOGGING = ("nginx", "apache")
-_SSL_C = re.compile(r" \(_ssl\.c:\d+\)")
-_TMP = re.compile(r"/tmp/[^\s:'\"]+/")
 
 
 @dataclass(frozen=True)
@@ -84,11 +81,6 @@ class Generated:
     expected: str
     text: str
     succeeded: bool  # the client read an HTTP answer below 400: its own text shows no failure
-
-    def normalised(self) -> str:
-        """The text without what differs run to run (temporary folders, OpenSSL's source lines, ports)."""
-        text = _SSL_C.sub("", _TMP.sub("/tmp/…/", self.text))
-        return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
 
 
 # -- one warm JVM per JDK, with the JDK's debug log ------------------------------------------
@@ -362,7 +354,8 @@ class Corpus:
 
     def _local(self, name: str) -> None:
         scenario = self.scenario(name)
-        with _folder() as folder:
+        with tempfile.TemporaryDirectory(prefix="mtls-explain-gen-") as tmp:
+            folder = Path(tmp)
             built = write_scenario_files(scenario, folder, durable=False)
             with LocalServer(built.server, handshake_timeout=5.0) as server:
                 probe = probe_for(scenario, built, server.url)
@@ -378,7 +371,8 @@ class Corpus:
         if reason:
             raise RuntimeError(reason)
         scenario = self.scenario(name)
-        with _folder() as folder:
+        with tempfile.TemporaryDirectory(prefix="mtls-explain-gen-") as tmp:
+            folder = Path(tmp)
             built = write_scenario_files(scenario, folder, durable=False)
             material = Material.from_server_dir(built.folder / "server", scenario.server.path)
             pems = pems_of(scenario, built, folder)
@@ -410,12 +404,6 @@ class Corpus:
 
 def _version(spec: str) -> str:
     return spec if re.fullmatch(r"[\d.]+", spec) else ""
-
-
-@contextlib.contextmanager
-def _folder() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="mtls-explain-gen-") as tmp:
-        yield Path(tmp)
 
 
 def jsse_sources(jdk_specs: tuple[str, ...]) -> list[str]:
