@@ -27,7 +27,7 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.explainer.ranking import UNKNOWN, explain
-from tests.conftest import REPO, SHIPPED, unavailable
+from tests.conftest import REPO, SHIPPED, require_tool, unavailable
 from tests.explain_corpus import Corpus, Generated, local_sources, real_pairs
 from tests.realservers import SETUPS, missing
 
@@ -151,6 +151,8 @@ def test_generated_text_explains_to_its_scenario(case: tuple[str, str], corpus: 
     name, source = case
     if "/" in source and (reason := missing(SETUPS[source.partition("/")[0]].kind)):
         unavailable(reason)
+    if source.endswith(("/curl", "/openssl")):
+        require_tool(source.rpartition("/")[2])
     try:
         item = corpus.get(name, source)
     except HarnessError as exc:  # a JDK of the matrix not found
