@@ -18,7 +18,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,8 @@ class CheckSettings:
     json: bool = False  # --json: the report(s) as JSON on stdout
     junit: Path | None = None  # --junit FILE
     verbose: bool = False  # -v: also the destination JSON's keys the check does not use
+    # --html FILE: given the rows and whether they are a fleet, writes the HTML report (harness.html, via the cli).
+    html: Callable[[Sequence[Row], bool], None] | None = None
 
 
 def _run_check(
@@ -91,6 +93,8 @@ def check_one(destination: Destination, settings: CheckSettings, jdk: Sequence[s
     print(report.to_json() if settings.json else render_text(report, verbose=settings.verbose))
     if settings.junit:
         write_output(settings.junit, "--junit", lambda path: write_report_junit(report, path))
+    if settings.html:
+        settings.html([Row(destination.source or Path("destination.json"), report)], False)
     return report.exit_code
 
 
@@ -251,6 +255,8 @@ def run_fleet(
             print("\n".join(f"{r.path.name}: {unused_keys_line(r.report)}" for r in rows if r.report is not None))
     if settings.junit:
         write_output(settings.junit, "--junit", lambda path: write_fleet_junit(rows, path))
+    if settings.html:
+        settings.html(rows, True)
     if any(r.error and r.error.startswith("bad input") for r in rows):
         return 2  # a destination file that cannot be used, as for one destination; every report is written
     return 0 if all(r.ready for r in rows) else 1

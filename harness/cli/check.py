@@ -16,6 +16,7 @@ from harness.check.fleet import CheckSettings, check_one, run_fleet
 from harness.check.report import Request
 from harness.destination import load_destination
 from harness.errors import UsageError
+from harness.html import check_report_writer
 from harness.outputs import check_output_file
 from harness.secret import Secret
 
@@ -74,6 +75,8 @@ def check_command(args: argparse.Namespace, password: PasswordOf) -> int:
     """``mtls-harness check``: exit 0 ready (or, without a URL, stores without error), 1 not, 2 bad input."""
     if args.junit is not None:
         check_output_file(args.junit, "--junit")  # before any work: a bad path is bad input
+    if args.html is not None:
+        check_output_file(args.html, "--html")
     for option, value, least in (("--concurrency", args.concurrency, 1), ("--warn-days", args.expiring_days, 0)):
         if value < least:
             raise UsageError(option, f"{value} is below {least}", f"give {option} {max(least, 1)} or more")
@@ -118,6 +121,7 @@ def _settings(args: argparse.Namespace) -> CheckSettings:
         json=args.json,
         junit=args.junit,
         verbose=args.verbose,
+        html=check_report_writer(args.html, now, at, args.expiring_days) if args.html else None,
     )
 
 

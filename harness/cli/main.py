@@ -90,6 +90,9 @@ def _parser() -> _Parser:
     )
     check.add_argument("--junit", type=Path, metavar="FILE", help="write one JUnit testcase per check")
     check.add_argument(
+        "--html", type=Path, metavar="FILE", help="write a self-contained HTML report (a fleet: table, expiry timeline)"
+    )
+    check.add_argument(
         "--engine", choices=("python", "jsse", "all"), default="all", help="engines for the live handshake"
     )
     check.add_argument(
