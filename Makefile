@@ -11,7 +11,7 @@ N      ?= auto
 # PyPI into ~/.cache/mtls-harness/jdks unless found; 17 is the Debian JDK).
 JDKS   ?= 11.0.10 17 21
 
-.PHONY: run test lint fuzz load bench pythons clean real-servers jdks probe
+.PHONY: run test lint fuzz load bench pythons clean real-servers jdks probe browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,16 @@ real-servers:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends$$missing; \
 	status=$$?; [ -n "$$own_policy" ] && rm -f /usr/sbin/policy-rc.d; exit $$status
 
-test: $(VENV)/.installed-test real-servers jdks
+# Headless Chromium for tests/test_html_report.py (the --html reports opened in a real browser): Debian's
+# package, installed when missing and running as root (as CI does). Without it those tests skip, and fail
+# with CI=true.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "chromium missing (the HTML report tests skip; as root: apt-get install chromium)"; exit 0; fi; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+test: $(VENV)/.installed-test real-servers jdks browser
 	$(BIN)/python -m pytest -n $(N) $(foreach v,$(JDKS),--mtls-jdk $(v))
 
 # A JDK with javac (the stores of tests/test_jsse.py are made with it), then the
@@ -85,6 +94,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/attacks.py
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/explain_rates.py
+	$(BIN)/python benchmarks/html_report.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache

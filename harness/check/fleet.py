@@ -18,7 +18,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,8 @@ class CheckSettings:
     verbose: bool = False  # -v: also the destination JSON's keys the check does not use
     metrics: Path | None = None  # --metrics FILE: the Prometheus textfile
     colour: bool = False  # stdout is a terminal, NO_COLOR unset, no --no-color
+    # --html FILE: given the rows and whether they are a fleet, writes the HTML report (harness.html, via the cli).
+    html: Callable[[Sequence[Row], bool], None] | None = None
 
 
 def _run_check(
@@ -101,6 +103,8 @@ def check_one(destination: Destination, settings: CheckSettings, jdk: Sequence[s
         source = destination.source or Path("destination")
         sample = sample_of(source, report, seconds, dt.datetime.now(dt.UTC), destination.name)
         write_output(settings.metrics, "--metrics", lambda path: write_metrics(path, [sample], dt.datetime.now(dt.UTC)))
+    if settings.html:
+        settings.html([Row(destination.source or Path("destination.json"), report)], False)
     return report.exit_code
 
 
@@ -268,6 +272,8 @@ def run_fleet(
             for r in rows
         ]
         write_output(settings.metrics, "--metrics", lambda path: write_metrics(path, samples, written))
+    if settings.html:
+        settings.html(rows, True)
     if any(r.error and r.error.startswith("bad input") for r in rows):
         return 2  # a destination file that cannot be used, as for one destination; every report is written
     return 0 if all(r.ready for r in rows) else 1

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from cryptography import x509
+
 from harness.destination import Destination, request_target, split_url
 from harness.knowledge import codes
 from harness.text import shown
@@ -94,6 +96,11 @@ class Report:
     first_expiry_at: dt.datetime | None = None  # when that certificate expires (monitoring counts from now)
     # engine -> the exception its live probe raised, condensed to one line (``check -v`` shows it; not in JSON).
     raw_errors: dict[str, str] = field(default_factory=dict)
+    # The certificates seen, for the --html report's chain diagrams (harness.html): each key entry's chain by
+    # alias, the server's chain, and the CA names it lists (None: it did not ask, or was not looked at).
+    client_chains: dict[str, tuple[x509.Certificate, ...]] = field(default_factory=dict)
+    server_chain: tuple[x509.Certificate, ...] = ()
+    ca_names: tuple[x509.Name, ...] | None = None
 
     def add(
         self, code: str, check: str, subject: str, message: str, *, severity: Severity | None = None, **fields: str

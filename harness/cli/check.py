@@ -17,6 +17,7 @@ from harness.check.fleet import CheckSettings, check_one, run_fleet
 from harness.check.report import Request
 from harness.destination import load_destination
 from harness.errors import UsageError
+from harness.html import check_report_writer
 from harness.outputs import check_output_file
 from harness.secret import Secret
 from harness.terminal import colour_wanted
@@ -78,6 +79,8 @@ def check_command(args: argparse.Namespace, password: PasswordOf) -> int:
         check_output_file(args.junit, "--junit")  # before any work: a bad path is bad input
     if args.metrics is not None:
         check_output_file(args.metrics, "--metrics")
+    if args.html is not None:
+        check_output_file(args.html, "--html")
     for option, value, least in (("--concurrency", args.concurrency, 1), ("--warn-days", args.expiring_days, 0)):
         if value < least:
             raise UsageError(option, f"{value} is below {least}", f"give {option} {max(least, 1)} or more")
@@ -124,6 +127,7 @@ def _settings(args: argparse.Namespace) -> CheckSettings:
         verbose=args.verbose,
         metrics=args.metrics,
         colour=colour_wanted(sys.stdout, no_color=args.no_color) and not args.json,
+        html=check_report_writer(args.html, now, at, args.expiring_days) if args.html else None,
     )
 
 

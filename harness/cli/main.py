@@ -97,6 +97,9 @@ def _parser() -> _Parser:
     )
     check.add_argument("--no-color", action="store_true", help="no colours, even on a terminal (as NO_COLOR=1)")
     check.add_argument(
+        "--html", type=Path, metavar="FILE", help="write a self-contained HTML report (a fleet: table, expiry timeline)"
+    )
+    check.add_argument(
         "--engine", choices=("python", "jsse", "all"), default="all", help="engines for the live handshake"
     )
     check.add_argument(

@@ -24,6 +24,7 @@ from harness.destination import load_destination
 from harness.discovery import is_scenario_file
 from harness.errors import UsageError
 from harness.files import refuse_symlink, write_atomic
+from harness.html import run_html, write_html
 from harness.jsonfile import BadJson, read_json
 from harness.outputs import check_output_file, check_output_folder, write_output
 from harness.scenario import load_scenario
@@ -45,6 +46,7 @@ def add_commands(commands: Any) -> None:
         help="scenario files or folders (default: scenarios/)",
     )
     run.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report")
+    run.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
     run.add_argument(
         "--engine", choices=("python", "jsse", "all"), default="all", help="client engine(s) (default: all)"
     )
@@ -153,6 +155,8 @@ def _run(args: argparse.Namespace) -> int:
         # pytest's junitxml writes through a link: refused here, as every output is.
         refuse_symlink(args.junit, "--junit")
         check_output_file(args.junit, "--junit")
+    if args.html:
+        check_output_file(args.html, "--html")
     for option, folder in (("--keep", args.keep), ("--key-cache", args.key_cache)):
         if folder is not None:
             refuse_symlink(folder, option)
@@ -170,9 +174,13 @@ def _run(args: argparse.Namespace) -> int:
     # (installed with the test extras) only cost start-up time.
     pytest_args += ["--assert=plain", "-p", "no:hypothesispytest"]
     pytest_args += ["-o", "junit_logging=system-out", "-o", "junit_family=xunit2"]
+    # --html is made from the run's JUnit XML: a temporary one when --junit is not given.
+    scratch = tempfile.TemporaryDirectory(prefix="mtls-run-") if args.html and not args.junit else None
+    junit = Path(scratch.name) / "junit.xml" if scratch else args.junit
     if args.junit:
         write_output(args.junit.parent, "--junit", lambda p: p.mkdir(parents=True, exist_ok=True))
-        pytest_args += ["--junitxml", str(args.junit), "-o", "junit_suite_name=mtls-harness"]
+    if junit:
+        pytest_args += ["--junitxml", str(junit), "-o", "junit_suite_name=mtls-harness"]
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     workers = auto_workers(len(files), args.engine, os.cpu_count() or 1) if args.workers == "auto" else args.workers
@@ -194,7 +202,10 @@ def _run(args: argparse.Namespace) -> int:
         pytest_args += ["--mtls-progress"]
     from harness.plugin import run_session  # LAZY (tests/test_layers.py): pytest loads only when `run` runs
 
-    code = run_session(pytest_args)
+    with scratch or contextlib.nullcontext():
+        code = run_session(pytest_args)
+        if args.html and junit and junit.is_file():
+            write_html(args.html, run_html(junit))
     if code == 0:
         return EXIT_OK
     if code == 1:

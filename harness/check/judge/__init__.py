@@ -56,6 +56,7 @@ def judge(
     if keystore is not None:
         check_keystore(report, keystore, at, expiring_days)
         check_key_entries(report, keystore)
+        report.client_chains = {entry.alias: tuple(entry.chain) for entry in keystore.key_entries}
         for entry in keystore.key_entries:
             _note_expiry(report, entry.chain, f"client certificate chain ({entry.alias!r})")
     truststore = judge_store(report, stores[1])
@@ -73,6 +74,7 @@ def judge(
         judge_key_choice(report, destination, keystore, jdks, None, key_choices)
         return report
     _note_expiry(report, view.chain, "server chain")
+    report.server_chain, report.ca_names = tuple(view.chain), view.ca_names
     check_server_chain(report, view, truststore, at, expiring_days)
     check_leaf_pin(report, view, truststore)
     check_ca_names(report, view, keystore)
