@@ -71,13 +71,14 @@ class Checked:
         }
 
     def handshake(self) -> dict[str, str]:
-        """engine name -> the code of the one finding its live handshake gave (shared when engines agreed)."""
+        """engine name -> the code its live handshake gave (one finding per cause: ``seen`` says each engine's)."""
         verdicts: dict[str, str] = {}
         for f in self.findings:
             names = f["engines"] or ([f["subject"].removesuffix(" engine")] if f["check"] == "handshake" else [])
+            own = {s["engine"]: s["code"] for s in f.get("seen", ()) if not s["engine"].startswith("Java ")}
             for name in names:
                 assert name not in verdicts, self.findings  # one finding per engine
-                verdicts[name] = f["code"]
+                verdicts[name] = own.get(name, f["code"])
         return verdicts
 
     def with_code(self, code: str, check: str) -> list[dict[str, Any]]:
