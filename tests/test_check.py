@@ -71,13 +71,14 @@ class Checked:
         }
 
     def handshake(self) -> dict[str, str]:
-        """engine name -> the code of the one finding its live handshake gave (shared when engines agreed)."""
+        """engine name -> the code its live handshake gave (one finding per cause: ``seen`` says each engine's)."""
         verdicts: dict[str, str] = {}
         for f in self.findings:
             names = f["engines"] or ([f["subject"].removesuffix(" engine")] if f["check"] == "handshake" else [])
+            own = {s["engine"]: s["code"] for s in f.get("seen", ()) if not s["engine"].startswith("Java ")}
             for name in names:
                 assert name not in verdicts, self.findings  # one finding per engine
-                verdicts[name] = f["code"]
+                verdicts[name] = own.get(name, f["code"])
         return verdicts
 
     def with_code(self, code: str, check: str) -> list[dict[str, Any]]:
@@ -108,7 +109,7 @@ def check(*args: str, cwd: Path, env: dict[str, str] | None = None, replace_env:
     assert doc["ok"] is (not errors)
     assert not (doc["ready"] and errors)
     for finding in doc["findings"]:
-        assert set(finding) == {"code", "severity", "check", "subject", "message", "fix", "engines"}
+        assert set(finding) == {"code", "severity", "check", "subject", "message", "fix", "engines", "seen"}
         assert finding["check"] in CHECKS
         assert finding["severity"] in ("error", "warning", "info")
     return Checked(done, doc)
@@ -986,6 +987,8 @@ def test_live_check_reports_each_shipped_scenarios_expected_outcome(
     checked = check_live(target, engine_name, *extra)
     no_secret(checked.done.stdout + checked.done.stderr, target.scenario)
     everything = checked.codes(severities=("error", "warning", "info"))
+    # One finding per cause: an engine's own code may sit under the cause's finding, as what it saw.
+    everything |= {s["code"] for f in checked.findings for s in f["seen"]}
     assert expected in everything, checked.findings
     if path.stem not in _STATIC_ONLY:
         assert checked.handshake() == {engine_name: expected}

@@ -98,7 +98,9 @@ def _check(d: Path, keystore: str, truststore: str, password: str = PW) -> tuple
     per: dict[str, list[dict[str, Any]]] = {"11.0.10": [], "17": [], "21": []}
     for f in report["findings"]:
         # One JDK's own finding ("FILE on Java V"), or Python's that JDKs confirmed ("... (Java V, W agree)").
-        said = re.findall(r" on Java (\S+)$", f["subject"])
+        # (one finding per cause: "FILE on Java V, W" when several JDKs said the same)
+        listed = re.findall(r" on Java ([\w.+-]+(?:, [\w.+-]+)*)$", f["subject"])
+        said = [version for found in listed for version in found.split(", ")]
         agreed = re.search(r"\(Java ([^()]+) agree\)$", f["message"])
         if agreed:
             said += agreed[1].split(", ")

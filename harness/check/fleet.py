@@ -140,7 +140,8 @@ class Row:
         first = self.report.first_finding()
         if first is None:
             return "-" if self.ready else "no engine verified the handshake"
-        return f"{first.code}: {first.message}"
+        # A live handshake's finding names its engines: a row is never one engine's word without saying whose.
+        return f"{first.code}: {first.subject}: {first.message}" if first.engines else f"{first.code}: {first.message}"
 
     def expiry(self) -> str:
         if self.report is None or self.report.first_expiry is None:

@@ -29,6 +29,7 @@ __all__ = [
     "Finding",
     "Report",
     "Request",
+    "Seen",
     "Severity",
     "is_jsse",
 ]
@@ -66,6 +67,16 @@ class Request:
 
 
 @dataclass(frozen=True)
+class Seen:
+    """What one engine (a live handshake) or one JDK (its reading of the stores) saw of a finding's cause."""
+
+    engine: str  # "python", "jsse-17.0.15"; "Java 17.0.15" for a JDK's reading of the stores
+    code: str  # the code it gave on its own
+    saw: str  # what it did and saw, in one line
+    java: str = ""  # the Java version, for the JDK's
+
+
+@dataclass(frozen=True)
 class Finding:
     code: str
     severity: Severity
@@ -75,6 +86,8 @@ class Finding:
     fix: str = ""
     # The engines whose live handshake gave this same finding (one finding per cause).
     engines: tuple[str, ...] = ()
+    # What each engine or JDK saw of this cause, when several stacks saw it (possibly under other codes).
+    seen: tuple[Seen, ...] = ()
 
 
 def is_jsse(engine_name: str) -> bool:
@@ -185,7 +198,9 @@ class Report:
             "verified_with": list(self.verified_with),
             "at": self.at.isoformat(timespec="seconds"),
             "first_expiry_days": self.first_expiry[0] if self.first_expiry else None,
-            "findings": [{**asdict(f), "engines": list(f.engines)} for f in self.findings],
+            "findings": [
+                {**asdict(f), "engines": list(f.engines), "seen": [asdict(s) for s in f.seen]} for f in self.findings
+            ],
             "facts": {shown(key): shown(value) for key, value in self.facts.items()},
             "keys_not_used": list(self.destination.unused_keys),  # the destination JSON's other keys
         }

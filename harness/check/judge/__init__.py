@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from cryptography import x509
 
 from harness.check.jdk import JdkEvidence
+from harness.check.judge.causes import fold_causes
 from harness.check.judge.destination import judge_destination
 from harness.check.judge.handshake import condense_error, judge_handshakes
 from harness.check.judge.jdk import judge_jdks, judge_missing_versions
@@ -66,12 +67,14 @@ def judge(
     if destination.url is None or server is None:
         report.facts["url"] = "none given: live checks skipped (pass --url)"
         judge_key_choice(report, destination, keystore, jdks, None, key_choices)
+        fold_causes(report)
         return report
     view = server.view
     if view is None:
         judge_unreachable(report, destination.url, server)
         judge_missing_versions(report, (), jdks.missing, server.asks, server.accepted, pinned=pinned)
         judge_key_choice(report, destination, keystore, jdks, None, key_choices)
+        fold_causes(report)
         return report
     _note_expiry(report, view.chain, "server chain")
     report.server_chain, report.ca_names = tuple(view.chain), view.ca_names
@@ -90,6 +93,7 @@ def judge(
     judge_handshakes(report, results, evidence)
     report.raw_errors = {r.engine: line for r in results if r.outcome and (line := raw_error_line(r.outcome.error))}
     judge_key_choice(report, destination, keystore, jdks, view, key_choices)
+    fold_causes(report)  # one finding per cause, once every stage judged
     return report
 
 

@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 
 from harness.check.probes import EngineResult
-from harness.check.report import SEVERITY_ORDER, Finding, Report, Request, Severity, is_jsse
-from harness.diagnose import Evidence, Verdict, diagnose
+from harness.check.report import Finding, Report, Request, Seen, Severity, is_jsse
+from harness.diagnose import Evidence, Verdict, diagnose, name_of
 from harness.engines import Outcome
 from harness.knowledge import codes
 from harness.knowledge.tls import refusal_statuses
+from harness.text import shown
 
-__all__ = ["condense_error", "judge_handshakes"]
+__all__ = ["condense_error", "judge_handshakes", "saw"]
 
 
 def judge_handshakes(report: Report, results: Sequence[EngineResult], evidence: Evidence) -> None:
-    """Every engine's live probe, diagnosed with the outcome codes; one finding per cause."""
-    live: list[tuple[str, Severity, str, str, str]] = []  # (engine, severity, code, message, fix)
+    """Every engine's live probe, diagnosed with the outcome codes; the engines that agree share one finding.
+
+    Each finding keeps what each of its engines saw (``Finding.seen``); ``harness.check.judge.causes``
+    folds them into the stores' findings and across codes, one finding per cause, once every stage judged.
+    """
+    live: list[tuple[Seen, Severity, str, str]] = []  # (what the engine saw, severity, message, fix)
     url = report.destination.url
     assert url is not None
     for result in results:
@@ -53,8 +57,9 @@ def judge_handshakes(report: Report, results: Sequence[EngineResult], evidence: 
         )
         if code == "ok" or (code == "http-error" and severity == "warning"):
             report.verified_with.append(result.engine)
-        live.append((result.engine, severity, code, message, fix))
-    _merge_live(report, live)
+        seen = Seen(result.engine, code, shown(saw(outcome, evidence, message)), java or "")
+        live.append((seen, severity, message, fix))
+    _group_live(report, live)
 
 
 def _interpret(verdict: Verdict, outcome: Outcome, sent: Request) -> tuple[str, Severity, str, str]:
@@ -126,28 +131,53 @@ def condense_error(error: str | None) -> str:
     return meaningful[:300]
 
 
-def _merge_live(report: Report, live: Sequence[tuple[str, Severity, str, str, str]]) -> None:
-    """One finding per cause: engines that agree share one; a static finding with the same code absorbs them."""
-    by_code: dict[str, list[tuple[str, Severity, str, str, str]]] = {}
+def _group_live(report: Report, live: Sequence[tuple[Seen, Severity, str, str]]) -> None:
+    """One finding per code among the live engines (the platform's engine speaks first), with what each saw."""
+    by_code: dict[str, list[tuple[Seen, Severity, str, str]]] = {}
     for item in live:
-        by_code.setdefault(item[2], []).append(item)
+        by_code.setdefault(item[0].code, []).append(item)
     for code, items in by_code.items():
-        names = tuple(sorted(item[0] for item in items))
+        items = sorted(items, key=lambda i: i[0].engine)
+        names = tuple(item[0].engine for item in items)
         agreed = f" ({' and '.join(names)} agreed)" if len(names) > 1 else ""
-        # The platform's engine speaks first.
-        _, severity, _, message, fix = next((i for i in items if i[0].startswith("jsse")), items[0])
-        static = next(
-            (i for i, f in enumerate(report.findings) if f.code == code and not f.engines and "Java " not in f.subject),
-            None,
-        )  # a finding of one Java version (``Java 8u292``, ``… on Java 21.0.8``) is not a live engine's
-        if static is not None and code != "ok":
-            found = report.findings[static]
-            report.findings[static] = replace(
-                found,
-                severity=min(found.severity, severity, key=SEVERITY_ORDER.index),
-                engines=names,
-                message=f"{found.message}; live, the {' and '.join(names)} engine(s) found the same",
-            )
-            continue
+        _, severity, message, fix = next((i for i in items if is_jsse(i[0].engine)), items[0])
         subject = " and ".join(names) + (" engines" if len(names) > 1 else " engine")
-        report.findings.append(Finding(code, severity, "handshake", subject, message + agreed, fix, names))
+        seen = tuple(item[0] for item in items)
+        report.findings.append(
+            Finding(code, severity, "handshake", subject, shown(message + agreed), shown(fix), names, seen)
+        )
+
+
+def saw(outcome: Outcome, evidence: Evidence, message: str) -> str:
+    """What one engine did and saw, in one line: the certificate it sent (or none), the server's answer."""
+    parts = []
+    if outcome.store_failure is not None:
+        parts.append(f"could not use the {outcome.store_failure.store}")
+    if outcome.client_cert_requested and outcome.client_cert_sent is False:
+        reason = ""
+        if evidence.ca_names and evidence.keystore is not None and evidence.keystore.key_entries:
+            reason = " (no key entry is issued by a CA the server names)"
+        elif evidence.keystore is not None and not evidence.keystore.key_entries:
+            reason = " (the keystore holds no key entry)"
+        parts.append("sent no certificate" + reason)
+    elif outcome.client_cert_requested and outcome.client_cert_sent:
+        parts.append(f"sent {_sent_certificate(outcome, evidence)}")
+    if outcome.alert_received:
+        parts.append(f"the server answered {outcome.alert_received}")
+    elif outcome.stage == "done" or outcome.http_status:
+        parts.append(f"HTTP {outcome.http_status or '-'} ({outcome.protocol or '-'})")
+    elif raw := condense_error(outcome.error):
+        parts.append(raw)
+    return ", ".join(parts) or message
+
+
+def _sent_certificate(outcome: Outcome, evidence: Evidence) -> str:
+    """The certificate an engine sent, by its subject (and the key entry's alias)."""
+    entries = evidence.keystore.key_entries if evidence.keystore is not None else ()
+    alias = outcome.chosen_alias
+    entry = next((e for e in entries if alias is not None and e.alias.lower() == alias.lower()), None)
+    if entry is None and alias is None and len(entries) == 1:
+        entry = entries[0]
+    if entry is not None and entry.chain:
+        return f"{name_of(entry.chain[0])} (key entry {entry.alias!r})"
+    return f"the key entry {alias!r}" if alias else "a certificate"
