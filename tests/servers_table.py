@@ -77,7 +77,7 @@ def _cell(text: str) -> str:
 def _check(built: Any, url: str, engines: list[_Recording]) -> tuple[str, dict[str, tuple[str, str]]]:
     report = run_check(load_destination(built.destination, url=url), engines=engines)
     # Each engine's own code: a finding folded over several engines (one cause) lists them in ``seen``.
-    codes = {seen.engine: seen.code for f in report.findings for seen in f.seen}
+    codes = {view.engine: view.code for f in report.findings for view in f.seen}
     codes |= {f.subject.split()[0]: f.code for f in report.findings if f.check == "handshake" and not f.seen}
     seen = {e.name: (client_sees(e.last, raw=True) if e.last else "-", codes.get(e.name, "-")) for e in engines}
     return ("NOT ready" if report.errors else "ready"), seen
