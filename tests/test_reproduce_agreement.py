@@ -210,3 +210,41 @@ def test_file_name_falls_back_to_the_destinations_stem() -> None:
     assert scenario_file_name("..", Path("d/..json")) == "reproduced.toml"
     assert scenario_file_name("../..", Path("d/export.json")) == "export.toml"  # nothing safe left: the stem
     assert scenario_file_name(7, Path("d/export.json")) == "export.toml"  # not a string: the stem
+
+
+# -- OpenSSL and the JDK differ without a captured server: an empty truststore ---------------------------------
+
+
+@pytest.mark.parametrize("empty", [True, False])
+def test_python_differing_from_the_jdk_is_expected_of_python(
+    empty: bool, customer: dict[str, Path], tmp_path: Path
+) -> None:
+    """A truststore with no entry: the JDK trusts nothing (check and jsse: truststore-empty), OpenSSL's reading
+    of the same store differs; [expect.engines] says what python gives. The twin: the customer's truststore."""
+    source = customer["good"]
+    extra: dict[str, Any] = {}
+    if empty:
+        keytool = require_tool("keytool")
+        store = tmp_path / "empty.jks"
+        password = json.loads(source.read_text("utf-8"))["truststorePass"]
+        common = ["-keystore", str(store), "-storetype", "JKS", "-storepass", password]
+        for args in (
+            ["-genkeypair", "-alias", "gone", "-keyalg", "EC", "-dname", "CN=gone", "-keypass", password],
+            ["-delete", "-alias", "gone"],
+        ):
+            subprocess.run([keytool, *args, *common], check=True, capture_output=True, timeout=120)
+        extra["truststoreFile"] = str(store)
+    destination = _destination(source, tmp_path / "customer", **extra)
+    done, scenario = _reproduce(destination, tmp_path / "out")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = _engine_lines(done.stdout)
+    expect = tomllib.loads(scenario.read_text("utf-8"))["expect"]
+    if empty:
+        assert lines["jsse"] == "jsse: scenario truststore-empty, check truststore-empty -> same", done.stdout
+        assert "-> DIFFERENT: OpenSSL and the JDK differ here" in lines["python"], done.stdout
+        assert expect["outcome"] == "truststore-empty"
+        assert expect["engines"]["python"] != "truststore-empty"
+    else:
+        assert lines["python"] == "python: scenario ok, check ok -> same", done.stdout
+        assert "engines" not in expect
+    assert _run_everywhere(scenario) == {"python": "passed", "jsse": "passed"}

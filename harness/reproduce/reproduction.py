@@ -312,7 +312,7 @@ def _reproduce(
             customer_bytes.append(cert.public_bytes(Encoding.DER))
         trust, note = truststore_relation(truststore.certificates, captured, pki)
         shape.append(f"truststore: {len(truststore.certificates)} trusted certificate(s); {note}")
-        if captured is None:
+        if captured is None and truststore.certificates:
             missing.append("what the truststore trusts of the server's chain (no --profile): it trusts the root")
     truststore_doc["trust"] = trust
     # -- server
