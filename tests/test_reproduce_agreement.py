@@ -74,13 +74,13 @@ def _engine_lines(stdout: str) -> dict[str, str]:
     return found
 
 
-def _run_everywhere(scenario: Path) -> dict[str, str]:
+def _run_everywhere(scenario: Path, *args: str) -> dict[str, str]:
     """``mtls-harness run FILE`` (default engines: python and jsse): engine -> passed / failed, from its JUnit."""
     junit = scenario.parent.parent / f"{scenario.stem}-junit.xml"
-    done = cli("run", str(scenario), "--junit", str(junit), cwd=scenario.parent.parent)
+    done = cli("run", str(scenario), "--junit", str(junit), *args, cwd=scenario.parent.parent)
     results = {}
     for case in ET.parse(junit).getroot().iter("testcase"):  # noqa: S314 - the file run wrote
-        engine = re.search(r"\[(\w+)", case.get("name", ""))
+        engine = re.search(r"\[([\w.-]+)\]", case.get("name", ""))
         assert engine is not None, case.get("name")
         failed = case.find("failure") is not None or case.find("error") is not None
         results[engine.group(1)] = "failed" if failed else "passed"
@@ -248,3 +248,32 @@ def test_python_differing_from_the_jdk_is_expected_of_python(
         assert lines["python"] == "python: scenario ok, check ok -> same", done.stdout
         assert "engines" not in expect
     assert _run_everywhere(scenario) == {"python": "passed", "jsse": "passed"}
+
+
+# -- jsse per chosen JDK: the JDKs differ too ---------------------------------------------------------------
+
+
+def test_each_chosen_jdk_gets_its_code(customer: dict[str, Path], real_jdks: dict[str, Any], tmp_path: Path) -> None:
+    """``--jdk 11.0.10 --jdk 21.0.8`` besides the default JDK: JDK 11.0.10 sends its only certificate whatever
+    CA names the server lists (as OpenSSL does), newer JDKs send none. [expect.jdk] holds 11.0.10's code, so
+    a run passes on each JDK; without that line it fails on 11.0.10 (the twin)."""
+    destination = _destination(customer["good"], tmp_path / "customer")
+    profile = tmp_path / "profile.json"
+    captured = {"client_auth": "required", "ca_names": ["CN=Someone Else,O=Other"], "chain": _SERVER_CHAIN}
+    profile.write_text(json.dumps(captured), "utf-8")
+    jdks = [arg for version in real_jdks for arg in ("--jdk", version)]
+    done, scenario = _reproduce(destination, tmp_path / "out", "--profile", str(profile), *jdks)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = _engine_lines(done.stdout)
+    assert set(lines) == {"python", "jsse", "jsse-11.0.10", "jsse-21.0.8"}, done.stdout
+    assert lines["jsse-11.0.10"].startswith("jsse-11.0.10: scenario client-cert-untrusted, check ok -> DIFFERENT")
+    assert lines["jsse-21.0.8"].startswith("jsse-21.0.8: scenario client-cert-missing, check ok -> DIFFERENT")
+    expect = tomllib.loads(scenario.read_text("utf-8"))["expect"]
+    assert expect["outcome"] == "client-cert-missing"  # the default JDK's (17)
+    assert expect["jdk"] == {"11.0.10": "client-cert-untrusted"}
+    assert _run_everywhere(scenario) == {"python": "passed", "jsse": "passed"}
+    on_jdks = _run_everywhere(scenario, *jdks)
+    assert on_jdks == {"python": "passed", "jsse-11.0.10": "passed", "jsse-21.0.8": "passed"}
+    text = scenario.read_text("utf-8")
+    scenario.write_text(re.sub(r"(?m)^jdk = .*\n", "", text), "utf-8")
+    assert _run_everywhere(scenario, *jdks)["jsse-11.0.10"] == "failed"

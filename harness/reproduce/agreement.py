@@ -1,7 +1,7 @@
 """Each engine's run of a reproduced scenario against ``check``'s code on the customer's stores.
 
 The scenario is run on every chosen engine: python (OpenSSL), and jsse on each
-chosen JDK. Each engine's code is compared with what ``check`` says of the
+chosen JDK (the default JDK always). Each engine's code is compared with what ``check`` says of the
 customer's stores (on the same JDK; python against the first, as ``check``
 judges the stores as the JDK reads them). A difference gets its reason, from
 a run, not a guess: the captured server of ``--profile`` (the same scenario
@@ -55,11 +55,14 @@ class Agreement:
 
 
 class EngineSet:
-    """The chosen engines (python first, then one jsse per JDK), open for the whole reproduction."""
+    """The chosen engines (python first, then jsse on the default JDK and on each ``--jdk``), open for the whole
+    reproduction."""
 
     def __init__(self, choice: str, jdks: Sequence[str] | None) -> None:
-        runtimes = resolve_jdks(jdks)[0] if jdks else None
-        self.engines: list[Engine] = make_engines(choice, runtimes)
+        # The default JDK always (a default `run` uses it, and [expect] outcome is its code), then each --jdk.
+        self.engines: list[Engine] = make_engines(choice)
+        if jdks and choice != "python":
+            self.engines += make_engines("jsse", resolve_jdks(jdks)[0])
         for engine in self.engines:
             reason = engine.unavailable_reason()
             if reason is not None:
@@ -107,8 +110,8 @@ def _check_code(destination: Destination, jdks: list[Any]) -> str:
 
 
 def expectation(runs: dict[str, ScenarioRun]) -> dict[str, Any]:
-    """``[expect]`` that every engine's run meets: the first JDK's code (the platform's), python's and other
-    JDKs' where they differ from it."""
+    """``[expect]`` that every engine's run meets: the default JDK's code (the platform's, and what a default
+    ``run`` meets), python's and other JDKs' (by their full version) where they differ from it."""
     jsse = [r for name, r in runs.items() if name != "python"]
     reference = (jsse[0] if jsse else runs["python"]).verdict.code
     expect: dict[str, Any] = {"outcome": reference}

@@ -322,9 +322,10 @@ def _reproduce(
     plain_server = dict(server)
     if captured is not None:
         server.update(server_from_profile(captured, pki, keystore))
+        versions = ", ".join(server.get("tls_versions") or ["versions not in the profile"])
         shape.append(
             f"server (from the profile): client auth {server['client_auth']}, CA names "
-            f"{'listed' if server.get('ca_names', True) else 'none'}, TLS {', '.join(server['tls_versions'])}"
+            f"{'listed' if server.get('ca_names', True) else 'none'}, TLS {versions}"
         )
     else:
         missing.append(
