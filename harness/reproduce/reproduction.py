@@ -33,6 +33,7 @@ from harness.files import claimed_folder, refuse_symlink, write_atomic
 from harness.jsonfile import BadJson, read_json
 from harness.reproduce.agreement import Agreement, EngineSet, agreements, expectation
 from harness.reproduce.naming import scenario_file_name
+from harness.reproduce.profile import load_profile
 from harness.reproduce.render import render_scenario
 from harness.reproduce.sanitize import assert_sanitized, strings_of
 from harness.reproduce.shape import (
@@ -62,7 +63,7 @@ _NEUTRAL = re.compile(r"(client|root-ca|issuing-ca)-\d+")
 class Reproduction:
     folder: Path
     scenario_file: Path
-    got: str  # the code the written [expect] states (the first JDK's, else python's)
+    got: str  # the code the written [expect] outcome states (the default JDK's, else python's)
     check_code: str
     explain_code: str | None
     shape: list[str] = field(default_factory=list)  # what was reproduced
@@ -92,7 +93,7 @@ class Reproduction:
         elif differing:
             lines.append(
                 f"reproduces the customer's failure; {', '.join(differing)} differ(s) from check for the reason "
-                f"given, and [expect] says so: `run {self.scenario_file}` passes on every engine"
+                f"given, and [expect] says so: `run {self.scenario_file}` passes on each engine above"
             )
         else:
             lines.append("reproduces the customer's failure: every engine gives check's code")
@@ -159,45 +160,6 @@ def _prepare_out(out: Path, force: bool) -> None:
         raise UsageError(str(out), f"{parent} is not a folder", "choose a writable --out")
 
 
-def _load_profile(path: Path) -> dict[str, Any]:
-    """A capture profile, read within bounds (size, nesting) and checked key by key: UsageError in one line."""
-    try:
-        doc = read_json(path)
-    except BadJson as exc:
-        raise UsageError(str(path), str(exc), "give a profile written by `capture --out X.json`") from None
-    problem = _profile_problem(doc)
-    if problem is not None:
-        raise UsageError(str(path), f"is not a capture profile: {problem}", "run `capture URL --out X.json`")
-    return doc  # type: ignore[no-any-return]  # an object, checked above
-
-
-def _listed(doc: dict[str, Any], key: str, kind: type) -> str | None:
-    value = doc.get(key)
-    if value is not None and (not isinstance(value, list) or not all(isinstance(v, kind) for v in value)):
-        return f"{key} is not a list of {kind.__name__}s"
-    return None
-
-
-def _profile_problem(doc: Any) -> str | None:
-    """What keeps ``doc`` from being read as a capture profile, in one clause, or None."""
-    if not isinstance(doc, dict):
-        return f"a JSON {type(doc).__name__}, not an object"
-    if doc.get("client_auth") not in ("required", "optional", "none"):
-        return "client_auth is not one of required, optional, none"
-    problem = _listed(doc, "ca_names", str) or _listed(doc, "tls_versions", str) or _listed(doc, "chain", dict)
-    if problem is not None:
-        return problem
-    if not isinstance(doc.get("intermediates_sent", True), bool):
-        return "intermediates_sent is not true or false"
-    for index, cert in enumerate(doc.get("chain") or []):
-        for key, kind in (("subject", str), ("issuer", str), ("key", str), ("self_signed", bool)):
-            if key == "subject" and key not in cert:
-                return f"chain[{index}] has no subject"
-            if key in cert and not isinstance(cert[key], kind):
-                return f"chain[{index}].{key} is not a {kind.__name__}"
-    return None
-
-
 def reproduce(
     destination_path: Path,
     *,
@@ -211,7 +173,7 @@ def reproduce(
 ) -> Reproduction:
     """``engine``: python, jsse or all (default), jsse on each of ``jdks`` (default: the default JDK)."""
     _prepare_out(out, force)
-    captured = _load_profile(profile) if profile is not None else None
+    captured = load_profile(profile) if profile is not None else None
     destination = load_destination(destination_path)
     engines = EngineSet(engine, jdks)
     try:
@@ -360,9 +322,12 @@ def _reproduce(
             and runs[first].verdict.code != checks[first] == "keystore-ambiguous"
             and len(entries_doc) > 1
             and captured is None
-            and _show_the_choice(doc, draft, engines, pki, shape, missing) is not None
         ):
-            runs = engines.run(draft)  # the server that shows the JDK's choice, on every engine
+            _show_the_choice(doc, draft, engines, pki, shape, missing)
+            # The server it leaves (one that shows the JDK's choice, or the last one tried) is the one written:
+            # every engine runs on it.
+            draft.write_text(render_scenario(doc), "utf-8")
+            runs = engines.run(draft)
         without_profile = None
         differ = [name for name, run in runs.items() if run.verdict.code != checks[name]]
         if captured is not None and differ:
@@ -374,6 +339,8 @@ def _reproduce(
     doc["expect"] = {**expect, "why": f"reproduced {now:%Y-%m-%d}; check on the originals gave {check_code}"}
     if not engines.jsse:
         missing.append("run on the python engine only (--engine python): the JDK's code is not in [expect]")
+    if len(engines.jsse) == len(engines.engines):
+        missing.append("run on the JDK only (--engine jsse): python's code is not in [expect]")
     scenario_file = out / scenario_file_name(_destination_name(destination_path), destination_path)
     text = render_scenario(doc)
     if not keep_names:
