@@ -118,7 +118,7 @@ def test_reproduce_refuses_a_symlinked_out(tmp_path: Path, built: Built, victim_
     # The twin: into the real folder, the scenario is written.
     done = mtls("reproduce", str(built.destination), "--out", str(victim_dir), "--engine", "python", cwd=tmp_path)
     assert done.returncode in (0, 1), done.stderr
-    assert (victim_dir / "victim.toml").is_file()
+    assert (victim_dir / f"{built.destination.stem}.toml").is_file()  # named after the destination, not --out
     assert hidden(tmp_path) == []
 
 

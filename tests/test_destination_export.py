@@ -440,7 +440,8 @@ def test_reproduce_takes_an_export(keytool: str, openssl: str, java: str, tmp_pa
         assert "Traceback" not in done.stderr
         assert done.returncode == 0, done.stdout + done.stderr
         assert "reproduces the customer's failure" in done.stdout
-        outcomes[name] = tomllib.loads((tmp_path / name / f"{name}.toml").read_text("utf-8"))["expect"]["outcome"]
+        [scenario] = (tmp_path / name).glob("*.toml")  # named after the destination, not --out
+        outcomes[name] = tomllib.loads(scenario.read_text("utf-8"))["expect"]["outcome"]
         written = "".join(p.read_text("utf-8", "replace") for p in (tmp_path / name).rglob("*") if p.is_file())
         assert "ACME" not in written
         assert "stale.jks" not in written

@@ -333,7 +333,8 @@ def test_reproduce_agrees_with_check_on_key_choice(
     out = tmp_path / "case"
     done = cli("reproduce", str(source), "--out", str(out), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    written = tomllib.loads((out / "case.toml").read_text("utf-8"))
+    [scenario] = out.glob("*.toml")  # named after the destination, not --out
+    written = tomllib.loads(scenario.read_text("utf-8"))
     assert written["expect"]["outcome"] == expected, done.stdout
     assert "reproduces the customer's failure" in done.stdout, done.stdout
     if destination != "one-key":

@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.capture import capture, check_out, write_profile
 from harness.cli import EXIT_FAILED, EXIT_OK
+from harness.cli.jdk import add_jdk_option
 from harness.errors import UsageError
 from harness.explainer.ranking import explain
 from harness.limits import EXPLAIN_BYTES, NotARegularFile, TooLarge, read_bounded
@@ -63,8 +64,12 @@ def add_commands(commands: Any) -> None:
     reproduce.add_argument("--keep-names", action="store_true", help="keep subjects and aliases (internal use only)")
     reproduce.add_argument("--force", action="store_true", help="replace DIR if it is not empty")
     reproduce.add_argument(
-        "--engine", choices=("python", "jsse", "all"), default="jsse", help="engine(s) to run it with"
+        "--engine",
+        choices=("python", "jsse", "all"),
+        default="all",
+        help="engine(s) to run it with (default: all; [expect] holds each engine's code)",
     )
+    add_jdk_option(reproduce, "run the jsse engine (and check's reading of the stores)")
     reproduce.set_defaults(handler=_reproduce)
 
 
@@ -142,6 +147,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         keep_names=args.keep_names,
         force=args.force,
         engine=args.engine,
+        jdks=args.jdk,
     )
     print(report.render())
     return EXIT_OK if report.matches else EXIT_FAILED

@@ -5,7 +5,9 @@ Read from the customer's stores (never copied) into a shape
 fresh, whose subjects, aliases, passwords, host and path are neutral
 (``keep_names`` keeps subjects and aliases for internal use). The scenario is
 run (``harness.run``) and its outcome compared with what ``check`` says of
-the customer's stores and ``explain`` of the customer's error. Before
+the customer's stores (per engine: ``harness.reproduce.agreement``) and
+``explain`` of the customer's error. The file is named after the destination's
+``name`` (``harness.reproduce.naming``). Before
 returning, the text is searched for every customer string, password and
 certificate byte (``harness.reproduce.sanitize``); one found is an error.
 Nothing is sent to the customer's server: ``check`` runs on the stores only.
@@ -23,16 +25,15 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from harness.check import Report, run_check
-from harness.check.jdk import jsse_engines
 from harness.destination import Destination, load_destination, split_url
-from harness.engines.factory import make_engines
 from harness.engines.jsse import JsseEngine
 from harness.errors import HarnessError, ScenarioError, UsageError
 from harness.explainer.ranking import explain
 from harness.files import claimed_folder, refuse_symlink, write_atomic
 from harness.jsonfile import BadJson, read_json
-from harness.knowledge.codes import is_outcome
+from harness.reproduce.agreement import Agreement, EngineSet, agreements, expectation
+from harness.reproduce.naming import scenario_file_name
+from harness.reproduce.profile import load_profile
 from harness.reproduce.render import render_scenario
 from harness.reproduce.sanitize import assert_sanitized, strings_of
 from harness.reproduce.shape import (
@@ -49,8 +50,6 @@ from harness.reproduce.shape import (
     signature,
     truststore_relation,
 )
-from harness.run import run_scenario
-from harness.scenario import load_scenario
 from harness.text import shown
 
 __all__ = ["Reproduction", "reproduce"]
@@ -64,61 +63,41 @@ _NEUTRAL = re.compile(r"(client|root-ca|issuing-ca)-\d+")
 class Reproduction:
     folder: Path
     scenario_file: Path
-    got: str
+    got: str  # the code the written [expect] outcome states (the default JDK's, else python's)
     check_code: str
     explain_code: str | None
     shape: list[str] = field(default_factory=list)  # what was reproduced
     not_reproduced: list[str] = field(default_factory=list)
+    engines: list[Agreement] = field(default_factory=list)  # one per engine run
 
     @property
     def matches(self) -> bool:
-        return self.got == self.check_code and (self.explain_code is None or self.explain_code == self.got)
+        explained = all(a.same or a.explained for a in self.engines)
+        return explained and (self.explain_code is None or self.explain_code in {a.got for a in self.engines})
 
     def render(self) -> str:
         lines = [f"wrote {self.scenario_file}"]
         lines += [f"  {s}" for s in self.shape]
-        lines.append(f"ran it: {self.got}")
-        lines.append(
-            f"check on the customer's stores: {self.check_code} -> "
-            f"{'same' if self.got == self.check_code else 'DIFFERENT'}"
-        )
+        lines.append("ran it on each engine (scenario's code, check's code on the customer's stores):")
+        lines += [f"  {a.line()}" for a in self.engines]
         if self.explain_code is not None:
-            same = "same" if self.explain_code == self.got else "DIFFERENT"
+            same = "same" if self.explain_code in {a.got for a in self.engines} else "DIFFERENT"
             lines.append(f"explain on the customer's error: {self.explain_code} -> {same}")
         for note in self.not_reproduced:
             lines.append(f"  not reproduced: {note}")
-        lines.append(
-            "reproduces the customer's failure" if self.matches else "does NOT reproduce the customer's failure"
-        )
+        differing = [a.engine for a in self.engines if not a.same]
+        if not self.matches:
+            unexplained = [a.engine for a in self.engines if not a.same and not a.explained]
+            where = f" on {', '.join(unexplained)}" if unexplained else ""
+            lines.append(f"does NOT reproduce the customer's failure{where}")
+        elif differing:
+            lines.append(
+                f"reproduces the customer's failure; {', '.join(differing)} differ(s) from check for the reason "
+                f"given, and [expect] says so: `run {self.scenario_file}` passes on each engine above"
+            )
+        else:
+            lines.append("reproduces the customer's failure: every engine gives check's code")
         return "\n".join(shown(line) for line in lines)  # aliases and paths from the customer's files: inert
-
-
-def _run_scenario(path: Path, engine_name: str) -> str:
-    """The outcome code of the scenario file at ``path``, run with one engine (``harness.run``)."""
-    scenario = load_scenario(path)
-    [engine] = make_engines("jsse" if engine_name == "jsse" else "python")
-    reason = engine.unavailable_reason()
-    if reason is not None:
-        raise UsageError("--engine", f"{engine_name} engine unavailable: {reason}", "install a JDK or --engine python")
-    try:
-        return run_scenario(scenario, engine).verdict.code
-    finally:
-        engine.close()
-
-
-def _check_code(destination: Destination) -> str:
-    """The code ``check`` gives on the customer's stores (no live part: nothing is sent), as the command does:
-    with the default JDK's reading of the stores (its key entries, the alias its key manager chooses)."""
-    engines, _ = jsse_engines(None)
-    try:
-        report: Report = run_check(destination, jdks=(engines, ()))
-    finally:
-        for engine in engines:
-            engine.close()
-    if report.errors:
-        return report.errors[0].code
-    warnings = [f.code for f in report.findings if is_outcome(f.code)]
-    return warnings[0] if warnings else "ok"
 
 
 def _above(entry: dict[str, Any], pki: Pki) -> list[str]:
@@ -135,7 +114,7 @@ def _above(entry: dict[str, Any], pki: Pki) -> list[str]:
 
 
 def _show_the_choice(
-    doc: dict[str, Any], draft: Path, engine: str, pki: Pki, shape: list[str], missing: list[str]
+    doc: dict[str, Any], draft: Path, engines: EngineSet, pki: Pki, shape: list[str], missing: list[str]
 ) -> str | None:
     """check's keystore-ambiguous (the JDK picks a key entry by its own order) as a run shows it: a server that
     lists no CA names and trusts one entry's CAs only; None when no such server tells the entries apart."""
@@ -160,7 +139,8 @@ def _show_the_choice(
     for group in groups:
         server["trust"], server["ca_names"] = group, False
         draft.write_text(render_scenario(doc), "utf-8")
-        got = _run_scenario(draft, engine)
+        jdk = engines.jsse[0].name
+        got = engines.run(draft, only=[jdk])[jdk].verdict.code
         if got == "keystore-ambiguous":
             shape.append("server: lists no CA names and trusts one key entry's CAs, not the one the JDK sends")
             return got
@@ -180,45 +160,6 @@ def _prepare_out(out: Path, force: bool) -> None:
         raise UsageError(str(out), f"{parent} is not a folder", "choose a writable --out")
 
 
-def _load_profile(path: Path) -> dict[str, Any]:
-    """A capture profile, read within bounds (size, nesting) and checked key by key: UsageError in one line."""
-    try:
-        doc = read_json(path)
-    except BadJson as exc:
-        raise UsageError(str(path), str(exc), "give a profile written by `capture --out X.json`") from None
-    problem = _profile_problem(doc)
-    if problem is not None:
-        raise UsageError(str(path), f"is not a capture profile: {problem}", "run `capture URL --out X.json`")
-    return doc  # type: ignore[no-any-return]  # an object, checked above
-
-
-def _listed(doc: dict[str, Any], key: str, kind: type) -> str | None:
-    value = doc.get(key)
-    if value is not None and (not isinstance(value, list) or not all(isinstance(v, kind) for v in value)):
-        return f"{key} is not a list of {kind.__name__}s"
-    return None
-
-
-def _profile_problem(doc: Any) -> str | None:
-    """What keeps ``doc`` from being read as a capture profile, in one clause, or None."""
-    if not isinstance(doc, dict):
-        return f"a JSON {type(doc).__name__}, not an object"
-    if doc.get("client_auth") not in ("required", "optional", "none"):
-        return "client_auth is not one of required, optional, none"
-    problem = _listed(doc, "ca_names", str) or _listed(doc, "tls_versions", str) or _listed(doc, "chain", dict)
-    if problem is not None:
-        return problem
-    if not isinstance(doc.get("intermediates_sent", True), bool):
-        return "intermediates_sent is not true or false"
-    for index, cert in enumerate(doc.get("chain") or []):
-        for key, kind in (("subject", str), ("issuer", str), ("key", str), ("self_signed", bool)):
-            if key == "subject" and key not in cert:
-                return f"chain[{index}] has no subject"
-            if key in cert and not isinstance(cert[key], kind):
-                return f"chain[{index}].{key} is not a {kind.__name__}"
-    return None
-
-
 def reproduce(
     destination_path: Path,
     *,
@@ -227,13 +168,33 @@ def reproduce(
     error: str | None = None,
     keep_names: bool = False,
     force: bool = False,
-    engine: str = "jsse",
+    engine: str = "all",
+    jdks: list[str] | None = None,
 ) -> Reproduction:
+    """``engine``: python, jsse or all (default), jsse on each of ``jdks`` (default: the default JDK)."""
     _prepare_out(out, force)
-    captured = _load_profile(profile) if profile is not None else None
+    captured = load_profile(profile) if profile is not None else None
     destination = load_destination(destination_path)
+    engines = EngineSet(engine, jdks)
+    try:
+        return _reproduce(destination_path, destination, out, profile, captured, error, keep_names, force, engines)
+    finally:
+        engines.close()
+
+
+def _reproduce(
+    destination_path: Path,
+    destination: Destination,
+    out: Path,
+    profile: Path | None,
+    captured: dict[str, Any] | None,
+    error: str | None,
+    keep_names: bool,
+    force: bool,
+    engines: EngineSet,
+) -> Reproduction:
     static = replace(destination, url=None, origins={}, near_misses=())  # key names are not the TLS shape
-    check_code = _check_code(static)
+    checks = engines.check_codes(static)
     now = dt.datetime.now(dt.UTC)
     pki = Pki(now, keep_names)
     shape: list[str] = []
@@ -305,25 +266,28 @@ def reproduce(
     truststore = open_store(
         destination.truststore, destination.truststore_password, "truststore", truststore_doc, shape
     )
-    trust = ["server.root"]
+    trust = plain_trust = ["server.root"]
     if truststore is not None:
+        plain_trust = truststore_relation(truststore.certificates, None, pki)[0]
         for cert in truststore.certificates:
             customer_strings.update(strings_of(cert))
             customer_bytes.append(cert.public_bytes(Encoding.DER))
         trust, note = truststore_relation(truststore.certificates, captured, pki)
         shape.append(f"truststore: {len(truststore.certificates)} trusted certificate(s); {note}")
-        if captured is None:
+        if captured is None and truststore.certificates:
             missing.append("what the truststore trusts of the server's chain (no --profile): it trusts the root")
     truststore_doc["trust"] = trust
     # -- server
     host, _, path = split_url(destination.url) if destination.url else ("", 0, "/")
     customer_strings.update(s for s in (host, path) if len(s) >= 3)
     server: dict[str, Any] = {"client_auth": "required", "trust": roots, "path": path if keep_names else "/inbound"}
+    plain_server = dict(server)
     if captured is not None:
         server.update(server_from_profile(captured, pki, keystore))
+        versions = ", ".join(server.get("tls_versions") or ["versions not in the profile"])
         shape.append(
             f"server (from the profile): client auth {server['client_auth']}, CA names "
-            f"{'listed' if server.get('ca_names', True) else 'none'}, TLS {', '.join(server['tls_versions'])}"
+            f"{'listed' if server.get('ca_names', True) else 'none'}, TLS {versions}"
         )
     else:
         missing.append(
@@ -342,20 +306,42 @@ def reproduce(
     explain_code = None
     if error:
         explain_code = explain(error).codes()[0]
+    check_code = next(iter(checks.values()))  # the first JDK's (python's is the same)
     with tempfile.TemporaryDirectory(prefix="mtls-reproduce-") as scratch:
         draft = Path(scratch) / "draft.toml"
         draft.write_text(render_scenario(doc), "utf-8")
         try:
-            got = _run_scenario(draft, engine)
+            runs = engines.run(draft)
         except ScenarioError as exc:
             raise HarnessError(
                 "reproduce", f"the scenario written for this case is not valid ({exc.what})", "report this"
             ) from None
-        if got != check_code and check_code == "keystore-ambiguous" and len(entries_doc) > 1 and captured is None:
-            got = _show_the_choice(doc, draft, engine, pki, shape, missing) or got
-    doc["expect"] = {"outcome": got, "why": f"reproduced {now:%Y-%m-%d}; check on the originals gave {check_code}"}
-    name = out.name or "reproduced"
-    scenario_file = out / f"{name}.toml"
+        first = engines.jsse[0].name if engines.jsse else None
+        if (
+            first is not None
+            and runs[first].verdict.code != checks[first] == "keystore-ambiguous"
+            and len(entries_doc) > 1
+            and captured is None
+        ):
+            _show_the_choice(doc, draft, engines, pki, shape, missing)
+            # The server it leaves (one that shows the JDK's choice, or the last one tried) is the one written:
+            # every engine runs on it.
+            draft.write_text(render_scenario(doc), "utf-8")
+            runs = engines.run(draft)
+        without_profile = None
+        differ = [name for name, run in runs.items() if run.verdict.code != checks[name]]
+        if captured is not None and differ:
+            # The same stores behind the default server: does the captured server make the difference?
+            plain = {**doc, "server": plain_server, "truststore": {**truststore_doc, "trust": plain_trust}}
+            draft.write_text(render_scenario(plain), "utf-8")
+            without_profile = engines.run(draft, only=differ)
+    expect = expectation(runs)
+    doc["expect"] = {**expect, "why": f"reproduced {now:%Y-%m-%d}; check on the originals gave {check_code}"}
+    if not engines.jsse:
+        missing.append("run on the python engine only (--engine python): the JDK's code is not in [expect]")
+    if len(engines.jsse) == len(engines.engines):
+        missing.append("run on the JDK only (--engine jsse): python's code is not in [expect]")
+    scenario_file = out / scenario_file_name(_destination_name(destination_path), destination_path)
     text = render_scenario(doc)
     if not keep_names:
         assert_sanitized(text, customer_strings, secrets, customer_bytes)
@@ -366,4 +352,14 @@ def reproduce(
     except OSError as exc:
         raise UsageError(str(out), f"cannot write: {exc.strerror}", "choose a writable --out") from None
     missing += [n for n in pki.notes if n not in missing]
-    return Reproduction(out, scenario_file, got, check_code, explain_code, shape, missing)
+    found = agreements(runs, checks, without_profile)
+    return Reproduction(out, scenario_file, expect["outcome"], check_code, explain_code, shape, missing, found)
+
+
+def _destination_name(path: Path) -> object:
+    """The destination JSON's ``name`` attribute (a platform export has one), or None."""
+    try:
+        doc = read_json(path)
+    except (BadJson, OSError):
+        return None
+    return doc.get("name") if isinstance(doc, dict) else None

@@ -282,6 +282,8 @@ def truststore_relation(
 ) -> tuple[list[str], str]:
     """Which of the (local, reproduced) server's chain the truststore trusts, as the customer's does."""
     extra = [pki.names[fingerprint(c)] for c in trusted if fingerprint(c) in pki.names]
+    if not trusted:  # with a profile or without: a truststore that holds nothing trusts no server
+        return [], "holds no certificate"
     if captured is None:
         return ["server.root", *extra], "trusts the server's root (assumed: no --profile)"
     chain = captured.get("chain") or []
@@ -295,8 +297,6 @@ def truststore_relation(
         return ["server.intermediate", *extra], "trusts the server's intermediate"
     if leaf["subject"] in subjects:
         return ["server.leaf", *extra], "trusts the server's own certificate"
-    if not trusted:
-        return extra, "holds nothing the server presents"
     # Trusts something else: an unrelated CA stands in for it.
     pki.tables.setdefault("unrelated-ca", {"kind": "root", "subject": "CN=Unrelated Root CA,O=Example Org"})
     return ["unrelated-ca", *extra], "trusts none of the server's chain"
