@@ -104,6 +104,8 @@ command = "keytool -delete -alias {alias} -keystore {keystore_file} -storepass:e
         ("-storepass:env KS_PASS --password-file pw", "passwords only by environment variable"),
         ("-storepass:env KS_PASS '{alias}'", "do not quote it"),
         ("-storepass:env KS_PASS {aliass}", "field {aliass}"),
+        ("-storepass:env KS_PASS[ -v [{alias}]]", "an optional part"),
+        ("-storepass:env KS_PASS[ -v {alias}", "an optional part"),
     ],
 )
 def test_the_registry_refuses_a_command_with_a_password_or_a_quoted_field(bad: str, said: str) -> None:
@@ -313,12 +315,42 @@ def test_truststore_empty_is_fixed_by_its_truststore_command(ok_server: Live, tm
 
 
 def test_server_cert_untrusted_is_fixed_by_its_truststore_command(ok_server: Live, tmp_path: Path, java: str) -> None:
+    """The truststore also trusts the keystore's certificate (`truststore --add-keystore`): the fix keeps it."""
     folder = tmp_path / "dest"
     folder.mkdir()
     truststore = folder / "truststore.jks"  # trusts the fixture CAs, not this server's
     shutil.copyfile(FIXTURES / "cases" / "good" / "truststore.jks", truststore)
     password = json.loads((FIXTURES / "destinations" / "good.json").read_text("utf-8"))["truststorePass"]
-    _live_fix(ok_server, folder, truststore, password, "server-cert-untrusted")
+    ks_pass = json.loads(ok_server.built.destination.read_text("utf-8"))["keystorePass"]
+    passwords = {"KS_PASS": ks_pass, "TS_PASS": password}
+    client = folder / "client.pem"
+    _keytool(folder, passwords, "-exportcert", "-rfc", "-alias", "acme-client", "-file", str(client),
+             "-keystore", str(ok_server.built.keystore), "-storepass:env", "KS_PASS")  # fmt: skip
+    _keytool(folder, passwords, "-importcert", "-noprompt", "-alias", "our client", "-file", str(client),
+             "-keystore", str(truststore), "-storetype", "JKS", "-storepass:env", "TS_PASS")  # fmt: skip
+    command = _live_fix(ok_server, folder, truststore, password, "server-cert-untrusted")
+    assert "--add-keystore keystore.jks --keystore-password-env KS_PASS" in command
+    listed = subprocess.run(
+        ["keytool", "-list", "-keystore", str(truststore), "-storepass:env", "TS_PASS"],
+        env={**os.environ, **passwords}, capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    fingerprint = x509.load_pem_x509_certificate(client.read_bytes()).fingerprint(hashes.SHA256())
+    assert ":".join(f"{b:02X}" for b in fingerprint) in listed  # still trusted after the rewrite
+
+
+def test_a_truststore_without_the_keystores_certificate_gets_no_add_keystore(
+    ok_server: Live, tmp_path: Path, java: str
+) -> None:
+    """The twin: a truststore that never held the keystore's certificate is not given it by the fix."""
+    folder = tmp_path / "dest"
+    folder.mkdir()
+    truststore = folder / "truststore.jks"
+    shutil.copyfile(FIXTURES / "cases" / "good" / "truststore.jks", truststore)
+    password = json.loads((FIXTURES / "destinations" / "good.json").read_text("utf-8"))["truststorePass"]
+    destination = _destination_with_truststore(ok_server, folder, truststore, password)
+    finding = _the(_check(destination, folder, "--url", ok_server.url, "--engine", "python"), "server-cert-untrusted")
+    assert finding["command"].startswith("mtls-harness truststore ")
+    assert "--add-keystore" not in finding["command"]
 
 
 def test_truststore_has_private_key_is_fixed_by_its_truststore_command(

@@ -97,6 +97,9 @@ class Report:
     first_expiry: tuple[int, str] | None = None
     # engine -> the exception its live probe raised, condensed to one line (``check -v`` shows it; not in JSON).
     raw_errors: dict[str, str] = field(default_factory=dict)
+    # The truststore holds the keystore's certificates too (``truststore --add-keystore``): a command that
+    # rewrites it does the same.
+    truststore_adds_keystore: bool = False
 
     def add(
         self, code: str, check: str, subject: str, message: str, *, severity: Severity | None = None, **fields: str
@@ -140,6 +143,8 @@ class Report:
         for name, where in stores.items():
             out[f"{name}_file"] = _from_here(where)
             out[f"{name}_type"] = _store_type(where)
+        if self.truststore_adds_keystore:
+            out["add_keystore_file"] = out["keystore_file"]
         if out["keystore_type"] == "JKS":
             out["jks_keystore_file"] = out["keystore_file"]
         out["truststore_format"] = out["truststore_type"].lower()

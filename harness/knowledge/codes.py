@@ -77,6 +77,7 @@ FIELDS: dict[str, str] = {
     "trusted_cas": "the CAs the server trusts, or the client CA names it lists",
     "jdk": "a Java version (`--jdk`, `jdk install VERSION`)",
     # For commands: how keytool and mtls-harness must be told a store's type and password.
+    "add_keystore_file": "the keystore whose certificates the truststore also holds (`truststore --add-keystore`)",
     "keystore_type": "the keystore's type for keytool -storetype (JKS, PKCS12)",
     "truststore_type": "the truststore's type for keytool -storetype (JKS, PKCS12)",
     "jks_keystore_file": "the keystore file when it is a JKS store (keytool -keypasswd changes JKS stores only)",
@@ -138,12 +139,13 @@ class Code:
     @property
     def fields(self) -> frozenset[str]:
         """The fields its fix and command templates name."""
-        return _names(self.fix_template) | self.command_fields
+        return _names(self.fix_template) | _names(self.command_template.replace("[", "").replace("]", ""))
 
     @property
     def command_fields(self) -> frozenset[str]:
-        """The fields its command names: all must be known for it to be printed."""
-        return _names(self.command_template)
+        """The fields its command needs: all must be known for it to be printed (those of an optional
+        ``[...]`` part only drop that part)."""
+        return _names(_OPTIONAL.sub("", self.command_template))
 
     def fix(self, **fields: str) -> str:
         """The fix with ``fields`` filled in; the others as upper-case placeholders (ALIAS)."""
@@ -154,9 +156,14 @@ class Code:
         """The command with ``fields`` filled in, each quoted for a POSIX shell; "" when it has none or
         a field it names is not known (a placeholder would not run as printed)."""
         self._known_fields(fields)
-        if not self.command_template or not self.command_fields <= {k for k, v in fields.items() if v}:
+        known = {k: shlex.quote(v) for k, v in fields.items() if v}
+        if not self.command_template or not self.command_fields <= set(known):
             return ""
-        return self.command_template.format_map({k: shlex.quote(v) for k, v in fields.items()})
+
+        def optional(part: re.Match[str]) -> str:
+            return part[1] if _names(part[1]) <= set(known) else ""
+
+        return _OPTIONAL.sub(optional, self.command_template).format_map(known)
 
     def command_shown(self) -> str:
         """The command with its fields as upper-case placeholders: for the docs, never printed by a finding."""
@@ -166,6 +173,10 @@ class Code:
         unknown = set(fields) - set(FIELDS)
         if unknown:
             raise ValueError(f"{self.name}: fix fields {sorted(unknown)} are not among {sorted(FIELDS)}")
+
+
+# An optional part of a command, ``[ --add-keystore {keystore_file}]``: printed when its fields are known.
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
 
 
 def _names(template: str) -> frozenset[str]:
@@ -261,7 +272,10 @@ def _command_problem(template: object) -> str | None:
     """A command is one line of shell, its fields bare words (quoted when filled), passwords by env only."""
     if not isinstance(template, str) or not template.strip():
         return "a non-empty string"
-    if (problem := _template_problem(template)) is not None:
+    bare = _OPTIONAL.sub(lambda part: part[1], template)
+    if "[" in bare or "]" in bare:
+        return "an optional part is one [...], not nested, closed"
+    if (problem := _template_problem(bare)) is not None:
         return problem
     if "\n" in template:
         return "one line"

@@ -14,7 +14,15 @@ from harness.diagnose import name_of
 from harness.stores import StoreContents
 from harness.wire.inspect import ServerView
 
-__all__ = ["check_leaf_pin", "truststore_url"]
+__all__ = ["check_leaf_pin", "holds_keystore_certificates", "truststore_url"]
+
+
+def holds_keystore_certificates(keystore: StoreContents | None, truststore: StoreContents | None) -> bool:
+    """The truststore trusts a key entry's own certificate: built with ``truststore --add-keystore``."""
+    if keystore is None or truststore is None:
+        return False
+    trusted = {cert.fingerprint(hashes.SHA256()) for cert in truststore.certificates}
+    return any(entry.chain and entry.chain[0].fingerprint(hashes.SHA256()) in trusted for entry in keystore.key_entries)
 
 
 def truststore_url(report: Report, view: ServerView) -> str:
