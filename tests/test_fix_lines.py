@@ -410,3 +410,19 @@ def test_a_known_field_left_as_a_placeholder_is_caught() -> None:
         _assert_no_known_placeholder([{**good, "fix": codes.fix("key-password-mismatch")}], url=False)
     with pytest.raises(AssertionError):
         _assert_no_known_placeholder([{**good, "fix": fix, "command": "keytool -alias ALIAS_NAME"}], url=False)
+
+
+def test_a_fifo_named_as_a_store_does_not_block_the_command(tmp_path: Path) -> None:
+    """Commands name a store's type from its first bytes: a FIFO is not read (it would never answer)."""
+    from harness.check.report import Report
+    from harness.destination import Destination
+    from harness.secret import Secret
+
+    os.mkfifo(tmp_path / "trust.p12")
+    destination = Destination(
+        tmp_path / "ks.jks", Secret("x"), tmp_path / "trust.p12", Secret("y"), url="https://h.example/p"
+    )
+    report = Report(destination)
+    report.add("truststore-empty", "truststore", "trust.p12", "m")  # returns: the FIFO was not read
+    assert report.findings[0].command.startswith("mtls-harness truststore https://h.example/p --out ")
+    assert "--format pkcs12" in report.findings[0].command  # its type by name, as nothing else tells

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -238,11 +240,7 @@ def _store_type(path: Path, *, by_content: bool = False) -> str:
     """A store's type for keytool: by its first bytes (what the JDK goes by), else by its name, else JKS.
 
     ``by_content``: only what the bytes say ("" when they say nothing keytool reads)."""
-    try:
-        with path.open("rb") as file:
-            head = file.read(_HEAD)
-    except OSError:
-        head = b""
+    head = _head(path)
     found = {"jks": "JKS", "jceks": "JCEKS", "pkcs12": "PKCS12"}.get(detect_type(head) if head else "", "")
     if by_content or found in ("JKS", "PKCS12"):
         return found
@@ -250,6 +248,21 @@ def _store_type(path: Path, *, by_content: bool = False) -> str:
 
 
 _HEAD = 4096  # enough for detect_type: magic numbers, a PFX's declared length, a PEM header
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of a regular file; b"" for anything else (a FIFO or device named as a store never
+    blocks the report: opened non-blocking, checked before reading)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        return os.read(fd, _HEAD) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def _from_here(path: Path) -> str:
