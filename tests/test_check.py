@@ -109,7 +109,7 @@ def check(*args: str, cwd: Path, env: dict[str, str] | None = None, replace_env:
     assert doc["ok"] is (not errors)
     assert not (doc["ready"] and errors)
     for finding in doc["findings"]:
-        assert set(finding) == {"code", "severity", "check", "subject", "message", "fix", "engines", "seen"}
+        assert set(finding) == {"code", "severity", "check", "subject", "message", "fix", "engines", "seen", "command"}
         assert finding["check"] in CHECKS
         assert finding["severity"] in ("error", "warning", "info")
     return Checked(done, doc)
@@ -306,7 +306,9 @@ def test_text_output_names_the_entry_and_the_fix(name: str, tmp_path: Path, no_s
         truststore_file=Path(stores["truststoreFile"]).name,
     )
     if name == "key-password-mismatch":
-        assert f"-alias {alias} -keystore {Path(stores['keystoreFile']).name}" in finding["fix"]
+        keystore = (Path(destination).parent / stores["keystoreFile"]).resolve()
+        assert f"keytool -keypasswd -alias {alias} -keystore {keystore} -storetype JKS " in finding["command"]
+        assert f"        run: {finding['command']}" in done.stdout
     lines = done.stdout.splitlines()
     assert any(
         line.startswith("ERROR") and f"{finding['code']}: {finding['subject']}: {finding['message']}" in line
@@ -709,7 +711,9 @@ def test_live_server_cert_untrusted(live: Callable[[Path], Live], engine: str, t
     assert target.chain()[-1].issuer.rfc4514_string() in static["fix"]
     # ... in the registry's wording, with the URL and the truststore file filled in
     truststore = Path(json.loads(target.built.destination.read_text("utf-8"))["truststoreFile"]).name
-    assert f"mtls-harness truststore {target.url} --out {truststore}" in static["fix"]
+    assert static["command"] == (
+        f"mtls-harness truststore {target.url} --out {truststore} --format jks --force --password-env TS_PASS"
+    )
     assert static["fix"].startswith(registry.fix("server-cert-untrusted").split("ISSUER")[0])
     assert checked.handshake() == {engine: target.scenario.expect.for_engine(engine)}
     assert checked.handshake()[engine] == "server-cert-untrusted"

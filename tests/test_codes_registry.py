@@ -226,11 +226,19 @@ def test_a_broken_registry_is_refused_naming_the_file_and_the_key(change: tuple[
 
 
 def test_a_fix_fills_the_fields_it_is_given_and_shows_the_others_as_placeholders() -> None:
-    fixed = codes.fix("key-password-mismatch", alias="acme-client", keystore_file="keystore.jks")
-    assert "keytool -keypasswd -alias acme-client -keystore keystore.jks" in fixed
-    unknown = codes.fix("key-password-mismatch")
-    assert "-alias ALIAS -keystore KEYSTORE_FILE" in unknown
+    fixed = codes.fix("client-cert-expired", keystore_file="keystore.jks")
+    assert "rebuild keystore.jks from it" in fixed
+    unknown = codes.fix("client-cert-expired")
+    assert "rebuild KEYSTORE_FILE from it" in unknown
     assert "{" not in unknown
+    # The command is printed filled in and quoted, or not at all: never with a placeholder.
+    locked = codes.code("key-password-mismatch")
+    assert locked.command(alias="acme client", jks_keystore_file="keystore.jks") == (
+        "keytool -keypasswd -alias 'acme client' -keystore keystore.jks -storetype JKS -storepass:env KS_PASS "
+        "-keypass:env KEY_PASS -new:env KS_PASS"
+    )
+    assert locked.command(alias="acme client") == ""
+    assert "-alias ALIAS -keystore JKS_KEYSTORE_FILE" in locked.command_shown()
     with pytest.raises(ValueError, match="aliass"):
         codes.fix("key-password-mismatch", aliass="x")
     with pytest.raises(ValueError, match="not a registered code"):
@@ -243,6 +251,9 @@ def test_every_fix_template_names_only_documented_fields() -> None:
         rendered = found.fix()
         assert "{" not in rendered, found.name
         assert "}" not in rendered, found.name
+        if found.command_template:
+            assert found.command_shown() in markdown_table(), found.name
+            assert "{" not in found.command_shown(), found.name
 
 
 # -- every code used is registered --------------------------------------------------------------
@@ -494,9 +505,14 @@ def test_report_add_takes_the_registry_severity_and_refuses_another() -> None:
     assert locked.fix == codes.fix(
         "key-password-mismatch", alias="acme", keystore_file="ks.jks", truststore_file="ts.jks"
     )
-    assert "-alias acme -keystore ks.jks" in locked.fix
+    assert "the key entry acme equal to keystorePass" in locked.fix
+    assert locked.command == (
+        "keytool -keypasswd -alias acme -keystore ks.jks -storetype JKS -storepass:env KS_PASS "
+        "-keypass:env KEY_PASS -new:env KS_PASS"
+    )
     assert pem.severity == "error"
-    assert "-srckeystore ts.jks" in pem.fix
+    assert "convert ts.jks in place" in pem.fix
+    assert pem.command == ""  # no such file: its type is not known, so no command says it
     untrusted = Report(destination)
     untrusted.add("server-cert-untrusted", "server-chain", "server", "m", issuer="CN=Root")
     assert untrusted.findings[0].fix == codes.fix(
@@ -504,6 +520,9 @@ def test_report_add_takes_the_registry_severity_and_refuses_another() -> None:
     )
     assert "{" not in untrusted.findings[0].fix
     assert not any(p in untrusted.findings[0].fix for p in ("ISSUER", "TRUSTSTORE_FILE", "URL"))
+    assert untrusted.findings[0].command == (
+        "mtls-harness truststore https://h.example:8443/p --out ts.jks --format jks --force --password-env TS_PASS"
+    )
     with pytest.raises(ValueError, match="not reported as warning"):
         report.add("weak-key", "keystore", "s", "m", severity="warning")
 

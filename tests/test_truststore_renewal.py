@@ -137,7 +137,10 @@ def test_check_warns_of_a_leaf_pinned_truststore_and_not_of_its_ca_twin(
     assert finding["subject"] == "pinned.jks"
     assert "breaks when the server renews its certificate" in finding["message"]
     assert target.chain()[0].subject.rfc4514_string() in finding["message"]
-    assert f"mtls-harness truststore {target.url} --out pinned.jks --force --password-env TS_PASS" in finding["fix"]
+    assert "pinned.jks" in finding["fix"]
+    assert "--ca-file" in finding["fix"]
+    # The server sends only its leaf: `truststore` would stop and ask for --ca-file, so no command is printed.
+    assert finding["command"] == ""
 
     twin = _check(target, tmp_path, by_ca)
     assert [f for f in twin["findings"] if f["code"] == "truststore-pins-leaf"] == []

@@ -36,11 +36,22 @@ def render_text(report: Report, *, verbose: bool = False, colour: bool = False) 
         lines.append(f"{mark} {finding.code}: {finding.subject}: {finding.message}")
         if finding.fix:
             lines.append(f"        fix: {finding.fix}")
+        if finding.command:
+            # Runnable as printed: its own line, nothing around it (passwords from KS_PASS / TS_PASS).
+            lines.append(f"        run: {finding.command}")
+    if any(f.command for f in report.findings):
+        lines.append(_PASSWORDS_NOTE)
     errors = len(report.errors)
     warnings = sum(1 for f in report.findings if f.severity == "warning")
     verdict = paint(report.verdict(), "ready" if report.ready else ("not-ready" if report.exit_code else ""), colour)
     lines.append(f"result: {errors} error(s), {warnings} warning(s): {verdict}; {judged_for(report)}")
     return "\n".join(lines)
+
+
+_PASSWORDS_NOTE = (
+    "the run: lines read passwords from the environment: export KS_PASS (keystorePass) and TS_PASS "
+    "(truststorePass) first"
+)
 
 
 def unused_keys_line(report: Report) -> str:
@@ -70,7 +81,10 @@ def write_report_junit(report: Report, path: Path) -> None:
         found = [f for f in report.findings if f.check == check or (check == "handshake" and f.engines)]
         errors = [f for f in found if f.severity == "error"]
         text = "\n".join(
-            f"{f.severity} {f.code}: {f.subject}: {f.message}" + (f" (fix: {f.fix})" if f.fix else "") for f in found
+            f"{f.severity} {f.code}: {f.subject}: {f.message}"
+            + (f" (fix: {f.fix})" if f.fix else "")
+            + (f"\n  run: {f.command}" if f.command else "")
+            for f in found
         )
         skipped = None
         if check in LIVE_CHECKS and report.destination.url is None and not found:

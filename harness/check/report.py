@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import stat
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -19,6 +22,7 @@ from cryptography import x509
 
 from harness.destination import Destination, request_target, split_url
 from harness.knowledge import codes
+from harness.stores import detect_type
 from harness.text import shown
 
 __all__ = [
@@ -88,6 +92,8 @@ class Finding:
     engines: tuple[str, ...] = ()
     # What each engine or JDK saw of this cause, when several stacks saw it (possibly under other codes).
     seen: tuple[Seen, ...] = ()
+    # One shell command that fixes it, runnable as printed (codes.toml ``command``), or "".
+    command: str = ""
 
 
 def is_jsse(engine_name: str) -> bool:
@@ -114,6 +120,9 @@ class Report:
     client_chains: dict[str, tuple[x509.Certificate, ...]] = field(default_factory=dict)
     server_chain: tuple[x509.Certificate, ...] = ()
     ca_names: tuple[x509.Name, ...] | None = None
+    # The truststore holds the keystore's certificates too (``truststore --add-keystore``): a command that
+    # rewrites it does the same.
+    truststore_adds_keystore: bool = False
 
     def add(
         self, code: str, check: str, subject: str, message: str, *, severity: Severity | None = None, **fields: str
@@ -131,7 +140,10 @@ class Report:
         # The subject and message carry aliases, subjects, server answers and URLs: inert, password masked,
         # so that no renderer (text, JSON, JUnit, fleet) shows a forged line, an escape or a credential.
         fix = self.fix(code, **fields)
-        self.findings.append(Finding(code, severity, check, shown(subject), shown(message), shown(fix)))
+        command = registered.command(**self.command_fields(check, fields))
+        self.findings.append(
+            Finding(code, severity, check, shown(subject), shown(message), shown(fix), command=shown(command))
+        )
 
     def fix(self, code: str, **fields: str) -> str:
         """The registry's fix of ``code``, filled with the destination's files, URL and host, and ``fields``."""
@@ -144,6 +156,33 @@ class Report:
         if dest.url is not None:
             fields |= {"url": dest.url, "host": split_url(dest.url)[0]}
         return fields
+
+    def command_fields(self, check: str, fields: Mapping[str, str]) -> dict[str, str]:
+        """What a command needs: the store files as paths the shell finds from here (the finding's
+        ``store_file`` is the store of ``check``, or the one of that name), their types, the URL."""
+        dest = self.destination
+        out = {**self.fix_fields(), **fields}
+        stores = {"keystore": dest.keystore, "truststore": dest.truststore}
+        for name, where in stores.items():
+            out[f"{name}_file"] = _from_here(where)
+            out[f"{name}_type"] = _store_type(where)
+        if self.truststore_adds_keystore:
+            out["add_keystore_file"] = out["keystore_file"]
+        if out["keystore_type"] == "JKS":
+            out["jks_keystore_file"] = out["keystore_file"]
+        out["truststore_format"] = out["truststore_type"].lower()
+        store_file = fields.get("store_file")
+        if store_file:
+            role = check if check in stores else next((r for r, p in stores.items() if p.name == store_file), None)
+            if role is None:
+                del out["store_file"]  # not a file of the destination: no command names it
+            else:
+                path = stores[role]
+                out["store_file"] = _from_here(path)
+                out["store_type"] = _store_type(path, by_content=True)
+                out["store_named_type"] = _NAMED_TYPES.get(path.suffix.lower(), "")
+                out["store_pass_env"] = codes.KEYSTORE_PASS_ENV if role == "keystore" else codes.TRUSTSTORE_PASS_ENV
+        return {key: value for key, value in out.items() if value}
 
     @property
     def errors(self) -> list[Finding]:
@@ -207,3 +246,54 @@ class Report:
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2)
+
+
+# The store type a file name stands for, as keytool's -storetype names it.
+_NAMED_TYPES = {
+    ".jks": "JKS",
+    ".keystore": "JKS",
+    ".ks": "JKS",
+    ".p12": "PKCS12",
+    ".pfx": "PKCS12",
+    ".pkcs12": "PKCS12",
+}
+
+
+def _store_type(path: Path, *, by_content: bool = False) -> str:
+    """A store's type for keytool: by its first bytes (what the JDK goes by), else by its name, else JKS.
+
+    ``by_content``: only what the bytes say ("" when they say nothing keytool reads)."""
+    head = _head(path)
+    found = {"jks": "JKS", "jceks": "JCEKS", "pkcs12": "PKCS12"}.get(detect_type(head) if head else "", "")
+    if by_content or found in ("JKS", "PKCS12"):
+        return found
+    return _NAMED_TYPES.get(path.suffix.lower(), "JKS")
+
+
+_HEAD = 4096  # enough for detect_type: magic numbers, a PFX's declared length, a PEM header
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of a regular file; b"" for anything else (a FIFO or device named as a store never
+    blocks the report: opened non-blocking, checked before reading)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        return os.read(fd, _HEAD) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
+def _from_here(path: Path) -> str:
+    """``path`` as a command run in this working folder finds it: relative below it, else absolute; never
+    read as an option (``-evil.jks`` is ``./-evil.jks``)."""
+    absolute = path.resolve()
+    try:
+        relative = str(absolute.relative_to(Path.cwd().resolve()))
+    except (OSError, ValueError):
+        return str(absolute)
+    return f"./{relative}" if relative.startswith("-") else relative

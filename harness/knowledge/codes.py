@@ -6,10 +6,14 @@ key). A scenario's ``[expect] outcome`` is an outcome code; ``check`` reports
 findings with outcome and warning codes; JUnit and ``--json`` carry them.
 Extend with care: users pin them in scenario files and CI dashboards.
 
-A code's ``fix`` is a template: ``fix("key-password-mismatch", alias="acme")``
-fills ``{alias}``; a field the finding does not know renders as its name in
-upper case (``-keystore KEYSTORE_FILE``), a placeholder the reader replaces.
-The fields are :data:`FIELDS`, nothing else.
+A code's ``fix`` is prose, a template: ``fix("client-cert-expired",
+keystore_file="ks.jks")`` fills ``{keystore_file}``; a field the finding does not
+know renders as its name in upper case (KEYSTORE_FILE). Its optional
+``command`` is one shell command that fixes the finding, printed only when the
+finding knows every field it names (:meth:`Code.command`), each value quoted
+for the shell (file names come from hostile input): runnable as printed, with
+passwords only by environment variable names (KS_PASS, TS_PASS). The fields are
+:data:`FIELDS`, nothing else.
 
 ``python -m harness.knowledge.codes --markdown`` prints the table of docs/check.md;
 ``--write docs/check.md`` replaces it between the marker comments, ``--write
@@ -18,6 +22,8 @@ docs/scenarios.md`` the outcome codes' table there (each file's own markers).
 
 from __future__ import annotations
 
+import re
+import shlex
 import string
 import sys
 import tomllib
@@ -30,12 +36,14 @@ from typing import Any, Literal, cast
 __all__ = [
     "CODES",
     "FIELDS",
+    "KEYSTORE_PASS_ENV",
     "MARKDOWN_BEGIN",
     "MARKDOWN_END",
     "OUTCOMES_BEGIN",
     "OUTCOMES_END",
     "OUTCOME_CODES",
     "SUMMARIES",
+    "TRUSTSTORE_PASS_ENV",
     "WARNING_CODES",
     "Code",
     "RegistryError",
@@ -68,9 +76,34 @@ FIELDS: dict[str, str] = {
     "issuer": "the CA that issued the certificate in question",
     "trusted_cas": "the CAs the server trusts, or the client CA names it lists",
     "jdk": "a Java version (`--jdk`, `jdk install VERSION`)",
+    # For commands: how keytool and mtls-harness must be told a store's type and password.
+    "add_keystore_file": "the keystore whose certificates the truststore also holds (`truststore --add-keystore`)",
+    "keystore_type": "the keystore's type for keytool -storetype (JKS, PKCS12)",
+    "truststore_type": "the truststore's type for keytool -storetype (JKS, PKCS12)",
+    "jks_keystore_file": "the keystore file when it is a JKS store (keytool -keypasswd changes JKS stores only)",
+    "truststore_format": "the truststore's type for `truststore --format` (jks, pkcs12)",
+    "store_type": "the type of store_file for keytool (JKS, PKCS12, JCEKS)",
+    "store_named_type": "the type store_file's name stands for (.p12: PKCS12, .jks: JKS)",
+    "store_pass_env": "the environment variable holding store_file's password (KS_PASS, TS_PASS)",
 }
 
-_KEYS = {"kind", "severity", "severity_note", "summary", "note", "checks", "fix", "look_at", "scenario", "no_scenario"}
+# The environment variables a printed command reads the passwords from (never a value on a command line).
+KEYSTORE_PASS_ENV = "KS_PASS"  # noqa: S105 (a variable's name, not a password)
+TRUSTSTORE_PASS_ENV = "TS_PASS"  # noqa: S105
+
+_KEYS = {
+    "kind",
+    "severity",
+    "severity_note",
+    "summary",
+    "note",
+    "checks",
+    "fix",
+    "command",
+    "look_at",
+    "scenario",
+    "no_scenario",
+}
 _REQUIRED = ("kind", "severity", "summary", "fix", "look_at")
 
 
@@ -93,6 +126,7 @@ class Code:
     note: str = ""
     checks: tuple[str, ...] = ()
     severity_note: str = ""  # when the other severities apply ("PEM: error")
+    command_template: str = ""  # one shell command that fixes it, or none
 
     @property
     def severity(self) -> Severity:
@@ -104,15 +138,49 @@ class Code:
 
     @property
     def fields(self) -> frozenset[str]:
-        """The fields its fix template names."""
-        return frozenset(name for _, name, _, _ in string.Formatter().parse(self.fix_template) if name)
+        """The fields its fix and command templates name."""
+        return _names(self.fix_template) | _names(self.command_template.replace("[", "").replace("]", ""))
+
+    @property
+    def command_fields(self) -> frozenset[str]:
+        """The fields its command needs: all must be known for it to be printed (those of an optional
+        ``[...]`` part only drop that part)."""
+        return _names(_OPTIONAL.sub("", self.command_template))
 
     def fix(self, **fields: str) -> str:
         """The fix with ``fields`` filled in; the others as upper-case placeholders (ALIAS)."""
+        self._known_fields(fields)
+        return self.fix_template.format_map(_Placeholders(fields))
+
+    def command(self, **fields: str) -> str:
+        """The command with ``fields`` filled in, each quoted for a POSIX shell; "" when it has none or
+        a field it names is not known (a placeholder would not run as printed)."""
+        self._known_fields(fields)
+        known = {k: shlex.quote(v) for k, v in fields.items() if v}
+        if not self.command_template or not self.command_fields <= set(known):
+            return ""
+
+        def optional(part: re.Match[str]) -> str:
+            return part[1] if _names(part[1]) <= set(known) else ""
+
+        return _OPTIONAL.sub(optional, self.command_template).format_map(known)
+
+    def command_shown(self) -> str:
+        """The command with its fields as upper-case placeholders: for the docs, never printed by a finding."""
+        return self.command_template.format_map(_Placeholders())
+
+    def _known_fields(self, fields: Mapping[str, str]) -> None:
         unknown = set(fields) - set(FIELDS)
         if unknown:
             raise ValueError(f"{self.name}: fix fields {sorted(unknown)} are not among {sorted(FIELDS)}")
-        return self.fix_template.format_map(_Placeholders(fields))
+
+
+# An optional part of a command, ``[ --add-keystore {keystore_file}]``: printed when its fields are known.
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+
+
+def _names(template: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
 
 
 class _Placeholders(dict[str, str]):
@@ -180,6 +248,8 @@ def _one(name: str, raw: Any, where: str) -> Code:
         raise RegistryError(f"{where}.checks: a list of check names")
     if (problem := _template_problem(raw["fix"])) is not None:
         raise RegistryError(f"{where}.fix: {problem}")
+    if "command" in raw and (problem := _command_problem(raw["command"])) is not None:
+        raise RegistryError(f"{where}.command: {problem}")
     if "\n" in raw["summary"]:
         raise RegistryError(f"{where}.summary: one line")
     return Code(
@@ -194,7 +264,32 @@ def _one(name: str, raw: Any, where: str) -> Code:
         note=raw.get("note", ""),
         checks=tuple(checks),
         severity_note=raw.get("severity_note", ""),
+        command_template=raw.get("command", ""),
     )
+
+
+def _command_problem(template: object) -> str | None:
+    """A command is one line of shell, its fields bare words (quoted when filled), passwords by env only."""
+    if not isinstance(template, str) or not template.strip():
+        return "a non-empty string"
+    bare = _OPTIONAL.sub(lambda part: part[1], template)
+    if "[" in bare or "]" in bare:
+        return "an optional part is one [...], not nested, closed"
+    if (problem := _template_problem(bare)) is not None:
+        return problem
+    if "\n" in template:
+        return "one line"
+    if re.search(r"['\"]\{|\}['\"]", template):
+        return "a field is quoted when filled: do not quote it in the template"
+    for word in template.split():
+        if _PASSWORD_OPTION.fullmatch(word) and not word.endswith((":env", "-env")):
+            return f"{word}: passwords only by environment variable (-storepass:env KS_PASS, --password-env TS_PASS)"
+    return None
+
+
+# keytool's -storepass, -keypass, -srcstorepass, -new (not its commands -keypasswd, -storepasswd); mtls-harness's
+# --password-env, --p12-password-file ...
+_PASSWORD_OPTION = re.compile(r"--?(?:[\w-]*pass(?:word)?(?:-[\w-]+)?|new)(?::\w+)?")
 
 
 CODES: Mapping[str, Code] = load_codes(resources.files("harness.knowledge").joinpath("codes.toml").read_text("utf-8"))
@@ -240,7 +335,8 @@ def _cell(text: str) -> str:
 
 
 def markdown_table() -> str:
-    """Every code as a Markdown table: code, severity, kind, check, meaning, fix (placeholders upper case)."""
+    """Every code as a Markdown table: code, severity, kind, check, meaning, fix and its command
+    (placeholders upper case)."""
     # The severity column starts with the usual severity: tests/test_check.py reads it.
     lines = ["| code | severity | kind | check | meaning | fix |", "|---|---|---|---|---|---|"]
     for found in CODES.values():
@@ -248,9 +344,14 @@ def markdown_table() -> str:
         severity = found.severity + (f" ({found.severity_note})" if found.severity_note else "")
         lines.append(
             f"| `{found.name}` | {severity} | {found.kind} | "
-            f"{' / '.join(found.checks) or '-'} | {_cell(meaning)} | {_cell(found.fix())} |"
+            f"{' / '.join(found.checks) or '-'} | {_cell(meaning)} | {_cell(_fix_cell(found))} |"
         )
     return "\n".join(lines)
+
+
+def _fix_cell(found: Code) -> str:
+    """The fix, then the command that does it (its fields as placeholders: check prints it filled in)."""
+    return found.fix() + (f" Run: `{found.command_shown()}`" if found.command_template else "")
 
 
 OUTCOMES_BEGIN = "<!-- outcome codes: generated by `python -m harness.knowledge.codes --write docs/scenarios.md` -->"

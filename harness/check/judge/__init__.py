@@ -21,7 +21,7 @@ from harness.check.judge.destination import judge_destination
 from harness.check.judge.handshake import condense_error, judge_handshakes
 from harness.check.judge.jdk import judge_jdks, judge_missing_versions
 from harness.check.judge.keychoice import judge_key_choice
-from harness.check.judge.pins import check_leaf_pin
+from harness.check.judge.pins import check_leaf_pin, holds_keystore_certificates
 from harness.check.judge.server import check_ca_names, check_server_chain, judge_unreachable
 from harness.check.judge.stores import check_key_entries, check_keystore, check_truststore, judge_store
 from harness.check.keychoice import KeyChoice
@@ -61,6 +61,7 @@ def judge(
         for entry in keystore.key_entries:
             _note_expiry(report, entry.chain, f"client certificate chain ({entry.alias!r})")
     truststore = judge_store(report, stores[1])
+    report.truststore_adds_keystore = holds_keystore_certificates(keystore, truststore)  # its fixes keep that
     if truststore is not None:
         check_truststore(report, truststore, at)
     judge_jdks(report, destination, jdks, keystore, stores, expiring_days)

@@ -165,6 +165,7 @@ def _static(report: Report, destination: Destination, version: str, stores: Sequ
                 f"Java {version} cannot read this PKCS#12 ({pkcs12_algorithms(data).describe()}; readable from "
                 "8u301 / 11.0.12 / 12 on): it reports `keystore password was incorrect` or `Integrity check "
                 "failed` (static rule, no runtime run)",
+                store_file=path.name,
             )
 
 

@@ -70,8 +70,8 @@ def take_the_jdks_word(report: Report, role: str, path: Path, said: Sequence[tup
         if verdict is None or verdict.code in kept:
             continue
         fields = {"alias": verdict.alias} if verdict.alias else {}
+        fields["store_file"] = path.name
         if verdict.code == "store-type-mismatch":
-            fields["store_file"] = path.name
             # Python's warning on the same file (a name that does not match its type) is superseded.
             report.findings[:] = [
                 f
@@ -139,6 +139,7 @@ def python_could_not(report: Report, python: PythonReading, store: JavaStore, ex
                         "truststore",
                         f"{label} (entry {entry.alias!r})",
                         f"the trusted certificate {name_of(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d}",
+                        alias=entry.alias,
                     )
 
 

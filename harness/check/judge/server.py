@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from harness.check.judge.pins import truststore_url
 from harness.check.report import Report
 from harness.check.server import ServerEvidence
 from harness.diagnose import name_of, reaches_ca_names, verify_server_chain
@@ -89,6 +90,7 @@ def check_server_chain(
         f"certificate(s) up to {name_of(top)}; the truststore trusts "
         f"{', '.join(name_of(c) for c in anchors) or 'nothing'}",
         issuer=name_of(missing),
+        url=truststore_url(report, view),
     )
 
 

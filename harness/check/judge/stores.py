@@ -54,7 +54,7 @@ def judge_store(report: Report, reading: PythonReading) -> StoreContents | None:
                 f"{path}: {role}Pass is empty (from {origin}), and the {role} does not open without a password",
             )
             return None
-        report.add(exc.code, check, label, exc.problem())
+        report.add(exc.code, check, label, exc.problem(), store_file=label)
         return None
     contents = reading.contents
     assert contents is not None
@@ -271,6 +271,7 @@ def check_truststore(report: Report, truststore: StoreContents, now: dt.datetime
                 "truststore",
                 f"{label} (entry {entry.alias!r})",
                 f"the trusted certificate {name_of(entry.cert)} expired on {entry.cert.not_valid_after_utc:%Y-%m-%d}",
+                alias=entry.alias,
             )
 
 
