@@ -107,15 +107,7 @@ def check_keystore(report: Report, keystore: StoreContents, now: dt.datetime, ex
             "the keystore holds no key entry: the platform would send no client certificate",
         )
         return
-    if len(entries) > 1:
-        aliases = ", ".join(repr(e.alias) for e in entries)
-        report.add(
-            "keystore-ambiguous",
-            "keystore",
-            label,
-            f"the keystore holds {len(entries)} key entries ({aliases}): the JDK chooses one per handshake, "
-            "by the server's CA names if it lists any, else by its own order",
-        )
+    # Several key entries: judged once, after the handshakes, by the JDK's own choice (judge/keychoice.py).
     for entry in entries:
         subject = f"{label} (entry {entry.alias!r})"
         if entry.locked:
