@@ -13,6 +13,7 @@ __all__ = [
     "ALERTS",
     "ALERT_NAMES",
     "ALERT_NUMBERS",
+    "GO_ALERT_TEXTS",
     "CERTIFICATE",
     "CERTIFICATE_AUTHORITIES",
     "CERTIFICATE_REQUEST",
@@ -101,6 +102,42 @@ ALERT_NUMBERS: dict[int, str] = {a.number: a.name for a in ALERTS}
 ALERT_NAMES: frozenset[str] = frozenset(ALERT_NUMBERS.values())
 _BY_NAME = {a.name: a for a in ALERTS}
 _BY_REASON = {a.openssl_reason: a.name for a in ALERTS if a.openssl_reason}
+# Go's crypto/tls prints a received alert as "remote error: tls: <text>" and its own as
+# "local error: tls: <text>", with these texts (crypto/tls/alert.go, alertText).
+GO_ALERT_TEXTS: dict[str, str] = {
+    "close notify": "close_notify",
+    "unexpected message": "unexpected_message",
+    "bad record MAC": "bad_record_mac",
+    "decryption failed": "decryption_failed",
+    "record overflow": "record_overflow",
+    "decompression failure": "decompression_failure",
+    "handshake failure": "handshake_failure",
+    "bad certificate": "bad_certificate",
+    "unsupported certificate": "unsupported_certificate",
+    "revoked certificate": "certificate_revoked",
+    "expired certificate": "certificate_expired",
+    "unknown certificate": "certificate_unknown",
+    "illegal parameter": "illegal_parameter",
+    "unknown certificate authority": "unknown_ca",
+    "access denied": "access_denied",
+    "error decoding message": "decode_error",
+    "error decrypting message": "decrypt_error",
+    "protocol version not supported": "protocol_version",
+    "insufficient security level": "insufficient_security",
+    "internal error": "internal_error",
+    "inappropriate fallback": "inappropriate_fallback",
+    "user canceled": "user_canceled",
+    "no renegotiation": "no_renegotiation",
+    "missing extension": "missing_extension",
+    "unsupported extension": "unsupported_extension",
+    "certificate unobtainable": "certificate_unobtainable",
+    "unrecognized name": "unrecognized_name",
+    "bad certificate status response": "bad_certificate_status_response",
+    "bad certificate hash value": "bad_certificate_hash_value",
+    "unknown PSK identity": "unknown_psk_identity",
+    "certificate required": "certificate_required",
+    "no application protocol": "no_application_protocol",
+}
 # Spellings other than the IANA name and OpenSSL's: its text says "user cancelled".
 _OTHER_WORDS = {"user_cancelled": "user_canceled"}
 
