@@ -27,46 +27,83 @@ Fact = tuple[str, str]  # (name, sentence)
 _GO = re.compile(r"\b(remote|local) error: tls: ([A-Za-z ]{3,40})")
 _GO_TEXTS = sorted(GO_ALERT_TEXTS, key=len, reverse=True)
 # JSSE and Wireshark titles: "Certificate Unknown (46)", "Description: Unknown CA (48)"; curl adds 512.
-_TITLED = re.compile(r"\b([A-Za-z]+(?: [A-Za-z]+){0,4}) \((\d{1,3})\)")
+# The number first (a literal start), then at most five words before it: linear in the text.
+_TITLE_NUMBER = re.compile(r" \((\d{1,3})\)")
+_TITLE_WORDS = re.compile(r"([A-Za-z]+(?: [A-Za-z]+){0,4})\Z")
 # A number: "alert 48", "alert number 42", "SSL alert number 116", "alert #40".
 _NUMBER = re.compile(r"\balert(?: number| no\.| #|:)? ?#?(\d{1,3})\b", re.IGNORECASE)
 # The JDK's own alert in a pasted fragment of a JDK 11+ log: "Fatal (BAD_CERTIFICATE): ...".
 _FATAL = re.compile(r"\bFatal \(([A-Z_]{4,40})\)(?!: Received)")
 # The bare IANA names with an underscore ("unknown_ca", "BAD_CERTIFICATE"): a plain word ("unknown") is not one.
-_BARE = re.compile(
-    r"(?<![\w.])(" + "|".join(sorted((n for n in ALERT_NAMES if "_" in n), key=len, reverse=True)) + r")(?!\w)",
-    re.IGNORECASE,
-)
+_BARE = tuple(sorted((n for n in ALERT_NAMES if "_" in n), key=len, reverse=True))
 
 
 def alert_facts(text: str, known: set[str]) -> list[Fact]:
-    """Alert facts in spellings facts.py does not read; ``known``: the facts found so far."""
+    """Alert facts in spellings facts.py does not read; ``known``: the facts found so far.
+
+    Each pattern runs only when its literal part is in the text (a regex over a megabyte costs
+    a tenth of a second; ``str.find`` a millisecond).
+    """
+    lowered = text.lower()
     found: list[Fact] = []
+    if "error: tls:" in text:
+        found += _go(text)
+    if "(" in text:
+        found += _titled(text)
+    if "alert" in lowered:
+        for match in _NUMBER.finditer(text):
+            name = ALERT_NUMBERS.get(int(match.group(1)))
+            if name and name != "close_notify":
+                found.append((f"alert_received:{name}", f"alert number {match.group(1)}: {name} ({match.group(0)!r})"))
+    if "Fatal (" in text:
+        for match in _FATAL.finditer(text):
+            name = match.group(1).lower()
+            if name in ALERT_NAMES:
+                found.append((f"alert_sent:{name}", f"the JDK itself raised the alert {name} ({match.group(0)!r})"))
+    if not any(n.startswith("alert_") for n in known) and not found and len(lowered) == len(text):
+        # Only when no tool's spelling said more (who sent it): the name alone, as the other side's.
+        found += _bare(text, lowered)
+    return found
+
+
+def _go(text: str) -> list[Fact]:
+    found = []
     for match in _GO.finditer(text):
         words = match.group(2).strip()
         name = next((GO_ALERT_TEXTS[t] for t in _GO_TEXTS if words.startswith(t)), None)
         if name is not None:
             kind = "alert_received" if match.group(1) == "remote" else "alert_sent"
             found.append((f"{kind}:{name}", f"Go: the {_side(kind)} alert {name} ({match.group(0).strip()!r})"))
-    for match in _TITLED.finditer(text):
-        number = int(match.group(2))
-        name = ALERT_NUMBERS.get(number) or ALERT_NUMBERS.get(number - 512)
-        if name and number and re.sub(r"\s+", "_", match.group(1).lower()).endswith(name):
-            found.append((f"alert_received:{name}", f"the alert {name} ({match.group(0)!r})"))
-    for match in _NUMBER.finditer(text):
-        name = ALERT_NUMBERS.get(int(match.group(1)))
-        if name and name != "close_notify":
-            found.append((f"alert_received:{name}", f"alert number {match.group(1)}: {name} ({match.group(0)!r})"))
-    for match in _FATAL.finditer(text):
-        name = match.group(1).lower()
-        if name in ALERT_NAMES:
-            found.append((f"alert_sent:{name}", f"the JDK itself raised the alert {name} ({match.group(0)!r})"))
-    if not any(n.startswith("alert_") for n in known) and not found:
-        # Only when no tool's spelling said more (who sent it): the name alone, as the other side's.
-        for match in _BARE.finditer(text):
-            name = match.group(1).lower()
-            found.append((f"alert_received:{name}", f"the alert name {name} ({match.group(0)!r})"))
     return found
+
+
+def _titled(text: str) -> list[Fact]:
+    found = []
+    for match in _TITLE_NUMBER.finditer(text):
+        number = int(match.group(1))
+        name = ALERT_NUMBERS.get(number) or ALERT_NUMBERS.get(number - 512)
+        words = _TITLE_WORDS.search(text, max(0, match.start() - 60), match.start())
+        if name and number and words and re.sub(r"\s+", "_", words.group(1).lower()).endswith(name):
+            found.append((f"alert_received:{name}", f"the alert {name} ({words.group(1) + match.group(0)!r})"))
+    return found
+
+
+def _bare(text: str, lowered: str) -> list[Fact]:
+    """Each bare name's first stand-alone occurrence (not inside a longer word), found with str.find."""
+    found = []
+    for name in _BARE:
+        at = lowered.find(name)
+        while at >= 0:
+            end = at + len(name)
+            if (at == 0 or not _word(lowered[at - 1])) and (end == len(lowered) or not _word(lowered[end])):
+                found.append((f"alert_received:{name}", f"the alert name {name} ({text[at:end]!r})"))
+                break
+            at = lowered.find(name, end)
+    return found
+
+
+def _word(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 def _side(kind: str) -> str:
@@ -82,6 +119,7 @@ class Spelling:
     phrases: tuple[re.Pattern[str], ...]
     example: str
     source: str
+    needs: tuple[str | None, ...] = ()  # per phrase: a lower-case literal every match contains (None: unknown)
 
 
 def load_spellings(text: str) -> tuple[Spelling, ...]:
@@ -103,9 +141,10 @@ def load_spellings(text: str) -> tuple[Spelling, ...]:
             Spelling(
                 name=raw["name"],
                 says=raw["says"],
-                phrases=_phrases(raw["phrases"], where),
+                phrases=(phrases := _phrases(raw["phrases"], where)),
                 example=raw["example"],
                 source=raw["source"],
+                needs=tuple(required_literal(p.pattern) for p in phrases),
             )
         )
     return tuple(found)
@@ -126,13 +165,66 @@ def spellings() -> tuple[Spelling, ...]:
 _SYNTAX = re.compile(r"[\\.^$*+?{}\[\]|()]")
 
 
+def required_literal(pattern: str) -> str | None:
+    """The longest run of plain characters every match of ``pattern`` contains, lower case; None: none found.
+
+    Only runs outside groups and classes count; a character followed by ``?``, ``*`` or ``{``
+    is optional and left out; a top-level ``|`` means nothing is required.
+    """
+    runs: list[str] = []
+    current = ""
+    depth = 0
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            runs.append(current)
+            current = ""
+            i += 2
+            continue
+        if char == "[":
+            runs.append(current)
+            current = ""
+            i += 2 if pattern[i + 1 : i + 2] == "^" else 1
+            i += 1 if pattern[i : i + 1] == "]" else 0  # a "]" first is a member
+            while i < len(pattern) and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+            i += 1
+            continue
+        if char == "|" and depth == 0:
+            return None
+        if char in "?*{":
+            current = current[:-1]
+            runs.append(current)
+            current = ""
+            if char == "{":  # a repeat count: skip it
+                close = pattern.find("}", i)
+                i = close + 1 if close > 0 else len(pattern)
+                continue
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+            runs.append(current)
+            current = ""
+        elif char in ".^$+|":
+            runs.append(current)
+            current = ""
+        elif depth == 0:
+            current += char
+        i += 1
+    runs.append(current)
+    best = max(runs, key=len)
+    return best.lower() if len(best) >= 3 else None
+
+
 def spelling_facts(text: str, table: tuple[Spelling, ...] | None = None) -> list[Fact]:
     """The table's facts found in ``text``, each with the first phrase that gave it."""
     lowered = text.lower()
     same_length = len(lowered) == len(text)  # then a plain phrase is found with str.find
     found: list[Fact] = []
     for spelling in spellings() if table is None else table:
-        for pattern in spelling.phrases:
+        for pattern, needs in zip(spelling.phrases, spelling.needs, strict=True):
+            if same_length and needs is not None and needs not in lowered:
+                continue  # cannot match: skip the regex (a tenth of a second over a megabyte)
             quoted = _find(pattern, text, lowered if same_length else None)
             if quoted is not None:
                 found.append((spelling.name, f"{spelling.says} ({_snippet(quoted)!r})"))

@@ -341,7 +341,7 @@ def reproduce(
     }
     explain_code = None
     if error:
-        explain_code = explain(error).codes()[0]
+        explain_code = (explain(error).codes() or ["handshake-failed"])[0]  # no TLS fact found: no cause
     with tempfile.TemporaryDirectory(prefix="mtls-reproduce-") as scratch:
         draft = Path(scratch) / "draft.toml"
         draft.write_text(render_scenario(doc), "utf-8")
