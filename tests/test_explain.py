@@ -355,3 +355,47 @@ def test_explain_never_echoes_secrets_from_the_paste(tmp_path: Path) -> None:
     assert "Ks-Very-Secret-91" not in done.stdout
     assert "Ts-Secret-22" not in done.stdout
     assert json.loads(done.stdout)["candidates"][0]["code"] == "keystore-password-wrong"
+
+
+# -- what a pipx user gets ------------------------------------------------------------------
+
+
+@pytest.mark.install
+def test_installed_wheel_points_only_at_scenarios_it_ships(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """From the installed wheel, outside the checkout: a scenario is named only with a file that exists."""
+    from tests.installed import no_compiler_env, shared_install
+
+    installed = shared_install(tmp_path_factory)
+    text = "javax.net.ssl.SSLHandshakeException: Received fatal alert: certificate_required"
+    command = [str(installed.bin("mtls-harness")), "explain", text]
+    env = no_compiler_env()
+    done = subprocess.run(
+        [*command, "--json"], capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    candidates = json.loads(done.stdout)["candidates"]
+    assert candidates[0]["code"] == "client-cert-missing"
+    for candidate in candidates:
+        if candidate["scenario_path"]:
+            path = Path(candidate["scenario_path"])
+            assert path.is_file(), path
+            assert path.is_relative_to(installed.venv), path  # inside the installed package, not this checkout
+            assert candidate["scenario"] == path.stem
+        else:
+            assert candidate["scenario"] == "", candidate  # no name without a file to open
+    shown = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "pending" not in shown.stdout
+    for line in shown.stdout.splitlines():
+        if "reproduce:" in line:
+            target = line.split("reproduce:", 1)[1].strip()
+            if target.startswith("mtls-harness run "):
+                assert Path(target.removeprefix("mtls-harness run ")).is_file(), line
+            else:
+                assert "no catalogue scenario for this cause is installed" in target, line
+    # Negative twin: from this checkout the same candidate names its scenario with a path that exists.
+    here = explain(text).candidates[0]
+    assert here.scenario == "client-cert-missing"
+    assert Path(here.scenario_path).is_file()
