@@ -112,6 +112,25 @@ def test_go_alert_texts_name_known_alerts() -> None:
             "Error [ERR_TLS_CERT_ALTNAME_INVALID]: Hostname/IP does not match certificate's altnames",
             "server-name-mismatch",
         ),
+        # Other Java clients and application servers, .NET's chain status.
+        (
+            "javax.net.ssl.SSLPeerUnverifiedException: Hostname api.partner.example not verified:",
+            "server-name-mismatch",
+        ),
+        (
+            "SSLPeerUnverifiedException: Certificate for <10.0.0.5> doesn't match any of the subject alternative names",
+            "server-name-mismatch",
+        ),
+        (
+            "CWPKI0022E: SSL HANDSHAKE FAILURE: The signer might need to be added to local trust store.",
+            "server-cert-untrusted",
+        ),
+        (
+            "The remote certificate is invalid because of errors in the certificate chain: PartialChain",
+            "server-chain-incomplete",
+        ),
+        ("sun.security.validator.ValidatorException: No trusted certificate found", "server-cert-untrusted"),
+        ("java.security.KeyStoreException: Key protection algorithm not found", "keystore-format-unsupported"),
         # Server-side verdicts about the client certificate.
         (
             "http: TLS handshake error from 10.0.0.7:5123: tls: failed to verify client certificate: "
