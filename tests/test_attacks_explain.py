@@ -53,6 +53,12 @@ ATTACKS: dict[str, tuple[str, str | None]] = {
     "unterminated-ca-name-lists": (HEAD + '"certificate authorities": [' * 40_000, "handshake-failed"),
     "tls-alert-then-400000-words": ("tls alert " + "a " * 400_000, "handshake-failed"),
     "spaces-1MB": (" " * MB + "x", None),
+    # The normaliser's shapes (harness/explainer/normalise.py): a Go alert prefix, JSSE titles with numbers
+    # that name no alert, a bare alert name inside longer words, "alert" without a number.
+    "go-alert-prefix-40000-times": ("remote error: tls: " * 40_000, "handshake-failed"),
+    "titles-with-numbers-40000-times": ("Certificate Unknown Thing (999) " * 40_000, "handshake-failed"),
+    "bare-name-inside-words": ("xunknown_cax" * 80_000, None),
+    "alert-without-number-200000-times": ("alert " * 200_000, "handshake-failed"),
 }
 # The same shapes ending in the phrase they imitate: the linear patterns still find it.
 TWINS: dict[str, tuple[str, str]] = {

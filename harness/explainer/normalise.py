@@ -29,7 +29,6 @@ _GO_TEXTS = sorted(GO_ALERT_TEXTS, key=len, reverse=True)
 # JSSE and Wireshark titles: "Certificate Unknown (46)", "Description: Unknown CA (48)"; curl adds 512.
 # The number first (a literal start), then at most five words before it: linear in the text.
 _TITLE_NUMBER = re.compile(r" \((\d{1,3})\)")
-_TITLE_WORDS = re.compile(r"([A-Za-z]+(?: [A-Za-z]+){0,4})\Z")
 # A number: "alert 48", "alert number 42", "SSL alert number 116", "alert #40".
 _NUMBER = re.compile(r"\balert(?: number| no\.| #|:)? ?#?(\d{1,3})\b", re.IGNORECASE)
 # The JDK's own alert in a pasted fragment of a JDK 11+ log: "Fatal (BAD_CERTIFICATE): ...".
@@ -82,9 +81,17 @@ def _titled(text: str) -> list[Fact]:
     for match in _TITLE_NUMBER.finditer(text):
         number = int(match.group(1))
         name = ALERT_NUMBERS.get(number) or ALERT_NUMBERS.get(number - 512)
-        words = _TITLE_WORDS.search(text, max(0, match.start() - 60), match.start())
-        if name and number and words and re.sub(r"\s+", "_", words.group(1).lower()).endswith(name):
-            found.append((f"alert_received:{name}", f"the alert {name} ({words.group(1) + match.group(0)!r})"))
+        if not name or not number:
+            continue
+        # The (at most five) words right before the number, split by single spaces.
+        before = text[max(0, match.start() - 60) : match.start()].rsplit("\n", 1)[-1].split(" ")
+        words: list[str] = []
+        for part in reversed(before[-5:]):
+            if not (part.isascii() and part.isalpha()):
+                break
+            words.insert(0, part)
+        if words and "_".join(words).lower().endswith(name):
+            found.append((f"alert_received:{name}", f"the alert {name} ({' '.join(words) + match.group(0)!r})"))
     return found
 
 
