@@ -65,6 +65,9 @@ ISSUE_ALERTS = [
     ("remote error: tls: certificate required", "certificate_required"),
     ("main, RECV TLSv1.2 ALERT:  fatal, bad_certificate", "bad_certificate"),
     ("TLSv1.3 (IN), TLS alert, unknown CA (560):", "unknown_ca"),
+    ("* SSL read: errno -12195 (SSL_ERROR_UNKNOWN_CA_ALERT)", "unknown_ca"),  # NSS
+    ('HandshakeFailed (Error_Packet_unexpected "Alert [(AlertLevel_Fatal,DecryptError)]")', "decrypt_error"),
+    ("received fatal alert: CertificateRequired", "certificate_required"),  # rustls
 ]
 
 
@@ -86,6 +89,23 @@ def test_alert_name_inside_a_longer_word_or_sent_by_the_jdk_is_not_received() ->
     local = read_facts("local error: tls: bad certificate")
     assert "alert_sent:bad_certificate" in local
     assert "alert_received:bad_certificate" not in local
+
+
+def test_camel_case_names_only_stand_alone_and_only_certificate_alerts() -> None:
+    assert not any(n.startswith("alert_") for n in read_facts("java.security.cert.CertificateExpiredException").seen)
+    assert not any(n.startswith("alert_") for n in read_facts("java.lang.InternalError: boom").seen)
+    assert "alert_received:bad_certificate" in read_facts("AlertReceived(BadCertificate)")
+
+
+def test_a_handshake_that_worked_is_no_failure() -> None:
+    curl = (
+        "* TLSv1.3 (IN), TLS handshake, Finished (20):\n* TLSv1.3 (OUT), TLS handshake, Finished (20):\n"
+        "* SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384\n* ALPN, server accepted to use h2\n"
+    )
+    assert not explain(curl).found
+    # Negative twin: the same log with the alert that ended it is explained.
+    failed = curl + "* TLSv1.3 (IN), TLS alert, unknown CA (560):\n"
+    assert explain(failed).codes()[0] == "client-cert-untrusted"
 
 
 def test_go_alert_texts_name_known_alerts() -> None:
@@ -186,6 +206,9 @@ def test_go_alert_texts_name_known_alerts() -> None:
             "keytool error: java.io.IOException: Error extracting keyentry aliases from PFX",
             "keystore-format-unsupported",
         ),
+        ("ERROR - The extended key usage extension is missing from the client certificate.", "client-cert-wrong-usage"),
+        ("java.security.InvalidAlgorithmParameterException: the trustAnchors parameter must be", "truststore-empty"),
+        ("I was able to connect with curl using the same keystore", "client-cert-missing"),
         (
             "java.security.NoSuchAlgorithmException: Algorithm HmacPBESHA256 not available",
             "keystore-format-unsupported",

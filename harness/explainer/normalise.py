@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from harness.knowledge.alerts import ALERT_NAMES, ALERT_NUMBERS, GO_ALERT_TEXTS
+from harness.knowledge.alerts import ALERT_NAMES, ALERT_NUMBERS, GO_ALERT_TEXTS, NSS_ALERT_CODES
 
 __all__ = ["Spelling", "alert_facts", "load_spellings", "spelling_facts", "spellings"]
 
@@ -35,6 +35,24 @@ _NUMBER = re.compile(r"\balert(?: number| no\.| #|:)? ?#?(\d{1,3})\b", re.IGNORE
 _FATAL = re.compile(r"\bFatal \(([A-Z_]{4,40})\)(?!: Received)")
 # The bare IANA names with an underscore ("unknown_ca", "BAD_CERTIFICATE"): a plain word ("unknown") is not one.
 _BARE = tuple(sorted((n for n in ALERT_NAMES if "_" in n), key=len, reverse=True))
+# The same names in CamelCase, as rustls, Haskell's tls and .NET print them: "DecryptError", "UnknownCA".
+_CAMEL_NAMES = (  # not InternalError, AccessDenied, DecodeError ...: words other programs print too
+    "bad_certificate",
+    "unknown_ca",
+    "certificate_unknown",
+    "certificate_expired",
+    "certificate_revoked",
+    "certificate_required",
+    "unsupported_certificate",
+    "handshake_failure",
+    "decrypt_error",
+    "protocol_version",
+    "unrecognized_name",
+    "bad_certificate_status_response",
+    "insufficient_security",
+)
+_CAMEL = {"".join(w.capitalize() for w in name.split("_")): name for name in _CAMEL_NAMES}
+_CAMEL |= {spelling.replace("Ca", "CA"): name for spelling, name in _CAMEL.items() if "Ca" in spelling}
 
 
 def alert_facts(text: str, known: set[str]) -> list[Fact]:
@@ -54,6 +72,10 @@ def alert_facts(text: str, known: set[str]) -> list[Fact]:
             name = ALERT_NUMBERS.get(int(match.group(1)))
             if name and name != "close_notify":
                 found.append((f"alert_received:{name}", f"alert number {match.group(1)}: {name} ({match.group(0)!r})"))
+    if "_ALERT" in text:
+        for code, name in NSS_ALERT_CODES.items():
+            if code in text:
+                found.append((f"alert_received:{name}", f"NSS: the alert {name} ({code!r})"))
     if "Fatal (" in text:
         for match in _FATAL.finditer(text):
             name = match.group(1).lower()
@@ -61,7 +83,21 @@ def alert_facts(text: str, known: set[str]) -> list[Fact]:
                 found.append((f"alert_sent:{name}", f"the JDK itself raised the alert {name} ({match.group(0)!r})"))
     if not any(n.startswith("alert_") for n in known) and not found and len(lowered) == len(text):
         # Only when no tool's spelling said more (who sent it): the name alone, as the other side's.
-        found += _bare(text, lowered)
+        found += _bare(text, lowered) or _camel(text)
+    return found
+
+
+def _camel(text: str) -> list[Fact]:
+    """A CamelCase name's first stand-alone occurrence ("AlertLevel_Fatal,DecryptError", "AlertReceived(UnknownCA)")."""
+    found = []
+    for spelling, name in _CAMEL.items():
+        at = text.find(spelling)
+        while at >= 0:
+            end = at + len(spelling)
+            if (at == 0 or not text[at - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+                found.append((f"alert_received:{name}", f"the alert {name} ({spelling!r})"))
+                break
+            at = text.find(spelling, end)
     return found
 
 

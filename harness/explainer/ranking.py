@@ -33,6 +33,7 @@ __all__ = ["NOTHING_FOUND", "WHAT_HELPS", "Candidate", "Entry", "Explanation", "
 MAX_CANDIDATES = 5
 UNKNOWN = "handshake-failed"
 TLS_FACT = "mentions:tls"  # knowledge/spellings.toml: the text speaks of TLS, certificates or stores at all
+SUCCEEDED = "handshake:succeeded"  # knowledge/spellings.toml: curl's or openssl's handshake completed
 NOTHING_FOUND = "no TLS or certificate failure found in this text"
 WHAT_HELPS = (
     "what would help: the exception with its 'Caused by:' lines (SSLHandshakeException, PKIX path building "
@@ -256,8 +257,8 @@ def explain(text: str, base: Knowledge | None = None) -> Explanation:
         scores[entry.code] = scores.get(entry.code, 0) + entry.weight
         why.setdefault(entry.code, []).append(f"{entry.why} ({evidence})")
         fired.setdefault(entry.code, []).append(entry.id)
-    if not scores and TLS_FACT not in facts:
-        return Explanation((), dict(facts.seen))
+    if not scores and (TLS_FACT not in facts or SUCCEEDED in facts):
+        return Explanation((), dict(facts.seen))  # nothing, or a handshake that worked: no failure to explain
     if not scores:
         scores[UNKNOWN] = 0
         why[UNKNOWN] = ["no phrase or debug-log fact in this text is known to mean a specific cause"]

@@ -17,6 +17,7 @@ __all__ = [
     "CERTIFICATE_AUTHORITIES",
     "CERTIFICATE_REQUEST",
     "GO_ALERT_TEXTS",
+    "NSS_ALERT_CODES",
     "RECORD_ALERT",
     "RECORD_HANDSHAKE",
     "SERVER_HELLO",
@@ -137,6 +138,24 @@ GO_ALERT_TEXTS: dict[str, str] = {
     "unknown PSK identity": "unknown_psk_identity",
     "certificate required": "certificate_required",
     "no application protocol": "no_application_protocol",
+}
+# NSS (Firefox, curl built with NSS, Java's SunPKCS11 users) names a received alert by an error code
+# (lib/ssl/sslerr.h): "SSL_ERROR_UNKNOWN_CA_ALERT", "Peer does not recognize and trust the CA ...".
+NSS_ALERT_CODES: dict[str, str] = {
+    "SSL_ERROR_HANDSHAKE_FAILURE_ALERT": "handshake_failure",
+    "SSL_ERROR_BAD_CERT_ALERT": "bad_certificate",
+    "SSL_ERROR_UNSUPPORTED_CERT_ALERT": "unsupported_certificate",
+    "SSL_ERROR_REVOKED_CERT_ALERT": "certificate_revoked",
+    "SSL_ERROR_EXPIRED_CERT_ALERT": "certificate_expired",
+    "SSL_ERROR_CERTIFICATE_UNKNOWN_ALERT": "certificate_unknown",
+    "SSL_ERROR_UNKNOWN_CA_ALERT": "unknown_ca",
+    "SSL_ERROR_ACCESS_DENIED_ALERT": "access_denied",
+    "SSL_ERROR_DECRYPT_ERROR_ALERT": "decrypt_error",
+    "SSL_ERROR_PROTOCOL_VERSION_ALERT": "protocol_version",
+    "SSL_ERROR_INSUFFICIENT_SECURITY_ALERT": "insufficient_security",
+    "SSL_ERROR_INTERNAL_ERROR_ALERT": "internal_error",
+    "SSL_ERROR_UNRECOGNIZED_NAME_ALERT": "unrecognized_name",
+    "SSL_ERROR_RX_CERTIFICATE_REQUIRED_ALERT": "certificate_required",
 }
 # Spellings other than the IANA name and OpenSSL's: its text says "user cancelled".
 _OTHER_WORDS = {"user_cancelled": "user_canceled"}
