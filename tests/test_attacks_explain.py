@@ -32,13 +32,14 @@ CLIENT_CERT = HEAD.replace("Consuming CertificateRequest handshake message", "Pr
 FATAL = "javax.net.ssl|ERROR|0F|main|2026-12-03 08:29:33.780 UTC|TransportContext.java:363|Fatal (HANDSHAKE_FAILURE): "
 MB = 1 << 20
 
-# name -> (text, the code explain must rank first): the issue's three attacks, then one per pattern shape.
-ATTACKS: dict[str, tuple[str, str]] = {
-    "newlines-1MB": ("x" + "\n" * MB, "handshake-failed"),
+# name -> (text, the code explain must rank first; None: no TLS fact at all, nothing found, exit 1): the
+# issue's three attacks, then one per pattern shape.
+ATTACKS: dict[str, tuple[str, str | None]] = {
+    "newlines-1MB": ("x" + "\n" * MB, None),
     "debug-header-then-blank-lines": (HEAD + "\n" * MB, "handshake-failed"),
     "phrase-40000-times-one-line": ("PKIX path validation failed " * 40_000, "handshake-failed"),
-    "checkClientTrusted-40000-times": ("checkClientTrusted " * 40_000, "handshake-failed"),
-    "no-san-40000-times": ("No subject alternative names " * 40_000, "handshake-failed"),
+    "checkClientTrusted-40000-times": ("checkClientTrusted " * 40_000, None),
+    "no-san-40000-times": ("No subject alternative names " * 40_000, None),
     "jdk8-cert-authorities-then-blank-lines": (
         "*** CertificateRequest\nCert Authorities:" + "\n" * MB,
         "handshake-failed",
@@ -51,7 +52,13 @@ ATTACKS: dict[str, tuple[str, str]] = {
     ),
     "unterminated-ca-name-lists": (HEAD + '"certificate authorities": [' * 40_000, "handshake-failed"),
     "tls-alert-then-400000-words": ("tls alert " + "a " * 400_000, "handshake-failed"),
-    "spaces-1MB": (" " * MB + "x", "handshake-failed"),
+    "spaces-1MB": (" " * MB + "x", None),
+    # The normaliser's shapes (harness/explainer/normalise.py): a Go alert prefix, JSSE titles with numbers
+    # that name no alert, a bare alert name inside longer words, "alert" without a number.
+    "go-alert-prefix-40000-times": ("remote error: tls: " * 40_000, "handshake-failed"),
+    "titles-with-numbers-40000-times": ("Certificate Unknown Thing (999) " * 40_000, "handshake-failed"),
+    "bare-name-inside-words": ("xunknown_cax" * 80_000, None),
+    "alert-without-number-200000-times": ("alert " * 200_000, "handshake-failed"),
 }
 # The same shapes ending in the phrase they imitate: the linear patterns still find it.
 TWINS: dict[str, tuple[str, str]] = {
@@ -77,11 +84,13 @@ def _table() -> Iterator[None]:
         print("\n| attack | exit | time | peak RSS |\n|---|---|---|---|\n" + "\n".join(TABLE))
 
 
-def _explained(result: Bounded) -> list[str]:
+def _explained(result: Bounded, *, found: bool = True) -> list[str]:
     TABLE.append(result.row())
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
-    assert result.returncode == 0, result.stderr[-2000:]
-    return [c["code"] for c in json.loads(result.stdout)["candidates"]]
+    assert result.returncode == (0 if found else 1), result.stderr[-2000:]
+    doc = json.loads(result.stdout)
+    assert doc["found"] is found
+    return [c["code"] for c in doc["candidates"]]
 
 
 def _refused(result: Bounded, *words: str) -> None:
@@ -99,8 +108,9 @@ def test_hostile_text_is_explained_in_bounded_time(name: str, tmp_path: Path) ->
     text, code = ATTACKS[name]
     path = tmp_path / "attack.log"
     path.write_text(text, "utf-8")
-    codes = _explained(run_bounded(f"explain --file ({name})", "explain", "--file", str(path), "--json", timeout=30))
-    assert codes[0] == code
+    result = run_bounded(f"explain --file ({name})", "explain", "--file", str(path), "--json", timeout=30)
+    codes = _explained(result, found=code is not None)
+    assert codes[:1] == ([code] if code else [])
 
 
 @pytest.mark.parametrize("name", sorted(TWINS))
@@ -179,6 +189,11 @@ def test_evidence_quotes_the_phrase_not_the_text_before_it() -> None:
     """The linear form of ``A.*B`` quotes from A to B, as the plain pattern did, not the text before A."""
     text = "some earlier line\njava.security.cert.CertificateException: No subject alternative names matching IP "
     text += "address 10.1.2.3 found\n\tat sun.security.ssl.X509TrustManagerImpl.checkClientTrusted(X.java:84)"
-    [why] = [w for c in explain(text).candidates for w in c.why if "checkClientTrusted" in w]
+    [why] = [
+        w
+        for c in explain(text).candidates
+        for e, w in zip(c.entries, c.why, strict=True)
+        if e == "san-check-client-trusted"
+    ]
     assert "'No subject alternative names matching IP address 10.1.2.3 found at sun" in why
     assert "some earlier line" not in why

@@ -39,7 +39,7 @@ PENDING_SCENARIOS = {  # no local scenario reproduces these yet (SNI refusal, a 
     "server-chain-incomplete",
     "revocation-check-failed",
 }
-# No catalogue scenario shows them.
+# No catalogue scenario shows them:
 NO_SCENARIO = {"connection-failed", "handshake-failed", "http-redirect", "http-timeout"}
 
 
@@ -77,10 +77,18 @@ def test_a_candidate_carries_the_registry_texts(code: str) -> None:
         registered.look_at,
         registered.fix(),
     )
+    # The scenario is named, with a path to open, only when its file is installed (here: the checkout's).
     assert candidate.scenario == (registered.scenario or "")
-    assert candidate.scenario_pending is (code in PENDING_SCENARIOS)
+    if registered.scenario:
+        assert candidate.scenario_path == str((REPO / "scenarios" / f"{registered.scenario}.toml").resolve())
+    else:
+        assert candidate.scenario_path == ""
     shown = explain(entry.example or "").render()
     assert f"fix: {registered.fix()}" in shown
+    assert "pending" not in shown  # never a pointer to a scenario that does not exist
+    for line in shown.splitlines():
+        if line.strip().startswith("reproduce: mtls-harness run "):
+            assert Path(line.split("mtls-harness run ", 1)[1]).is_file(), line
 
 
 def test_every_code_can_be_explained() -> None:
@@ -126,12 +134,46 @@ def test_entry_fires_on_its_example_and_not_on_its_twin(entry: Entry) -> None:
     assert entry.fires(twin, read_facts(twin)) is None, f"{entry.id} fired without its phrase/facts: {twin!r}"
 
 
-def test_unknown_text_says_handshake_failed_honestly() -> None:
-    result = explain("something went wrong while talking to the partner")
+def test_unknown_tls_text_says_handshake_failed_honestly() -> None:
+    result = explain("javax.net.ssl.SSLHandshakeException: something went wrong while talking to the partner")
     assert result.codes() == ["handshake-failed"]
+    assert result.found
     assert "no phrase or debug-log fact" in result.candidates[0].why[0]
     # Negative twin: a known phrase is not answered with the fallback.
     assert "handshake-failed" not in explain("Received fatal alert: unknown_ca").codes()
+
+
+@pytest.mark.parametrize(
+    "text", ["hello world", "something went wrong while talking to the partner", "Exception in thread main: NPE"]
+)
+def test_text_without_tls_says_nothing_found_and_what_would_help(text: str) -> None:
+    result = explain(text)
+    assert not result.found
+    assert result.codes() == []
+    shown = result.render()
+    assert "no TLS or certificate failure found in this text" in shown
+    assert "Received fatal alert" in shown  # what would help: the alert,
+    assert "javax.net.debug" in shown  # or a debug log
+    doc = json.loads(result.to_json())
+    assert doc["found"] is False
+    assert doc["candidates"] == []
+    # Negative twin: the same words with a TLS word are a handshake failure nothing explains yet.
+    assert explain(text + "\njavax.net.ssl.SSLException: closing inbound").codes() == ["handshake-failed"]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("java.net.SocketTimeoutException: Read timed out", "http-timeout"),
+        ("requests.exceptions.ReadTimeout: HTTPSConnectionPool(host='x', port=443): Read timed out.", "http-timeout"),
+        ("java.net.ConnectException: Connection refused (Connection refused)", "connection-failed"),
+        ("connect ECONNREFUSED 10.0.0.5:443", "connection-failed"),
+    ],
+)
+def test_timeout_and_refused_are_named_as_such(text: str, code: str) -> None:
+    result = explain(text)
+    assert result.codes()[0] == code
+    assert "handshake-failed" not in result.codes()
 
 
 def test_empty_text_is_bad_input() -> None:
@@ -259,6 +301,23 @@ def test_cli_explain_argument_and_json(tmp_path: Path) -> None:
     assert {"code", "why", "fix", "scenario"} <= set(first)
     assert "certificate_required" in first["why"]
     assert first["scenario"] == "client-cert-missing"
+    assert Path(first["scenario_path"]).is_file()
+
+
+def test_cli_explain_exits_1_when_nothing_is_found(tmp_path: Path) -> None:
+    done = cli("explain", "hello world", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "no TLS or certificate failure found in this text" in done.stdout
+    assert "what would help" in done.stdout
+    assert "Traceback" not in done.stderr
+    # Negative twin: a TLS text exits 0, even when nothing names its cause.
+    done = cli("explain", "javax.net.ssl.SSLException: something new", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "1. handshake-failed" in done.stdout
+    # The exit codes are documented where a user looks.
+    helped = cli("explain", "--help", cwd=tmp_path)
+    assert "exit codes:" in helped.stdout
+    assert "no TLS or certificate failure found" in helped.stdout
 
 
 def test_cli_explain_reads_stdin_and_files(tmp_path: Path) -> None:
@@ -301,3 +360,47 @@ def test_explain_never_echoes_secrets_from_the_paste(tmp_path: Path) -> None:
     assert "Ks-Very-Secret-91" not in done.stdout
     assert "Ts-Secret-22" not in done.stdout
     assert json.loads(done.stdout)["candidates"][0]["code"] == "keystore-password-wrong"
+
+
+# -- what a pipx user gets ------------------------------------------------------------------
+
+
+@pytest.mark.install
+def test_installed_wheel_points_only_at_scenarios_it_ships(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """From the installed wheel, outside the checkout: a scenario is named only with a file that exists."""
+    from tests.installed import no_compiler_env, shared_install
+
+    installed = shared_install(tmp_path_factory)
+    text = "javax.net.ssl.SSLHandshakeException: Received fatal alert: certificate_required"
+    command = [str(installed.bin("mtls-harness")), "explain", text]
+    env = no_compiler_env()
+    done = subprocess.run(
+        [*command, "--json"], capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    candidates = json.loads(done.stdout)["candidates"]
+    assert candidates[0]["code"] == "client-cert-missing"
+    for candidate in candidates:
+        if candidate["scenario_path"]:
+            path = Path(candidate["scenario_path"])
+            assert path.is_file(), path
+            assert path.is_relative_to(installed.venv), path  # inside the installed package, not this checkout
+            assert candidate["scenario"] == path.stem
+        else:
+            assert candidate["scenario"] == "", candidate  # no name without a file to open
+    shown = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "pending" not in shown.stdout
+    for line in shown.stdout.splitlines():
+        if "reproduce:" in line:
+            target = line.split("reproduce:", 1)[1].strip()
+            if target.startswith("mtls-harness run "):
+                assert Path(target.removeprefix("mtls-harness run ")).is_file(), line
+            else:
+                assert "no catalogue scenario for this cause is installed" in target, line
+    # Negative twin: from this checkout the same candidate names its scenario with a path that exists.
+    here = explain(text).candidates[0]
+    assert here.scenario == "client-cert-missing"
+    assert Path(here.scenario_path).is_file()

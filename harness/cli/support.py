@@ -26,7 +26,11 @@ __all__ = ["add_commands"]
 def add_commands(commands: Any) -> None:
     """Register the three sub-commands on ``mtls-harness``'s sub-parsers."""
     explain = commands.add_parser(
-        "explain", help="rank the likely causes (outcome codes) of a pasted error text or javax.net.debug log"
+        "explain",
+        help="rank the likely causes (outcome codes) of a pasted error text or javax.net.debug log",
+        description="Rank the likely causes (outcome codes) of a pasted error text or javax.net.debug log.",
+        epilog=EXPLAIN_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     explain.add_argument("text", nargs="?", metavar="TEXT | -", help="the error text; - (or nothing) reads stdin")
     explain.add_argument("--file", type=Path, metavar="FILE", help="read the text from FILE (a log file)")
@@ -95,6 +99,12 @@ def _read_text(args: argparse.Namespace) -> str:
     return text
 
 
+EXPLAIN_EXIT_CODES = """exit codes:
+  0  candidate causes printed (handshake-failed when the text is about TLS but no known cause fits;
+     connection-failed, http-timeout when TLS never started or the answer never came)
+  1  no TLS or certificate failure found in this text (it says what would help)
+  2  unusable input: an empty text, an unreadable or too large file, TEXT and --file both given"""
+
 _CUT = "cut the log to the failing handshake (from its ClientHello to the alert)"
 
 
@@ -118,7 +128,7 @@ def _explain(args: argparse.Namespace) -> int:
 
     result = explain(_read_text(args))
     print(result.to_json() if args.json else result.render())
-    return EXIT_OK
+    return EXIT_OK if result.found else EXIT_FAILED
 
 
 def _capture(args: argparse.Namespace) -> int:

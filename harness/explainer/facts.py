@@ -19,6 +19,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from harness.explainer.normalise import alert_facts, spelling_facts
 from harness.knowledge.alerts import ALERT_NUMBERS, alert_name
 
 __all__ = ["CertInfo", "Facts", "read_facts"]
@@ -98,6 +99,11 @@ def read_facts(text: str) -> Facts:
     if records:
         facts.add("log:jdk", "a javax.net.debug log")
         _read_log(records, facts)
+    # Then every other spelling, normalised (harness/explainer/normalise.py, knowledge/spellings.toml).
+    for name, sentence in spelling_facts(text):
+        facts.add(name, sentence)
+    for name, sentence in alert_facts(text, set(facts.seen)):
+        facts.add(name, sentence)
     return facts
 
 

@@ -2,10 +2,13 @@
 
 The knowledge is data (``harness/knowledge/explain.toml``): each entry fires on
 phrases and/or facts (:mod:`harness.explainer.facts`) and adds its weight to one
-code. Codes are ranked by score; ties keep the file's order. Nothing fired:
-``handshake-failed``, said honestly, rather than a guess. What a code means, its
-fix, where to look and its catalogue scenario are the codes registry's
-(:mod:`harness.knowledge.codes`).
+code. Codes are ranked by score; ties keep the file's order. Nothing fired on a
+text that speaks of TLS or certificates: ``handshake-failed``, said honestly,
+rather than a guess. A text without any TLS or certificate fact gets no candidate
+at all (:attr:`Explanation.found` is False): "no TLS or certificate failure found
+in this text", and what would help. What a code means, its fix and where to look
+are the codes registry's (:mod:`harness.knowledge.codes`); its catalogue scenario
+is named only when that scenario is installed with the package (:mod:`harness.explainer.catalogue`).
 """
 
 from __future__ import annotations
@@ -16,19 +19,27 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.explainer.catalogue import shipped_scenario
 from harness.explainer.facts import Facts, read_facts
+from harness.explainer.normalise import required_literal
 from harness.knowledge import codes
 from harness.limits import EXPLAIN_BYTES
 
-__all__ = ["Candidate", "Entry", "Explanation", "Knowledge", "explain", "knowledge"]
+__all__ = ["NOTHING_FOUND", "WHAT_HELPS", "Candidate", "Entry", "Explanation", "Knowledge", "explain", "knowledge"]
 
 MAX_CANDIDATES = 5
 UNKNOWN = "handshake-failed"
-SCENARIOS = Path("scenarios")
+TLS_FACT = "mentions:tls"  # knowledge/spellings.toml: the text speaks of TLS, certificates or stores at all
+SUCCEEDED = "handshake:succeeded"  # knowledge/spellings.toml: curl's or openssl's handshake completed
+NOTHING_FOUND = "no TLS or certificate failure found in this text"
+WHAT_HELPS = (
+    "what would help: the exception with its 'Caused by:' lines (SSLHandshakeException, PKIX path building "
+    "failed ...), the TLS alert (Received fatal alert: ..., tlsv1 alert ...), or a debug log of the failing call "
+    "(java -Djavax.net.debug=ssl:handshake, curl -v, openssl s_client)"
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,7 @@ class Entry:
     example: str | None = None
     source: str | None = None
     seen_in: tuple[str, ...] = ()
+    needs: tuple[str | None, ...] = ()  # per phrase: a lower-case literal every match contains (None: unknown)
 
     def fires(self, text: str, facts: Facts, lowered: str | None = None) -> str | None:
         """The evidence (matched phrase or fact sentences) when the entry fires, else None.
@@ -56,7 +68,16 @@ class Entry:
             return None
         evidence = [facts.seen[name] for name in self.facts]
         if self.phrases:
-            quoted = next((q for p in self.phrases if (q := _search(p, text, lowered)) is not None), None)
+            needs = self.needs or (None,) * len(self.phrases)
+            quoted = next(
+                (
+                    q
+                    for p, literal in zip(self.phrases, needs, strict=True)
+                    if lowered is None or literal is None or literal in lowered  # else it cannot match
+                    if (q := _search(p, text, lowered)) is not None
+                ),
+                None,
+            )
             if quoted is None:
                 return None
             evidence.insert(0, repr(_snippet(quoted)))
@@ -77,8 +98,8 @@ class Candidate:
     entries: tuple[str, ...]
     look_at: str
     fix: str
-    scenario: str  # scenarios/<name>.toml, or "" when none reproduces it
-    scenario_pending: bool = False  # none yet: the registry's no_scenario says "pending: ..."
+    scenario: str  # the catalogue scenario's name, or "" when none is installed with the package
+    scenario_path: str = ""  # where it is installed: a file the user can open and `mtls-harness run`
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,7 +112,7 @@ class Candidate:
             "look_at": self.look_at,
             "fix": self.fix,
             "scenario": self.scenario,
-            "scenario_pending": self.scenario_pending,
+            "scenario_path": self.scenario_path,
         }
 
 
@@ -100,11 +121,20 @@ class Explanation:
     candidates: tuple[Candidate, ...]
     facts: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def found(self) -> bool:
+        """False: the text holds no TLS or certificate fact (no candidate; the command exits 1)."""
+        return bool(self.candidates)
+
     def codes(self) -> list[str]:
         return [c.code for c in self.candidates]
 
     def to_json(self) -> str:
-        doc = {"candidates": [c.to_dict() for c in self.candidates], "facts": self.facts}
+        doc: dict[str, Any] = {"candidates": [c.to_dict() for c in self.candidates], "facts": self.facts}
+        doc["found"] = self.found
+        if not self.found:
+            doc["message"] = NOTHING_FOUND
+            doc["what_would_help"] = WHAT_HELPS.removeprefix("what would help: ")
         return json.dumps(doc, indent=2)
 
     def render(self) -> str:
@@ -112,16 +142,18 @@ class Explanation:
         if self.facts:
             lines.append("read from the text:")
             lines += [f"  - {sentence}" for sentence in self.facts.values()]
+        if not self.found:
+            return "\n".join([*lines, NOTHING_FOUND, WHAT_HELPS])
         lines.append("candidate causes, most likely first:")
         for rank, c in enumerate(self.candidates, 1):
             lines.append(f"{rank}. {c.code} (score {c.score}): {c.summary}")
             lines += [f"   why: {w}" for w in c.why]
             lines.append(f"   look at: {c.look_at}")
             lines.append(f"   fix: {c.fix}")
-            reproduce = f"scenarios/{c.scenario}.toml" if c.scenario else "no catalogue scenario"
-            if c.scenario_pending:
-                reproduce += " yet (pending)"
-            lines.append(f"   reproduce: {reproduce}")
+            if c.scenario_path:
+                lines.append(f"   reproduce: mtls-harness run {c.scenario_path}")
+            else:
+                lines.append("   reproduce: no catalogue scenario for this cause is installed with this package")
         return "\n".join(lines)
 
 
@@ -191,6 +223,7 @@ def load_knowledge(text: str) -> Knowledge:
                 example=raw.get("example"),
                 source=raw.get("source"),
                 seen_in=_tuple(raw.get("seen_in"), "seen_in", where),
+                needs=tuple(required_literal(p.pattern) for p in phrases),
             )
         )
     return Knowledge(tuple(entries))
@@ -224,6 +257,8 @@ def explain(text: str, base: Knowledge | None = None) -> Explanation:
         scores[entry.code] = scores.get(entry.code, 0) + entry.weight
         why.setdefault(entry.code, []).append(f"{entry.why} ({evidence})")
         fired.setdefault(entry.code, []).append(entry.id)
+    if not scores and (TLS_FACT not in facts or SUCCEEDED in facts):
+        return Explanation((), dict(facts.seen))  # nothing, or a handshake that worked: no failure to explain
     if not scores:
         scores[UNKNOWN] = 0
         why[UNKNOWN] = ["no phrase or debug-log fact in this text is known to mean a specific cause"]
@@ -232,6 +267,7 @@ def explain(text: str, base: Knowledge | None = None) -> Explanation:
     candidates = []
     for name in order[:MAX_CANDIDATES]:
         registered = codes.code(name)
+        shipped = shipped_scenario(registered.scenario) if registered.scenario else None
         candidates.append(
             Candidate(
                 code=name,
@@ -241,8 +277,8 @@ def explain(text: str, base: Knowledge | None = None) -> Explanation:
                 entries=tuple(fired[name]),
                 look_at=registered.look_at,
                 fix=registered.fix(),
-                scenario=registered.scenario or "",
-                scenario_pending=(registered.no_scenario or "").startswith("pending"),
+                scenario=(registered.scenario or "") if shipped is not None else "",
+                scenario_path=str(shipped) if shipped is not None else "",
             )
         )
     return Explanation(tuple(candidates), dict(facts.seen))

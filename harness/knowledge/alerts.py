@@ -16,6 +16,8 @@ __all__ = [
     "CERTIFICATE",
     "CERTIFICATE_AUTHORITIES",
     "CERTIFICATE_REQUEST",
+    "GO_ALERT_TEXTS",
+    "NSS_ALERT_CODES",
     "RECORD_ALERT",
     "RECORD_HANDSHAKE",
     "SERVER_HELLO",
@@ -101,6 +103,60 @@ ALERT_NUMBERS: dict[int, str] = {a.number: a.name for a in ALERTS}
 ALERT_NAMES: frozenset[str] = frozenset(ALERT_NUMBERS.values())
 _BY_NAME = {a.name: a for a in ALERTS}
 _BY_REASON = {a.openssl_reason: a.name for a in ALERTS if a.openssl_reason}
+# Go's crypto/tls prints a received alert as "remote error: tls: <text>" and its own as
+# "local error: tls: <text>", with these texts (crypto/tls/alert.go, alertText).
+GO_ALERT_TEXTS: dict[str, str] = {
+    "close notify": "close_notify",
+    "unexpected message": "unexpected_message",
+    "bad record MAC": "bad_record_mac",
+    "decryption failed": "decryption_failed",
+    "record overflow": "record_overflow",
+    "decompression failure": "decompression_failure",
+    "handshake failure": "handshake_failure",
+    "bad certificate": "bad_certificate",
+    "unsupported certificate": "unsupported_certificate",
+    "revoked certificate": "certificate_revoked",
+    "expired certificate": "certificate_expired",
+    "unknown certificate": "certificate_unknown",
+    "illegal parameter": "illegal_parameter",
+    "unknown certificate authority": "unknown_ca",
+    "access denied": "access_denied",
+    "error decoding message": "decode_error",
+    "error decrypting message": "decrypt_error",
+    "protocol version not supported": "protocol_version",
+    "insufficient security level": "insufficient_security",
+    "internal error": "internal_error",
+    "inappropriate fallback": "inappropriate_fallback",
+    "user canceled": "user_canceled",
+    "no renegotiation": "no_renegotiation",
+    "missing extension": "missing_extension",
+    "unsupported extension": "unsupported_extension",
+    "certificate unobtainable": "certificate_unobtainable",
+    "unrecognized name": "unrecognized_name",
+    "bad certificate status response": "bad_certificate_status_response",
+    "bad certificate hash value": "bad_certificate_hash_value",
+    "unknown PSK identity": "unknown_psk_identity",
+    "certificate required": "certificate_required",
+    "no application protocol": "no_application_protocol",
+}
+# NSS (Firefox, curl built with NSS, Java's SunPKCS11 users) names a received alert by an error code
+# (lib/ssl/sslerr.h): "SSL_ERROR_UNKNOWN_CA_ALERT", "Peer does not recognize and trust the CA ...".
+NSS_ALERT_CODES: dict[str, str] = {
+    "SSL_ERROR_HANDSHAKE_FAILURE_ALERT": "handshake_failure",
+    "SSL_ERROR_BAD_CERT_ALERT": "bad_certificate",
+    "SSL_ERROR_UNSUPPORTED_CERT_ALERT": "unsupported_certificate",
+    "SSL_ERROR_REVOKED_CERT_ALERT": "certificate_revoked",
+    "SSL_ERROR_EXPIRED_CERT_ALERT": "certificate_expired",
+    "SSL_ERROR_CERTIFICATE_UNKNOWN_ALERT": "certificate_unknown",
+    "SSL_ERROR_UNKNOWN_CA_ALERT": "unknown_ca",
+    "SSL_ERROR_ACCESS_DENIED_ALERT": "access_denied",
+    "SSL_ERROR_DECRYPT_ERROR_ALERT": "decrypt_error",
+    "SSL_ERROR_PROTOCOL_VERSION_ALERT": "protocol_version",
+    "SSL_ERROR_INSUFFICIENT_SECURITY_ALERT": "insufficient_security",
+    "SSL_ERROR_INTERNAL_ERROR_ALERT": "internal_error",
+    "SSL_ERROR_UNRECOGNIZED_NAME_ALERT": "unrecognized_name",
+    "SSL_ERROR_RX_CERTIFICATE_REQUIRED_ALERT": "certificate_required",
+}
 # Spellings other than the IANA name and OpenSSL's: its text says "user cancelled".
 _OTHER_WORDS = {"user_cancelled": "user_canceled"}
 

@@ -305,7 +305,7 @@ def _reproduce(
     }
     explain_code = None
     if error:
-        explain_code = explain(error).codes()[0]
+        explain_code = (explain(error).codes() or ["handshake-failed"])[0]  # no TLS fact found: no cause
     check_code = next(iter(checks.values()))  # the first JDK's (python's is the same)
     with tempfile.TemporaryDirectory(prefix="mtls-reproduce-") as scratch:
         draft = Path(scratch) / "draft.toml"

@@ -1,0 +1,265 @@
+"""``explain`` normalises first: every stack's spelling of an alert, an exception, a log line or an answer is one fact.
+
+Each spelling in harness/knowledge/spellings.toml gives its fact on its example and not
+on the example without the matched phrase (its negative twin). The alerts of the issue,
+in each tool's spelling, give the fact and the cause that "Received fatal alert: NAME" gives.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from harness.explainer.facts import read_facts
+from harness.explainer.normalise import Spelling, load_spellings, required_literal, spelling_facts, spellings
+from harness.explainer.ranking import explain
+from harness.knowledge.alerts import ALERTS, GO_ALERT_TEXTS
+
+SPELLINGS = spellings()
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS, ids=[s.name for s in SPELLINGS])
+def test_spelling_gives_its_fact_on_its_example_and_not_on_its_twin(spelling: Spelling) -> None:
+    assert spelling.source
+    names = {name for name, _ in spelling_facts(spelling.example)}
+    assert spelling.name in names, f"{spelling.name}: not given by its own example"
+    twin = spelling.example
+    for pattern in spelling.phrases:
+        twin = pattern.sub(" ", twin)
+    assert spelling.name not in {name for name, _ in spelling_facts(twin)}, twin
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS, ids=[s.name for s in SPELLINGS])
+def test_required_literal_is_in_every_match(spelling: Spelling) -> None:
+    # The prefilter skips a regex when its required literal is absent: it must be in what the regex matches.
+    for pattern, needs in zip(spelling.phrases, spelling.needs, strict=True):
+        match = pattern.search(spelling.example)
+        if match is not None and needs is not None:
+            assert needs in match.group(0).lower(), (pattern.pattern, needs)
+
+
+def test_required_literal_leaves_out_what_is_optional() -> None:
+    assert required_literal(r"key ?store") == "store"
+    assert required_literal(r"No key entries? (?:found|in)") == "no key entrie"
+    assert required_literal(r'"certificate_list"\s{0,40}:') == '"certificate_list"'
+    assert required_literal(r"[^\]]*hello") == "hello"
+    assert required_literal(r"OCSP|CRL") is None  # either one: neither is required
+    assert required_literal(r"(?:abc)") is None
+
+
+ISSUE_ALERTS = [
+    # (a spelling, the IANA alert it names) - the issue's list, one per tool.
+    ("unknown_ca", "unknown_ca"),
+    ("UNKNOWN_CA", "unknown_ca"),
+    ("ssl.SSLError: [SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate", "bad_certificate"),
+    ("error:14094438:SSL routines:ssl3_read_bytes:tlsv1 alert internal error", "internal_error"),
+    ("error:14094416:SSL routines:ssl3_read_bytes:sslv3 alert certificate unknown", "certificate_unknown"),
+    ("Alert (Level: Fatal, Description: Certificate Unknown (46))", "certificate_unknown"),
+    ("the handshake ends with alert 48", "unknown_ca"),
+    ("SSL alert number 42", "bad_certificate"),
+    ("alert number 42", "bad_certificate"),
+    ('Get "https://partner.example/": remote error: tls: bad certificate', "bad_certificate"),
+    ("remote error: tls: unknown certificate authority", "unknown_ca"),
+    ("remote error: tls: certificate required", "certificate_required"),
+    ("main, RECV TLSv1.2 ALERT:  fatal, bad_certificate", "bad_certificate"),
+    ("TLSv1.3 (IN), TLS alert, unknown CA (560):", "unknown_ca"),
+    ("* SSL read: errno -12195 (SSL_ERROR_UNKNOWN_CA_ALERT)", "unknown_ca"),  # NSS
+    ('HandshakeFailed (Error_Packet_unexpected "Alert [(AlertLevel_Fatal,DecryptError)]")', "decrypt_error"),
+    ("received fatal alert: CertificateRequired", "certificate_required"),  # rustls
+]
+
+
+@pytest.mark.parametrize(("text", "alert"), ISSUE_ALERTS, ids=[t for t, _ in ISSUE_ALERTS])
+def test_every_spelling_of_an_alert_is_one_fact_and_one_cause(text: str, alert: str) -> None:
+    assert f"alert_received:{alert}" in read_facts(text)
+    # The same cause as JSSE's own sentence, first and in the same order.
+    assert explain(text).codes() == explain(f"Received fatal alert: {alert}").codes()
+
+
+def test_alert_name_inside_a_longer_word_or_sent_by_the_jdk_is_not_received() -> None:
+    # Negative twins: a longer identifier, a number that is no alert, the JDK's own alert, a local Go error.
+    assert not any(n.startswith("alert_") for n in read_facts("my_unknown_ca_counter=3").seen)
+    assert not any(n.startswith("alert_") for n in read_facts("alert 999 raised by the monitoring").seen)
+    assert not any(n.startswith("alert_") for n in read_facts("Certificate Unknown (48)").seen)  # 48 is unknown_ca
+    own = read_facts("Fatal (BAD_CERTIFICATE): Empty client certificate chain")
+    assert "alert_sent:bad_certificate" in own
+    assert "alert_received:bad_certificate" not in own
+    local = read_facts("local error: tls: bad certificate")
+    assert "alert_sent:bad_certificate" in local
+    assert "alert_received:bad_certificate" not in local
+
+
+def test_camel_case_names_only_stand_alone_and_only_certificate_alerts() -> None:
+    assert not any(n.startswith("alert_") for n in read_facts("java.security.cert.CertificateExpiredException").seen)
+    assert not any(n.startswith("alert_") for n in read_facts("java.lang.InternalError: boom").seen)
+    assert "alert_received:bad_certificate" in read_facts("AlertReceived(BadCertificate)")
+
+
+def test_a_handshake_that_worked_is_no_failure() -> None:
+    curl = (
+        "* TLSv1.3 (IN), TLS handshake, Finished (20):\n* TLSv1.3 (OUT), TLS handshake, Finished (20):\n"
+        "* SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384\n* ALPN, server accepted to use h2\n"
+    )
+    assert not explain(curl).found
+    # Negative twin: the same log with the alert that ended it is explained.
+    failed = curl + "* TLSv1.3 (IN), TLS alert, unknown CA (560):\n"
+    assert explain(failed).codes()[0] == "client-cert-untrusted"
+
+
+def test_go_alert_texts_name_known_alerts() -> None:
+    names = {a.name for a in ALERTS}
+    assert set(GO_ALERT_TEXTS.values()) <= names
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # Exceptions with or without their packages, and other stacks' verifier messages.
+        (
+            "SunCertPathBuilderException: unable to find valid certification path to requested target",
+            "server-cert-untrusted",
+        ),
+        ("x509: certificate signed by unknown authority", "server-cert-untrusted"),
+        ("The remote certificate is invalid according to the validation procedure.", "server-cert-untrusted"),
+        (
+            "Error: unable to verify the first certificate code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'",
+            "server-chain-incomplete",
+        ),
+        ("x509: certificate is valid for api.internal, not partner.example", "server-name-mismatch"),
+        (
+            "Error [ERR_TLS_CERT_ALTNAME_INVALID]: Hostname/IP does not match certificate's altnames",
+            "server-name-mismatch",
+        ),
+        # Other Java clients and application servers, .NET's chain status.
+        (
+            "javax.net.ssl.SSLPeerUnverifiedException: Hostname api.partner.example not verified:",
+            "server-name-mismatch",
+        ),
+        (
+            "SSLPeerUnverifiedException: Certificate for <10.0.0.5> doesn't match any of the subject alternative names",
+            "server-name-mismatch",
+        ),
+        (
+            "CWPKI0022E: SSL HANDSHAKE FAILURE: The signer might need to be added to local trust store.",
+            "server-cert-untrusted",
+        ),
+        (
+            "The remote certificate is invalid because of errors in the certificate chain: PartialChain",
+            "server-chain-incomplete",
+        ),
+        ("sun.security.validator.ValidatorException: No trusted certificate found", "server-cert-untrusted"),
+        ("java.security.KeyStoreException: Key protection algorithm not found", "keystore-format-unsupported"),
+        # Server-side verdicts about the client certificate.
+        (
+            "http: TLS handshake error from 10.0.0.7:5123: tls: failed to verify client certificate: "
+            "x509: certificate signed by unknown authority",
+            "client-cert-untrusted",
+        ),
+        (
+            "http: TLS handshake error from 10.0.0.7:5123: tls: client didn't provide a certificate",
+            "client-cert-missing",
+        ),
+        # JDK debug-log lines, JDK 8 and 11+, pasted without their record headers.
+        (
+            '"Certificate": {\n  "certificate_request_context": "",\n  "certificate_list": [\n]\n}',
+            "client-cert-missing",
+        ),
+        ("Warning: no suitable certificate found - continuing without client authentication", "client-cert-missing"),
+        ("X509KeyManagerImpl: aliases for keyType EC are null", "client-cert-missing"),
+        ("*** Certificate chain\n<Empty>\n***", "client-cert-missing"),
+        # HTTP answers with their reason texts.
+        ("<title>400 No required SSL certificate was sent</title>", "client-cert-missing"),
+        ("<title>400 The SSL certificate error</title>", "client-cert-rejected"),
+        ("HTTP Error 403.7 - Forbidden: Client certificate required", "client-cert-missing"),
+        (
+            "HTTP Error 403.16 - Forbidden: Your client certificate is either not trusted or is invalid.",
+            "client-cert-rejected",
+        ),
+        ("HTTP Error 403.13 - Forbidden: Client certificate revoked", "revocation-check-failed"),
+        ("AH02229: access to /api failed, reason: SSL requirement expression not fulfilled", "client-cert-rejected"),
+        (
+            "upstream connect error or disconnect/reset before headers. reset reason: connection failure, "
+            "transport failure reason: TLS error: 268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED",
+            "server-cert-untrusted",
+        ),
+        # Causes that had no entry.
+        (
+            "java.security.cert.CertPathValidatorException: Could not determine revocation status",
+            "revocation-check-failed",
+        ),
+        ("the handshake fails as soon as OCSP checking is on", "revocation-check-failed"),
+        ("java.security.cert.CertPathValidatorException: revocation check failed", "revocation-check-failed"),
+        (
+            "java.security.cert.CertificateException: No subject alternative names present\n"
+            "\tat sun.security.ssl.X509TrustManagerImpl.checkClientTrusted(X509TrustManagerImpl.java:84)",
+            "client-cert-name-mismatch",
+        ),
+        ("SSL routines:tls_process_cert_verify:bad signature", "key-cert-mismatch"),
+        ("javax.net.ssl.SSLHandshakeException: Received fatal alert: decrypt_error", "key-cert-mismatch"),
+        # People's words, store formats.
+        ("the JVM doesn't send the client cert even though the keystore is set", "client-cert-missing"),
+        ("keytool -list says: Your truststore contains 0 entries", "truststore-empty"),
+        ("the truststore is empty after I converted it with openssl", "truststore-empty"),
+        (
+            "keytool error: java.io.IOException: Error extracting keyentry aliases from PFX",
+            "keystore-format-unsupported",
+        ),
+        ("ERROR - The extended key usage extension is missing from the client certificate.", "client-cert-wrong-usage"),
+        ("java.security.InvalidAlgorithmParameterException: the trustAnchors parameter must be", "truststore-empty"),
+        ("I was able to connect with curl using the same keystore", "client-cert-missing"),
+        (
+            "java.security.NoSuchAlgorithmException: Algorithm HmacPBESHA256 not available",
+            "keystore-format-unsupported",
+        ),
+        (
+            "java.security.InvalidAlgorithmParameterException: the trustAnchors parameter must be non-empty",
+            "truststore-empty",
+        ),
+    ],
+)
+def test_normalised_facts_rank_their_cause_first(text: str, code: str) -> None:
+    assert explain(text).codes()[0] == code
+
+
+def test_works_elsewhere_lists_the_java_only_causes() -> None:
+    codes = explain("it works with curl but not with Java").codes()
+    assert set(codes[:3]) == {"client-cert-missing", "server-cert-untrusted", "client-chain-incomplete"}
+    # Negative twin: the other way round says nothing about Java.
+    assert not explain("it works with Java but the request is slow").found
+
+
+def test_the_same_words_on_the_server_side_name_the_client_certificate() -> None:
+    client = "x509: certificate signed by unknown authority"
+    server = "http: TLS handshake error from 10.0.0.7:5123: tls: failed to verify client certificate: " + client
+    assert explain(client).codes()[0] == "server-cert-untrusted"
+    assert explain(server).codes()[0] == "client-cert-untrusted"
+    assert "server-cert-untrusted" not in explain(server).codes()
+
+
+def test_loader_refuses_bad_tables() -> None:
+    good = '[[fact]]\nname = "n"\nsays = "s"\nphrases = ["x"]\nexample = "x"\nsource = "y"\n'
+    assert len(load_spellings(good)) == 1
+    with pytest.raises(ValueError, match="keys must be"):
+        load_spellings(good + 'colour = "red"\n')
+    with pytest.raises(ValueError, match="duplicate"):
+        load_spellings(good + good)
+    with pytest.raises(ValueError, match="non-empty list"):
+        load_spellings(good.replace('phrases = ["x"]', "phrases = []"))
+    with pytest.raises(ValueError, match="only"):
+        load_spellings("[other]\nx = 1\n" + good)
+
+
+def test_every_fact_an_entry_names_is_given_somewhere() -> None:
+    """explain.toml names facts; each comes from facts.py's reading or from spellings.toml."""
+    from harness.explainer.ranking import knowledge
+
+    table = {s.name for s in SPELLINGS}
+    source = (Path(__file__).resolve().parent.parent / "harness" / "explainer" / "facts.py").read_text("utf-8")
+    for entry in knowledge().entries:
+        for name in entry.facts + entry.unless:
+            if name in table:
+                continue
+            prefix = name.split(":", 1)[0]
+            assert re.search(rf'"{re.escape(name)}"|f"{re.escape(prefix)}:', source), f"{entry.id}: fact {name}"
