@@ -85,6 +85,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/attacks.py
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/explain_rates.py
+	$(BIN)/python benchmarks/speed_table.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
