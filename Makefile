@@ -95,6 +95,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/explain_rates.py
 	$(BIN)/python benchmarks/html_report.py
+	$(BIN)/python benchmarks/speed_table.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache

@@ -35,6 +35,7 @@ from harness.diagnose import Verdict, diagnose, reaches_ca_names, scenario_evide
 from harness.engines import Engine, Outcome
 from harness.errors import StoreError
 from harness.files import scratch_dir
+from harness.pki import shared_material
 from harness.scenario import Scenario, load_scenario
 from harness.secret import Secret
 from harness.server import HandshakeRecord, LocalServer, RequestRecord
@@ -110,7 +111,8 @@ def prepare(scenario: Scenario, keep: str | None) -> Prepared:
 def _prepare_in(scenario: Scenario, folder: Path, *, keep: bool) -> Prepared:
     try:
         # A throwaway folder needs no fsync (7 ms a scenario on a busy disk); a kept one does.
-        built = write_scenario_files(scenario, folder, durable=keep)
+        # Issue once per run: a [pki] table already issued in this run is reused (harness.pki.shared).
+        built = write_scenario_files(scenario, folder, durable=keep, material=shared_material(scenario))
         server = LocalServer(built.server)
         server.start()
     except BaseException:

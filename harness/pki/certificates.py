@@ -1,4 +1,4 @@
-"""Certificates for a scenario, always freshly issued: the client PKI with ``cryptography``, the server's with trustme.
+"""Certificates for a scenario: the client PKI with ``cryptography``, the server's with trustme.
 
 The client PKI includes every deviant certificate (expired, wrong usage,
 SHA-1, RSA-1024, self-signed); the local server's identity is issued by
@@ -20,7 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from harness.pki.keys import PrivateKey, issuers_first, key_slots, pooled_key
 from harness.scenario import Scenario, ServerIdentitySpec, general_name, resolve_time
 
-__all__ = ["Issued", "Material", "build_material", "sha256_fingerprint"]
+__all__ = ["Issued", "Material", "build_material", "issue_client_pki", "sha256_fingerprint"]
 
 _EKU = {
     "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,
@@ -81,15 +81,16 @@ def sha256_fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
-def build_material(scenario: Scenario, now: dt.datetime | None = None) -> Material:
+def build_material(
+    scenario: Scenario, now: dt.datetime | None = None, *, client_pki: Mapping[str, Issued] | None = None
+) -> Material:
+    """The scenario's certificates, issued at ``now`` (default: this moment).
+
+    ``client_pki``: its ``[pki]`` certificates already issued (``issue_client_pki``, at this ``now``), reused as they
+    are; the server's identity is always issued here.
+    """
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    issued: dict[str, Issued] = {}
-    # Issuers first: [pki] may list a leaf before its CA.
-    for name, (key_type, index) in zip(issuers_first(scenario), key_slots(scenario), strict=True):
-        spec = scenario.pki[name]
-        key = pooled_key(key_type, index)
-        signer = issued[spec.issuer] if spec.issuer else None
-        issued[name] = Issued(name, _issue(spec_name=name, scenario=scenario, key=key, signer=signer, now=now), key)
+    issued = dict(client_pki) if client_pki is not None else dict(issue_client_pki(scenario, now))
     server = _server_identity(scenario.server.identity, now)
     issued.update(server)
     chain = [server["server.leaf"].cert]
@@ -101,6 +102,18 @@ def build_material(scenario: Scenario, now: dt.datetime | None = None) -> Materi
         server_chain=tuple(chain),
         client_cas=tuple(issued[name].cert for name in scenario.server.trust),
     )
+
+
+def issue_client_pki(scenario: Scenario, now: dt.datetime) -> dict[str, Issued]:
+    """The scenario's ``[pki]`` certificates, by name, with their pooled keys."""
+    issued: dict[str, Issued] = {}
+    # Issuers first: [pki] may list a leaf before its CA.
+    for name, (key_type, index) in zip(issuers_first(scenario), key_slots(scenario), strict=True):
+        spec = scenario.pki[name]
+        key = pooled_key(key_type, index)
+        signer = issued[spec.issuer] if spec.issuer else None
+        issued[name] = Issued(name, _issue(spec_name=name, scenario=scenario, key=key, signer=signer, now=now), key)
+    return issued
 
 
 def _issue(
