@@ -382,6 +382,7 @@ def test_installed_wheel_points_only_at_scenarios_it_ships(
     assert done.returncode == 0, done.stderr
     candidates = json.loads(done.stdout)["candidates"]
     assert candidates[0]["code"] == "client-cert-missing"
+    assert candidates[0]["scenario_path"], candidates[0]  # the wheel ships the catalogue (harness/scenarios)
     for candidate in candidates:
         if candidate["scenario_path"]:
             path = Path(candidate["scenario_path"])

@@ -2,8 +2,8 @@
 
 A candidate names its code's catalogue scenario (the codes registry's ``scenario``)
 only when that scenario's file is there to open: inside the installed package
-(``harness/scenarios/``, if the package ships the catalogue) or, in a source
-checkout, the project's ``scenarios/`` folder beside the package. Anything else
+(``harness/scenarios/``: the wheel ships the catalogue there; in a source checkout
+it is a link to the project's ``scenarios/`` folder) or the checkout's ``scenarios/``. Anything else
 (a wheel without the catalogue, a registry entry that says one is pending) gets
 no pointer at all.
 """
