@@ -37,6 +37,7 @@ from harness.errors import HarnessError
 
 # The fixtures for users' own tests (docs/fixtures.md), registered with the plugin.
 from harness.fixtures import mtls_server, mtls_stores
+from harness.html.run_chains import chain_properties
 from harness.java.runtimes import resolve_jdks
 from harness.pki import KEY_CACHE_ENV, prefetch_keys
 from harness.run import Ahead, ca_names_off, discard, prepare, probe_prepared
@@ -163,6 +164,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="the scenario files were validated already (what `mtls-harness run -n` passes): each xdist worker "
         "reads a file only when it runs it, not all of them to collect",
+    )
+    group.addoption(
+        "--mtls-chains",
+        action="store_true",
+        default=False,
+        help="attach each scenario's client and server chains (certificates only) to its JUnit testcase, for "
+        "the HTML report (what `mtls-harness run --html` passes)",
     )
     group.addoption(
         "--mtls-progress",
@@ -422,6 +430,10 @@ class ScenarioItem(pytest.Item):
         run = probe_prepared(scenario, running, engine)
         self.mtls_verdict = verdict_record(run, self.engine)
         report = report_lines(run, self.engine)
+        if self.config.getoption("mtls_chains", False):
+            entries = running.keystore.key_entries if running.keystore is not None else ()
+            client = [(entry.alias, entry.chain) for entry in entries]
+            self.user_properties.extend(chain_properties(client, running.built.material.server_chain))
         if run.verdict.code != run.expected:
             raise ScenarioMismatch("\n".join(report))
         # Captured: lands in the JUnit testcase's <system-out> and in -rA output.

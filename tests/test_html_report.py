@@ -17,6 +17,7 @@ tree clean. With ``CI=true`` a missing Chromium is a failure, not a skip.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -389,7 +390,21 @@ def test_run_report_shows_each_item_and_what_was_not_as_expected(tmp_path: Path)
     assert not tree.one(id="findings").all("li")
     cells = {(c.attrs["data-engine"], c.text()) for c in tree.one(id="grid").all("td", class_="item")}
     assert cells == {("python", "ok"), ("python", "client-cert-untrusted")}
+    # Each scenario's chains, leaf first, each box issued by the next: the key entry's and the server's.
+    chains = {d.attrs["data-scenario"]: d for d in tree.one(id="chains").all("details")}
+    assert set(chains) == {"ok-rsa", "client-cert-untrusted"}
+    for side, first in (("client", "acme-integration"), ("server", "127.0.0.1")):
+        [svg] = [s for s in chains["ok-rsa"].all("svg") if s.attrs["data-side"] == side]
+        boxes = svg.all("g", class_="cert")
+        assert first in boxes[0].attrs["data-subject"], boxes[0].attrs
+        assert len(boxes) >= 2
+        for lower, upper in itertools.pairwise(boxes):
+            assert lower.attrs["data-issuer"] == upper.attrs["data-subject"]
     screenshot(good, tmp_path / "profile", "run", tmp_path, height=900)
+    # The twin: a run without --html puts no chain into its JUnit file.
+    junit = tmp_path / "plain.xml"
+    cli("run", str(shipped[0]), "--engine", "python", "--junit", str(junit), cwd=tmp_path)
+    assert "mtls-chain" not in junit.read_text("utf-8")
 
     # The twin: a scenario expecting the wrong outcome is shown as a finding with what came back.
     wrong = tmp_path / "ok-rsa-expects-untrusted.toml"

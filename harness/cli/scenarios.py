@@ -200,6 +200,8 @@ def _run(args: argparse.Namespace) -> int:
     if sys.stderr.isatty() and not sys.stdout.isatty():
         # pytest's own progress goes to stdout; a bar on the same terminal would overwrite its lines.
         pytest_args += ["--mtls-progress"]
+    if args.html:
+        pytest_args += ["--mtls-chains"]  # the chain diagrams come through the JUnit file
     from harness.plugin import run_session  # LAZY (tests/test_layers.py): pytest loads only when `run` runs
 
     with scratch or contextlib.nullcontext():

@@ -9,12 +9,17 @@ verdict, the items not as expected as findings, and a scenario x engine grid.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import xml.etree.ElementTree as ET  # the run's own pytest output, not a stranger's file
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography import x509
+
 from harness.errors import UsageError
+from harness.html.chains import cert_boxes, client_chains
+from harness.html.run_chains import CLIENT, SERVER, read_chain
 from harness.html.templating import render
 from harness.text import shown
 
@@ -36,6 +41,9 @@ class RunItem:
     got: str = ""
     details: list[tuple[str, str]] = field(default_factory=list)
     note: str = ""  # a skip's or an error's reason
+    # The key entries' chains (alias -> leaf first) and the server's, from the testcase's properties.
+    client_chains: dict[str, tuple[x509.Certificate, ...]] = field(default_factory=dict)
+    server_chain: tuple[x509.Certificate, ...] = ()
 
     def detail(self, key: str) -> str:
         return next((v for k, v in self.details if k == key or k.startswith(key + " (")), "")
@@ -61,6 +69,12 @@ def read_run(junit: Path) -> list[RunItem]:
         match = _NAME.match(name)
         scenario, engine = (match["scenario"], match["engine"]) if match else (name, "-")
         item = RunItem(shown(scenario), shown(engine), "as-expected")
+        for prop in case.iter("property"):
+            name, value = prop.get("name", ""), prop.get("value", "")
+            if name.startswith(CLIENT):
+                item.client_chains[name.removeprefix(CLIENT)] = read_chain(value)
+            elif name == SERVER:
+                item.server_chain = read_chain(value)
         for child in case:
             text = (child.text or "") + "\n" + child.get("message", "")
             if child.tag == "failure":
@@ -87,6 +101,15 @@ def run_html(junit: Path, title: str = "mtls-harness run") -> str:
         grid.setdefault(item.scenario, {})[item.engine] = item
     counts = {s: sum(1 for i in items if i.status == s) for s in ("as-expected", "not-as-expected", "skipped", "error")}
     ok = bool(items) and counts["not-as-expected"] == counts["error"] == 0
+    # One scenario's chains, from its first item that carries them: every engine met the same stores and server.
+    now = dt.datetime.now(dt.UTC)
+    chains = {}
+    for item in items:
+        if item.scenario not in chains and (item.client_chains or item.server_chain):
+            chains[item.scenario] = {
+                "client": client_chains(item.client_chains, None, now),
+                "server": cert_boxes(item.server_chain, now),
+            }
     return render(
         "run.html.j2",
         title=title,
@@ -96,4 +119,5 @@ def run_html(junit: Path, title: str = "mtls-harness run") -> str:
         counts=counts,
         ok=ok,
         problems=[i for i in items if i.status != "as-expected"],
+        chains=chains,
     )
