@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from harness.diagnose import name_of, reaches_ca_names
+from harness.knowledge.tls import EKU_NAMES
 from harness.pki.keys import key_description
 from harness.text import shown
 
@@ -24,16 +24,6 @@ __all__ = ["CertBox", "ClientChain", "cert_boxes", "client_chains"]
 
 # Longer names are cut in the diagram (SVG text does not wrap); the full name is the box's tooltip.
 NAME_WIDTH = 80
-
-_EKU_NAMES = {
-    ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
-    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
-    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
-    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
-    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
-    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
-    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
-}
 
 
 @dataclass(frozen=True)
@@ -80,7 +70,7 @@ def _eku(cert: x509.Certificate) -> str:
         return "no EKU (any use)"
     except ValueError:
         return "EKU unreadable"
-    return ", ".join(_EKU_NAMES.get(oid, oid.dotted_string) for oid in usages) or "empty EKU"
+    return ", ".join(EKU_NAMES.get(oid, oid.dotted_string) for oid in usages) or "empty EKU"
 
 
 def _key(cert: x509.Certificate) -> str:

@@ -13,11 +13,15 @@ import re
 import ssl
 from dataclasses import dataclass
 
+from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
+
 from harness.knowledge.alerts import ALERTS
 
 __all__ = [
     "CERTIFICATE_TYPE_KEY_TYPES",
     "DEFAULT_CLIENT_KEY_TYPES",
+    "EKU_BY_NAME",
+    "EKU_NAMES",
     "JSSE_PHRASES",
     "NOT_TLS_REASONS",
     "REFUSAL_STATUSES",
@@ -342,3 +346,18 @@ CERTIFICATE_TYPE_KEY_TYPES: dict[int, tuple[str, ...]] = {
 # What JSSE asks for when nothing is known of the request (no server, or none looked at): the
 # key types of its default client signature schemes, in its order.
 DEFAULT_CLIENT_KEY_TYPES: tuple[str, ...] = ("EC", "RSA", "RSASSA-PSS", "EdDSA", "DSA")
+
+
+# Extended key usages by the names scenarios (``eku = ["clientAuth"]``) and reports use, and back.
+EKU_BY_NAME: dict[str, ObjectIdentifier] = {
+    "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,
+    "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
+    "codeSigning": ExtendedKeyUsageOID.CODE_SIGNING,
+    "emailProtection": ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    "timeStamping": ExtendedKeyUsageOID.TIME_STAMPING,
+    "OCSPSigning": ExtendedKeyUsageOID.OCSP_SIGNING,
+}
+# anyExtendedKeyUsage is shown by name in reports, never written into a scenario.
+EKU_NAMES: dict[ObjectIdentifier, str] = {oid: name for name, oid in EKU_BY_NAME.items()} | {
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage"
+}

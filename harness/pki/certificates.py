@@ -15,21 +15,13 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from harness.knowledge.tls import EKU_BY_NAME
 from harness.pki.keys import PrivateKey, issuers_first, key_slots, pooled_key
 from harness.scenario import Scenario, ServerIdentitySpec, general_name, resolve_time
 
 __all__ = ["Issued", "Material", "build_material", "issue_client_pki", "sha256_fingerprint"]
 
-_EKU = {
-    "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,
-    "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
-    "codeSigning": ExtendedKeyUsageOID.CODE_SIGNING,
-    "emailProtection": ExtendedKeyUsageOID.EMAIL_PROTECTION,
-    "timeStamping": ExtendedKeyUsageOID.TIME_STAMPING,
-    "OCSPSigning": ExtendedKeyUsageOID.OCSP_SIGNING,
-}
 _HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
     "sha256": hashes.SHA256,
     "sha384": hashes.SHA384,
@@ -145,7 +137,7 @@ def _issue(
         flags.update({_KU_FIELDS[k]: True for k in spec.ku})
         builder = builder.add_extension(x509.KeyUsage(encipher_only=False, decipher_only=False, **flags), critical=True)
     if spec.eku:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([_EKU[e] for e in spec.eku]), critical=False)
+        builder = builder.add_extension(x509.ExtendedKeyUsage([EKU_BY_NAME[e] for e in spec.eku]), critical=False)
     if spec.san:
         builder = builder.add_extension(
             x509.SubjectAlternativeName([general_name(s) for s in spec.san]), critical=False

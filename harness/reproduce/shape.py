@@ -20,12 +20,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from harness.engines.jsse import JsseEngine
 from harness.errors import HarnessError, StoreError
 from harness.knowledge.java import pkcs12_algorithms
-from harness.knowledge.tls import tls_version
+from harness.knowledge.tls import EKU_BY_NAME, EKU_NAMES, tls_version
 from harness.limits import STORE_BYTES, read_bounded
 from harness.secret import Secret
 from harness.stores import Role, StoreContents, read_store
@@ -49,14 +48,6 @@ __all__ = [
     "truststore_relation",
 ]
 
-_EKU_NAMES = {
-    ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
-    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
-    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
-    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
-    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
-    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
-}
 _KU_NAMES = (
     "digital_signature",
     "content_commitment",
@@ -119,7 +110,7 @@ def eku_names(cert: x509.Certificate) -> list[str] | None:
         ext = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         return None
-    return [_EKU_NAMES[o] for o in ext if o in _EKU_NAMES]
+    return [name for o in ext if (name := EKU_NAMES.get(o)) in EKU_BY_NAME]  # scenario names only
 
 
 def _kus(cert: x509.Certificate) -> list[str] | None:
