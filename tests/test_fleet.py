@@ -9,12 +9,8 @@ deadline per destination, the progress line on a terminal.
 from __future__ import annotations
 
 import json
-import os
-import pty
 import shutil
 import socket
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +20,7 @@ import xmlschema
 from junitparser import Failure, JUnitXml
 
 from tests.conftest import Live, cli
+from tests.terminal_run import run_on_terminal
 from tests.test_check import CASES, FIXTURES, JUNIT_XSD, at_for
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -202,26 +199,7 @@ def _progress(folder: Path, tmp_path: Path, *, terminal: bool) -> str:
     """stderr of a fleet check, through a pseudo-terminal or a pipe."""
     if not terminal:
         return cli("check", str(folder), "--engine", "python", cwd=tmp_path).stderr
-    leader, follower = pty.openpty()
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "harness.cli.main", "check", str(folder), "--engine", "python"],
-            cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower,
-            timeout=300, check=False,
-        )  # fmt: skip
-        os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks).decode("utf-8", "replace")
-    finally:
-        os.close(leader)
+    return run_on_terminal(["check", str(folder), "--engine", "python"], tmp_path, tty="stderr")[2]
 
 
 def test_a_progress_line_on_a_terminal_only(fleet: tuple[Path, dict[str, bool]], tmp_path: Path) -> None:

@@ -7,53 +7,17 @@ a pipe; the colour cases check a real check against a loopback MTLS server.
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Live
+from tests.terminal_run import run_on_terminal
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _run(args: list[str], cwd: Path, *, tty: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of ``mtls-harness ARGS``, ``tty`` ("stdout", "stderr" or "") a terminal."""
-    environment = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | (env or {})
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "harness.cli.main", *args],
-            cwd=cwd, env=environment, stdin=subprocess.DEVNULL,
-            stdout=follower if tty == "stdout" else subprocess.PIPE,
-            stderr=follower if tty == "stderr" else subprocess.PIPE,
-            timeout=300, check=False,
-        )  # fmt: skip
-        os.close(follower)
-        follower = -1
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        seen = b"".join(chunks).decode("utf-8", "replace")
-    finally:
-        if follower != -1:
-            os.close(follower)
-        os.close(leader)
-    out = seen if tty == "stdout" else done.stdout.decode("utf-8", "replace")
-    err = seen if tty == "stderr" else done.stderr.decode("utf-8", "replace")
-    return done.returncode, out, err
 
 
 @pytest.fixture
@@ -74,10 +38,10 @@ def test_a_terminal_sees_the_verdict_and_the_severities_in_colour(
     destinations: tuple[Path, Path], tmp_path: Path
 ) -> None:
     ok, expired = destinations
-    code, out, _ = _run(["check", str(ok)], tmp_path, tty="stdout")
+    code, out, _ = run_on_terminal(["check", str(ok)], tmp_path, tty="stdout")
     assert code == 0, out
     assert "\x1b[1;32mready for go-live" in out  # green
-    code, out, _ = _run(["check", str(expired), "--engine", "python"], tmp_path, tty="stdout")
+    code, out, _ = run_on_terminal(["check", str(expired), "--engine", "python"], tmp_path, tty="stdout")
     assert code == 1, out
     assert "\x1b[1;31mERROR  \x1b[0m client-cert-expired" in out
     assert "\x1b[1;31mNOT ready for go-live" in out
@@ -92,7 +56,7 @@ def test_no_colour_through_a_pipe_with_no_color_or_the_option(
 ) -> None:
     _, expired = destinations
     tty = "" if how == "a pipe" else "stdout"
-    code, out, _ = _run(["check", str(expired), "--engine", "python", *extra], tmp_path, tty=tty, env=env)
+    code, out, _ = run_on_terminal(["check", str(expired), "--engine", "python", *extra], tmp_path, tty=tty, env=env)
     assert code == 1
     assert "client-cert-expired" in out
     assert "NOT ready" in out
@@ -101,7 +65,7 @@ def test_no_colour_through_a_pipe_with_no_color_or_the_option(
 
 def test_json_has_no_colour_even_on_a_terminal(destinations: tuple[Path, Path], tmp_path: Path) -> None:
     _, expired = destinations
-    code, out, _ = _run(["check", str(expired), "--engine", "python", "--json"], tmp_path, tty="stdout")
+    code, out, _ = run_on_terminal(["check", str(expired), "--engine", "python", "--json"], tmp_path, tty="stdout")
     assert code == 1
     assert json.loads(out)["ready"] is False
     assert "\x1b" not in out
@@ -111,11 +75,11 @@ def test_a_fleet_table_colours_its_ready_column_on_a_terminal_only(
     destinations: tuple[Path, Path], tmp_path: Path
 ) -> None:
     folder = destinations[0].parent
-    code, out, _ = _run(["check", str(folder), "--engine", "python"], tmp_path, tty="stdout")
+    code, out, _ = run_on_terminal(["check", str(folder), "--engine", "python"], tmp_path, tty="stdout")
     assert code == 1
     assert "\x1b[1;32myes" in out
     assert "\x1b[1;31mno" in out
-    code, out, _ = _run(["check", str(folder), "--engine", "python", "--no-color"], tmp_path, tty="stdout")
+    code, out, _ = run_on_terminal(["check", str(folder), "--engine", "python", "--no-color"], tmp_path, tty="stdout")
     assert not ANSI.search(out)
 
 
@@ -123,7 +87,9 @@ RUN = ["run", *(str(SCENARIOS / n) for n in ("ok-rsa.toml", "ok-ec.toml", "clien
 
 
 def test_a_run_longer_than_two_seconds_draws_a_bar_on_a_terminal_stderr(tmp_path: Path) -> None:
-    code, out, err = _run(RUN, tmp_path, tty="stderr")  # jsse items too: the JVM alone takes over 2 s to warm
+    code, out, err = run_on_terminal(
+        RUN, tmp_path, tty="stderr"
+    )  # jsse items too: the JVM alone takes over 2 s to warm
     assert code == 0, out + err
     assert re.search(r"\r\[[#.]{24}\] \d+/6 run, 0 failed", err), err
     assert err.endswith("\r\x1b[K")  # wiped before pytest's summary
@@ -131,7 +97,7 @@ def test_a_run_longer_than_two_seconds_draws_a_bar_on_a_terminal_stderr(tmp_path
 
 
 def test_no_bar_when_stderr_is_a_pipe(tmp_path: Path) -> None:
-    code, out, err = _run(RUN, tmp_path, tty="")
+    code, out, err = run_on_terminal(RUN, tmp_path, tty="")
     assert code == 0, out + err
     assert "\r[" not in err
     assert "\r[" not in out
