@@ -263,3 +263,36 @@ def test_every_fact_an_entry_names_is_given_somewhere() -> None:
                 continue
             prefix = name.split(":", 1)[0]
             assert re.search(rf'"{re.escape(name)}"|f"{re.escape(prefix)}:', source), f"{entry.id}: fact {name}"
+
+
+SERVER_SIDE = [
+    # (a server's log line about the certificate it verified, the code it means) - the client's certificate.
+    (
+        "[ssl:info] [client 127.0.0.1:56656] AH02276: Certificate Verification: Error (10): certificate has expired "
+        "[subject: CN=acme-integration,O=Acme Corp / issuer: CN=Acme Client Issuing CA,O=Acme Corp]",
+        "client-cert-expired",
+    ),
+    (
+        "2026/12/07 19:02:22 [info] 812#812: *3 client SSL certificate verify error: (10:certificate has expired) "
+        "while reading client request headers, client: 127.0.0.1",
+        "client-cert-expired",
+    ),
+    ("fe_mtls/1: SSL client certificate not trusted", "client-cert-untrusted"),
+]
+# The negative twins: the same words from a client about the server's certificate.
+CLIENT_SIDE = [
+    ("curl: (60) SSL certificate problem: certificate has expired", "server-cert-expired"),
+    ("Verify return code: 10 (certificate has expired)", "server-cert-expired"),
+]
+
+
+@pytest.mark.parametrize(("text", "code"), SERVER_SIDE)
+def test_a_server_log_line_is_about_the_clients_certificate(text: str, code: str) -> None:
+    assert "side:server_log" in read_facts(text)
+    assert explain(text).codes()[0] == code
+
+
+@pytest.mark.parametrize(("text", "code"), CLIENT_SIDE)
+def test_the_same_words_from_a_client_are_about_the_servers_certificate(text: str, code: str) -> None:
+    assert "side:server_log" not in read_facts(text)
+    assert explain(text).codes()[0] == code
