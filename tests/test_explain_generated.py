@@ -44,10 +44,6 @@ _NGINX_PAGE = (
 )
 _UNKNOWN_CA = "unknown_ca alone, word for word client-cert-untrusted's text"
 _REQUIRED = "certificate_required (or an empty Certificate in the log), word for word client-cert-missing's text"
-_NGINX_RESET = (
-    "nginx logs a client's own reset at info level ('recv() failed (104: Connection reset by peer)'), which reads "
-    "as the server closing during the handshake: which side wrote a log is the normaliser's to tell"
-)
 _JDK11_CA_NAMES = (
     "JDK 11.0.10 logs certificate_authorities in hex: the CA names read as none (the normaliser's to read)"
 )
@@ -99,7 +95,6 @@ MISSES: dict[tuple[str, str], tuple[frozenset[str], str]] = {
         "'Keystore was tampered with, or password was incorrect' names neither store; keystore-password-wrong's text",
     ),
     ("persona-apache-depth", "jsse-11.0.10"): (frozenset({"client-cert-untrusted"}), _JDK11_CA_NAMES),
-    ("persona-nginx-optional-missing", "server-log"): (frozenset({"client-cert-rejected"}), _NGINX_RESET),
     ("persona-nginx-depth", "server-log"): (
         frozenset({"client-cert-untrusted"}),
         "with ssl_verify_depth 0 nginx logs '(20:unable to get local issuer certificate)', an untrusted issuer's words",

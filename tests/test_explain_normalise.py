@@ -296,3 +296,15 @@ def test_a_server_log_line_is_about_the_clients_certificate(text: str, code: str
 def test_the_same_words_from_a_client_are_about_the_servers_certificate(text: str, code: str) -> None:
     assert "side:server_log" not in read_facts(text)
     assert explain(text).codes()[0] == code
+
+
+def test_a_reset_in_nginx_log_is_the_clients_not_a_refusal() -> None:
+    # nginx logs a client's own reset at info level; in a client's text the same words mean the server closed.
+    log = (
+        "2026/12/07 20:07:06 [info] 16764#16764: *3 recv() failed (104: Connection reset by peer), client: 127.0.0.1, "
+        'server: , request: "POST /inbound/orders HTTP/1.1", host: "127.0.0.1:33037"'
+    )
+    assert "side:server_log" in read_facts(log)
+    assert "client-cert-rejected" not in explain(log).codes()
+    client = "javax.net.ssl.SSLException: Connection reset"
+    assert explain(client).codes()[0] == "client-cert-rejected"
