@@ -308,3 +308,27 @@ def test_a_reset_in_nginx_log_is_the_clients_not_a_refusal() -> None:
     assert "client-cert-rejected" not in explain(log).codes()
     client = "javax.net.ssl.SSLException: Connection reset"
     assert explain(client).codes()[0] == "client-cert-rejected"
+
+
+OTHER_CLIENTS = [
+    # (a text as people paste it from another client or gateway, its code, its negative twin: similar words, no fact)
+    (
+        "didn't accept your login certificate, or one may not have been provided. ERR_BAD_SSL_CLIENT_AUTH_CERT",
+        "client-cert-rejected",
+        "ERR_CONNECTION_CLOSED",
+    ),
+    (
+        "curl: (58) could not load PEM client certificate from client.pem, OpenSSL error error:0480006C:PEM routines",
+        "store-unreadable",
+        "curl: (58) problem with the local SSL certificate",
+    ),
+    ("<title>www.example.org | 526: Invalid SSL certificate</title>", "server-cert-untrusted", "<title>526</title>"),
+    ("verify error:num=18:self-signed certificate", "server-cert-untrusted", "verify return:1"),
+    ("verify error:num=19:self-signed certificate in certificate chain", "server-cert-untrusted", "verify return:1"),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "twin"), OTHER_CLIENTS)
+def test_other_clients_words_name_their_cause(text: str, code: str, twin: str) -> None:
+    assert explain(text).codes()[0] == code
+    assert code not in explain(twin).codes()
