@@ -44,9 +44,6 @@ _NGINX_PAGE = (
 )
 _UNKNOWN_CA = "unknown_ca alone, word for word client-cert-untrusted's text"
 _REQUIRED = "certificate_required (or an empty Certificate in the log), word for word client-cert-missing's text"
-_JDK11_CA_NAMES = (
-    "JDK 11.0.10 logs certificate_authorities in hex: the CA names read as none (the normaliser's to read)"
-)
 # (scenario, client) -> (the top-1 the text gives instead, why). client: "python", "curl", "openssl", "jsse"
 # (every JDK, log or exception), "jsse-exception" (the exception alone, every JDK), "jsse-<spec>" (one JDK,
 # its log) or "*" (every client). The most specific key wins.
@@ -68,7 +65,7 @@ MISSES: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("client-chain-incomplete", "python"): (frozenset({"client-cert-untrusted"}), _UNKNOWN_CA),
     ("client-chain-incomplete", "jsse"): (
         frozenset({"client-cert-missing", "client-cert-untrusted"}),
-        "the JDK never logs a key entry's chain length: the facts of client-cert-missing-ca-names; " + _JDK11_CA_NAMES,
+        "the JDK never logs a key entry's chain length: the facts of client-cert-missing-ca-names",
     ),
     ("keystore-no-key-entry", "python"): (frozenset({"client-cert-missing"}), _REQUIRED),
     ("keystore-no-key-entry", "jsse"): (
@@ -81,8 +78,7 @@ MISSES: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ),
     ("persona-java-name-mismatch", "jsse"): (
         frozenset({"client-cert-rejected", "client-cert-untrusted"}),
-        "the certificate_unknown is often lost to the close behind it (Broken pipe), as Apache's depth refusal "
-        "shows; " + _JDK11_CA_NAMES,
+        "the certificate_unknown is often lost to the close behind it (Broken pipe), as Apache's depth refusal shows",
     ),
     ("persona-nginx-expired", "*"): (frozenset({"client-cert-rejected"}), _NGINX_PAGE),
     ("server-cert-untrusted-leaf-only", "jsse"): (
@@ -94,7 +90,6 @@ MISSES: dict[tuple[str, str], tuple[frozenset[str], str]] = {
         frozenset({"keystore-password-wrong"}),
         "'Keystore was tampered with, or password was incorrect' names neither store; keystore-password-wrong's text",
     ),
-    ("persona-apache-depth", "jsse-11.0.10"): (frozenset({"client-cert-untrusted"}), _JDK11_CA_NAMES),
     ("persona-nginx-depth", "server-log"): (
         frozenset({"client-cert-untrusted"}),
         "with ssl_verify_depth 0 nginx logs '(20:unable to get local issuer certificate)', an untrusted issuer's words",

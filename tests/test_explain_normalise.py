@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from harness.explainer.facts import read_facts
-from harness.explainer.normalise import Spelling, load_spellings, required_literal, spelling_facts, spellings
+from harness.explainer.normalise import (
+    HEX_CA_NAMES,
+    Spelling,
+    hex_ca_names,
+    load_spellings,
+    required_literal,
+    spelling_facts,
+    spellings,
+)
 from harness.explainer.ranking import explain
 from harness.knowledge.alerts import ALERTS, GO_ALERT_TEXTS
 
@@ -332,3 +340,40 @@ OTHER_CLIENTS = [
 def test_other_clients_words_name_their_cause(text: str, code: str, twin: str) -> None:
     assert explain(text).codes()[0] == code
     assert code not in explain(twin).codes()
+
+
+_HEX_EXTENSION = """\
+javax.net.ssl|DEBUG|01|main|2026-12-07 20:06:53.330 UTC|null:-1|Ignore unknown or unsupported extension (
+"certificate_authorities (47)": {
+  0000: 00 36 00 34 30 32 31 12   30 10 06 03 55 04 0A 0C  .6.4021.0...U...
+  0010: 09 41 63 6D 65 20 43 6F   72 70 31 1C 30 1A 06 03  .Acme Corp1.0...
+  0020: 55 04 03 0C 13 41 63 6D   65 20 43 6C 69 65 6E 74  U....Acme Client
+  0030: 20 52 6F 6F 74 20 43 41                             Root CA
+}
+)
+javax.net.ssl|DEBUG|01|main|2026-12-07 20:06:53.330 UTC|null:-1|Consuming CertificateRequest handshake message (
+"CertificateRequest": {
+  "certificate_request_context": "",
+  "extensions": [
+  ]
+}
+)
+"""
+
+
+def test_jdk_11_0_10_hex_ca_names_are_read() -> None:
+    # JDK 11.0.10 does not know certificate_authorities (47): it logs the CA names as a hex dump.
+    assert hex_ca_names(_HEX_EXTENSION.split(HEX_CA_NAMES, 1)[1]) == ("CN=Acme Client Root CA, O=Acme Corp",)
+    facts = read_facts(_HEX_EXTENSION)
+    assert "ca_names:listed" in facts
+    assert "ca_names:none" not in facts
+    assert "Acme Client Root CA" in facts.seen["ca_names:listed"]
+
+
+def test_without_the_hex_extension_the_request_names_no_ca() -> None:
+    without = _HEX_EXTENSION.split('"certificate_authorities', 1)[0] + _HEX_EXTENSION.split("}\n)\n", 1)[1]
+    facts = read_facts(without)
+    assert "ca_names:none" in facts
+    assert "ca_names:listed" not in facts
+    broken = _HEX_EXTENSION.replace("00 36 00 34 30 32", "00 36 00 34 30 7F")  # not a DER Name any more
+    assert hex_ca_names(broken.split(HEX_CA_NAMES, 1)[1]) is None
