@@ -106,10 +106,7 @@ BEYOND_TOP3: frozenset[tuple[str, str]] = frozenset(
         ("weak-key", "jsse-exception"),
         ("weak-signature", "python"),
         ("weak-signature", "jsse-exception"),
-        ("keystore-ambiguous", "jsse-exception"),
-        ("keystore-ambiguous-ca-names", "jsse-exception"),
         ("persona-java-name-mismatch", "python"),
-        ("persona-java-name-mismatch", "jsse"),
         ("persona-nginx-expired", "*"),
         ("persona-nginx-depth", "server-log"),
     }
