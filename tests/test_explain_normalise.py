@@ -333,7 +333,38 @@ OTHER_CLIENTS = [
     ("<title>www.example.org | 526: Invalid SSL certificate</title>", "server-cert-untrusted", "<title>526</title>"),
     ("verify error:num=18:self-signed certificate", "server-cert-untrusted", "verify return:1"),
     ("verify error:num=19:self-signed certificate in certificate chain", "server-cert-untrusted", "verify return:1"),
+    (
+        "System.Security.Authentication.AuthenticationException: The remote certificate was rejected by the "
+        "provided RemoteCertificateValidationCallback.",
+        "server-cert-untrusted",
+        "System.Security.Authentication.AuthenticationException: Authentication failed, see inner exception.",
+    ),
+    (
+        "remote error: tls: handshake failure; tls: no cipher suite supported by both client and server",
+        "cipher-mismatch",
+        "tls: no application protocol",
+    ),
+    (
+        "TLS error: 268435612:SSL routines:OPENSSL_internal:PEER_DID_NOT_RETURN_A_CERTIFICATE",
+        "client-cert-missing",
+        "TLS error: 268435612:SSL routines:OPENSSL_internal",
+    ),
 ]
+
+
+# nginx as a client of its upstream: its own log, but the certificate it checked is the upstream server's.
+UPSTREAM = [
+    "2026/12/07 10:00:00 [error] 12#12: *1 upstream SSL certificate verify error: (2:unable to get issuer "
+    'certificate) while SSL handshaking to upstream, client: 10.0.0.7, server: api.example, request: "GET / HTTP/1.1"',
+    "2026/12/07 10:00:00 [error] 12#12: *1 recv() failed (104: Connection reset by peer) while reading response "
+    "header from upstream, client: 10.0.0.7, server: api.example",
+]
+
+
+@pytest.mark.parametrize("text", UPSTREAM)
+def test_nginx_lines_about_its_upstream_are_not_about_the_client(text: str) -> None:
+    assert "side:server_log" not in read_facts(text)
+    assert not explain(text).codes() or explain(text).codes()[0] not in {"client-cert-untrusted", "client-cert-missing"}
 
 
 @pytest.mark.parametrize(("text", "code", "twin"), OTHER_CLIENTS)
