@@ -345,6 +345,16 @@ OTHER_CLIENTS = [
         "tls: no application protocol",
     ),
     (
+        "curl: (56) BoringSSL SSL_read: error:1000045c:SSL routines:OPENSSL_internal:TLSV1_CERTIFICATE_REQUIRED",
+        "client-cert-missing",
+        "curl: (56) BoringSSL SSL_read: error:1000045c:SSL routines:OPENSSL_internal, errno 0",
+    ),
+    (
+        "open client.crt: tls: private key does not match public key",
+        "key-cert-mismatch",
+        "open client.crt: tls: failed to find any PEM data in key input",
+    ),
+    (
         "TLS error: 268435612:SSL routines:OPENSSL_internal:PEER_DID_NOT_RETURN_A_CERTIFICATE",
         "client-cert-missing",
         "TLS error: 268435612:SSL routines:OPENSSL_internal",

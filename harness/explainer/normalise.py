@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from harness.knowledge.alerts import ALERT_NAMES, ALERT_NUMBERS, GO_ALERT_TEXTS, NSS_ALERT_CODES
+from harness.knowledge.alerts import (
+    ALERT_NAMES,
+    ALERT_NUMBERS,
+    BORINGSSL_ALERT_CODES,
+    GO_ALERT_TEXTS,
+    NSS_ALERT_CODES,
+)
 
 __all__ = ["Spelling", "alert_facts", "hex_ca_names", "load_spellings", "spelling_facts", "spellings"]
 
@@ -76,6 +82,10 @@ def alert_facts(text: str, known: set[str]) -> list[Fact]:
         for code, name in NSS_ALERT_CODES.items():
             if code in text:
                 found.append((f"alert_received:{name}", f"NSS: the alert {name} ({code!r})"))
+    if "TLSV1_" in text:
+        for code, name in BORINGSSL_ALERT_CODES.items():
+            if code in text and name in ALERT_NAMES:
+                found.append((f"alert_received:{name}", f"BoringSSL: the alert {name} ({code!r})"))
     if "Fatal (" in text:
         for match in _FATAL.finditer(text):
             name = match.group(1).lower()
