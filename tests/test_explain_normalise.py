@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from harness.explainer.facts import read_facts
-from harness.explainer.normalise import Spelling, load_spellings, required_literal, spelling_facts, spellings
+from harness.explainer.normalise import (
+    HEX_CA_NAMES,
+    Spelling,
+    hex_ca_names,
+    load_spellings,
+    required_literal,
+    spelling_facts,
+    spellings,
+)
 from harness.explainer.ranking import explain
 from harness.knowledge.alerts import ALERTS, GO_ALERT_TEXTS
 
@@ -263,3 +271,150 @@ def test_every_fact_an_entry_names_is_given_somewhere() -> None:
                 continue
             prefix = name.split(":", 1)[0]
             assert re.search(rf'"{re.escape(name)}"|f"{re.escape(prefix)}:', source), f"{entry.id}: fact {name}"
+
+
+SERVER_SIDE = [
+    # (a server's log line about the certificate it verified, the code it means) - the client's certificate.
+    (
+        "[ssl:info] [client 127.0.0.1:56656] AH02276: Certificate Verification: Error (10): certificate has expired "
+        "[subject: CN=acme-integration,O=Acme Corp / issuer: CN=Acme Client Issuing CA,O=Acme Corp]",
+        "client-cert-expired",
+    ),
+    (
+        "2026/12/07 19:02:22 [info] 812#812: *3 client SSL certificate verify error: (10:certificate has expired) "
+        "while reading client request headers, client: 127.0.0.1",
+        "client-cert-expired",
+    ),
+    ("fe_mtls/1: SSL client certificate not trusted", "client-cert-untrusted"),
+]
+# The negative twins: the same words from a client about the server's certificate.
+CLIENT_SIDE = [
+    ("curl: (60) SSL certificate problem: certificate has expired", "server-cert-expired"),
+    ("Verify return code: 10 (certificate has expired)", "server-cert-expired"),
+]
+
+
+@pytest.mark.parametrize(("text", "code"), SERVER_SIDE)
+def test_a_server_log_line_is_about_the_clients_certificate(text: str, code: str) -> None:
+    assert "side:server_log" in read_facts(text)
+    assert explain(text).codes()[0] == code
+
+
+@pytest.mark.parametrize(("text", "code"), CLIENT_SIDE)
+def test_the_same_words_from_a_client_are_about_the_servers_certificate(text: str, code: str) -> None:
+    assert "side:server_log" not in read_facts(text)
+    assert explain(text).codes()[0] == code
+
+
+def test_a_reset_in_nginx_log_is_the_clients_not_a_refusal() -> None:
+    # nginx logs a client's own reset at info level; in a client's text the same words mean the server closed.
+    log = (
+        "2026/12/07 20:07:06 [info] 16764#16764: *3 recv() failed (104: Connection reset by peer), client: 127.0.0.1, "
+        'server: , request: "POST /inbound/orders HTTP/1.1", host: "127.0.0.1:33037"'
+    )
+    assert "side:server_log" in read_facts(log)
+    assert "client-cert-rejected" not in explain(log).codes()
+    client = "javax.net.ssl.SSLException: Connection reset"
+    assert explain(client).codes()[0] == "client-cert-rejected"
+
+
+OTHER_CLIENTS = [
+    # (a text as people paste it from another client or gateway, its code, its negative twin: similar words, no fact)
+    (
+        "didn't accept your login certificate, or one may not have been provided. ERR_BAD_SSL_CLIENT_AUTH_CERT",
+        "client-cert-rejected",
+        "ERR_CONNECTION_CLOSED",
+    ),
+    (
+        "curl: (58) could not load PEM client certificate from client.pem, OpenSSL error error:0480006C:PEM routines",
+        "store-unreadable",
+        "curl: (58) problem with the local SSL certificate",
+    ),
+    ("<title>www.example.org | 526: Invalid SSL certificate</title>", "server-cert-untrusted", "<title>526</title>"),
+    ("verify error:num=18:self-signed certificate", "server-cert-untrusted", "verify return:1"),
+    ("verify error:num=19:self-signed certificate in certificate chain", "server-cert-untrusted", "verify return:1"),
+    (
+        "System.Security.Authentication.AuthenticationException: The remote certificate was rejected by the "
+        "provided RemoteCertificateValidationCallback.",
+        "server-cert-untrusted",
+        "System.Security.Authentication.AuthenticationException: Authentication failed, see inner exception.",
+    ),
+    (
+        "remote error: tls: handshake failure; tls: no cipher suite supported by both client and server",
+        "cipher-mismatch",
+        "tls: no application protocol",
+    ),
+    (
+        "curl: (56) BoringSSL SSL_read: error:1000045c:SSL routines:OPENSSL_internal:TLSV1_CERTIFICATE_REQUIRED",
+        "client-cert-missing",
+        "curl: (56) BoringSSL SSL_read: error:1000045c:SSL routines:OPENSSL_internal, errno 0",
+    ),
+    (
+        "open client.crt: tls: private key does not match public key",
+        "key-cert-mismatch",
+        "open client.crt: tls: failed to find any PEM data in key input",
+    ),
+    (
+        "TLS error: 268435612:SSL routines:OPENSSL_internal:PEER_DID_NOT_RETURN_A_CERTIFICATE",
+        "client-cert-missing",
+        "TLS error: 268435612:SSL routines:OPENSSL_internal",
+    ),
+]
+
+
+# nginx as a client of its upstream: its own log, but the certificate it checked is the upstream server's.
+UPSTREAM = [
+    "2026/12/07 10:00:00 [error] 12#12: *1 upstream SSL certificate verify error: (2:unable to get issuer "
+    'certificate) while SSL handshaking to upstream, client: 10.0.0.7, server: api.example, request: "GET / HTTP/1.1"',
+    "2026/12/07 10:00:00 [error] 12#12: *1 recv() failed (104: Connection reset by peer) while reading response "
+    "header from upstream, client: 10.0.0.7, server: api.example",
+]
+
+
+@pytest.mark.parametrize("text", UPSTREAM)
+def test_nginx_lines_about_its_upstream_are_not_about_the_client(text: str) -> None:
+    assert "side:server_log" not in read_facts(text)
+    assert not explain(text).codes() or explain(text).codes()[0] not in {"client-cert-untrusted", "client-cert-missing"}
+
+
+@pytest.mark.parametrize(("text", "code", "twin"), OTHER_CLIENTS)
+def test_other_clients_words_name_their_cause(text: str, code: str, twin: str) -> None:
+    assert explain(text).codes()[0] == code
+    assert code not in explain(twin).codes()
+
+
+_HEX_EXTENSION = """\
+javax.net.ssl|DEBUG|01|main|2026-12-07 20:06:53.330 UTC|null:-1|Ignore unknown or unsupported extension (
+"certificate_authorities (47)": {
+  0000: 00 36 00 34 30 32 31 12   30 10 06 03 55 04 0A 0C  .6.4021.0...U...
+  0010: 09 41 63 6D 65 20 43 6F   72 70 31 1C 30 1A 06 03  .Acme Corp1.0...
+  0020: 55 04 03 0C 13 41 63 6D   65 20 43 6C 69 65 6E 74  U....Acme Client
+  0030: 20 52 6F 6F 74 20 43 41                             Root CA
+}
+)
+javax.net.ssl|DEBUG|01|main|2026-12-07 20:06:53.330 UTC|null:-1|Consuming CertificateRequest handshake message (
+"CertificateRequest": {
+  "certificate_request_context": "",
+  "extensions": [
+  ]
+}
+)
+"""
+
+
+def test_jdk_11_0_10_hex_ca_names_are_read() -> None:
+    # JDK 11.0.10 does not know certificate_authorities (47): it logs the CA names as a hex dump.
+    assert hex_ca_names(_HEX_EXTENSION.split(HEX_CA_NAMES, 1)[1]) == ("CN=Acme Client Root CA, O=Acme Corp",)
+    facts = read_facts(_HEX_EXTENSION)
+    assert "ca_names:listed" in facts
+    assert "ca_names:none" not in facts
+    assert "Acme Client Root CA" in facts.seen["ca_names:listed"]
+
+
+def test_without_the_hex_extension_the_request_names_no_ca() -> None:
+    without = _HEX_EXTENSION.split('"certificate_authorities', 1)[0] + _HEX_EXTENSION.split("}\n)\n", 1)[1]
+    facts = read_facts(without)
+    assert "ca_names:none" in facts
+    assert "ca_names:listed" not in facts
+    broken = _HEX_EXTENSION.replace("00 36 00 34 30 32", "00 36 00 34 30 7F")  # not a DER Name any more
+    assert hex_ca_names(broken.split(HEX_CA_NAMES, 1)[1]) is None

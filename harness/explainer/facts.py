@@ -19,7 +19,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from harness.explainer.normalise import alert_facts, spelling_facts
+from harness.explainer.normalise import HEX_CA_NAMES, alert_facts, hex_ca_names, spelling_facts
 from harness.knowledge.alerts import ALERT_NUMBERS, alert_name
 
 __all__ = ["CertInfo", "Facts", "read_facts"]
@@ -280,6 +280,7 @@ def _read_log(records: list[_Record], facts: Facts) -> None:
     facts.log_time = _time(records[0].time)
     fatal = False
     finished = False
+    hex_names: tuple[str, ...] = ()
     for record in records:
         message = record.message
         if "Negotiated protocol version:" in message:
@@ -289,8 +290,10 @@ def _read_log(records: list[_Record], facts: Facts) -> None:
             server = re.search(r'"server version"\s*:\s*"([\w.]+)"', record.body)
             facts.tls_version = selected.group(1) if selected else server.group(1) if server else None
             facts.add("server_hello", "the server answered the ClientHello")
+        elif HEX_CA_NAMES in record.body and "unsupported extension" in message:  # JDK 11.0.10: in hex
+            hex_names = hex_ca_names(record.body.split(HEX_CA_NAMES, 1)[1]) or ()
         elif "Consuming CertificateRequest" in message and facts.ca_names is None:
-            facts.ca_names = _ca_names(record.body)
+            facts.ca_names = _ca_names(record.body) or hex_names
             facts.add("cert_requested", "the server asked for a client certificate (CertificateRequest)")
             if facts.ca_names:
                 facts.add("ca_names:listed", f"the server accepts certificates from: {'; '.join(facts.ca_names)}")

@@ -17,9 +17,15 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from harness.knowledge.alerts import ALERT_NAMES, ALERT_NUMBERS, GO_ALERT_TEXTS, NSS_ALERT_CODES
+from harness.knowledge.alerts import (
+    ALERT_NAMES,
+    ALERT_NUMBERS,
+    BORINGSSL_ALERT_CODES,
+    GO_ALERT_TEXTS,
+    NSS_ALERT_CODES,
+)
 
-__all__ = ["Spelling", "alert_facts", "load_spellings", "spelling_facts", "spellings"]
+__all__ = ["Spelling", "alert_facts", "hex_ca_names", "load_spellings", "spelling_facts", "spellings"]
 
 Fact = tuple[str, str]  # (name, sentence)
 
@@ -76,6 +82,10 @@ def alert_facts(text: str, known: set[str]) -> list[Fact]:
         for code, name in NSS_ALERT_CODES.items():
             if code in text:
                 found.append((f"alert_received:{name}", f"NSS: the alert {name} ({code!r})"))
+    if "TLSV1_" in text:
+        for code, name in BORINGSSL_ALERT_CODES.items():
+            if code in text and name in ALERT_NAMES:
+                found.append((f"alert_received:{name}", f"BoringSSL: the alert {name} ({code!r})"))
     if "Fatal (" in text:
         for match in _FATAL.finditer(text):
             name = match.group(1).lower()
@@ -287,3 +297,70 @@ def _find(pattern: re.Pattern[str], text: str, lowered: str | None) -> str | Non
 def _snippet(text: str, limit: int = 120) -> str:
     one = " ".join(text.split())
     return one if len(one) <= limit else one[: limit - 3] + "..."
+
+
+# -- JDK 11.0.10 and older 11s: the certificate_authorities extension as a hex dump ---------------------
+
+HEX_CA_NAMES = '"certificate_authorities (47)": {'  # in an "Ignore unknown or unsupported extension" record
+_HEX_LINE = re.compile(r"^\s*[0-9A-Fa-f]{4}: ")
+_ATTRIBUTES = {"550403": "CN", "550406": "C", "550407": "L", "550408": "ST", "55040a": "O", "55040b": "OU"}
+
+
+def hex_ca_names(body: str) -> tuple[str, ...] | None:
+    """The CA names of a hex-dumped certificate_authorities extension, as the JDK prints a name ("CN=A, O=X").
+
+    ``body`` is the record's text after ``HEX_CA_NAMES``; None when it is not a well-formed list.
+    Each dump line is ``OFFS: 16 hex bytes (8, three spaces, 8)  ASCII``: the bytes are the 49
+    characters after the offset.
+    """
+    data = bytearray()
+    for line in body.splitlines():
+        if line.strip() == "}":
+            break
+        if _HEX_LINE.match(line):
+            try:
+                data += bytes.fromhex(line.split(": ", 1)[1][:49])
+            except ValueError:
+                return None
+    try:
+        total, at, names = int.from_bytes(data[:2], "big"), 2, []
+        while at < min(len(data), total + 2):
+            size = int.from_bytes(data[at : at + 2], "big")
+            names.append(_der_name(bytes(data[at + 2 : at + 2 + size])))
+            at += 2 + size
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return None
+    return tuple(names) if names else None
+
+
+def _der_name(der: bytes) -> str:
+    """A DER Name (SEQUENCE of SET of SEQUENCE {OID, string}), most specific first ("CN=..., O=...")."""
+    parts: list[str] = []
+    for _, rdn in _der_items(_der_value(der, 0x30)):
+        for _, pair in _der_items(rdn):
+            (_, oid), (_, value) = _der_items(pair)[:2]
+            parts.append(f"{_ATTRIBUTES.get(oid.hex(), 'OID.' + oid.hex())}={value.decode('utf-8')}")
+    return ", ".join(reversed(parts))
+
+
+def _der_value(der: bytes, tag: int) -> bytes:
+    items = _der_items(der)
+    if len(items) != 1 or items[0][0] != tag:
+        raise ValueError("not one DER item of the expected tag")
+    return items[0][1]
+
+
+def _der_items(der: bytes) -> list[tuple[int, bytes]]:
+    items, at = [], 0
+    while at < len(der):
+        tag, size, at = der[at], der[at + 1], at + 2
+        if size & 0x80:
+            count = size & 0x7F
+            if not 0 < count <= 3:
+                raise ValueError("DER length")
+            size, at = int.from_bytes(der[at : at + count], "big"), at + count
+        if at + size > len(der):
+            raise ValueError("DER item past its end")
+        items.append((tag, der[at : at + size]))
+        at += size
+    return items

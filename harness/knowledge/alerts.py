@@ -13,6 +13,7 @@ __all__ = [
     "ALERTS",
     "ALERT_NAMES",
     "ALERT_NUMBERS",
+    "BORINGSSL_ALERT_CODES",
     "CERTIFICATE",
     "CERTIFICATE_AUTHORITIES",
     "CERTIFICATE_REQUEST",
@@ -138,6 +139,15 @@ GO_ALERT_TEXTS: dict[str, str] = {
     "unknown PSK identity": "unknown_psk_identity",
     "certificate required": "certificate_required",
     "no application protocol": "no_application_protocol",
+}
+# BoringSSL (Envoy, Istio, Chrome, curl built with BoringSSL) keeps old reason names for a few received
+# alerts, without "_ALERT_": "OPENSSL_internal:TLSV1_CERTIFICATE_REQUIRED" is alert 116.
+BORINGSSL_ALERT_CODES: dict[str, str] = {
+    "TLSV1_CERTIFICATE_REQUIRED": "certificate_required",
+    "TLSV1_UNSUPPORTED_EXTENSION": "unsupported_extension",
+    "TLSV1_UNRECOGNIZED_NAME": "unrecognized_name",
+    "TLSV1_CERTIFICATE_UNOBTAINABLE": "certificate_unobtainable",
+    "TLSV1_BAD_CERTIFICATE_STATUS_RESPONSE": "bad_certificate_status_response",
 }
 # NSS (Firefox, curl built with NSS, Java's SunPKCS11 users) names a received alert by an error code
 # (lib/ssl/sslerr.h): "SSL_ERROR_UNKNOWN_CA_ALERT", "Peer does not recognize and trust the CA ...".
