@@ -291,9 +291,9 @@ def _head(path: Path) -> bytes:
 def _from_here(path: Path) -> str:
     """``path`` as a command run in this working folder finds it: relative below it, else absolute; never
     read as an option (``-evil.jks`` is ``./-evil.jks``)."""
-    absolute = path.resolve()
+    absolute = Path(os.path.abspath(path))  # not resolve(): a link (even a loop) is named as the user named it
     try:
-        relative = str(absolute.relative_to(Path.cwd().resolve()))
+        relative = str(absolute.relative_to(Path(os.path.abspath(Path.cwd()))))
     except (OSError, ValueError):
         return str(absolute)
     return f"./{relative}" if relative.startswith("-") else relative
