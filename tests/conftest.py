@@ -78,6 +78,22 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+# The Makefile's JDKS: what `make test` passes as --mtls-jdk.
+DEFAULT_JDKS = ("11.0.10", "17", "21")
+
+
+def jdk_matrix(config: pytest.Config, purpose: str, default: tuple[str, ...] = DEFAULT_JDKS) -> list[jdks.Runtime]:
+    """The JDKs of --mtls-jdk (else ``default``), each version once, in order; a missing one is ``unavailable``."""
+    found: dict[str, jdks.Runtime] = {}
+    for spec in config.getoption("mtls_jdk", None) or list(default):
+        try:
+            runtime = jdks.resolve(spec)
+        except HarnessError as exc:
+            unavailable(f"no Java {spec} {purpose} ({exc})")
+        found.setdefault(runtime.version, runtime)
+    return list(found.values())
+
+
 @pytest.fixture
 def keytool() -> str:
     return require_tool("keytool")

@@ -50,23 +50,10 @@ from harness.scenario import Scenario, load_scenario
 from harness.server import LocalServer
 from harness.stores import read_store
 from tests.jdk_debug import JdkRun
-from tests.realservers import SETUPS, Material, Running, missing, real_server
+from tests.realservers import PERSONA_SETUPS, SETUPS, Material, Running, missing, real_server
 
 DEBUG = "ssl:handshake:keymanager"
 CLIENT_TIMEOUT = 15.0  # every client run and every JVM answer is bounded by this
-# persona scenario -> the real set-up it imitates (as tests/test_realservers.py pairs them).
-PERSONA_SETUPS: dict[str, str] = {
-    "persona-nginx-missing": "nginx-on",
-    "persona-nginx-optional-missing": "nginx-optional",
-    "persona-nginx-expired": "nginx-on",
-    "persona-nginx-depth": "nginx-depth0",
-    "persona-apache-missing": "apache-host",
-    "persona-apache-expired": "apache-host",
-    "persona-apache-depth": "apache-depth-default",
-    "persona-apache-location": "apache-location",
-    "persona-haproxy-wrong-usage": "haproxy",
-    "persona-haproxy-no-ca-names-untrusted": "haproxy-no-ca-names",
-}
 # ok twins: a right destination against each real server kind (nothing to explain there).
 OK_SETUPS: dict[str, str] = {"nginx-on": "ok-rsa", "apache-host": "ok-rsa", "haproxy": "ok-rsa"}
 REAL_CLIENTS = ("python", "curl", "openssl")

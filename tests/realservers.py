@@ -440,3 +440,19 @@ if __name__ == "__main__":
     import sys
 
     raise SystemExit(_main(sys.argv[1:]))
+
+
+# persona scenario -> the real set-up it imitates (SETUPS above); tests/test_realservers.py and
+# tests/explain_corpus.py run each persona against it.
+PERSONA_SETUPS: dict[str, str] = {
+    "persona-nginx-missing": "nginx-on",
+    "persona-nginx-optional-missing": "nginx-optional",
+    "persona-nginx-expired": "nginx-on",
+    "persona-nginx-depth": "nginx-depth0",
+    "persona-apache-missing": "apache-host",
+    "persona-apache-expired": "apache-host",
+    "persona-apache-depth": "apache-depth-default",
+    "persona-apache-location": "apache-location",
+    "persona-haproxy-wrong-usage": "haproxy",
+    "persona-haproxy-no-ca-names-untrusted": "haproxy-no-ca-names",
+}

@@ -26,8 +26,8 @@ from harness.engines.python import PythonEngine
 from harness.scenario import load_scenario
 from harness.server import LocalServer
 from tests.conftest import REPO
-from tests.realservers import CATALOGUE, SETUPS, Material, real_server
-from tests.test_realservers import PERSONA_SETUPS, client_sees
+from tests.realservers import CATALOGUE, PERSONA_SETUPS, SETUPS, Material, real_server
+from tests.test_realservers import client_sees
 
 
 class _Recording:

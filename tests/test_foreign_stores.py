@@ -44,16 +44,14 @@ import pytest
 from harness.check import run_check as harness_check
 from harness.check.jdk import jsse_engines
 from harness.destination import load_destination
-from harness.errors import HarnessError
 from harness.java import runtimes as jdks
-from tests.conftest import unavailable
+from tests.conftest import jdk_matrix, unavailable
 
 pytestmark = pytest.mark.jdk
 
 REPO = Path(__file__).resolve().parent.parent
 FOREIGN = REPO / "fixtures" / "foreign"
 PLATFORM_LOAD = REPO / "tests" / "java" / "PlatformLoad.java"
-DEFAULT_MATRIX = ("11.0.10", "17", "21")  # the Makefile's JDKS
 GOOD_PASSWORD = "foreign-Pw-5e2a"  # fixtures/foreign/good/*.jks (README, Layout)
 
 # The verdicts, in the order a store meets them: the first failure wins.
@@ -257,16 +255,7 @@ def check_all(stores: Sequence[Store], runtime: jdks.Runtime, folder: Path) -> l
 @pytest.fixture(scope="module")
 def matrix(request: pytest.FixtureRequest) -> list[jdks.Runtime]:
     """The JDKs of --mtls-jdk (default 11.0.10, 17, 21); a missing one fails under CI=true."""
-    specs = request.config.getoption("mtls_jdk", None) or list(DEFAULT_MATRIX)
-    found: list[jdks.Runtime] = []
-    for spec in specs:
-        try:
-            runtime = jdks.resolve(spec)
-        except HarnessError as exc:
-            unavailable(f"no Java {spec} for the differential test ({exc})")
-        if runtime.version not in {r.version for r in found}:
-            found.append(runtime)
-    return found
+    return jdk_matrix(request.config, "for the differential test")
 
 
 @pytest.fixture(scope="module")

@@ -18,28 +18,18 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from harness.errors import HarnessError
 from harness.java import runtimes as jdks
-from tests.conftest import assert_one_line_error, cli, unavailable
+from tests.conftest import assert_one_line_error, cli, jdk_matrix
 from tests.openssl_pki import Issued, OpenSslPki
 
 OUT_PASSWORD = "out-Pw-pem-83c1"
-DEFAULT_MATRIX = ("11.0.10", "17", "21")
 KEY_FORMS = ("pkcs8", "pkcs8-encrypted", "traditional", "traditional-encrypted")
 
 
 @pytest.fixture(scope="module")
 def keytools(request: pytest.FixtureRequest) -> list[jdks.Runtime]:
     """keytool of each JDK of --mtls-jdk (default 11.0.10, 17, 21); a missing one fails under CI=true."""
-    specs = request.config.getoption("mtls_jdk", None) or list(DEFAULT_MATRIX)
-    found: dict[str, jdks.Runtime] = {}
-    for spec in specs:
-        try:
-            runtime = jdks.resolve(spec)
-        except HarnessError as exc:
-            unavailable(f"no Java {spec} to read the keystore back ({exc})")
-        found.setdefault(runtime.version, runtime)
-    return list(found.values())
+    return jdk_matrix(request.config, "to read the keystore back")
 
 
 @pytest.fixture

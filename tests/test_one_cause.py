@@ -17,10 +17,8 @@ from typing import Any
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.java import runtimes as jdks
 from harness.scenario import Scenario
-from tests.conftest import Live, cli, to_toml, unavailable
+from tests.conftest import Live, cli, jdk_matrix, to_toml, unavailable
 
 pytestmark = pytest.mark.jdk
 
@@ -31,15 +29,7 @@ DEFAULT_MATRIX = ("17", "11.0.10", "21.0.8")
 @pytest.fixture(scope="module")
 def versions(request: pytest.FixtureRequest) -> list[str]:
     """The Java versions of --mtls-jdk (default 17, 11.0.10, 21.0.8), as found here."""
-    found: list[str] = []
-    for spec in request.config.getoption("mtls_jdk", None) or list(DEFAULT_MATRIX):
-        try:
-            version = jdks.resolve(spec).version
-        except HarnessError as exc:  # a JDK the machine lacks: skipped (a failure under CI=true)
-            unavailable(f"no Java {spec} here ({exc})")
-        if version not in found:
-            found.append(version)
-    return found
+    return [runtime.version for runtime in jdk_matrix(request.config, "here", DEFAULT_MATRIX)]
 
 
 def _check(target: Live, versions: list[str], cwd: Path, *extra: str) -> dict[str, Any]:

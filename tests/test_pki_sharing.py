@@ -17,15 +17,13 @@ import pytest
 
 from harness.build import write_scenario_files
 from harness.engines.python import PythonEngine
-from harness.errors import HarnessError
 from harness.java import runtimes as jdks
 from harness.pki import Material, pki_key, reset_run, sha256_fingerprint, shared_material
 from harness.run import run_scenario
 from harness.scenario import Scenario, load_scenario
-from tests.conftest import unavailable
+from tests.conftest import jdk_matrix
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-DEFAULT_MATRIX = ("11.0.10", "17", "21")  # the Makefile's JDKS
 # Stores that open, in both formats, with one or more key entries, short and long chains, a key that does not match.
 READ_BACK = ("ok-rsa", "ok-pkcs12", "ok-ec", "client-chain-incomplete", "keystore-ambiguous", "key-cert-mismatch")
 
@@ -116,16 +114,7 @@ def test_a_copy_on_the_shared_pki_gets_the_verdict_of_its_own_pki(tmp_path: Path
 
 @pytest.fixture(scope="module")
 def matrix(request: pytest.FixtureRequest) -> list[jdks.Runtime]:
-    specs = request.config.getoption("mtls_jdk", None) or list(DEFAULT_MATRIX)
-    found: list[jdks.Runtime] = []
-    for spec in specs:
-        try:
-            runtime = jdks.resolve(spec)
-        except HarnessError as exc:
-            unavailable(f"no Java {spec} for the read-back ({exc})")
-        if runtime.version not in {r.version for r in found}:
-            found.append(runtime)
-    return found
+    return jdk_matrix(request.config, "for the read-back")
 
 
 def chain_shape(runtime: jdks.Runtime, store: Path, password: str) -> list[tuple[str, ...]]:

@@ -34,21 +34,8 @@ from harness.server import LocalServer
 from harness.stores import read_store
 from harness.wire.inspect import inspect_server
 from tests.conftest import REPO, unavailable
-from tests.realservers import SETUPS, Material, Running, missing, real_server
+from tests.realservers import PERSONA_SETUPS, SETUPS, Material, Running, missing, real_server
 
-# persona scenario -> the real set-up it imitates (tests/realservers.py SETUPS).
-PERSONA_SETUPS: dict[str, str] = {
-    "persona-nginx-missing": "nginx-on",
-    "persona-nginx-optional-missing": "nginx-optional",
-    "persona-nginx-expired": "nginx-on",
-    "persona-nginx-depth": "nginx-depth0",
-    "persona-apache-missing": "apache-host",
-    "persona-apache-expired": "apache-host",
-    "persona-apache-depth": "apache-depth-default",
-    "persona-apache-location": "apache-location",
-    "persona-haproxy-wrong-usage": "haproxy",
-    "persona-haproxy-no-ca-names-untrusted": "haproxy-no-ca-names",
-}
 # ok twins: a right destination against each real server kind.
 OK_SETUPS = (
     "nginx-on",
