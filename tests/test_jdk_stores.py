@@ -101,7 +101,7 @@ def _check(d: Path, keystore: str, truststore: str, password: str = PW) -> tuple
         # (one finding per cause: "FILE on Java V, W" when several JDKs said the same)
         listed = re.findall(r" on Java ([\w.+-]+(?:, [\w.+-]+)*)$", f["subject"])
         said = [version for found in listed for version in found.split(", ")]
-        agreed = re.search(r"\(Java ([^()]+) agree\)$", f["message"])
+        agreed = re.search(r"\(Java ([^()]+) agrees?\)$", f["message"])
         if agreed:
             said += agreed[1].split(", ")
         for version in per:

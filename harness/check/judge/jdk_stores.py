@@ -64,7 +64,8 @@ def take_the_jdks_word(report: Report, role: str, path: Path, said: Sequence[tup
         agree = [version for version, verdict in said if verdict is not None and verdict.code == finding.code]
         if agree:
             kept.add(finding.code)
-            findings.append(replace(finding, message=f"{finding.message} (Java {', '.join(agree)} agree)"))
+            verb = "agrees" if len(agree) == 1 else "agree"
+            findings.append(replace(finding, message=f"{finding.message} (Java {', '.join(agree)} {verb})"))
     report.findings[:] = findings
     for version, verdict in said:
         if verdict is None or verdict.code in kept:
