@@ -16,7 +16,18 @@ from typing import TextIO
 
 __all__ = ["PROGRESS_AFTER", "Bar", "colour_wanted", "paint"]
 
-PROGRESS_AFTER = 2.0  # seconds of waiting before a terminal sees a progress line or bar
+
+
+def _progress_after(default: float = 2.0) -> float:
+    """Seconds of waiting before a terminal sees a progress line or bar: MTLS_PROGRESS_AFTER, else 2."""
+    try:
+        seconds = float(os.environ.get("MTLS_PROGRESS_AFTER", default))
+    except ValueError:
+        return default
+    return seconds if 0 <= seconds <= 86400 else default  # nan and inf are neither
+
+
+PROGRESS_AFTER = _progress_after()
 
 # SGR codes: bold red for errors and NOT ready, yellow for warnings, cyan for info, bold green for ready.
 _STYLE = {
