@@ -98,6 +98,25 @@ def refused(port: int) -> bool:
         return True
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a listening TCP socket on ``port`` (/proc: its fds against the LISTEN table).
+
+    Not "is the port refused": once freed, an ephemeral port may be taken at once by another test's server.
+    """
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                return True
+    return False
+
+
 def stopped(pid: int) -> bool:
     """Whether process ``pid`` is stopped (state T in /proc; True where there is no /proc to ask)."""
     stat = Path(f"/proc/{pid}/stat")
@@ -156,8 +175,11 @@ def test_closing_one_listener_leaves_the_other_serving(java: str, serve: Callabl
     second = serve(PLAIN, "second")
     assert first.verdict().code == "ok"
     port = first.server.port
+    pid = host_pid()
+    assert pid is not None
+    assert listens_on(pid, port)  # the check itself can see a listener
     first.server.stop()
-    assert refused(port)
+    assert wait_until(lambda: not listens_on(pid, port))
     # Twin: the other listener of the same JVM still serves, again and again.
     assert second.pid == host_pid()
     for _ in range(2):
