@@ -78,6 +78,11 @@ MISSES: dict[tuple[str, str], tuple[frozenset[str], str]] = {
         frozenset({"client-cert-rejected"}),
         "certificate_unknown: a Java server sends it for any check of the client certificate that fails",
     ),
+    ("persona-java-name-mismatch", "jsse-exception"): (
+        frozenset({"client-cert-rejected"}),
+        "when the alert wins the race with the close, the exception alone is the bare certificate_unknown "
+        "python reads: a Java server sends it for any check of the client certificate that fails",
+    ),
     ("persona-java-name-mismatch", "jsse"): (
         frozenset({"client-cert-rejected", "client-cert-untrusted"}),
         "the certificate_unknown is often lost to the close behind it (Broken pipe), as Apache's depth refusal shows",
@@ -109,6 +114,7 @@ BEYOND_TOP3: frozenset[tuple[str, str]] = frozenset(
         ("weak-signature", "python"),
         ("weak-signature", "jsse-exception"),
         ("persona-java-name-mismatch", "python"),
+        ("persona-java-name-mismatch", "jsse-exception"),
         ("persona-nginx-expired", "*"),
         ("persona-nginx-depth", "server-log"),
     }
