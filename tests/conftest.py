@@ -274,6 +274,16 @@ class Live:
         """What the server sends, as written by build (server/chain.pem)."""
         return x509.load_pem_x509_certificates(self.built.server.chain.read_bytes())
 
+    def destination(self, folder: Path, stem: str, /, **changes: object) -> Path:
+        """``folder/stem.json``: the built destination pointing at this live server, with ``changes`` applied
+        (a ``name`` among them is the destination's own attribute)."""
+        doc = json.loads(self.built.destination.read_text("utf-8"))
+        doc.update(url=self.url, keystoreFile=str(self.built.keystore), truststoreFile=str(self.built.truststore))
+        doc.update(changes)
+        path = folder / f"{stem}.json"
+        path.write_text(json.dumps(doc), "utf-8")
+        return path
+
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Callable[[Path], Live]]:

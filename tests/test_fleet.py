@@ -13,7 +13,6 @@ import shutil
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import xmlschema
@@ -24,15 +23,6 @@ from tests.terminal_run import run_on_terminal
 from tests.test_check import CASES, FIXTURES, JUNIT_XSD, at_for
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-
-
-def _destination(target: Live, folder: Path, name: str, **changes: Any) -> Path:
-    doc = json.loads(target.built.destination.read_text("utf-8"))
-    doc.update(url=target.url, keystoreFile=str(target.built.keystore), truststoreFile=str(target.built.truststore))
-    doc.update(changes)
-    path = folder / f"{name}.json"
-    path.write_text(json.dumps(doc), "utf-8")
-    return path
 
 
 def _table(stdout: str) -> dict[str, list[str]]:
@@ -53,11 +43,11 @@ def fleet(live: Callable[[Path], Live], tmp_path: Path) -> tuple[Path, dict[str,
     folder.mkdir()
     expected = {}
     for i in range(6):
-        _destination(ok, folder, f"ok-{i}")
+        ok.destination(folder, f"ok-{i}")
         expected[f"ok-{i}"] = True
-    _destination(ok, folder, "wrong-password", keystorePass="not-the-password")
+    ok.destination(folder, "wrong-password", keystorePass="not-the-password")
     expected["wrong-password"] = False
-    _destination(untrusted, folder, "untrusted")
+    untrusted.destination(folder, "untrusted")
     expected["untrusted"] = False
     return folder, expected
 
@@ -102,14 +92,14 @@ def test_every_destination_ready_is_exit_0_and_the_jsse_engine_verified_each(
     live: Callable[[Path], Live], java: str, tmp_path: Path
 ) -> None:
     target = live(SCENARIOS / "ok-rsa.toml")
-    files = [_destination(target, tmp_path, f"d{i}") for i in range(5)]
+    files = [target.destination(tmp_path, f"d{i}") for i in range(5)]
     done = cli("check", *map(str, files), "--json", "--concurrency", "4", cwd=tmp_path)  # files, not a folder
     assert done.returncode == 0, done.stdout + done.stderr
     objects = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(objects) == 5
     assert all(o["ready"] and "jsse" in o["verified_with"] for o in objects)
     # the negative twin: one destination not ready makes the fleet exit 1
-    bad = _destination(target, tmp_path, "d-bad", truststorePass="not-the-password")
+    bad = target.destination(tmp_path, "d-bad", truststorePass="not-the-password")
     done = cli("check", *map(str, files), str(bad), cwd=tmp_path)
     assert done.returncode == 1
     assert _table(done.stdout)["d-bad.json"][2] == "no"
@@ -161,8 +151,8 @@ def test_a_bad_destination_file_is_its_row_and_exit_2_with_every_report(
     live: Callable[[Path], Live], tmp_path: Path
 ) -> None:
     target = live(SCENARIOS / "ok-rsa.toml")
-    good = _destination(target, tmp_path, "good")
-    typo = _destination(target, tmp_path, "typo", keystoreFile=7)  # a wrong type; an unknown key is accepted
+    good = target.destination(tmp_path, "good")
+    typo = target.destination(tmp_path, "typo", keystoreFile=7)  # a wrong type; an unknown key is accepted
     report = tmp_path / "fleet.xml"
     done = cli("check", str(good), str(typo), "--engine", "python", "--junit", str(report), cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
@@ -183,8 +173,8 @@ def test_each_destination_has_a_deadline(live: Callable[[Path], Live], tmp_path:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         port = silent.getsockname()[1]
-        hung = _destination(target, tmp_path, "hung", url=f"https://127.0.0.1:{port}/x")
-        good = _destination(target, tmp_path, "good")
+        hung = target.destination(tmp_path, "hung", url=f"https://127.0.0.1:{port}/x")
+        good = target.destination(tmp_path, "good")
         done = cli(
             "check", str(hung), str(good), "--engine", "python",
             "--destination-timeout", "1", "--timeout", "20", "--json", cwd=tmp_path,

@@ -231,15 +231,6 @@ def assert_self_contained(page: Path, tree: Node, secrets: set[str]) -> None:
     assert len(tree.all("script")) <= 1
 
 
-def _destination(target: Live, folder: Path, name: str, **changes: str) -> Path:
-    doc = json.loads(target.built.destination.read_text("utf-8"))
-    doc.update(url=target.url, keystoreFile=str(target.built.keystore), truststoreFile=str(target.built.truststore))
-    doc.update(changes)
-    path = folder / f"{name}.json"
-    path.write_text(json.dumps(doc), "utf-8")
-    return path
-
-
 def _hostile_scenario(tmp_path: Path) -> Path:
     """ok-rsa with a client certificate subject and key entry alias that look like HTML."""
     text = (SCENARIOS / "ok-rsa.toml").read_text("utf-8")
@@ -270,7 +261,7 @@ def test_check_report_shows_the_verdict_findings_chains_and_engines(
 ) -> None:
     scenario_path, shot = CHECK_CASES[case]
     target = live(scenario_path or _hostile_scenario(tmp_path))
-    destination = _destination(target, tmp_path, "partner")
+    destination = target.destination(tmp_path, "partner")
     page = tmp_path / "out" / "report.html"
     done = cli("check", str(destination), "--json", "--html", str(page), cwd=tmp_path)
     assert done.returncode in (0, 1), done.stderr
@@ -336,9 +327,9 @@ def test_fleet_report_has_a_sortable_table_and_an_expiry_timeline(live: Callable
     folder = tmp_path / "fleet"
     folder.mkdir()
     for name in ("billing", "orders", "shipping"):
-        _destination(ok, folder, name)
-    _destination(ok, folder, "wrong-password", keystorePass="not-the-password")
-    _destination(untrusted, folder, "partner-untrusted")
+        ok.destination(folder, name)
+    ok.destination(folder, "wrong-password", keystorePass="not-the-password")
+    untrusted.destination(folder, "partner-untrusted")
     page = tmp_path / "fleet.html"
     done = cli("check", str(folder), "--at", "+20d", "--json", "--html", str(page), "--concurrency", "2", cwd=tmp_path)
     assert done.returncode == 1, done.stderr

@@ -24,15 +24,6 @@ from tests.conftest import Live, cli
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
-def _destination(target: Live, folder: Path, stem: str, **changes: object) -> Path:
-    doc = json.loads(target.built.destination.read_text("utf-8"))
-    doc.update(url=target.url, keystoreFile=str(target.built.keystore), truststoreFile=str(target.built.truststore))
-    doc.update(changes)
-    path = folder / f"{stem}.json"
-    path.write_text(json.dumps(doc), "utf-8")
-    return path
-
-
 def _samples(path: Path) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     """metric name -> (sorted labels) -> value, as the official parser reads the file."""
     found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
@@ -69,9 +60,9 @@ def fleet(live: Callable[[Path], Live], tmp_path: Path) -> tuple[Path, Live]:
     untrusted = live(SCENARIOS / "client-cert-untrusted.toml")
     folder = tmp_path / "fleet"
     folder.mkdir()
-    _destination(ok, folder, "a-ok", name="ACME prod")
-    _destination(ok, folder, "b-wrong-password", keystorePass="not-the-password")
-    _destination(untrusted, folder, "c-untrusted", name='evil "name"\nwith \\ and a line break')
+    ok.destination(folder, "a-ok", name="ACME prod")
+    ok.destination(folder, "b-wrong-password", keystorePass="not-the-password")
+    untrusted.destination(folder, "c-untrusted", name='evil "name"\nwith \\ and a line break')
     (folder / "d-broken.json").write_text("{not json", "utf-8")
     return folder, ok
 
@@ -104,7 +95,7 @@ def test_a_fleet_writes_one_sample_set_per_destination(fleet: tuple[Path, Live],
 
 def test_one_destination_has_its_expiry_in_seconds_from_now(live: Callable[[Path], Live], tmp_path: Path) -> None:
     target = live(SCENARIOS / "ok-rsa.toml")
-    path = _destination(target, tmp_path, "one")
+    path = target.destination(tmp_path, "one")
     out = tmp_path / "one.prom"
     done = cli("check", str(path), "--metrics", str(out), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -117,7 +108,7 @@ def test_one_destination_has_its_expiry_in_seconds_from_now(live: Callable[[Path
 
 def test_an_expired_certificate_is_a_negative_expiry(tmp_path: Path, live: Callable[[Path], Live]) -> None:
     target = live(SCENARIOS / "client-cert-expired.toml")
-    path = _destination(target, tmp_path, "expired")
+    path = target.destination(tmp_path, "expired")
     out = tmp_path / "expired.prom"
     done = cli("check", str(path), "--engine", "python", "--metrics", str(out), cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
@@ -131,7 +122,7 @@ def test_an_unwritable_metrics_path_is_bad_input_and_the_junit_is_still_written(
     live: Callable[[Path], Live], tmp_path: Path
 ) -> None:
     target = live(SCENARIOS / "ok-rsa.toml")
-    path = _destination(target, tmp_path, "one")
+    path = target.destination(tmp_path, "one")
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     junit = tmp_path / "junit.xml"
