@@ -1,11 +1,13 @@
-"""Two real MTLS servers on 127.0.0.1 for the redirect tests (issue 22): one answers a 3xx, the other records.
+"""A recording MTLS server on 127.0.0.1: for the redirect tests (issue 22) and the silent application (issue 24).
 
 ``RecordingServer`` is a stdlib ``ssl`` server with the certificate and client
 CAs a scenario's ``build`` wrote. It records every TCP connection it accepts
 (before any TLS), every client certificate it was shown and every request
 line it read, and answers each request with a fixed status and headers. The
 redirecting server answers ``302 Location: <the other>``; the other one must
-record nothing at all.
+record nothing at all. ``mode="silent"`` reads the request and never answers
+(tests/test_http_timeout.py); ``mode="refuse"`` closes each connection before
+any TLS.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
+from typing import Literal
 
 from harness.server.policy import ServerFiles
 
-__all__ = ["RecordingServer", "Seen"]
+__all__ = ["Mode", "RecordingServer", "Seen"]
 
 IO_TIMEOUT = 5.0  # every accept, handshake and read is bounded
+Mode = Literal["answer", "silent", "refuse"]
 
 
 @dataclass
@@ -37,18 +41,35 @@ class Seen:
 
 
 class RecordingServer:
-    """A TLS server asking for a client certificate (CERT_OPTIONAL: it records whether one came)."""
+    """A TLS server asking for a client certificate (by default CERT_OPTIONAL: it records whether one came).
 
-    def __init__(self, files: ServerFiles, status: int = 200, headers: dict[str, str] | None = None) -> None:
+    ``require_certificate``: CERT_REQUIRED and TLS 1.3 only; ``io_timeout`` bounds every accept, handshake,
+    read and a silent server's wait.
+    """
+
+    def __init__(
+        self,
+        files: ServerFiles,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        *,
+        mode: Mode = "answer",
+        require_certificate: bool = False,
+        io_timeout: float = IO_TIMEOUT,
+    ) -> None:
         self.status = status
         self.headers = dict(headers or {})
+        self.mode = mode
+        self.io_timeout = io_timeout
         self.seen = Seen()
         self._lock = threading.Lock()
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._context.load_cert_chain(files.chain, files.key)
         if files.client_cas is not None:
             self._context.load_verify_locations(files.client_cas)
-        self._context.verify_mode = ssl.CERT_OPTIONAL
+        self._context.verify_mode = ssl.CERT_REQUIRED if require_certificate else ssl.CERT_OPTIONAL
+        if require_certificate:
+            self._context.minimum_version = ssl.TLSVersion.TLSv1_3
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         self.port = self._listener.getsockname()[1]
@@ -76,8 +97,10 @@ class RecordingServer:
             worker.start()
 
     def _answer(self, conn: socket.socket) -> None:
-        conn.settimeout(IO_TIMEOUT)
+        conn.settimeout(self.io_timeout)
         try:
+            if self.mode == "refuse":
+                return  # closed before any TLS: the handshake cannot complete
             with self._context.wrap_socket(conn, server_side=True) as tls:
                 cert = tls.getpeercert(binary_form=True)
                 if cert:
@@ -108,6 +131,9 @@ class RecordingServer:
                     body_in += chunk
                 with self._lock:
                     self.seen.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
+                if self.mode == "silent":
+                    self._stop.wait(self.io_timeout)  # never answers; close() lets it go
+                    return
                 body = b'{"answer": "redirect-test"}' if self.status == 200 else b""
                 lines = [f"HTTP/1.1 {self.status} X", f"Content-Length: {len(body)}", "Connection: close"]
                 lines += [f"{k}: {v}" for k, v in self.headers.items()]
@@ -124,9 +150,9 @@ class RecordingServer:
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept at once
         self._listener.close()
-        self._thread.join(IO_TIMEOUT)
+        self._thread.join(self.io_timeout)
         for worker in self._threads:
-            worker.join(IO_TIMEOUT)
+            worker.join(self.io_timeout)
 
     def __enter__(self) -> RecordingServer:
         return self

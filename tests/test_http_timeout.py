@@ -17,96 +17,20 @@ import os
 import pty
 import re
 import select
-import socket
-import ssl
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
 from harness.build import Built, write_scenario_files
 from harness.scenario import load_scenario
 from tests.conftest import REPO, cli
+from tests.redirect_servers import Mode, RecordingServer
 
 IO_TIMEOUT = 30.0  # every accept, handshake and read of the server is bounded
-Mode = Literal["silent", "answer", "refuse"]
-
-
-class Server:
-    """TLS 1.3 only, CERT_REQUIRED against the scenario's client CAs; ``mode`` says what it does after."""
-
-    def __init__(self, built: Built, mode: Mode) -> None:
-        self.mode = mode
-        self.requests = 0
-        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._context.minimum_version = ssl.TLSVersion.TLSv1_3
-        self._context.load_cert_chain(built.server.chain, built.server.key)
-        assert built.server.client_cas is not None
-        self._context.load_verify_locations(built.server.client_cas)
-        self._context.verify_mode = ssl.CERT_REQUIRED
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.port = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._workers: list[threading.Thread] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}/inbound/orders"
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            worker = threading.Thread(target=self._answer, args=(conn,), daemon=True)
-            self._workers.append(worker)
-            worker.start()
-
-    def _answer(self, conn: socket.socket) -> None:
-        conn.settimeout(IO_TIMEOUT)
-        try:
-            if self.mode == "refuse":
-                return  # closed before any TLS: the handshake cannot complete
-            with self._context.wrap_socket(conn, server_side=True) as tls:
-                head = b""
-                while b"\r\n\r\n" not in head and len(head) < 65536:
-                    chunk = tls.recv(4096)
-                    if not chunk:
-                        return
-                    head += chunk
-                self.requests += 1
-                if self.mode == "silent":
-                    self._stop.wait(IO_TIMEOUT)  # never answers; the test's end lets it go
-                    return
-                body = b'{"answer": "ok"}'
-                tls.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                    + body
-                )
-        except (OSError, ssl.SSLError):
-            pass
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-        self._thread.join(IO_TIMEOUT)
-        for worker in self._workers:
-            worker.join(IO_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +40,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 
 @contextlib.contextmanager
-def serving(built: Built, mode: Mode) -> Iterator[Server]:
-    server = Server(built, mode)
-    try:
+def serving(built: Built, mode: Mode) -> Iterator[RecordingServer]:
+    """TLS 1.3 only, CERT_REQUIRED against the scenario's client CAs; ``mode`` says what it does after."""
+    with RecordingServer(built.server, mode=mode, require_certificate=True, io_timeout=IO_TIMEOUT) as server:
         yield server
-    finally:
-        server.close()
 
 
 def check(built: Built, url: str, engine: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
@@ -150,7 +72,7 @@ ENGINES = [pytest.param("python"), pytest.param("jsse", marks=pytest.mark.jdk)]
 def test_a_silent_application_is_http_timeout(built: Built, engine: str) -> None:
     with serving(built, "silent") as server:
         done, doc = check(built, server.url, engine)
-        assert server.requests >= 1  # the handshake completed and the request arrived
+        assert server.seen.requests  # the handshake completed and the request arrived
     assert done.returncode == 1, done.stdout + done.stderr
     assert doc["ready"] is False
     codes = [f["code"] for f in doc["findings"]]
