@@ -500,8 +500,8 @@ def test_truststore_with_the_keystore_then_check_passes_against_the_same_server(
     assert verdict["problems"] == set()
 
 
-def _check(target: Live, tmp_path: Path, truststore: Path) -> dict[str, Any]:
-    """``check`` (all engines) of the target's keystore with ``truststore``, against the target's server."""
+def check_report(target: Live, tmp_path: Path, truststore: Path) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """``check --json`` (all engines) of the target's keystore with ``truststore``, against the target's server."""
     destination = tmp_path / f"destination-{truststore.stem}.json"
     doc = {
         "url": target.url,
@@ -513,7 +513,12 @@ def _check(target: Live, tmp_path: Path, truststore: Path) -> dict[str, Any]:
     destination.write_text(json.dumps(doc), "utf-8")
     done = cli("check", str(destination), "--json", cwd=tmp_path)
     assert done.returncode in (0, 1), done.stdout + done.stderr
-    report = json.loads(done.stdout)
+    return done, json.loads(done.stdout)
+
+
+def _check(target: Live, tmp_path: Path, truststore: Path) -> dict[str, Any]:
+    """check_report, summed up: exit code, each engine's handshake code, the errors and warnings."""
+    done, report = check_report(target, tmp_path, truststore)
     findings = report["findings"]
     return {
         "returncode": done.returncode,

@@ -9,7 +9,6 @@ catalogue, stores read back by the real ``keytool``, ``check`` run for real.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from tests.conftest import Live, assert_one_line_error, cli
-from tests.test_golive import SCENARIOS, TS_PW, fingerprint, keytool_list, truststore_cmd
+from tests.conftest import Live, assert_one_line_error
+from tests.test_golive import SCENARIOS, TS_PW, check_report, fingerprint, keytool_list, truststore_cmd
 
 LEAF_ONLY = SCENARIOS / "server-cert-untrusted-leaf-only.toml"  # send_chain = false
 RENEWAL = "breaks at the server's next certificate renewal"
@@ -105,18 +104,7 @@ def test_ca_file_without_the_issuing_ca_is_refused(live: Callable[[Path], Live],
 
 
 def _check(target: Live, tmp_path: Path, truststore: Path) -> dict[str, Any]:
-    destination = tmp_path / f"destination-{truststore.stem}.json"
-    doc = {
-        "url": target.url,
-        "keystoreFile": str(target.built.keystore),
-        "keystorePass": target.scenario.keystore.password.reveal(),
-        "truststoreFile": str(truststore),
-        "truststorePass": TS_PW,
-    }
-    destination.write_text(json.dumps(doc), "utf-8")
-    done = cli("check", str(destination), "--json", cwd=tmp_path)
-    assert done.returncode in (0, 1), done.stdout + done.stderr
-    report: dict[str, Any] = json.loads(done.stdout)
+    report: dict[str, Any] = check_report(target, tmp_path, truststore)[1]
     return report
 
 
