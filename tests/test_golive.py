@@ -443,6 +443,8 @@ def test_truststore_holds_the_top_ca_the_server_sent(
     assert listing.fingerprints() == {fingerprint(sent[-1])}
     assert fingerprint(sent[0]) not in listing.fingerprints()
     assert_lists(done.stdout, [sent[-1]])
+    # Which Java opens it: said for a PKCS#12 (JDK 11.0.10's keytool cannot: tests/test_keystore_pem.py), not for JKS.
+    assert ("Java 8u301 / 11.0.12 / 12 and newer open it" in done.stdout) == (fmt == "pkcs12"), done.stdout
     no_secret(done.stdout + done.stderr, {TS_PW, *(s.reveal() for s in _passwords(target.scenario))})
 
 

@@ -23,6 +23,7 @@ from harness.keypair import (
     read_pem_key_pair,
     refuse_misnamed_output,
 )
+from harness.knowledge.java import first_versions, pkcs12_algorithms
 from harness.outputs import check_output_file, write_output
 from harness.pki import sha256_fingerprint
 from harness.secret import Secret
@@ -61,7 +62,7 @@ def add_commands(commands: Any) -> None:
         help="the key entry's alias (default: the PKCS#12 friendly name; from PEM: client); with several key pairs "
         "in IN.p12, the one to take",
     )
-    keystore.add_argument("--format", choices=("jks", "pkcs12"), default="jks", help="store format (default jks)")
+    keystore.add_argument("--format", choices=("jks", "pkcs12"), default="jks", help=_FORMAT_HELP)
     keystore.add_argument("--force", action="store_true", help="replace OUT if it exists")
     keystore.add_argument(
         "--strict",
@@ -76,7 +77,7 @@ def add_commands(commands: Any) -> None:
     truststore = commands.add_parser("truststore", help="build a truststore from the certificates a server presents")
     truststore.add_argument("url", metavar="URL", help="the server's https:// URL")
     truststore.add_argument("--out", type=Path, required=True, metavar="OUT", help="the truststore file to write")
-    truststore.add_argument("--format", choices=("jks", "pkcs12"), default="jks", help="store format (default jks)")
+    truststore.add_argument("--format", choices=("jks", "pkcs12"), default="jks", help=_FORMAT_HELP)
     truststore.add_argument(
         "--add-keystore",
         type=Path,
@@ -162,11 +163,25 @@ def _keystore(args: argparse.Namespace) -> int:
     print(f"  valid until: {leaf.not_valid_after_utc:%Y-%m-%d}; chain of {len(written.key_entries[0].chain)}")
     if note:
         print(f"  note: {source} {note}")
+    _note_java_versions(args.format, data)
 
     for warning in warnings:
         print(f"  warning: {inert(warning)}")
     print(f'  in destination.json: "keystoreFile": "{args.out.name}", "keystorePass": the password you gave')
     return EXIT_OK
+
+
+_FORMAT_HELP = f"store format (default jks; Java {first_versions('pkcs12-pbes2')} and newer open the pkcs12 written)"
+
+
+def _note_java_versions(fmt: str, data: bytes) -> None:
+    """A PKCS#12 written with PBES2 / a SHA-2 MAC: say which Java first opens it (the JDK's own keytool 16+ default)."""
+    algorithms = pkcs12_algorithms(data)
+    if fmt == "pkcs12" and algorithms.modern:
+        print(
+            f"  note: {algorithms.describe()}: Java {first_versions('pkcs12-pbes2')} and newer open it, an older "
+            "Java does not (keystore-format-unsupported); for one, write --format jks"
+        )
 
 
 def _source_of(args: argparse.Namespace) -> str:
@@ -240,6 +255,7 @@ def _truststore(args: argparse.Namespace) -> int:
         print(f"  {inert(alias)}: {inert(cert.subject.rfc4514_string())}")  # the server's names: inert
         print(f"    SHA-256 {sha256_fingerprint(cert)}")
         print(f"    expires {cert.not_valid_after_utc:%Y-%m-%d}")
+    _note_java_versions(args.format, data)
     if pinned:
         print(f"  warning: {PIN_WARNING}")
     return EXIT_OK

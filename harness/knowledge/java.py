@@ -28,6 +28,7 @@ __all__ = [
     "CertRule",
     "Pkcs12Algorithms",
     "client_tls_versions",
+    "first_versions",
     "has_feature",
     "parse_version",
     "pkcs12_algorithms",
@@ -116,6 +117,17 @@ def has_feature(feature: str, version: str) -> bool:
         return ((*parts, 0, 0, 0))[1:3] >= (rule[line] + (0, 0))[:2]
     below = [k for k in rule if k < line]
     return bool(below) and rule[max(below)] == (0,)
+
+
+def first_versions(feature: str) -> str:
+    """The first Java of each release line with ``feature``, as people write them: ``8u301 / 11.0.12 / 12``."""
+
+    def spelled(line: int, first: tuple[int, ...]) -> str:
+        if first == (0,):
+            return str(line)
+        return f"8u{first[1]}" if line == 8 else f"{line}.{first[0]}.{first[1]}"
+
+    return " / ".join(spelled(line, first) for line, first in sorted(FEATURES[feature].items()))
 
 
 # TLS 1.3 is in 8u261+, but off for the client end of the default SSLContext
