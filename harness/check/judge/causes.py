@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from harness.check.report import SEVERITY_ORDER, Finding, Report, Seen, Severity, is_jsse
+from harness.knowledge.java import parse_version
 
 __all__ = ["fold_causes"]
 
@@ -69,7 +70,8 @@ def _fold_versions(report: Report) -> None:
     for (_, _, base), indexes in groups.items():
         if len(indexes) < 2:
             continue
-        found = [report.findings[i] for i in indexes]
+        # Oldest Java first ("Java 11.0.10, 17.0.15, 21.0.8"), whatever order the JDKs ran in.
+        found = sorted((report.findings[i] for i in indexes), key=lambda f: parse_version(_versions(f)[0]) or ())
         versions = [_versions(f)[0] for f in found]
         first = found[0]
         seen = tuple(
