@@ -16,7 +16,6 @@ follows the file.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import re
 import subprocess
@@ -25,10 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 import harness.stores.written
 from harness.build import Built, build_scenario, probe_for, write_scenario_files
@@ -305,30 +304,13 @@ def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, str]]:
 
 
 def stranger() -> tuple[ec.EllipticCurvePrivateKey, list[x509.Certificate]]:
-    """A client leaf and its root, with fresh keys (not the key pool's) and names no scenario uses."""
-    now = dt.datetime.now(dt.UTC)
-
-    def issue(
-        subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, signer: ec.EllipticCurvePrivateKey, ca: bool
-    ) -> x509.Certificate:
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name.from_rfc4514_string(subject))
-            .issuer_name(x509.Name.from_rfc4514_string(issuer))
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        )
-        if not ca:
-            builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        return builder.sign(signer, hashes.SHA256())
-
-    root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    root = issue("CN=Stranger Root CA,O=Elsewhere", root_key, "CN=Stranger Root CA,O=Elsewhere", root_key, True)
-    leaf = issue("CN=stranger,O=Elsewhere", leaf_key, "CN=Stranger Root CA,O=Elsewhere", root_key, False)
-    return leaf_key, [leaf, root]
+    """A client leaf and its CA, from trustme: fresh keys (not the key pool's), names no scenario uses."""
+    ca = trustme.CA(organization_name="Elsewhere")
+    leaf = ca.issue_cert("stranger.example", common_name="stranger")
+    key = serialization.load_pem_private_key(leaf.private_key_pem.bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    pems = [*leaf.cert_chain_pems, ca.cert_pem]
+    return key, [x509.load_pem_x509_certificate(pem.bytes()) for pem in pems]
 
 
 @pytest.fixture
