@@ -27,9 +27,9 @@ from harness.destination import Destination
 from harness.engines import Probe
 from harness.files import claimed_folder, write_atomic
 from harness.pki import Material, build_material
-from harness.scenario import Scenario
+from harness.scenario import Scenario, StoreSpec
 from harness.server import POLICY_FILE, ServerFiles, ServerPolicy
-from harness.stores import scenario_store_bytes
+from harness.stores import Role, WrittenStore, scenario_store_bytes, written_contents
 
 __all__ = ["Built", "build_scenario", "probe_for", "write_scenario_files"]
 
@@ -44,6 +44,11 @@ class Built:
     destination: Path
     server: ServerFiles
     material: Material = field(repr=False)
+    # What reading each store back gives, kept from the writing (issue 26): None for a store not written
+    # plainly (damaged on purpose, the user's own file, a key password or destination password that differs),
+    # and for a folder handed to the user (build_scenario), which is read from disk as any user's store.
+    keystore_written: WrittenStore | None = field(default=None, repr=False)
+    truststore_written: WrittenStore | None = field(default=None, repr=False)
 
 
 def write_scenario_files(
@@ -63,10 +68,16 @@ def write_scenario_files(
         write_atomic(path, data, private=private, durable=durable)
 
     material = material or build_material(scenario)
-    keystore = folder / f"keystore{scenario.keystore.extension}"
-    truststore = folder / f"truststore{scenario.truststore.extension}"
-    put(keystore, scenario_store_bytes(scenario.keystore, material, "keystore"), private=True)
-    put(truststore, scenario_store_bytes(scenario.truststore, material, "truststore"), private=True)
+
+    def put_store(spec: StoreSpec, role: Role) -> tuple[Path, WrittenStore | None]:
+        path = folder / f"{role}{spec.extension}"
+        data = scenario_store_bytes(spec, material, role)
+        put(path, data, private=True)
+        contents = written_contents(spec, material, path)
+        return path, None if contents is None else WrittenStore.of(path, data, spec.password, contents)
+
+    keystore, keystore_written = put_store(scenario.keystore, "keystore")
+    truststore, truststore_written = put_store(scenario.truststore, "truststore")
     url = f"https://127.0.0.1:{port}{scenario.server.path}"
     destination = folder / "destination.json"
     Destination(
@@ -97,7 +108,7 @@ def write_scenario_files(
     )
     files = ServerFiles(server_dir / "chain.pem", server_dir / "key.pem", client_cas, policy)
     put(server_dir / POLICY_FILE, files.policy_json().encode(), private=False)
-    return Built(folder, keystore, truststore, destination, files, material)
+    return Built(folder, keystore, truststore, destination, files, material, keystore_written, truststore_written)
 
 
 def build_scenario(scenario: Scenario, out: Path, *, port: int = DEFAULT_PORT, force: bool = False) -> Built:
@@ -122,7 +133,11 @@ def build_scenario(scenario: Scenario, out: Path, *, port: int = DEFAULT_PORT, f
 
 
 def probe_for(scenario: Scenario, built: Built, url: str) -> Probe:
-    """The probe the platform would send for this built scenario (with destination.json's passwords)."""
+    """The probe the platform would send for this built scenario (with destination.json's passwords).
+
+    It carries the stores as written (``Built.keystore_written``): the python engine takes their contents
+    from memory while the files are unchanged and the passwords are the ones written with.
+    """
     return Probe(
         url=url,
         keystore=built.keystore,
@@ -133,4 +148,6 @@ def probe_for(scenario: Scenario, built: Built, url: str) -> Probe:
         content_type=scenario.client.content_type,
         tls_versions=scenario.client.tls_versions,
         ciphers=scenario.client.ciphers,
+        keystore_written=built.keystore_written,
+        truststore_written=built.truststore_written,
     )

@@ -40,7 +40,7 @@ from harness.scenario import Scenario, load_scenario
 from harness.secret import Secret
 from harness.server import HandshakeRecord, LocalServer, RequestRecord
 from harness.server.ca_names import unavailable_reason
-from harness.stores import Role, StoreContents, read_store
+from harness.stores import Role, StoreContents, WrittenStore, read_store_as_written
 
 __all__ = [
     "Ahead",
@@ -122,8 +122,8 @@ def _prepare_in(scenario: Scenario, folder: Path, *, keep: bool) -> Prepared:
     return Prepared(
         built,
         server,
-        read_back(built.keystore, scenario.keystore.password, "keystore"),
-        read_back(built.truststore, scenario.truststore.password, "truststore"),
+        read_back(built.keystore, scenario.keystore.password, "keystore", built.keystore_written),
+        read_back(built.truststore, scenario.truststore.password, "truststore", built.truststore_written),
         folder,
         keep,
     )
@@ -136,10 +136,14 @@ def discard(prepared: Prepared) -> None:
         shutil.rmtree(prepared.folder, ignore_errors=True)
 
 
-def read_back(path: Path, password: Secret, role: Role) -> StoreContents | None:
-    """The store as it really is (opened with its real password), for the diagnosis; None when it does not open."""
+def read_back(path: Path, password: Secret, role: Role, written: WrittenStore | None = None) -> StoreContents | None:
+    """The store as it really is (opened with its real password), for the diagnosis; None when it does not open.
+
+    ``written``: the store as this process wrote it (``Built.keystore_written``): its contents are taken from
+    memory, not parsed again, while the file holds the bytes written (issue 26).
+    """
     try:
-        return read_store(path, password, role)
+        return read_store_as_written(path, password, role, written)
     except StoreError:
         return None
 

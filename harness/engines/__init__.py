@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import urlsplit
 
 from harness.knowledge.java import Pkcs12Algorithms
 from harness.secret import Secret
+
+if TYPE_CHECKING:
+    from harness.stores import WrittenStore
 
 __all__ = [
     "ENGINE_NAMES",
@@ -79,6 +82,11 @@ class Probe:
     # Cipher suites the client enables, by their IANA / Java names (None: the
     # stack's defaults), as jdk.tls.client.cipherSuites pins them (jsse only).
     ciphers: tuple[str, ...] | None = None
+    # The stores as the harness wrote them in this process (a scenario's, plainly written; None for any
+    # other store): the python engine takes their contents from memory while the file is unchanged and the
+    # password is the one written with (issue 26). The jsse engine always reads the files.
+    keystore_written: WrittenStore | None = field(default=None, repr=False, compare=False)
+    truststore_written: WrittenStore | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

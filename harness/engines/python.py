@@ -30,7 +30,7 @@ from harness.errors import StoreError
 from harness.files import scratch_dir
 from harness.knowledge.alerts import CERTIFICATE, CERTIFICATE_REQUEST, RECORD_ALERT, RECORD_HANDSHAKE, alert_from_reason
 from harness.knowledge.tls import tls_version
-from harness.stores import KeyEntry, read_store
+from harness.stores import KeyEntry, read_store_as_written
 from harness.wire.deadlines import BODY_BYTES, ServerTooSlow, exchange_deadline, read_body
 
 __all__ = ["PythonEngine"]
@@ -61,7 +61,10 @@ class PythonEngine:
         # What is seen so far, by Outcome's field names: every outcome carries it.
         facts: dict[str, Any] = {}
         try:
-            keystore = read_store(probe.keystore, probe.keystore_password, "keystore")
+            # A store this process wrote plainly is taken from memory while its file is unchanged (issue 26).
+            keystore = read_store_as_written(
+                probe.keystore, probe.keystore_password, "keystore", probe.keystore_written
+            )
         except StoreError as exc:
             return _failed("keystore", exc, facts)
         facts["keystore_type"] = keystore.type
@@ -91,7 +94,9 @@ class PythonEngine:
                 **facts,
             )
         try:
-            truststore = read_store(probe.truststore, probe.truststore_password, "truststore")
+            truststore = read_store_as_written(
+                probe.truststore, probe.truststore_password, "truststore", probe.truststore_written
+            )
         except StoreError as exc:
             return _failed("truststore", exc, facts)
         facts["truststore_type"] = truststore.type

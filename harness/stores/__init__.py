@@ -9,7 +9,8 @@ and the JDK opens it anyway.
 Modules: ``entries`` (what a store holds), ``detect`` (type by content, the
 PKCS#12 DER walk), ``refusals`` (the errors every reader shares), ``jks``,
 ``pkcs12``, ``pem`` (one format each), ``read`` (``read_store``,
-``load_key_pair``) and ``write`` (the bytes of a store to write).
+``load_key_pair``), ``write`` (the bytes of a store to write) and ``written``
+(what a store the harness wrote plainly reads back to, kept in memory).
 
 Only ``harness.stores.jks`` imports pyjks.
 """
@@ -22,6 +23,7 @@ from harness.stores.jks import jks_bytes
 from harness.stores.pkcs12 import pkcs12_bytes
 from harness.stores.read import load_key_pair, read_store
 from harness.stores.write import alias_for, keystore_bytes, scenario_store_bytes, truststore_bytes
+from harness.stores.written import WrittenStore, read_store_as_written, why_read_from_disk, written_contents
 
 __all__ = [
     "CertEntry",
@@ -29,6 +31,7 @@ __all__ = [
     "Role",
     "StoreContents",
     "StoreType",
+    "WrittenStore",
     "alias_for",
     "detect_type",
     "jks_bytes",
@@ -37,6 +40,9 @@ __all__ = [
     "pkcs12_bytes",
     "pkcs12_iteration_counts",
     "read_store",
+    "read_store_as_written",
     "scenario_store_bytes",
     "truststore_bytes",
+    "why_read_from_disk",
+    "written_contents",
 ]
