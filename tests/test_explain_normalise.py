@@ -260,11 +260,12 @@ def test_loader_refuses_bad_tables() -> None:
 
 
 def test_every_fact_an_entry_names_is_given_somewhere() -> None:
-    """explain.toml names facts; each comes from facts.py's reading or from spellings.toml."""
+    """explain.toml names facts; each comes from facts.py's or jdk_log.py's reading, or from spellings.toml."""
     from harness.explainer.ranking import knowledge
 
     table = {s.name for s in SPELLINGS}
-    source = (Path(__file__).resolve().parent.parent / "harness" / "explainer" / "facts.py").read_text("utf-8")
+    here = Path(__file__).resolve().parent.parent / "harness" / "explainer"
+    source = "".join((here / name).read_text("utf-8") for name in ("facts.py", "jdk_log.py"))
     for entry in knowledge().entries:
         for name in entry.facts + entry.unless:
             if name in table:
