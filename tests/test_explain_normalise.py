@@ -76,6 +76,7 @@ ISSUE_ALERTS = [
     ("* SSL read: errno -12195 (SSL_ERROR_UNKNOWN_CA_ALERT)", "unknown_ca"),  # NSS
     ('HandshakeFailed (Error_Packet_unexpected "Alert [(AlertLevel_Fatal,DecryptError)]")', "decrypt_error"),
     ("received fatal alert: CertificateRequired", "certificate_required"),  # rustls
+    ("TLS client: In state hello received SERVER ALERT: Fatal - Handshake Failure", "handshake_failure"),  # OTP
 ]
 
 
@@ -260,12 +261,12 @@ def test_loader_refuses_bad_tables() -> None:
 
 
 def test_every_fact_an_entry_names_is_given_somewhere() -> None:
-    """explain.toml names facts; each comes from facts.py's or jdk_log.py's reading, or from spellings.toml."""
+    """explain.toml names facts; each comes from facts.py, jdk_log.py or normalise.py, or from spellings.toml."""
     from harness.explainer.ranking import knowledge
 
     table = {s.name for s in SPELLINGS}
     here = Path(__file__).resolve().parent.parent / "harness" / "explainer"
-    source = "".join((here / name).read_text("utf-8") for name in ("facts.py", "jdk_log.py"))
+    source = "".join((here / name).read_text("utf-8") for name in ("facts.py", "jdk_log.py", "normalise.py"))
     for entry in knowledge().entries:
         for name in entry.facts + entry.unless:
             if name in table:
@@ -360,6 +361,44 @@ OTHER_CLIENTS = [
         "client-cert-missing",
         "TLS error: 268435612:SSL routines:OPENSSL_internal",
     ),
+    # Kong's mtls-auth plugin: no client certificate came with the request.
+    (
+        'HTTP/1.1 401 Unauthorized\n{"message":"No required TLS certificate was sent"}',
+        "client-cert-missing",
+        'HTTP/1.1 401 Unauthorized\n{"message":"Unauthorized: TLS"}',
+    ),
+    # AWS ALB connection logs: tls_verify_status.
+    (
+        '2024-04-05T18:31:29.268987Z TLSv1.3 ECDHE-RSA-AES256-SHA "CN=client.example" 02 "Failed:ClientCertExpired"',
+        "client-cert-expired",
+        '2024-04-05T18:31:29.268987Z TLSv1.3 ECDHE-RSA-AES256-SHA "CN=client.example" 02 "Success"',
+    ),
+    (
+        '2024-04-05T18:31:29.268987Z TLSv1.3 ECDHE-RSA-AES256-SHA "CN=client.example" 02 "Failed:ClientCertUntrusted"',
+        "client-cert-untrusted",
+        '2024-04-05T18:31:29.268987Z TLSv1.3 ECDHE-RSA-AES256-SHA "CN=client.example" 02 "Success"',
+    ),
+    # Erlang/OTP ssl: the reason after the alert.
+    (
+        '{tls_alert,{handshake_failure,"TLS client: In state wait_cert_cr at ssl_handshake.erl:2017 generated CLIENT '
+        'ALERT: Fatal - Handshake Failure\\n {bad_cert,hostname_check_failed}"}}',
+        "server-name-mismatch",
+        '{tls_alert,{handshake_failure,"TLS client: In state wait_cert_cr at ssl_handshake.erl:2017 generated CLIENT '
+        'ALERT: Fatal - Handshake Failure"}}',
+    ),
+    (
+        "TLS client: In state certify at ssl_handshake.erl:2109 generated CLIENT ALERT: Fatal - Certificate Expired\n"
+        " {bad_cert,cert_expired}",
+        "server-cert-expired",
+        "TLS server: In state certify at ssl_handshake.erl:2109 generated SERVER ALERT: Fatal - Certificate Expired\n"
+        " {bad_cert,cert_expired}",
+    ),
+    # People's words.
+    (
+        "the client certificate has expired, so nginx answers 400 The SSL certificate error",
+        "client-cert-expired",
+        "the server certificate has expired, so the client gives up the TLS handshake",
+    ),
 ]
 
 
@@ -419,3 +458,67 @@ def test_without_the_hex_extension_the_request_names_no_ca() -> None:
     assert "ca_names:listed" not in facts
     broken = _HEX_EXTENSION.replace("00 36 00 34 30 32", "00 36 00 34 30 7F")  # not a DER Name any more
     assert hex_ca_names(broken.split(HEX_CA_NAMES, 1)[1]) is None
+
+
+# Erlang/OTP names the side that sent an alert: the client's is its verdict on the server's certificate.
+OTP_CLIENT_ALERT = (
+    'Error: {tls_alert,  {unknown_ca,  "TLS client: In state certify at ssl_handshake.erl:2125 generated CLIENT '
+    'ALERT: Fatal - Unknown CA\\n"}}'
+)
+
+
+def test_an_alert_the_client_sent_is_about_the_servers_certificate() -> None:
+    facts = read_facts(OTP_CLIENT_ALERT)
+    assert "client_alert:unknown_ca" in facts
+    assert "alert_received:unknown_ca" not in facts  # not read again as the bare name
+    assert explain(OTP_CLIENT_ALERT).codes()[0] == "server-cert-untrusted"
+    # Negative twin: the server sent it (the client's log says so): your certificate is not trusted.
+    received = OTP_CLIENT_ALERT.replace("generated CLIENT", "received SERVER")
+    assert "alert_received:unknown_ca" in read_facts(received)
+    assert explain(received).codes()[0] == "client-cert-untrusted"
+
+
+RECEIVED_ON_THE_SERVER = [
+    # (a server's own log line with the alert the client sent, the cause, the same alert in the client's own words)
+    (
+        "http: TLS handshake error from 10.0.0.7:51234: remote error: tls: unknown certificate authority",
+        "server-cert-untrusted",
+        "Get https://api.example/: remote error: tls: unknown certificate authority",
+    ),
+    (
+        "2020/11/10 11:56:03 http: TLS handshake error from 127.0.0.1:54433: remote error: tls: bad certificate",
+        "server-cert-untrusted",
+        'Post "https://api.example/": remote error: tls: bad certificate',
+    ),
+    (
+        "2026/12/07 10:00:00 [crit] 12#12: *1 SSL_do_handshake() failed (SSL: error:0A000416:SSL routines::sslv3 "
+        "alert certificate unknown:ssl/record/rec_layer_s3.c:1584:SSL alert number 46) while SSL handshaking, "
+        "client: 127.0.0.1, server: 0.0.0.0:8443",
+        "server-cert-untrusted",
+        "javax.net.ssl.SSLHandshakeException: Received fatal alert: certificate_unknown",
+    ),
+    (
+        "http: TLS handshake error from 10.0.0.7:51234: remote error: tls: expired certificate",
+        "server-cert-expired",
+        "Get https://api.example/: remote error: tls: expired certificate",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "twin"), RECEIVED_ON_THE_SERVER)
+def test_an_alert_in_a_servers_own_log_came_from_the_client(text: str, code: str, twin: str) -> None:
+    assert explain(text).codes()[0] == code
+    assert explain(twin).codes()[0] != code  # the client received it: the server's verdict on yours
+
+
+def test_cacerts_is_the_truststore() -> None:
+    text = (
+        "Loading KeyStore C:\\Program Files\\Java\\jre1.8.0_101\\lib\\security\\cacerts...\n"
+        "java.io.IOException: Keystore was tampered with, or password was incorrect"
+    )
+    assert "mentions:truststore" in read_facts(text)
+    assert explain(text).codes()[0] == "truststore-password-wrong"
+    # Negative twin: the same words for a keystore named otherwise are the keystore's password.
+    twin = text.replace("lib\\security\\cacerts", "conf\\client.jks")
+    assert "mentions:truststore" not in read_facts(twin)
+    assert explain(twin).codes()[0] == "keystore-password-wrong"

@@ -109,8 +109,6 @@ def _read_text(text: str, facts: Facts) -> None:
         r"while reading client request|client certificate verification failed|while SSL handshaking, client:", text
     ):
         facts.add("side:server_log", "a server's own log (it verified the client)")
-    if re.search(r"truststore(?!pass|file)|trustmanagerfactory", lowered):  # not the destination attributes
-        facts.add("mentions:truststore", "the text names the truststore")
     if "acceptable client certificate ca names" in lowered:
         facts.add("cert_requested", "openssl: the server asked for a client certificate")
         facts.add("ca_names:listed", "openssl: the server listed acceptable client CA names")
