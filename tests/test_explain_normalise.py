@@ -522,3 +522,13 @@ def test_cacerts_is_the_truststore() -> None:
     twin = text.replace("lib\\security\\cacerts", "conf\\client.jks")
     assert "mentions:truststore" not in read_facts(twin)
     assert explain(twin).codes()[0] == "keystore-password-wrong"
+
+
+def test_jdk_8_alert_lines_over_sslv3_say_who_sent_the_alert() -> None:
+    sent = read_facts("WTP(0), SEND SSLv3 ALERT: fatal, description = certificate_unknown")
+    assert "alert_sent:certificate_unknown" in sent
+    assert "alert_received:certificate_unknown" not in sent  # not read again as the bare name
+    received = read_facts("main, RECV SSLv3 ALERT:  fatal, handshake_failure")
+    assert "alert_received:handshake_failure" in received
+    # Negative twin: no protocol name before ALERT is no JDK 8 alert line.
+    assert "alert_sent:certificate_unknown" not in read_facts("SEND ALERT: fatal, description = certificate_unknown")

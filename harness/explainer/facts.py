@@ -29,14 +29,14 @@ __all__ = ["CertInfo", "Facts", "read_facts"]
 # How each tool prints an alert it *received*:
 _RECEIVED = (
     re.compile(r"Received fatal alert: (\w+)"),  # JSSE
-    re.compile(r"RECV TLSv[\d.]+ ALERT:\s+(?:fatal|warning),\s+(?:description = )?(\w+)"),  # JSSE before 11
+    re.compile(r"RECV (?:TLSv[\d.]+|SSLv3) ALERT:\s+(?:fatal|warning),\s+(?:description = )?(\w+)"),  # JSSE before 11
     re.compile(r"handshake alert:\s+(\w+)"),  # JSSE before 11, a warning alert
     re.compile(r"\b(?:sslv3|tlsv1|tlsv13|tls) alert ([a-z]+(?: [a-z]+){0,6})", re.IGNORECASE),  # OpenSSL error strings
     re.compile(r"\b(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)"),  # OpenSSL reason codes (Python, Node)
     re.compile(r"TlsFatalAlertReceived: (\w+)\(\d+\)"),  # Bouncy Castle (BCJSSE)
     re.compile(r"\(IN\), TLS alert, ([a-z]+(?: [a-z]+){0,6}) \(\d+\)", re.IGNORECASE),  # curl -v
 )
-_SENT_JDK8 = re.compile(r"SEND TLSv[\d.]+ ALERT:\s+fatal,\s+description = (\w+)")
+_SENT_JDK8 = re.compile(r"SEND (?:TLSv[\d.]+|SSLv3) ALERT:\s+fatal,\s+description = (\w+)")
 _ALERT_NUMBER = re.compile(r"SSL alert number (\d+)")
 _HTTP_STATUS = (
     re.compile(r"\bHTTP/\d(?:\.\d)?\s+(\d{3})\b"),
