@@ -393,6 +393,25 @@ OTHER_CLIENTS = [
         "TLS server: In state certify at ssl_handshake.erl:2109 generated SERVER ALERT: Fatal - Certificate Expired\n"
         " {bad_cert,cert_expired}",
     ),
+    # Go: a certificate that names its host only in the CN.
+    (
+        'Get "https://api.example": x509: certificate relies on legacy Common Name field, use SANs instead',
+        "server-name-mismatch",
+        'Get "https://api.example": x509: certificate signed by unknown authority',
+    ),
+    # Go: a client file without PEM data; SChannel: a client certificate whose key it cannot use.
+    (
+        "open client.crt: tls: failed to find any PEM data in certificate input",
+        "store-unreadable",
+        "open client.crt: tls: private key does not match public key",
+    ),
+    (
+        "System.Net.Http.HttpRequestException: The SSL connection could not be established, see inner exception.\n"
+        " ---> System.ComponentModel.Win32Exception (0x8009030D): The credentials supplied to the package were not "
+        "recognized",
+        "keystore-no-key-entry",
+        "System.Net.Http.HttpRequestException: The SSL connection could not be established, see inner exception.",
+    ),
     # People's words.
     (
         "the client certificate has expired, so nginx answers 400 The SSL certificate error",
@@ -496,6 +515,12 @@ RECEIVED_ON_THE_SERVER = [
         "client: 127.0.0.1, server: 0.0.0.0:8443",
         "server-cert-untrusted",
         "javax.net.ssl.SSLHandshakeException: Received fatal alert: certificate_unknown",
+    ),
+    (
+        'File "server.py", line 35, in server\n    ssl_sock = context.wrap_socket(raw_sock, server_side=True)\n'
+        "ssl.SSLError: [SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca (_ssl.c:749)",
+        "server-cert-untrusted",
+        "ssl.SSLError: [SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca (_ssl.c:749)",
     ),
     (
         "http: TLS handshake error from 10.0.0.7:51234: remote error: tls: expired certificate",
