@@ -288,11 +288,17 @@ SERVER_SIDE = [
         "client-cert-expired",
     ),
     ("fe_mtls/1: SSL client certificate not trusted", "client-cert-untrusted"),
+    (
+        "[ssl:info] [client 10.0.0.7:61295] AH02039: Certificate Verification: Error (19): self signed certificate "
+        "in certificate chain",
+        "client-cert-untrusted",
+    ),
 ]
 # The negative twins: the same words from a client about the server's certificate.
 CLIENT_SIDE = [
     ("curl: (60) SSL certificate problem: certificate has expired", "server-cert-expired"),
     ("Verify return code: 10 (certificate has expired)", "server-cert-expired"),
+    ("curl: (60) SSL certificate problem: self signed certificate in certificate chain", "server-cert-untrusted"),
 ]
 
 
@@ -411,6 +417,34 @@ OTHER_CLIENTS = [
         "recognized",
         "keystore-no-key-entry",
         "System.Net.Http.HttpRequestException: The SSL connection could not be established, see inner exception.",
+    ),
+    (
+        "ssl.SSLError: [SSL] PEM lib (_ssl.c:3900)",
+        "store-unreadable",
+        "ssl.SSLError: [SSL] unknown error (_ssl.c:3900)",
+    ),
+    # A peer that does not speak TLS.
+    (
+        "javax.net.ssl.SSLException: Unsupported or unrecognized SSL message",
+        "protocol-mismatch",
+        "javax.net.ssl.SSLException: Unsupported record version Unknown-0.0",
+    ),
+    (
+        'Get "https://api.example:8080/": http: server gave HTTP response to HTTPS client',
+        "protocol-mismatch",
+        'Get "https://api.example:8080/": tls: handshake did not complete',
+    ),
+    # Verifiers: a self-signed certificate, a path to no anchor.
+    (
+        "curl: (60) SSL certificate problem: self-signed certificate",
+        "server-cert-untrusted",
+        "curl: (60) SSL certificate problem: certificate is not yet valid",
+    ),
+    (
+        "sun.security.validator.ValidatorException: PKIX path validation failed: "
+        "java.security.cert.CertPathValidatorException: Path does not chain with any of the trust anchors",
+        "server-cert-untrusted",
+        "sun.security.validator.ValidatorException: PKIX path validation failed",
     ),
     # People's words.
     (
