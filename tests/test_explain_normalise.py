@@ -423,6 +423,20 @@ OTHER_CLIENTS = [
         "store-unreadable",
         "ssl.SSLError: [SSL] unknown error (_ssl.c:3900)",
     ),
+    # A server that closed during the handshake; a Go server refusing a certificate without clientAuth.
+    (
+        "System.Security.Authentication.AuthenticationException: Authentication failed because the remote party "
+        "has closed the transport stream.",
+        "client-cert-rejected",
+        "System.Security.Authentication.AuthenticationException: Authentication failed, see inner exception.",
+    ),
+    (
+        "http: TLS handshake error from 10.0.0.7:5123: tls: failed to verify client certificate: x509: certificate "
+        "specifies an incompatible key usage",
+        "client-cert-wrong-usage",
+        "http: TLS handshake error from 10.0.0.7:5123: tls: failed to verify client certificate: x509: certificate "
+        "signed by unknown authority",
+    ),
     # A peer that does not speak TLS.
     (
         "javax.net.ssl.SSLException: Unsupported or unrecognized SSL message",
