@@ -76,6 +76,7 @@ ISSUE_ALERTS = [
     ("* SSL read: errno -12195 (SSL_ERROR_UNKNOWN_CA_ALERT)", "unknown_ca"),  # NSS
     ('HandshakeFailed (Error_Packet_unexpected "Alert [(AlertLevel_Fatal,DecryptError)]")', "decrypt_error"),
     ("received fatal alert: CertificateRequired", "certificate_required"),  # rustls
+    ("TLS client: In state hello received SERVER ALERT: Fatal - Handshake Failure", "handshake_failure"),  # OTP
 ]
 
 
@@ -260,11 +261,12 @@ def test_loader_refuses_bad_tables() -> None:
 
 
 def test_every_fact_an_entry_names_is_given_somewhere() -> None:
-    """explain.toml names facts; each comes from facts.py's reading or from spellings.toml."""
+    """explain.toml names facts; each comes from facts.py, jdk_log.py or normalise.py, or from spellings.toml."""
     from harness.explainer.ranking import knowledge
 
     table = {s.name for s in SPELLINGS}
-    source = (Path(__file__).resolve().parent.parent / "harness" / "explainer" / "facts.py").read_text("utf-8")
+    here = Path(__file__).resolve().parent.parent / "harness" / "explainer"
+    source = "".join((here / name).read_text("utf-8") for name in ("facts.py", "jdk_log.py", "normalise.py"))
     for entry in knowledge().entries:
         for name in entry.facts + entry.unless:
             if name in table:
@@ -286,11 +288,17 @@ SERVER_SIDE = [
         "client-cert-expired",
     ),
     ("fe_mtls/1: SSL client certificate not trusted", "client-cert-untrusted"),
+    (
+        "[ssl:info] [client 10.0.0.7:61295] AH02039: Certificate Verification: Error (19): self signed certificate "
+        "in certificate chain",
+        "client-cert-untrusted",
+    ),
 ]
 # The negative twins: the same words from a client about the server's certificate.
 CLIENT_SIDE = [
     ("curl: (60) SSL certificate problem: certificate has expired", "server-cert-expired"),
     ("Verify return code: 10 (certificate has expired)", "server-cert-expired"),
+    ("curl: (60) SSL certificate problem: self signed certificate in certificate chain", "server-cert-untrusted"),
 ]
 
 
@@ -359,6 +367,105 @@ OTHER_CLIENTS = [
         "client-cert-missing",
         "TLS error: 268435612:SSL routines:OPENSSL_internal",
     ),
+    # Kong's mtls-auth plugin: no client certificate came with the request.
+    (
+        'HTTP/1.1 401 Unauthorized\n{"message":"No required TLS certificate was sent"}',
+        "client-cert-missing",
+        'HTTP/1.1 401 Unauthorized\n{"message":"Unauthorized: TLS"}',
+    ),
+    # AWS ALB connection logs: tls_verify_status.
+    (
+        '2024-04-05T18:31:29.268987Z TLSv1.3 ECDHE-RSA-AES256-SHA "CN=client.example" 02 "Failed:ClientCertExpired"',
+        "client-cert-expired",
+        '2024-04-05T18:31:29.268987Z TLSv1.3 ECDHE-RSA-AES256-SHA "CN=client.example" 02 "Success"',
+    ),
+    (
+        '2024-04-05T18:31:29.268987Z TLSv1.3 ECDHE-RSA-AES256-SHA "CN=client.example" 02 "Failed:ClientCertUntrusted"',
+        "client-cert-untrusted",
+        '2024-04-05T18:31:29.268987Z TLSv1.3 ECDHE-RSA-AES256-SHA "CN=client.example" 02 "Success"',
+    ),
+    # Erlang/OTP ssl: the reason after the alert.
+    (
+        '{tls_alert,{handshake_failure,"TLS client: In state wait_cert_cr at ssl_handshake.erl:2017 generated CLIENT '
+        'ALERT: Fatal - Handshake Failure\\n {bad_cert,hostname_check_failed}"}}',
+        "server-name-mismatch",
+        '{tls_alert,{handshake_failure,"TLS client: In state wait_cert_cr at ssl_handshake.erl:2017 generated CLIENT '
+        'ALERT: Fatal - Handshake Failure"}}',
+    ),
+    (
+        "TLS client: In state certify at ssl_handshake.erl:2109 generated CLIENT ALERT: Fatal - Certificate Expired\n"
+        " {bad_cert,cert_expired}",
+        "server-cert-expired",
+        "TLS server: In state certify at ssl_handshake.erl:2109 generated SERVER ALERT: Fatal - Certificate Expired\n"
+        " {bad_cert,cert_expired}",
+    ),
+    # Go: a certificate that names its host only in the CN.
+    (
+        'Get "https://api.example": x509: certificate relies on legacy Common Name field, use SANs instead',
+        "server-name-mismatch",
+        'Get "https://api.example": x509: certificate signed by unknown authority',
+    ),
+    # Go: a client file without PEM data; SChannel: a client certificate whose key it cannot use.
+    (
+        "open client.crt: tls: failed to find any PEM data in certificate input",
+        "store-unreadable",
+        "open client.crt: tls: private key does not match public key",
+    ),
+    (
+        "System.Net.Http.HttpRequestException: The SSL connection could not be established, see inner exception.\n"
+        " ---> System.ComponentModel.Win32Exception (0x8009030D): The credentials supplied to the package were not "
+        "recognized",
+        "keystore-no-key-entry",
+        "System.Net.Http.HttpRequestException: The SSL connection could not be established, see inner exception.",
+    ),
+    (
+        "ssl.SSLError: [SSL] PEM lib (_ssl.c:3900)",
+        "store-unreadable",
+        "ssl.SSLError: [SSL] unknown error (_ssl.c:3900)",
+    ),
+    # A server that closed during the handshake; a Go server refusing a certificate without clientAuth.
+    (
+        "System.Security.Authentication.AuthenticationException: Authentication failed because the remote party "
+        "has closed the transport stream.",
+        "client-cert-rejected",
+        "System.Security.Authentication.AuthenticationException: Authentication failed, see inner exception.",
+    ),
+    (
+        "http: TLS handshake error from 10.0.0.7:5123: tls: failed to verify client certificate: x509: certificate "
+        "specifies an incompatible key usage",
+        "client-cert-wrong-usage",
+        "http: TLS handshake error from 10.0.0.7:5123: tls: failed to verify client certificate: x509: certificate "
+        "signed by unknown authority",
+    ),
+    # A peer that does not speak TLS.
+    (
+        "javax.net.ssl.SSLException: Unsupported or unrecognized SSL message",
+        "protocol-mismatch",
+        "javax.net.ssl.SSLException: Unsupported record version Unknown-0.0",
+    ),
+    (
+        'Get "https://api.example:8080/": http: server gave HTTP response to HTTPS client',
+        "protocol-mismatch",
+        'Get "https://api.example:8080/": tls: handshake did not complete',
+    ),
+    # Verifiers: a self-signed certificate, a path to no anchor.
+    (
+        "curl: (60) SSL certificate problem: self-signed certificate",
+        "server-cert-untrusted",
+        "curl: (60) SSL certificate problem: certificate is not yet valid",
+    ),
+    (
+        "sun.security.validator.ValidatorException: PKIX path validation failed: "
+        "java.security.cert.CertPathValidatorException: Path does not chain with any of the trust anchors",
+        "server-cert-untrusted",
+        "sun.security.validator.ValidatorException: PKIX path validation failed",
+    ),
+    # People's words.
+    (
+        "the client certificate has expired, so nginx answers 400 The SSL certificate error",
+        "client-cert-expired",
+        "the server certificate has expired, so the client gives up the TLS handshake",
+    ),
 ]
 
 
@@ -418,3 +525,83 @@ def test_without_the_hex_extension_the_request_names_no_ca() -> None:
     assert "ca_names:listed" not in facts
     broken = _HEX_EXTENSION.replace("00 36 00 34 30 32", "00 36 00 34 30 7F")  # not a DER Name any more
     assert hex_ca_names(broken.split(HEX_CA_NAMES, 1)[1]) is None
+
+
+# Erlang/OTP names the side that sent an alert: the client's is its verdict on the server's certificate.
+OTP_CLIENT_ALERT = (
+    'Error: {tls_alert,  {unknown_ca,  "TLS client: In state certify at ssl_handshake.erl:2125 generated CLIENT '
+    'ALERT: Fatal - Unknown CA\\n"}}'
+)
+
+
+def test_an_alert_the_client_sent_is_about_the_servers_certificate() -> None:
+    facts = read_facts(OTP_CLIENT_ALERT)
+    assert "client_alert:unknown_ca" in facts
+    assert "alert_received:unknown_ca" not in facts  # not read again as the bare name
+    assert explain(OTP_CLIENT_ALERT).codes()[0] == "server-cert-untrusted"
+    # Negative twin: the server sent it (the client's log says so): your certificate is not trusted.
+    received = OTP_CLIENT_ALERT.replace("generated CLIENT", "received SERVER")
+    assert "alert_received:unknown_ca" in read_facts(received)
+    assert explain(received).codes()[0] == "client-cert-untrusted"
+
+
+RECEIVED_ON_THE_SERVER = [
+    # (a server's own log line with the alert the client sent, the cause, the same alert in the client's own words)
+    (
+        "http: TLS handshake error from 10.0.0.7:51234: remote error: tls: unknown certificate authority",
+        "server-cert-untrusted",
+        "Get https://api.example/: remote error: tls: unknown certificate authority",
+    ),
+    (
+        "2020/11/10 11:56:03 http: TLS handshake error from 127.0.0.1:54433: remote error: tls: bad certificate",
+        "server-cert-untrusted",
+        'Post "https://api.example/": remote error: tls: bad certificate',
+    ),
+    (
+        "2026/12/07 10:00:00 [crit] 12#12: *1 SSL_do_handshake() failed (SSL: error:0A000416:SSL routines::sslv3 "
+        "alert certificate unknown:ssl/record/rec_layer_s3.c:1584:SSL alert number 46) while SSL handshaking, "
+        "client: 127.0.0.1, server: 0.0.0.0:8443",
+        "server-cert-untrusted",
+        "javax.net.ssl.SSLHandshakeException: Received fatal alert: certificate_unknown",
+    ),
+    (
+        'File "server.py", line 35, in server\n    ssl_sock = context.wrap_socket(raw_sock, server_side=True)\n'
+        "ssl.SSLError: [SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca (_ssl.c:749)",
+        "server-cert-untrusted",
+        "ssl.SSLError: [SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca (_ssl.c:749)",
+    ),
+    (
+        "http: TLS handshake error from 10.0.0.7:51234: remote error: tls: expired certificate",
+        "server-cert-expired",
+        "Get https://api.example/: remote error: tls: expired certificate",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "twin"), RECEIVED_ON_THE_SERVER)
+def test_an_alert_in_a_servers_own_log_came_from_the_client(text: str, code: str, twin: str) -> None:
+    assert explain(text).codes()[0] == code
+    assert explain(twin).codes()[0] != code  # the client received it: the server's verdict on yours
+
+
+def test_cacerts_is_the_truststore() -> None:
+    text = (
+        "Loading KeyStore C:\\Program Files\\Java\\jre1.8.0_101\\lib\\security\\cacerts...\n"
+        "java.io.IOException: Keystore was tampered with, or password was incorrect"
+    )
+    assert "mentions:truststore" in read_facts(text)
+    assert explain(text).codes()[0] == "truststore-password-wrong"
+    # Negative twin: the same words for a keystore named otherwise are the keystore's password.
+    twin = text.replace("lib\\security\\cacerts", "conf\\client.jks")
+    assert "mentions:truststore" not in read_facts(twin)
+    assert explain(twin).codes()[0] == "keystore-password-wrong"
+
+
+def test_jdk_8_alert_lines_over_sslv3_say_who_sent_the_alert() -> None:
+    sent = read_facts("WTP(0), SEND SSLv3 ALERT: fatal, description = certificate_unknown")
+    assert "alert_sent:certificate_unknown" in sent
+    assert "alert_received:certificate_unknown" not in sent  # not read again as the bare name
+    received = read_facts("main, RECV SSLv3 ALERT:  fatal, handshake_failure")
+    assert "alert_received:handshake_failure" in received
+    # Negative twin: no protocol name before ALERT is no JDK 8 alert line.
+    assert "alert_sent:certificate_unknown" not in read_facts("SEND ALERT: fatal, description = certificate_unknown")

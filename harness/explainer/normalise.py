@@ -2,7 +2,9 @@
 
 Alerts come out as ``alert_received:NAME`` / ``alert_sent:NAME`` (the IANA name) whatever
 the spelling: Go's ``remote error: tls: bad certificate``, JSSE's ``Certificate Unknown (46)``,
-``alert 48``, ``alert number 42``, or the bare name ``unknown_ca``. Everything else comes from
+``alert 48``, ``alert number 42``, or the bare name ``unknown_ca``. Where the spelling says
+that the client sent it (Erlang/OTP's ``generated CLIENT ALERT: Fatal - Unknown CA``), it is
+``client_alert:NAME``: the client rejected the server's certificate or handshake. Everything else comes from
 the knowledge table ``harness/knowledge/spellings.toml`` (exceptions, other stacks' verifier
 messages, debug-log lines, HTTP answers, people's own words). The explainer only reads the
 tables: what a spelling means is the knowledge's (:mod:`harness.knowledge.alerts`, spellings.toml).
@@ -23,6 +25,7 @@ from harness.knowledge.alerts import (
     BORINGSSL_ALERT_CODES,
     GO_ALERT_TEXTS,
     NSS_ALERT_CODES,
+    alert_name,
 )
 
 __all__ = ["Spelling", "alert_facts", "hex_ca_names", "load_spellings", "spelling_facts", "spellings"]
@@ -37,6 +40,12 @@ _GO_TEXTS = sorted(GO_ALERT_TEXTS, key=len, reverse=True)
 _TITLE_NUMBER = re.compile(r" \((\d{1,3})\)")
 # A number: "alert 48", "alert number 42", "SSL alert number 116", "alert #40".
 _NUMBER = re.compile(r"\balert(?: number| no\.| #|:)? ?#?(\d{1,3})\b", re.IGNORECASE)
+# Erlang/OTP ssl (Elixir, RabbitMQ, hex): "TLS client: In state certify at ssl_handshake.erl:2109 generated
+# CLIENT ALERT: Fatal - Unknown CA"; the word before ALERT names the side that sent it, the first the log's writer.
+_OTP = re.compile(
+    r"\bD?TLS (client|server): In state \w{1,40}(?: at [\w.]{1,60}:\d{1,6})? (?:generated|received) "
+    r"(CLIENT|SERVER) ALERT: (?:Fatal|Warning) - ([A-Za-z ]{3,40})"
+)
 # The JDK's own alert in a pasted fragment of a JDK 11+ log: "Fatal (BAD_CERTIFICATE): ...".
 _FATAL = re.compile(r"\bFatal \(([A-Z_]{4,40})\)(?!: Received)")
 # The bare IANA names with an underscore ("unknown_ca", "BAD_CERTIFICATE"): a plain word ("unknown") is not one.
@@ -71,6 +80,8 @@ def alert_facts(text: str, known: set[str]) -> list[Fact]:
     found: list[Fact] = []
     if "error: tls:" in text:
         found += _go(text)
+    if " ALERT: " in text:
+        found += _otp(text)
     if "(" in text:
         found += _titled(text)
     if "alert" in lowered:
@@ -119,6 +130,22 @@ def _go(text: str) -> list[Fact]:
         if name is not None:
             kind = "alert_received" if match.group(1) == "remote" else "alert_sent"
             found.append((f"{kind}:{name}", f"Go: the {_side(kind)} alert {name} ({match.group(0).strip()!r})"))
+    return found
+
+
+def _otp(text: str) -> list[Fact]:
+    found = []
+    for match in _OTP.finditer(text):
+        writer, sender, words = match.groups()
+        name = alert_name(words.strip())
+        if name is None:
+            continue
+        quoted = repr(match.group(0).strip())
+        if sender == "CLIENT":  # the client's verdict on the server's certificate or handshake
+            found.append((f"client_alert:{name}", f"Erlang/OTP: the client itself sent the alert {name} ({quoted})"))
+        else:  # the server's: received by the client, or the writer's own when the server wrote the log
+            kind = "alert_sent" if writer == "server" else "alert_received"
+            found.append((f"{kind}:{name}", f"Erlang/OTP: the server sent the alert {name} ({quoted})"))
     return found
 
 
