@@ -127,6 +127,50 @@ def test_ctrl_c_during_a_real_build_leaves_nothing(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
+# Ctrl-C at a chosen moment of start-up: an import hook sends SIGINT to the process when ``harness.junit``
+# (which `check` loads, as every command does through the parser) starts loading, then runs the command.
+_INTERRUPT_AT_IMPORT = """
+import os, runpy, signal, sys
+
+trip_at = sys.argv.pop(1)
+
+class Once:
+    def find_spec(self, name, path=None, target=None):
+        if name == trip_at:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, Once())
+sys.argv[0] = "mtls-harness"
+runpy.run_module("harness.cli.main", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("trip_at", ["harness.junit", "no.such.module"])
+def test_ctrl_c_while_the_command_loads_is_one_line_and_exit_130(tmp_path: Path, trip_at: str) -> None:
+    """SIGINT while the commands' modules load; its twin (a module never imported) is the plain build."""
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(to_toml(BASE) + "\n", "utf-8")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT_AT_IMPORT, trip_at, "build", str(scenario), "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if trip_at == "no.such.module":
+        assert done.returncode == 0, done.stderr
+        assert "interrupted" not in done.stderr
+        assert out.is_dir()
+        return
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "mtls-harness: interrupted\n"
+    assert not out.exists()
+
+
 def _rsa4096_scenario(tmp_path: Path) -> Path:
     doc = merged(BASE, {"pki": {"client": {"key": "rsa-4096"}}})
     path = tmp_path / "rsa4096.toml"

@@ -15,18 +15,22 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn
 
-from harness import __version__
-from harness.cli import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE
-from harness.cli.check import check_command
-from harness.cli.golive import add_commands as add_golive_commands
-from harness.cli.jdk import add_jdk_command, add_jdk_option
-from harness.cli.passwords import password_options as _password_options
-from harness.cli.passwords import read_password as _password
-from harness.cli.scenarios import add_commands as add_scenario_commands
-from harness.cli.support import add_commands as add_support_commands
-from harness.errors import HarnessError
-from harness.outputs import asked_reports, write_error_reports
-from harness.text import shown
+try:
+    from harness import __version__
+    from harness.cli import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE
+    from harness.cli.check import check_command
+    from harness.cli.golive import add_commands as add_golive_commands
+    from harness.cli.jdk import add_jdk_command, add_jdk_option
+    from harness.cli.passwords import password_options as _password_options
+    from harness.cli.passwords import read_password as _password
+    from harness.cli.scenarios import add_commands as add_scenario_commands
+    from harness.cli.support import add_commands as add_support_commands
+    from harness.errors import HarnessError
+    from harness.outputs import asked_reports, write_error_reports
+    from harness.text import shown
+except KeyboardInterrupt:  # Ctrl-C while the commands load (a second on a busy machine): as during a command
+    sys.stderr.write("mtls-harness: interrupted\n")
+    raise SystemExit(130) from None
 
 __all__ = ["main"]
 
