@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from pathlib import Path
@@ -30,16 +31,6 @@ def load_scenario(path: Path | str) -> Scenario:
     """Read and validate one scenario file."""
     path = Path(path)
     try:
-        # `mtls-harness run` validates every file, then pytest loads each again: the same file, unchanged
-        # (inode, size, mtime), is the same Scenario (immutable). Failures are not cached.
-        info = path.stat()
-        identity = (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
-        cached = _LOADED.get(identity)
-        if cached is not None:
-            return cached
-    except OSError:
-        identity = None
-    try:
         text = read_bounded(path, SCENARIO_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError(str(path), "no such file", "check the path") from None
@@ -49,15 +40,23 @@ def load_scenario(path: Path | str) -> Scenario:
         raise ScenarioError(str(path), f"not read: {exc}", "give a scenario TOML file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(str(path), f"cannot read: {exc}", "give a UTF-8 TOML file") from None
+    # `mtls-harness run` validates every file, then pytest loads each again: the same path with the same text is
+    # the same Scenario (immutable), parsed once per process. Keyed by the text's digest (a few KB, read and hashed
+    # in microseconds), not by the file's size and mtime: an edit within one timestamp tick is still re-read.
+    # Failures are not kept: a malformed file is refused, with its one line, each time it is loaded.
+    identity = (str(path), hashlib.sha256(text.encode()).digest())
+    cached = _PARSED.get(identity)
+    if cached is not None:
+        return cached
     scenario = parse_scenario(text, path)
-    if identity is not None:
-        if len(_LOADED) >= 4096:
-            _LOADED.clear()
-        _LOADED[identity] = scenario
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[identity] = scenario
     return scenario
 
 
-_LOADED: dict[tuple[str, int, int, int], Scenario] = {}
+_PARSED: dict[tuple[str, bytes], Scenario] = {}
+_PARSED_MAX = 4096  # scenarios of at most SCENARIO_BYTES each: a bound on what the process keeps
 
 
 def parse_scenario(text: str, path: Path) -> Scenario:
