@@ -96,8 +96,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/explain_rates.py
 	$(BIN)/python benchmarks/html_report.py
 	$(BIN)/python benchmarks/speed_table.py
-	$(BIN)/python benchmarks/stages.py
-	$(BIN)/python benchmarks/stages.py --engine jsse
+	$(BIN)/python benchmarks/phases.py
+	$(BIN)/python benchmarks/phases.py --engine jsse
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
