@@ -28,7 +28,17 @@ from harness.knowledge.alerts import (
     alert_name,
 )
 
-__all__ = ["Spelling", "alert_facts", "hex_ca_names", "load_spellings", "spelling_facts", "spellings"]
+__all__ = [
+    "Spelling",
+    "alert_facts",
+    "hex_ca_names",
+    "load_spellings",
+    "quoted",
+    "required_literal",
+    "snippet",
+    "spelling_facts",
+    "spellings",
+]
 
 Fact = tuple[str, str]  # (name, sentence)
 
@@ -305,23 +315,31 @@ def spelling_facts(text: str, table: tuple[Spelling, ...] | None = None) -> list
         for pattern, needs in zip(spelling.phrases, spelling.needs, strict=True):
             if same_length and needs is not None and needs not in lowered:
                 continue  # cannot match: skip the regex (a tenth of a second over a megabyte)
-            quoted = _find(pattern, text, lowered if same_length else None)
-            if quoted is not None:
-                found.append((spelling.name, f"{spelling.says} ({_snippet(quoted)!r})"))
+            phrase = quoted(pattern, text, lowered if same_length else None)
+            if phrase is not None:
+                found.append((spelling.name, f"{spelling.says} ({snippet(phrase, 120)!r})"))
                 break
     return found
 
 
-def _find(pattern: re.Pattern[str], text: str, lowered: str | None) -> str | None:
+def quoted(pattern: re.Pattern[str], text: str, lowered: str | None) -> str | None:
+    """What ``pattern`` matched in ``text`` (its group ``evidence`` if it has one), else None.
+
+    ``lowered``: ``text`` in lower case, the same length, for a case-insensitive pattern: a plain literal is
+    then found with ``str.find`` instead of the regex engine.
+    """
     if lowered is not None and not _SYNTAX.search(pattern.pattern):
         literal = pattern.pattern.lower()
         at = lowered.find(literal)
         return None if at < 0 else text[at : at + len(literal)]
     match = pattern.search(text)
-    return None if match is None else match.group(0)
+    if match is None:
+        return None
+    return match.group("evidence") if "evidence" in pattern.groupindex else match.group(0)
 
 
-def _snippet(text: str, limit: int = 120) -> str:
+def snippet(text: str, limit: int) -> str:
+    """``text`` on one line (runs of white space as one space), cut to ``limit`` characters with "..."."""
     one = " ".join(text.split())
     return one if len(one) <= limit else one[: limit - 3] + "..."
 

@@ -24,7 +24,7 @@ from typing import Any
 from harness.errors import UsageError
 from harness.explainer.catalogue import shipped_scenario
 from harness.explainer.facts import Facts, read_facts
-from harness.explainer.normalise import required_literal
+from harness.explainer.normalise import quoted, required_literal, snippet
 from harness.knowledge import codes
 from harness.limits import EXPLAIN_BYTES
 
@@ -69,18 +69,18 @@ class Entry:
         evidence = [facts.seen[name] for name in self.facts]
         if self.phrases:
             needs = self.needs or (None,) * len(self.phrases)
-            quoted = next(
+            phrase = next(
                 (
                     q
                     for p, literal in zip(self.phrases, needs, strict=True)
                     if lowered is None or literal is None or literal in lowered  # else it cannot match
-                    if (q := _search(p, text, lowered)) is not None
+                    if (q := quoted(p, text, lowered)) is not None
                 ),
                 None,
             )
-            if quoted is None:
+            if phrase is None:
                 return None
-            evidence.insert(0, repr(_snippet(quoted)))
+            evidence.insert(0, repr(snippet(phrase, 160)))
         return "; ".join(evidence)
 
 
@@ -155,26 +155,6 @@ class Explanation:
             else:
                 lines.append("   reproduce: no catalogue scenario for this cause is installed with this package")
         return "\n".join(lines)
-
-
-_SYNTAX = re.compile(r"[\\.^$*+?{}\[\]|()]")
-
-
-def _search(pattern: re.Pattern[str], text: str, lowered: str | None) -> str | None:
-    """What ``pattern`` matched in ``text`` (its group ``evidence`` if it has one), else None."""
-    if lowered is not None and not _SYNTAX.search(pattern.pattern):
-        literal = pattern.pattern.lower()
-        at = lowered.find(literal)
-        return None if at < 0 else text[at : at + len(literal)]
-    found = pattern.search(text)
-    if found is None:
-        return None
-    return found.group("evidence") if "evidence" in pattern.groupindex else found.group(0)
-
-
-def _snippet(text: str, limit: int = 160) -> str:
-    one = " ".join(text.split())
-    return one if len(one) <= limit else one[: limit - 3] + "..."
 
 
 def _tuple(value: Any, key: str, where: str) -> tuple[str, ...]:
