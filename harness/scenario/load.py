@@ -31,7 +31,8 @@ def load_scenario(path: Path | str) -> Scenario:
     """Read and validate one scenario file."""
     path = Path(path)
     try:
-        text = read_bounded(path, SCENARIO_BYTES).decode("utf-8")
+        data = read_bounded(path, SCENARIO_BYTES)
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError(str(path), "no such file", "check the path") from None
     except NotARegularFile as exc:
@@ -44,7 +45,7 @@ def load_scenario(path: Path | str) -> Scenario:
     # the same Scenario (immutable), parsed once per process. Keyed by the text's digest (a few KB, read and hashed
     # in microseconds), not by the file's size and mtime: an edit within one timestamp tick is still re-read.
     # Failures are not kept: a malformed file is refused, with its one line, each time it is loaded.
-    identity = (str(path), hashlib.sha256(text.encode()).digest())
+    identity = (str(path), hashlib.sha256(data).digest())
     cached = _PARSED.get(identity)
     if cached is not None:
         return cached
