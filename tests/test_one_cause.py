@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from harness.knowledge.java import parse_version
+from harness.knowledge.java import version_order
 from harness.scenario import Scenario
 from tests.conftest import Live, cli, jdk_matrix, to_toml, unavailable
 
@@ -129,7 +129,7 @@ def test_a_keystore_without_a_key_entry_is_one_finding_for_every_jdk_and_engine(
     assert finding["code"] == "keystore-no-key-entry"
     read = [s for s in finding["seen"] if s["engine"].startswith("Java ")]
     # Oldest first, though the JDKs ran as --jdk gave them (17, 11.0.10, 21.0.8 by default).
-    assert [s["java"] for s in read] == sorted(versions, key=lambda v: parse_version(v) or ())
+    assert [s["java"] for s in read] == sorted(versions, key=version_order)
     live_seen = [s for s in finding["seen"] if not s["engine"].startswith("Java ")]
     assert {s["engine"] for s in live_seen} == set(_live_codes(doc))
     for item in live_seen:

@@ -34,6 +34,7 @@ __all__ = [
     "pkcs12_algorithms",
     "store_readable",
     "version_matches",
+    "version_order",
 ]
 
 # -- version strings ---------------------------------------------------------------------
@@ -55,6 +56,11 @@ def parse_version(text: str) -> tuple[int, ...] | None:
     if m["f"] is not None:
         return (int(m["f"]), 0, int(m["u"]))
     return tuple(int(p) for p in m["new"].split("."))
+
+
+def version_order(version: str) -> tuple[int, ...]:
+    """A sort key: Java versions oldest first ("11.0.10" < "17.0.15" < "21"); one not read sorts first."""
+    return parse_version(version) or ()
 
 
 def version_matches(spec: tuple[int, ...], version: tuple[int, ...]) -> bool:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from harness.check.report import SEVERITY_ORDER, Finding, Report, Seen, Severity, is_jsse
-from harness.knowledge.java import parse_version
+from harness.knowledge.java import version_order
 
 __all__ = ["fold_causes"]
 
@@ -71,7 +71,7 @@ def _fold_versions(report: Report) -> None:
         if len(indexes) < 2:
             continue
         # Oldest Java first ("Java 11.0.10, 17.0.15, 21.0.8"), whatever order the JDKs ran in.
-        found = sorted((report.findings[i] for i in indexes), key=lambda f: parse_version(_versions(f)[0]) or ())
+        found = sorted((report.findings[i] for i in indexes), key=lambda f: version_order(_versions(f)[0]))
         versions = [_versions(f)[0] for f in found]
         first = found[0]
         seen = tuple(

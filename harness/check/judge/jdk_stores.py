@@ -24,7 +24,7 @@ from harness.destination import Destination
 from harness.diagnose import name_of
 from harness.diagnose.store_failures import StoreVerdict, java_store_verdict
 from harness.engines.jsse_stores import JavaCert, JavaStore, StoreReading
-from harness.knowledge.java import parse_version
+from harness.knowledge.java import version_order
 from harness.stores import KeyEntry
 from harness.stores.entries import parsed
 
@@ -64,7 +64,7 @@ def take_the_jdks_word(report: Report, role: str, path: Path, said: Sequence[tup
             continue
         agree = sorted(
             (version for version, verdict in said if verdict is not None and verdict.code == finding.code),
-            key=lambda version: parse_version(version) or (),
+            key=version_order,
         )  # oldest first, whatever order --jdk gave
         if agree:
             kept.add(finding.code)
