@@ -160,6 +160,31 @@ def test_a_type_the_platform_cannot_open_is_an_error_naming_it(
         assert not _codes(per[version], "keystore")
 
 
+@pytest.mark.parametrize("first", [0, 2])
+def test_an_uber_store_whose_ciphertext_starts_like_bks_entries_is_named_uber(
+    matrix: dict[str, Runtime], stores: Path, first: int
+) -> None:
+    """UBER's body after the salt is Twofish ciphertext: about 1 store in 50 starts it with a byte of 0-4,
+    BKS's entry types. Such a store (keytool's UBER with that byte set) is still named UBER, not BKS."""
+    if not (stores / "s.uber").is_file():
+        pytest.skip("no BouncyCastle provider (libbcprov-java)")
+    data = bytearray((stores / "s.uber").read_bytes())
+    body = 12 + int.from_bytes(data[4:8], "big")  # version, salt length, salt, iteration count
+    data[body] = first
+    name = f"s-{first}.uber"
+    (stores / name).write_bytes(bytes(data))
+    code, per = _check(stores, name, "trust.jks")
+    assert code == 1
+    for version in matrix:
+        [finding] = [f for f in per[version] if f["check"] == "keystore" and f["severity"] == "error"]
+        assert "-srcstoretype UBER" in finding["message"], (version, finding)
+    # The twin: keytool's BKS, whose first entry is in the clear, is named BKS.
+    _, per = _check(stores, "s.bks", "trust.jks")
+    for version in matrix:
+        [finding] = [f for f in per[version] if f["check"] == "keystore" and f["severity"] == "error"]
+        assert "-srcstoretype BKS" in finding["message"], (version, finding)
+
+
 @pytest.mark.parametrize("store", ["none.p12", "nomac.p12", "upper.jks", "legacy.p12"])
 def test_key_entries_as_the_jdk_sees_them(matrix: dict[str, Runtime], stores: Path, store: str) -> None:
     """0 key entries -> keystore-no-key-entry; a key getKey cannot open -> not silence; else nothing."""

@@ -377,12 +377,27 @@ public final class MtlsProbe {
             int version = int32(b, 0);
             int salt = int32(b, 4);
             if ((version == 1 || version == 2) && salt > 0 && salt <= 64 && 12 + salt <= b.length) {
-                int body = 12 + salt;
-                if (body < b.length && (b[body] & 0xff) <= 4) { return "BKS"; }
-                return "UBER";
+                return looksLikeBksEntries(b, 12 + salt) ? "BKS" : "UBER";
             }
         }
         return "unknown";
+    }
+
+    /**
+     * Whether BKS's clear entries start at {@code at}: the end mark (0) followed by nothing but the 20-byte
+     * HMAC, or an entry type (1-4), a UTF alias and a creation date in milliseconds before the year 3000.
+     * UBER's Twofish-encrypted body starts with a byte of 0-4 about once in 50 stores; it almost never
+     * also has a plausible alias length and date after it.
+     */
+    private static boolean looksLikeBksEntries(byte[] b, int at) {
+        if (at >= b.length) { return false; }
+        int type = b[at] & 0xff;
+        if (type == 0) { return b.length - at - 1 == 20; }
+        if (type > 4 || at + 3 > b.length) { return false; }
+        int date = at + 3 + (((b[at + 1] & 0xff) << 8) | (b[at + 2] & 0xff));
+        if (date + 8 > b.length) { return false; }
+        long ms = ((long) int32(b, date) << 32) | (int32(b, date + 4) & 0xffffffffL);
+        return ms >= 0 && ms < 32503680000000L;
     }
 
     private static final byte[] PBKDF2_OID = {0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86, (byte) 0xf7, 0x0d, 0x01, 0x05, 0x0c};
