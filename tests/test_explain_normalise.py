@@ -460,6 +460,52 @@ OTHER_CLIENTS = [
         "server-cert-untrusted",
         "sun.security.validator.ValidatorException: PKIX path validation failed",
     ),
+    # Windows SChannel / CryptoAPI (curl built with schannel, .NET, PowerShell), NSS, Chromium.
+    (
+        "curl: (35) schannel: next InitializeSecurityContext failed: SEC_E_UNTRUSTED_ROOT (0x80090325) - "
+        "The certificate chain was issued by an authority that is not trusted.",
+        "server-cert-untrusted",
+        "curl: (35) schannel: next InitializeSecurityContext failed: Unknown error (0x80092012)",
+    ),
+    (
+        "Invoke-WebRequest : The underlying connection was closed: Could not establish trust relationship for the "
+        "SSL/TLS secure channel. ---> A certificate chain could not be built to a trusted root authority.",
+        "server-cert-untrusted",
+        "Invoke-WebRequest : The underlying connection was closed: An unexpected error occurred on a send.",
+    ),
+    (
+        "curl: (35) schannel: SEC_E_CERT_EXPIRED (0x80090328) - The received certificate has expired.",
+        "server-cert-expired",
+        "curl: (35) schannel: SEC_E_INTERNAL_ERROR (0x80090304) - The Local Security Authority cannot be contacted",
+    ),
+    (
+        "System.Net.Http.HttpRequestException: The SSL connection could not be established ---> "
+        "System.ComponentModel.Win32Exception (0x80090322): The target principal name is incorrect.",
+        "server-name-mismatch",
+        "System.Net.Http.HttpRequestException: The SSL connection could not be established ---> "
+        "System.ComponentModel.Win32Exception (0x80090304): The Local Security Authority cannot be contacted",
+    ),
+    (
+        "curl: (60) Peer's Certificate issuer is not recognized. (SEC_ERROR_UNKNOWN_ISSUER)",
+        "server-cert-untrusted",
+        "curl: (35) NSS: error -5961 (PR_CONNECT_RESET_ERROR)",
+    ),
+    (
+        "curl: (51) Unable to communicate securely with peer: requested domain name does not match the "
+        "server's certificate. (SSL_ERROR_BAD_CERT_DOMAIN)",
+        "server-name-mismatch",
+        "curl: (51) Unable to communicate securely with peer",
+    ),
+    ("net::ERR_CERT_DATE_INVALID", "server-cert-expired", "net::ERR_CONNECTION_CLOSED"),
+    ("net::ERR_BAD_SSL_CLIENT_AUTH_CERT", "client-cert-rejected", "net::ERR_SSL_PROTOCOL_ERROR"),
+    # curl's CA file (its truststore) and OpenSSL's verify error 66 on the server's key.
+    (
+        "curl: (77) error setting certificate verify locations:  CAfile: /etc/pki/partner-ca.pem CApath: none",
+        "store-unreadable",
+        "curl: (77) CAfile: /etc/pki/partner-ca.pem CApath: none",
+    ),
+    ("curl: (60) SSL certificate problem: EE certificate key too weak", "weak-key",
+     "curl: (60) SSL certificate problem: EE certificate"),
     # People's words.
     (
         "the client certificate has expired, so nginx answers 400 The SSL certificate error",
