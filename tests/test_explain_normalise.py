@@ -506,6 +506,28 @@ OTHER_CLIENTS = [
     ),
     ("curl: (60) SSL certificate problem: EE certificate key too weak", "weak-key",
      "curl: (60) SSL certificate problem: EE certificate"),
+    # OpenSSL 1.0's server function for the client's Certificate: the server's log, about your certificate.
+    (
+        "error:14089086:SSL routines:ssl3_get_client_certificate:certificate verify failed",
+        "client-cert-untrusted",
+        "error:14090086:SSL routines:ssl3_get_server_certificate:certificate verify failed",
+    ),
+    # PEM files other stacks cannot read; a PKCS#12 whose MAC does not verify; OpenSSL 3 on a legacy PKCS#12.
+    ("unable to load certificate\n140:error:0909006C:PEM routines:get_name:no start line:pem_lib.c:745:",
+     "store-unreadable", "unable to load the configuration\n140:error:02001002:system library:fopen"),
+    ("Could not read private key from client.key", "store-unreadable", "Could not find client.key"),
+    ("Error: error:23076071:PKCS12 routines:PKCS12_parse:mac verify failure", "keystore-password-wrong",
+     "Error: error:23076071:PKCS12 routines:PKCS12_parse"),
+    ("Mac verify error: invalid password?", "keystore-password-wrong", "Mac verify: OK"),
+    ("System.Security.Cryptography.CryptographicException: The specified network password is not correct.",
+     "keystore-password-wrong", "System.Security.Cryptography.CryptographicException: Keyset does not exist"),
+    (
+        "Error outputting keys and certificates\n40E7:error:0308010C:digital envelope routines:"
+        "inner_evp_generic_fetch:unsupported:crypto/evp/evp_fetch.c:349:Global default library context, "
+        "Algorithm (RC2-40-CBC : 0), Properties ()",
+        "keystore-format-unsupported",
+        "Error outputting keys and certificates\n40E7:error:0308010C:digital envelope routines",
+    ),
     # People's words.
     (
         "the client certificate has expired, so nginx answers 400 The SSL certificate error",
