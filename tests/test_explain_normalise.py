@@ -528,6 +528,20 @@ OTHER_CLIENTS = [
         "keystore-format-unsupported",
         "Error outputting keys and certificates\n40E7:error:0308010C:digital envelope routines",
     ),
+    ("Error: error:1E08010C:DECODER routines::unsupported", "store-unreadable", "Error: error:1E08010C"),
+    # Gateways' and integration products' own words about the client certificate.
+    (
+        "Application Gateway: The client certificate presented was not issued by a trusted CA",
+        "client-cert-untrusted",
+        "Application Gateway: The client certificate presented was issued by Acme CA",
+    ),
+    (
+        "mutual TLS authentication failed: the client certificate chain is not trusted",
+        "client-cert-untrusted",
+        "mutual TLS authentication failed: the client certificate chain is trusted but the path is /admin",
+    ),
+    ('{"message":"Invalid client certificate"}', "client-cert-rejected", '{"message":"Invalid API key"}'),
+    ("Client certificate is revoked", "revocation-check-failed", "Client certificate is valid"),
     # People's words.
     (
         "the client certificate has expired, so nginx answers 400 The SSL certificate error",
