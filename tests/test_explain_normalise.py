@@ -542,6 +542,30 @@ OTHER_CLIENTS = [
     ),
     ('{"message":"Invalid client certificate"}', "client-cert-rejected", '{"message":"Invalid API key"}'),
     ("Client certificate is revoked", "revocation-check-failed", "Client certificate is valid"),
+    # Java: a store path that names no file (not a network failure: ENOTFOUND is Node's DNS code, not a
+    # part of "FileNotFoundException"), a certificate file keytool cannot parse, a key and certificate of
+    # two key types, Netty's plain-HTTP answer, JDK 8's EOF under a closed handshake.
+    (
+        "java.io.FileNotFoundException: /opt/certs/keystore.jks (No such file or directory)",
+        "store-unreadable",
+        "java.io.FileNotFoundException: /opt/app/config/application.yml (No such file or directory)",
+    ),
+    ("keytool error: java.lang.Exception: Input not an X.509 certificate", "store-unreadable",
+     "keytool error: java.lang.Exception: Alias <client> does not exist"),
+    (
+        "java.lang.IllegalArgumentException: private key algorithm does not match algorithm of public key in "
+        "end entity certificate (at index 0)",
+        "key-cert-mismatch",
+        "java.lang.IllegalArgumentException: the private key algorithm is not supported",
+    ),
+    ("io.netty.handler.ssl.NotSslRecordException: not an SSL/TLS record: 485454502f312e31", "protocol-mismatch",
+     "io.netty.handler.ssl.SslHandshakeTimeoutException: handshake timed out after 10000ms"),
+    (
+        "javax.net.ssl.SSLHandshakeException: Remote host closed connection during handshake\n"
+        "Caused by: java.io.EOFException: SSL peer shut down incorrectly",
+        "client-cert-rejected",
+        "javax.net.ssl.SSLHandshakeException: General SSLEngine problem",
+    ),
     # People's words.
     (
         "the client certificate has expired, so nginx answers 400 The SSL certificate error",
@@ -687,3 +711,9 @@ def test_jdk_8_alert_lines_over_sslv3_say_who_sent_the_alert() -> None:
     assert "alert_received:handshake_failure" in received
     # Negative twin: no protocol name before ALERT is no JDK 8 alert line.
     assert "alert_sent:certificate_unknown" not in read_facts("SEND ALERT: fatal, description = certificate_unknown")
+
+
+def test_a_missing_file_is_not_an_unreachable_host() -> None:
+    """Node's DNS code ENOTFOUND names a host not found; the same letters inside FileNotFoundException do not."""
+    assert "unreachable" in read_facts("Error: getaddrinfo ENOTFOUND api.example.com")
+    assert "unreachable" not in read_facts("java.io.FileNotFoundException: /opt/certs/keystore.jks")
