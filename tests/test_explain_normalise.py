@@ -566,6 +566,22 @@ OTHER_CLIENTS = [
         "client-cert-rejected",
         "javax.net.ssl.SSLHandshakeException: General SSLEngine problem",
     ),
+    # Go: a server's log about the client's key usage, an IP with no IP SAN, key files, versions, SHA-1.
+    (
+        "http: TLS handshake error from 10.0.0.7:51234: tls: failed to verify client's certificate: "
+        "x509: certificate specifies an incompatible key usage",
+        "client-cert-wrong-usage",
+        "http: TLS handshake error from 10.0.0.7:51234: EOF",
+    ),
+    ('Get "https://10.0.0.5/": x509: cannot validate certificate for 10.0.0.5 because it doesn\'t contain any IP SANs',
+     "server-name-mismatch", 'Get "https://10.0.0.5/": x509: cannot validate certificate for 10.0.0.5'),
+    ("tls: failed to parse private key", "store-unreadable", "tls: failed to load key pair"),
+    ("tls: failed to load key pair: x509: decryption password incorrect", "keystore-password-wrong",
+     "tls: failed to load key pair: x509: unsupported elliptic curve"),
+    ("tls: no supported versions satisfy MinVersion and MaxVersion", "protocol-mismatch",
+     "tls: MinVersion and MaxVersion are set"),
+    ("x509: cannot verify signature: insecure algorithm SHA1-RSA (temporarily override with GODEBUG=x509sha1=1)",
+     "weak-signature", "x509: cannot verify signature: verification error"),
     # People's words.
     (
         "the client certificate has expired, so nginx answers 400 The SSL certificate error",
