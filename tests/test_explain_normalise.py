@@ -582,6 +582,26 @@ OTHER_CLIENTS = [
      "tls: MinVersion and MaxVersion are set"),
     ("x509: cannot verify signature: insecure algorithm SHA1-RSA (temporarily override with GODEBUG=x509sha1=1)",
      "weak-signature", "x509: cannot verify signature: verification error"),
+    # Windows SChannel's System events: 36887 an alert received, 36888 one it sent; its algorithm mismatch.
+    ("A fatal alert was received from the remote endpoint. The TLS protocol defined fatal alert code is 48.",
+     "client-cert-untrusted", "A fatal alert was received from the remote endpoint."),
+    (
+        "A fatal alert was generated and sent to the remote endpoint. This may result in termination of the "
+        "connection. The TLS protocol defined fatal error code is 46. The Windows SChannel error state is 552.",
+        "server-cert-untrusted",
+        "A fatal alert was generated and sent to the remote endpoint. The Windows SChannel error state is 552.",
+    ),
+    ("The client and server cannot communicate, because they do not possess a common algorithm.",
+     "cipher-mismatch", "The client and server cannot communicate."),
+    # rustls and Node.js verifiers.
+    ("error trying to connect: invalid peer certificate: UnknownIssuer", "server-cert-untrusted",
+     "error trying to connect: invalid peer certificate: BadEncoding"),
+    ("rustls::Error: InvalidCertificate(Expired)", "server-cert-expired", "rustls::Error: InvalidCertificate(BadEncoding)"),
+    ("invalid peer certificate: NotValidForName", "server-name-mismatch", "invalid peer certificate: BadSignature"),
+    ("Error: self signed certificate\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1530:34)",
+     "server-cert-untrusted", "Error: socket hang up\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1530:34)"),
+    ("Error: certificate has expired\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1530:34)",
+     "server-cert-expired", "Error: read ECONNRESET\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1530:34)"),
     # People's words.
     (
         "the client certificate has expired, so nginx answers 400 The SSL certificate error",
@@ -733,3 +753,11 @@ def test_a_missing_file_is_not_an_unreachable_host() -> None:
     """Node's DNS code ENOTFOUND names a host not found; the same letters inside FileNotFoundException do not."""
     assert "unreachable" in read_facts("Error: getaddrinfo ENOTFOUND api.example.com")
     assert "unreachable" not in read_facts("java.io.FileNotFoundException: /opt/certs/keystore.jks")
+
+
+def test_schannel_alert_events_say_who_sent_the_alert() -> None:
+    """Event 36887 ("fatal alert code is N"): received from the other side; 36888 ("fatal error code is N"): sent."""
+    received = read_facts("The TLS protocol defined fatal alert code is 46.")
+    sent = read_facts("The TLS protocol defined fatal error code is 46.")
+    assert "alert_received:certificate_unknown" in received and "alert_sent:certificate_unknown" not in received
+    assert "alert_sent:certificate_unknown" in sent and "alert_received:certificate_unknown" not in sent

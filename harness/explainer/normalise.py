@@ -56,6 +56,10 @@ _OTP = re.compile(
     r"\bD?TLS (client|server): In state \w{1,40}(?: at [\w.]{1,60}:\d{1,6})? (?:generated|received) "
     r"(CLIENT|SERVER) ALERT: (?:Fatal|Warning) - ([A-Za-z ]{3,40})"
 )
+# Windows SChannel (System log events 36887 and 36888): "A fatal alert was received from the remote endpoint.
+# The TLS protocol defined fatal alert code is 48." and "A fatal alert was generated and sent to the remote
+# endpoint. ... The TLS protocol defined fatal error code is 46.": "alert" received, "error" sent.
+_SCHANNEL = re.compile(r"TLS protocol defined fatal (alert|error) code is (\d{1,3})\b")
 # The JDK's own alert in a pasted fragment of a JDK 11+ log: "Fatal (BAD_CERTIFICATE): ...".
 _FATAL = re.compile(r"\bFatal \(([A-Z_]{4,40})\)(?!: Received)")
 # The bare IANA names with an underscore ("unknown_ca", "BAD_CERTIFICATE"): a plain word ("unknown") is not one.
@@ -107,6 +111,12 @@ def alert_facts(text: str, known: set[str]) -> list[Fact]:
         for code, name in BORINGSSL_ALERT_CODES.items():
             if code in text and name in ALERT_NAMES:
                 found.append((f"alert_received:{name}", f"BoringSSL: the alert {name} ({code!r})"))
+    if "protocol defined fatal" in text:
+        for match in _SCHANNEL.finditer(text):
+            name = ALERT_NUMBERS.get(int(match.group(2)))
+            if name and name != "close_notify":
+                side = "received" if match.group(1) == "alert" else "sent"
+                found.append((f"alert_{side}:{name}", f"SChannel: the alert {name} was {side} ({match.group(0)!r})"))
     if "Fatal (" in text:
         for match in _FATAL.finditer(text):
             name = match.group(1).lower()
