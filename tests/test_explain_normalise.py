@@ -504,8 +504,11 @@ OTHER_CLIENTS = [
         "store-unreadable",
         "curl: (77) CAfile: /etc/pki/partner-ca.pem CApath: none",
     ),
-    ("curl: (60) SSL certificate problem: EE certificate key too weak", "weak-key",
-     "curl: (60) SSL certificate problem: EE certificate"),
+    (
+        "curl: (60) SSL certificate problem: EE certificate key too weak",
+        "weak-key",
+        "curl: (60) SSL certificate problem: EE certificate",
+    ),
     # OpenSSL 1.0's server function for the client's Certificate: the server's log, about your certificate.
     (
         "error:14089086:SSL routines:ssl3_get_client_certificate:certificate verify failed",
@@ -513,14 +516,23 @@ OTHER_CLIENTS = [
         "error:14090086:SSL routines:ssl3_get_server_certificate:certificate verify failed",
     ),
     # PEM files other stacks cannot read; a PKCS#12 whose MAC does not verify; OpenSSL 3 on a legacy PKCS#12.
-    ("unable to load certificate\n140:error:0909006C:PEM routines:get_name:no start line:pem_lib.c:745:",
-     "store-unreadable", "unable to load the configuration\n140:error:02001002:system library:fopen"),
+    (
+        "unable to load certificate\n140:error:0909006C:PEM routines:get_name:no start line:pem_lib.c:745:",
+        "store-unreadable",
+        "unable to load the configuration\n140:error:02001002:system library:fopen",
+    ),
     ("Could not read private key from client.key", "store-unreadable", "Could not find client.key"),
-    ("Error: error:23076071:PKCS12 routines:PKCS12_parse:mac verify failure", "keystore-password-wrong",
-     "Error: error:23076071:PKCS12 routines:PKCS12_parse"),
+    (
+        "Error: error:23076071:PKCS12 routines:PKCS12_parse:mac verify failure",
+        "keystore-password-wrong",
+        "Error: error:23076071:PKCS12 routines:PKCS12_parse",
+    ),
     ("Mac verify error: invalid password?", "keystore-password-wrong", "Mac verify: OK"),
-    ("System.Security.Cryptography.CryptographicException: The specified network password is not correct.",
-     "keystore-password-wrong", "System.Security.Cryptography.CryptographicException: Keyset does not exist"),
+    (
+        "System.Security.Cryptography.CryptographicException: The specified network password is not correct.",
+        "keystore-password-wrong",
+        "System.Security.Cryptography.CryptographicException: Keyset does not exist",
+    ),
     (
         "Error outputting keys and certificates\n40E7:error:0308010C:digital envelope routines:"
         "inner_evp_generic_fetch:unsupported:crypto/evp/evp_fetch.c:349:Global default library context, "
@@ -550,16 +562,22 @@ OTHER_CLIENTS = [
         "store-unreadable",
         "java.io.FileNotFoundException: /opt/app/config/application.yml (No such file or directory)",
     ),
-    ("keytool error: java.lang.Exception: Input not an X.509 certificate", "store-unreadable",
-     "keytool error: java.lang.Exception: Alias <client> does not exist"),
+    (
+        "keytool error: java.lang.Exception: Input not an X.509 certificate",
+        "store-unreadable",
+        "keytool error: java.lang.Exception: Alias <client> does not exist",
+    ),
     (
         "java.lang.IllegalArgumentException: private key algorithm does not match algorithm of public key in "
         "end entity certificate (at index 0)",
         "key-cert-mismatch",
         "java.lang.IllegalArgumentException: the private key algorithm is not supported",
     ),
-    ("io.netty.handler.ssl.NotSslRecordException: not an SSL/TLS record: 485454502f312e31", "protocol-mismatch",
-     "io.netty.handler.ssl.SslHandshakeTimeoutException: handshake timed out after 10000ms"),
+    (
+        "io.netty.handler.ssl.NotSslRecordException: not an SSL/TLS record: 485454502f312e31",
+        "protocol-mismatch",
+        "io.netty.handler.ssl.SslHandshakeTimeoutException: handshake timed out after 10000ms",
+    ),
     (
         "javax.net.ssl.SSLHandshakeException: Remote host closed connection during handshake\n"
         "Caused by: java.io.EOFException: SSL peer shut down incorrectly",
@@ -573,35 +591,67 @@ OTHER_CLIENTS = [
         "client-cert-wrong-usage",
         "http: TLS handshake error from 10.0.0.7:51234: EOF",
     ),
-    ('Get "https://10.0.0.5/": x509: cannot validate certificate for 10.0.0.5 because it doesn\'t contain any IP SANs',
-     "server-name-mismatch", 'Get "https://10.0.0.5/": x509: cannot validate certificate for 10.0.0.5'),
+    (
+        'Get "https://10.0.0.5/": x509: cannot validate certificate for 10.0.0.5 '
+        "because it doesn't contain any IP SANs",
+        "server-name-mismatch",
+        'Get "https://10.0.0.5/": x509: cannot validate certificate for 10.0.0.5',
+    ),
     ("tls: failed to parse private key", "store-unreadable", "tls: failed to load key pair"),
-    ("tls: failed to load key pair: x509: decryption password incorrect", "keystore-password-wrong",
-     "tls: failed to load key pair: x509: unsupported elliptic curve"),
-    ("tls: no supported versions satisfy MinVersion and MaxVersion", "protocol-mismatch",
-     "tls: MinVersion and MaxVersion are set"),
-    ("x509: cannot verify signature: insecure algorithm SHA1-RSA (temporarily override with GODEBUG=x509sha1=1)",
-     "weak-signature", "x509: cannot verify signature: verification error"),
+    (
+        "tls: failed to load key pair: x509: decryption password incorrect",
+        "keystore-password-wrong",
+        "tls: failed to load key pair: x509: unsupported elliptic curve",
+    ),
+    (
+        "tls: no supported versions satisfy MinVersion and MaxVersion",
+        "protocol-mismatch",
+        "tls: MinVersion and MaxVersion are set",
+    ),
+    (
+        "x509: cannot verify signature: insecure algorithm SHA1-RSA (temporarily override with GODEBUG=x509sha1=1)",
+        "weak-signature",
+        "x509: cannot verify signature: verification error",
+    ),
     # Windows SChannel's System events: 36887 an alert received, 36888 one it sent; its algorithm mismatch.
-    ("A fatal alert was received from the remote endpoint. The TLS protocol defined fatal alert code is 48.",
-     "client-cert-untrusted", "A fatal alert was received from the remote endpoint."),
+    (
+        "A fatal alert was received from the remote endpoint. The TLS protocol defined fatal alert code is 48.",
+        "client-cert-untrusted",
+        "A fatal alert was received from the remote endpoint.",
+    ),
     (
         "A fatal alert was generated and sent to the remote endpoint. This may result in termination of the "
         "connection. The TLS protocol defined fatal error code is 46. The Windows SChannel error state is 552.",
         "server-cert-untrusted",
         "A fatal alert was generated and sent to the remote endpoint. The Windows SChannel error state is 552.",
     ),
-    ("The client and server cannot communicate, because they do not possess a common algorithm.",
-     "cipher-mismatch", "The client and server cannot communicate."),
+    (
+        "The client and server cannot communicate, because they do not possess a common algorithm.",
+        "cipher-mismatch",
+        "The client and server cannot communicate.",
+    ),
     # rustls and Node.js verifiers.
-    ("error trying to connect: invalid peer certificate: UnknownIssuer", "server-cert-untrusted",
-     "error trying to connect: invalid peer certificate: BadEncoding"),
-    ("rustls::Error: InvalidCertificate(Expired)", "server-cert-expired", "rustls::Error: InvalidCertificate(BadEncoding)"),
+    (
+        "error trying to connect: invalid peer certificate: UnknownIssuer",
+        "server-cert-untrusted",
+        "error trying to connect: invalid peer certificate: BadEncoding",
+    ),
+    (
+        "rustls::Error: InvalidCertificate(Expired)",
+        "server-cert-expired",
+        "rustls::Error: InvalidCertificate(BadEncoding)",
+    ),
     ("invalid peer certificate: NotValidForName", "server-name-mismatch", "invalid peer certificate: BadSignature"),
-    ("Error: self signed certificate\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1530:34)",
-     "server-cert-untrusted", "Error: socket hang up\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1530:34)"),
-    ("Error: certificate has expired\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1530:34)",
-     "server-cert-expired", "Error: read ECONNRESET\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1530:34)"),
+    (
+        "Error: self signed certificate\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1530:34)",
+        "server-cert-untrusted",
+        "Error: socket hang up\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1530:34)",
+    ),
+    (
+        "Error: certificate has expired\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1530:34)",
+        "server-cert-expired",
+        "Error: read ECONNRESET\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1530:34)",
+    ),
     # People's words.
     (
         "the client certificate has expired, so nginx answers 400 The SSL certificate error",
@@ -759,5 +809,7 @@ def test_schannel_alert_events_say_who_sent_the_alert() -> None:
     """Event 36887 ("fatal alert code is N"): received from the other side; 36888 ("fatal error code is N"): sent."""
     received = read_facts("The TLS protocol defined fatal alert code is 46.")
     sent = read_facts("The TLS protocol defined fatal error code is 46.")
-    assert "alert_received:certificate_unknown" in received and "alert_sent:certificate_unknown" not in received
-    assert "alert_sent:certificate_unknown" in sent and "alert_received:certificate_unknown" not in sent
+    assert "alert_received:certificate_unknown" in received
+    assert "alert_sent:certificate_unknown" not in received
+    assert "alert_sent:certificate_unknown" in sent
+    assert "alert_received:certificate_unknown" not in sent
