@@ -652,6 +652,22 @@ OTHER_CLIENTS = [
         "server-cert-expired",
         "Error: read ECONNRESET\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1530:34)",
     ),
+    # curl -v: an alert curl sent "(OUT)" is about the server's certificate; one it received "(IN)" about yours.
+    (
+        "* TLSv1.3 (OUT), TLS alert, unknown CA (560):\n"
+        "* SSL certificate problem: unable to get local issuer certificate",
+        "server-cert-untrusted",
+        "* TLSv1.3 (IN), TLS alert, unknown CA (560):\n"
+        "* OpenSSL SSL_read: error:0A000418:SSL routines::tlsv1 alert unknown ca",
+    ),
+    # curl's client files: NSS's text for bad_certificate, a PKCS#12 it cannot open, a key's wrong password.
+    ("curl: (35) SSL peer cannot verify your certificate.", "client-cert-rejected", "curl: (35) SSL connect error"),
+    ("curl: (58) could not open PKCS12 file 'client.p12'", "store-unreadable", "curl: (58) could not load PKCS12"),
+    (
+        "curl: (58) Unable to load client key: Incorrect password",
+        "keystore-password-wrong",
+        "curl: (58) Unable to load client key: -8178 (SEC_ERROR_BAD_KEY)",
+    ),
     # People's words.
     (
         "the client certificate has expired, so nginx answers 400 The SSL certificate error",
@@ -813,3 +829,13 @@ def test_schannel_alert_events_say_who_sent_the_alert() -> None:
     assert "alert_sent:certificate_unknown" not in received
     assert "alert_sent:certificate_unknown" in sent
     assert "alert_received:certificate_unknown" not in sent
+
+
+def test_curl_verbose_alert_lines_say_who_sent_the_alert() -> None:
+    """curl -v prints "(OUT)" for an alert it sent and "(IN)" for one it received."""
+    sent = read_facts("* TLSv1.3 (OUT), TLS alert, unknown CA (560):")
+    received = read_facts("* TLSv1.3 (IN), TLS alert, unknown CA (560):")
+    assert "alert_sent:unknown_ca" in sent
+    assert "alert_received:unknown_ca" not in sent
+    assert "alert_received:unknown_ca" in received
+    assert "alert_sent:unknown_ca" not in received

@@ -184,7 +184,10 @@ def _titled(text: str) -> list[Fact]:
                 break
             words.insert(0, part)
         if words and "_".join(words).lower().endswith(name):
-            found.append((f"alert_received:{name}", f"the alert {name} ({' '.join(words) + match.group(0)!r})"))
+            # curl -v: "* TLSv1.3 (OUT), TLS alert, unknown CA (560):" is the alert curl itself sent.
+            line = text[text.rfind("\n", 0, match.start()) + 1 : match.start()]
+            side = "sent" if "(OUT), TLS alert" in line else "received"
+            found.append((f"alert_{side}:{name}", f"the alert {name} ({' '.join(words) + match.group(0)!r})"))
     return found
 
 
