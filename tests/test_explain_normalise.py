@@ -839,3 +839,16 @@ def test_curl_verbose_alert_lines_say_who_sent_the_alert() -> None:
     assert "alert_received:unknown_ca" not in sent
     assert "alert_received:unknown_ca" in received
     assert "alert_sent:unknown_ca" not in received
+
+
+def test_an_alert_from_an_unknown_side_also_names_the_servers_certificate() -> None:
+    """A bare alert line (a proxy's or an app server's log) may be the server's: its client refused the server.
+    A client's own text (curl, OpenSSL's SSL_connect) received the alert from the server: not that reading."""
+    bare = explain("[ERROR] SSL handshake failed: sslv3 alert certificate unknown").codes()
+    assert bare[0] == "client-cert-rejected"
+    assert "server-cert-untrusted" in bare
+    client = explain(
+        "curl: (56) OpenSSL SSL_read: error:14094416:SSL routines:ssl3_read_bytes:sslv3 alert certificate unknown"
+    )
+    assert client.codes()[0] == "client-cert-rejected"
+    assert "server-cert-untrusted" not in client.codes()
