@@ -852,3 +852,16 @@ def test_an_alert_from_an_unknown_side_also_names_the_servers_certificate() -> N
     )
     assert client.codes()[0] == "client-cert-rejected"
     assert "server-cert-untrusted" not in client.codes()
+
+
+def test_an_alert_the_writer_sent_points_at_the_servers_certificate_only_without_a_reason() -> None:
+    """SChannel's 36888 alone: the other side's certificate was refused, most likely as untrusted. With the
+    verifier's own reason in the text (an expired certificate), that reason speaks, not the guess."""
+    sent = (
+        "A fatal alert was generated and sent to the remote endpoint. "
+        "The TLS protocol defined fatal error code is 46."
+    )
+    assert explain(sent).codes()[0] == "server-cert-untrusted"
+    with_reason = f"{sent}\njava.security.cert.CertificateExpiredException: NotAfter: Sun Jun 26 13:30:00 MEST 2005"
+    assert explain(with_reason).codes()[0] == "server-cert-expired"
+    assert "server-cert-untrusted" not in explain(with_reason).codes()
