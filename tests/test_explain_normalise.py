@@ -496,6 +496,12 @@ OTHER_CLIENTS = [
         "server-name-mismatch",
         "curl: (51) Unable to communicate securely with peer",
     ),
+    # A verifier's "not yet valid" is the server's certificate; a server's own words about yours are not.
+    (
+        "curl: (60) SSL certificate problem: certificate is not yet valid",
+        "server-cert-expired",
+        "403 Forbidden: Client certificate is not yet valid",
+    ),
     ("net::ERR_CERT_DATE_INVALID", "server-cert-expired", "net::ERR_CONNECTION_CLOSED"),
     ("net::ERR_BAD_SSL_CLIENT_AUTH_CERT", "client-cert-rejected", "net::ERR_SSL_PROTOCOL_ERROR"),
     # curl's CA file (its truststore) and OpenSSL's verify error 66 on the server's key.
