@@ -100,8 +100,7 @@ def alert_facts(text: str, known: set[str]) -> list[Fact]:
         found += _titled(text)
     if "alert" in lowered:
         for match in _NUMBER.finditer(text):
-            name = ALERT_NUMBERS.get(int(match.group(1)))
-            if name and name != "close_notify":
+            if name := _failure_alert(match.group(1)):
                 found.append((f"alert_received:{name}", f"alert number {match.group(1)}: {name} ({match.group(0)!r})"))
     if "_ALERT" in text:
         for code, name in NSS_ALERT_CODES.items():
@@ -113,8 +112,7 @@ def alert_facts(text: str, known: set[str]) -> list[Fact]:
                 found.append((f"alert_received:{name}", f"BoringSSL: the alert {name} ({code!r})"))
     if "protocol defined fatal" in text:
         for match in _SCHANNEL.finditer(text):
-            name = ALERT_NUMBERS.get(int(match.group(2)))
-            if name and name != "close_notify":
+            if name := _failure_alert(match.group(2)):
                 side = "received" if match.group(1) == "alert" else "sent"
                 found.append((f"alert_{side}:{name}", f"SChannel: the alert {name} was {side} ({match.group(0)!r})"))
     if "Fatal (" in text:
@@ -126,6 +124,12 @@ def alert_facts(text: str, known: set[str]) -> list[Fact]:
         # Only when no tool's spelling said more (who sent it): the name alone, as the other side's.
         found += _bare(text, lowered) or _camel(text)
     return found
+
+
+def _failure_alert(number: str) -> str | None:
+    """The alert a number names, unless it is close_notify (0: a connection's normal end, no failure)."""
+    name = ALERT_NUMBERS.get(int(number))
+    return None if name == "close_notify" else name
 
 
 def _camel(text: str) -> list[Fact]:
