@@ -680,6 +680,52 @@ OTHER_CLIENTS = [
         "client-cert-expired",
         "the server certificate has expired, so the client gives up the TLS handshake",
     ),
+    # Server logs naming OpenSSL's verify error by its number: the client's certificate, not the server's.
+    (
+        "2026/12/08 10:11:12 [info] 812#812: *31 client SSL certificate verify error: (18:self-signed certificate) "
+        "while reading client request headers, client: 10.0.0.7",
+        "client-cert-untrusted",
+        "2026/12/08 10:11:12 [info] 812#812: *31 client closed connection while reading client request headers",
+    ),
+    (
+        "[ssl:error] [pid 4242] AH02039: Certificate Verification: Error (21): unable to verify the first certificate",
+        "client-chain-incomplete",
+        "[ssl:info] [pid 4242] AH01964: Connection to child 3 established (server api.example:443)",
+    ),
+    (
+        "AH02039: Certificate Verification: Error (9): certificate is not yet valid",
+        "client-cert-not-yet-valid",
+        "AH02039: Certificate Verification: Error (0): ok",
+    ),
+    # A proxy as the client of its upstream: the upstream's name, as nginx and HAProxy log it.
+    (
+        '2026/12/08 10:00:00 [error] 7#7: *1 upstream SSL certificate does not match "backend.internal" while SSL '
+        "handshaking to upstream, client: 10.0.0.2",
+        "server-name-mismatch",
+        "2026/12/08 10:00:00 [error] 7#7: *1 upstream timed out while SSL handshaking to upstream, client: 10.0.0.2",
+    ),
+    (
+        "be_api/srv1 is DOWN, reason: Layer6 invalid response, info: \"Server presented an SSL certificate "
+        'different from the configured one"',
+        "server-name-mismatch",
+        'be_api/srv1 is DOWN, reason: Layer6 invalid response, info: "SSL handshake failure"',
+    ),
+    # A JSSE server's stack: PKIX failed while it checked the client's certificate.
+    (
+        "javax.net.ssl.SSLHandshakeException: PKIX path building failed: "
+        "sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to "
+        "requested target\n\tat sun.security.ssl.CertificateMessage$T13CertificateConsumer.checkClientCerts"
+        "(CertificateMessage.java:1267)",
+        "client-cert-untrusted",
+        "javax.net.ssl.SSLHandshakeException: Remote host terminated the handshake\n\tat "
+        "sun.security.ssl.CertificateMessage$T13CertificateConsumer.checkClientCerts(CertificateMessage.java:1267)",
+    ),
+    ("Error: Unsupported PKCS12 PFX data", "keystore-format-unsupported", "Error: Unsupported protocol"),
+    (
+        "javax.net.ssl.SSLPeerUnverifiedException: peer not authenticated",
+        "server-cert-untrusted",
+        "javax.net.ssl.SSLPeerUnverifiedException: Hostname api.example not verified",
+    ),
 ]
 
 
