@@ -726,6 +726,35 @@ OTHER_CLIENTS = [
         "server-cert-untrusted",
         "javax.net.ssl.SSLPeerUnverifiedException: Hostname api.example not verified",
     ),
+    # curl's other TLS backends: NSS's own sentences, GnuTLS, Secure Transport, SChannel.
+    (
+        "curl: (35) Peer does not recognize and trust the CA that issued your certificate.",
+        "client-cert-untrusted",
+        "curl: (35) Peer reports it experienced an internal error.",
+    ),
+    (
+        "curl: (35) SSL peer rejected your certificate as expired.",
+        "client-cert-expired",
+        "curl: (35) SSL peer has closed this connection.",
+    ),
+    ("curl: (60) Peer's Certificate issuer is not recognized.", "server-cert-untrusted", "curl: (60) Peer's reply"),
+    ("curl: (60) Peer's Certificate has expired.", "server-cert-expired", "curl: (60) Peer's Certificate."),
+    (
+        "curl: (60) server certificate verification failed. CAfile: /etc/ssl/certs/ca-certificates.crt CRLfile: none",
+        "server-cert-untrusted",
+        "curl: (60) CAfile: /etc/ssl/certs/ca-certificates.crt CRLfile: none",
+    ),
+    (
+        "curl: (58) NSS: client certificate not found (nickname not specified)",
+        "client-cert-missing",
+        "curl: (58) NSS: nickname not specified",
+    ),
+    (
+        "curl: (58) schannel: Failed to import cert file client.p12, last error is 0x80092002",
+        "store-unreadable",
+        "curl: (58) schannel: last error is 0x80092002",
+    ),
+
 ]
 
 
@@ -917,3 +946,10 @@ def test_an_alert_the_writer_sent_points_at_the_servers_certificate_only_without
     with_reason = f"{sent}\njava.security.cert.CertificateExpiredException: NotAfter: Sun Jun 26 13:30:00 MEST 2005"
     assert explain(with_reason).codes()[0] == "server-cert-expired"
     assert "server-cert-untrusted" not in explain(with_reason).codes()
+
+
+def test_curl_private_key_file_is_a_password_only_when_openssl_says_bad_decrypt() -> None:
+    bare = "curl: (58) unable to set private key file: 'key.pem' type PEM"
+    assert explain(bare).codes()[:2] == ["key-cert-mismatch", "keystore-password-wrong"]
+    decrypt = bare + "\nerror:1C800064:Provider routines::bad decrypt"
+    assert explain(decrypt).codes()[:2] == ["keystore-password-wrong", "key-cert-mismatch"]

@@ -25,6 +25,7 @@ from harness.knowledge.alerts import (
     BORINGSSL_ALERT_CODES,
     GO_ALERT_TEXTS,
     NSS_ALERT_CODES,
+    NSS_ALERT_TEXTS,
     alert_name,
 )
 
@@ -106,6 +107,10 @@ def alert_facts(text: str, known: set[str]) -> list[Fact]:
         for code, name in NSS_ALERT_CODES.items():
             if code in text:
                 found.append((f"alert_received:{name}", f"NSS: the alert {name} ({code!r})"))
+    if "peer" in lowered or "Server requires" in text:
+        for sentence, name in NSS_ALERT_TEXTS.items():
+            if sentence in text:
+                found.append((f"alert_received:{name}", f"NSS: the alert {name} ({sentence!r})"))
     if "TLSV1_" in text:
         for code, name in BORINGSSL_ALERT_CODES.items():
             if code in text and name in ALERT_NAMES:

@@ -19,6 +19,7 @@ __all__ = [
     "CERTIFICATE_REQUEST",
     "GO_ALERT_TEXTS",
     "NSS_ALERT_CODES",
+    "NSS_ALERT_TEXTS",
     "RECORD_ALERT",
     "RECORD_HANDSHAKE",
     "SERVER_HELLO",
@@ -166,6 +167,21 @@ NSS_ALERT_CODES: dict[str, str] = {
     "SSL_ERROR_INTERNAL_ERROR_ALERT": "internal_error",
     "SSL_ERROR_UNRECOGNIZED_NAME_ALERT": "unrecognized_name",
     "SSL_ERROR_RX_CERTIFICATE_REQUIRED_ALERT": "certificate_required",
+}
+# NSS's own sentence for each received alert (lib/ssl/SSLerrs.h), which curl built with NSS and
+# Firefox print without the code: "curl: (35) Peer does not recognize and trust the CA that issued ...".
+NSS_ALERT_TEXTS: dict[str, str] = {
+    "SSL peer was unable to negotiate an acceptable set of security parameters": "handshake_failure",
+    "SSL peer cannot verify your certificate": "bad_certificate",
+    "SSL peer does not support certificates of the type it received": "unsupported_certificate",
+    "SSL peer rejected your certificate as revoked": "certificate_revoked",
+    "SSL peer rejected your certificate as expired": "certificate_expired",
+    "SSL peer had some unspecified issue with the certificate it received": "certificate_unknown",
+    "Peer does not recognize and trust the CA that issued your certificate": "unknown_ca",
+    "Peer received a valid certificate, but access was denied": "access_denied",
+    "Peer reports incompatible or unsupported protocol version": "protocol_version",
+    "Server requires ciphers more secure than those supported by client": "insufficient_security",
+    "SSL peer has no certificate for the requested DNS name": "unrecognized_name",
 }
 # Spellings other than the IANA name and OpenSSL's: its text says "user cancelled".
 _OTHER_WORDS = {"user_cancelled": "user_canceled"}
