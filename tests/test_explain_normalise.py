@@ -755,6 +755,17 @@ OTHER_CLIENTS = [
         "curl: (58) schannel: last error is 0x80092002",
     ),
 
+    # AWS API Gateway's mutual TLS 403 body: a server's verdict on the client's certificate.
+    (
+        "Access denied. Reason: self signed certificate",
+        "client-cert-untrusted",
+        "Access denied. Reason: missing authentication token",
+    ),
+    (
+        "Access denied. Reason: Client cert using an insecure Signature Algorithm",
+        "weak-signature",
+        "Access denied. Reason: Client cert using an algorithm",
+    ),
 ]
 
 
