@@ -766,6 +766,45 @@ OTHER_CLIENTS = [
         "weak-signature",
         "Access denied. Reason: Client cert using an algorithm",
     ),
+    # Stores: keytool, Bouncy Castle, JDK 8 and Go on newer PKCS#12 files, OpenSSL's ASN.1 errors.
+    (
+        "keytool error: java.io.IOException: parseAlgParameters failed: ObjectIdentifier() -- data isn't an object "
+        "ID (tag = 48)",
+        "keystore-format-unsupported",
+        "keytool error: java.io.IOException: ObjectIdentifier() -- data isn't an object",
+    ),
+    ("pkcs12: unknown digest algorithm: 2.16.840.1.101.3.4.2.1", "keystore-format-unsupported", "pkcs12: digest"),
+    (
+        "java.io.IOException: stream does not represent a PKCS12 key store",
+        "store-unreadable",
+        "java.io.IOException: stream closed",
+    ),
+    (
+        "java.io.IOException: PKCS12 key store mac invalid - wrong password or corrupted file.",
+        "keystore-password-wrong",
+        "java.io.IOException: PKCS12 key store",
+    ),
+    ("keytool error: java.lang.Exception: Alias <client> has no key", "keystore-no-key-entry", "keytool error: Alias"),
+    (
+        "keytool error: java.lang.Exception: Public keys in reply and keystore don't match",
+        "key-cert-mismatch",
+        "keytool error: java.lang.Exception: Certificate reply was installed in keystore",
+    ),
+    (
+        "keytool error: java.lang.Exception: Failed to establish chain from reply",
+        "client-chain-incomplete",
+        "keytool error: java.lang.Exception: Certificate was added to keystore",
+    ),
+    (
+        "keytool error: java.lang.Exception: Keystore file does not exist: /opt/app/client.jks",
+        "store-unreadable",
+        "keytool error: java.lang.Exception: Keystore file exists, but is empty: /opt/app/client.jks",
+    ),
+    (
+        "unable to load PKCS12\nerror:0D0680A8:asn1 encoding routines:asn1_check_tlen:wrong tag",
+        "store-unreadable",
+        "unable to load PKCS12",
+    ),
 ]
 
 
