@@ -1003,3 +1003,98 @@ def test_curl_private_key_file_is_a_password_only_when_openssl_says_bad_decrypt(
     assert explain(bare).codes()[:2] == ["key-cert-mismatch", "keystore-password-wrong"]
     decrypt = bare + "\nerror:1C800064:Provider routines::bad decrypt"
     assert explain(decrypt).codes()[:2] == ["keystore-password-wrong", "key-cert-mismatch"]
+
+
+PARAPHRASES = [
+    # (people's own words, the cause they name, a twin: the same words without the fact)
+    (
+        "The server is not receiving the client certificate from our Java application.",
+        "client-cert-missing",
+        "The server is not receiving requests from our Java application.",
+    ),
+    (
+        "Java seems to ignore my keystore, the javax.net.ssl.keyStore property is not picked up",
+        "client-cert-missing",
+        "Java seems to read my keystore, the javax.net.ssl.keyStore property is set",
+    ),
+    (
+        "works in the browser but fails in my application with a handshake error",
+        "client-cert-missing",
+        "fails in the browser and in my application with a handshake error",
+    ),
+    ("our certificate is not trusted by the server", "client-cert-untrusted", "our certificate is on the server"),
+    (
+        "the server rejects my client certificate during the TLS handshake",
+        "client-cert-rejected",
+        "the server logs my client certificate during the TLS handshake",
+    ),
+    (
+        "I had to import the server certificate into cacerts to make it work",
+        "server-cert-untrusted",
+        "I had to restart the server to make the certificate work",
+    ),
+    (
+        "the server is not sending the intermediate certificate, so Java cannot build the chain",
+        "server-chain-incomplete",
+        "the server is sending the certificate, so Java can build the chain",
+    ),
+    (
+        "our client certificate was sent without the intermediate CA, the server needs the full chain",
+        "client-chain-incomplete",
+        "our client certificate was sent, the server logged the CA",
+    ),
+    ("the keystore password is wrong", "keystore-password-wrong", "the keystore password is set"),
+    (
+        "the private key password is different from the keystore password",
+        "key-password-mismatch",
+        "the private key password is the keystore password",
+    ),
+    (
+        "the keystore contains multiple private keys and Java picks the wrong one",
+        "keystore-ambiguous",
+        "the keystore contains one private key and Java picks it",
+    ),
+    (
+        "the keystore only contains the certificate, not the private key",
+        "keystore-no-key-entry",
+        "the keystore contains the certificate and the private key",
+    ),
+    (
+        "the hostname does not match the CN in the server certificate",
+        "server-name-mismatch",
+        "the hostname is the CN in the server certificate",
+    ),
+    (
+        "the server only supports TLS 1.0 and Java 11 disabled it",
+        "protocol-mismatch",
+        "the server supports TLS 1.2 and 1.3 and the certificate is fine",
+    ),
+    (
+        "there are no common cipher suites between the client and the server",
+        "cipher-mismatch",
+        "there are cipher suites in the client and the server certificate",
+    ),
+    ("our client certificate expired last week", "client-cert-expired", "our client certificate was renewed last week"),
+    ("the server's certificate has expired", "server-cert-expired", "the server's certificate has been renewed"),
+    (
+        "the certificate is signed with SHA1 and the server rejects it",
+        "weak-signature",
+        "the certificate is signed with SHA256 and the server accepts it",
+    ),
+    (
+        "the client certificate does not have the clientAuth extended key usage",
+        "client-cert-wrong-usage",
+        "the client certificate has the clientAuth extended key usage",
+    ),
+    (
+        "the truststore I created with openssl has no trusted entries when Java reads it",
+        "truststore-empty",
+        "the truststore I created with keytool has two entries when Java reads it",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "twin"), PARAPHRASES)
+def test_peoples_own_words_name_their_cause(text: str, code: str, twin: str) -> None:
+    assert explain(text).codes()[0] == code
+    assert code not in explain(twin).codes()
