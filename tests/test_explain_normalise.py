@@ -805,6 +805,28 @@ OTHER_CLIENTS = [
         "store-unreadable",
         "unable to load PKCS12",
     ),
+    # A server's own logs: the alert it received is about its own certificate; the PKIX failure about the client's.
+    (
+        "1564252609: OpenSSL Error: error:14094415:SSL routines:ssl3_read_bytes:sslv3 alert certificate expired\n"
+        "1564252609: Socket error on client <unknown>, disconnecting.",
+        "server-cert-expired",
+        "1564252609: Socket error on client <unknown>, disconnecting.",
+    ),
+    (
+        "javax.net.ssl|DEBUG|C6|https-jsse-nio-9443-exec-4|2026-12-08 10:14:46.153 UTC|CertificateMessage.java:1178|"
+        "Consuming client Certificate handshake message (\n"
+        "javax.net.ssl|ERROR|C6|https-jsse-nio-9443-exec-4|2026-12-08 10:14:46.159 UTC|TransportContext.java:363|"
+        "Fatal (CERTIFICATE_UNKNOWN): PKIX path building failed: sun.security.provider.certpath."
+        "SunCertPathBuilderException: unable to find valid certification path to requested target",
+        "client-cert-untrusted",
+        "javax.net.ssl|DEBUG|C6|https-jsse-nio-9443-exec-4|2026-12-08 10:14:46.153 UTC|CertificateMessage.java:1178|"
+        "Consuming client Certificate handshake message (",
+    ),
+    (
+        "IOException: Alias name [keycert] does not identify a key entry",
+        "keystore-no-key-entry",
+        "IOException: Alias name [keycert]",
+    ),
 ]
 
 
