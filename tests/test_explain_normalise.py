@@ -326,6 +326,12 @@ def test_a_reset_in_nginx_log_is_the_clients_not_a_refusal() -> None:
     assert explain(client).codes()[0] == "client-cert-rejected"
 
 
+
+def named(text: str) -> list[str]:
+    """The codes a fact in ``text`` names (a hint from its words alone is not one)."""
+    return [c.code for c in explain(text).candidates if not c.hint]
+
+
 OTHER_CLIENTS = [
     # (a text as people paste it from another client or gateway, its code, its negative twin: similar words, no fact)
     (
@@ -848,7 +854,7 @@ def test_nginx_lines_about_its_upstream_are_not_about_the_client(text: str) -> N
 @pytest.mark.parametrize(("text", "code", "twin"), OTHER_CLIENTS)
 def test_other_clients_words_name_their_cause(text: str, code: str, twin: str) -> None:
     assert explain(text).codes()[0] == code
-    assert code not in explain(twin).codes()
+    assert code not in named(twin)
 
 
 _HEX_EXTENSION = """\
@@ -1119,4 +1125,4 @@ PARAPHRASES = [
 @pytest.mark.parametrize(("text", "code", "twin"), PARAPHRASES)
 def test_peoples_own_words_name_their_cause(text: str, code: str, twin: str) -> None:
     assert explain(text).codes()[0] == code
-    assert code not in explain(twin).codes()
+    assert code not in named(twin)

@@ -4,9 +4,11 @@ The knowledge is data (``harness/knowledge/explain.toml``): each entry fires on
 phrases and/or facts (:mod:`harness.explainer.facts`) and adds its weight to one
 code. Codes are ranked by score; ties keep the file's order. Nothing fired on a
 text that speaks of TLS or certificates: ``handshake-failed``, said honestly,
-rather than a guess. A text without any TLS or certificate fact gets no candidate
-at all (:attr:`Explanation.found` is False): "no TLS or certificate failure found
-in this text", and what would help. What a code means, its fix and where to look
+rather than a guess; below it, at most two hints from the text's words
+(:mod:`harness.explainer.words`), each naming the words it rests on. A text
+without any TLS or certificate fact gets no candidate at all
+(:attr:`Explanation.found` is False): "no TLS or certificate failure found in
+this text", and what would help. What a code means, its fix and where to look
 are the codes registry's (:mod:`harness.knowledge.codes`); its catalogue scenario
 is named only when that scenario is installed with the package (:mod:`harness.explainer.catalogue`).
 """
@@ -25,6 +27,7 @@ from harness.errors import UsageError
 from harness.explainer.catalogue import shipped_scenario
 from harness.explainer.facts import Facts, read_facts
 from harness.explainer.normalise import quoted, required_literal, snippet
+from harness.explainer.words import WordModel, hints
 from harness.knowledge import codes
 from harness.limits import EXPLAIN_BYTES
 
@@ -100,6 +103,7 @@ class Candidate:
     fix: str
     scenario: str  # the catalogue scenario's name, or "" when none is installed with the package
     scenario_path: str = ""  # where it is installed: a file the user can open and `mtls-harness run`
+    hint: bool = False  # no fact names it: the text's words only (harness.explainer.words)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +117,7 @@ class Candidate:
             "fix": self.fix,
             "scenario": self.scenario,
             "scenario_path": self.scenario_path,
+            "hint": self.hint,
         }
 
 
@@ -146,7 +151,8 @@ class Explanation:
             return "\n".join([*lines, NOTHING_FOUND, WHAT_HELPS])
         lines.append("candidate causes, most likely first:")
         for rank, c in enumerate(self.candidates, 1):
-            lines.append(f"{rank}. {c.code} (score {c.score}): {c.summary}")
+            label = "hint from the words, no fact" if c.hint else f"score {c.score}"
+            lines.append(f"{rank}. {c.code} ({label}): {c.summary}")
             lines += [f"   why: {w}" for w in c.why]
             lines.append(f"   look at: {c.look_at}")
             lines.append(f"   fix: {c.fix}")
@@ -216,6 +222,12 @@ def knowledge() -> Knowledge:
     return load_knowledge(text)
 
 
+@functools.cache
+def _word_model() -> WordModel:
+    """The words of the shipped entries' examples and whys, by code (for hints only)."""
+    return WordModel.learn((e.code, m) for e in knowledge().entries for m in (e.example, e.why) if m)
+
+
 def explain(text: str, base: Knowledge | None = None) -> Explanation:
     """Ranked candidates for ``text``; UsageError for an empty text."""
     if not text.strip():
@@ -230,6 +242,7 @@ def explain(text: str, base: Knowledge | None = None) -> Explanation:
     scores: dict[str, int] = {}
     why: dict[str, list[str]] = {}
     fired: dict[str, list[str]] = {}
+    hinted: set[str] = set()
     for entry in known.entries:
         evidence = entry.fires(text, facts, lowered if same_length else None)
         if evidence is None:
@@ -243,6 +256,12 @@ def explain(text: str, base: Knowledge | None = None) -> Explanation:
         scores[UNKNOWN] = 0
         why[UNKNOWN] = ["no phrase or debug-log fact in this text is known to mean a specific cause"]
         fired[UNKNOWN] = []
+        if base is None:  # hints come from the shipped knowledge's words only
+            for hint in hints(text, _word_model(), exclude=[UNKNOWN, "ok"]):
+                hinted.add(hint.code)
+                scores[hint.code] = 0
+                why[hint.code] = [f"a hint from the text's words only, no fact: {', '.join(hint.words[:8])}"]
+                fired[hint.code] = []
     order = sorted(scores, key=lambda code: -scores[code])  # stable: file order breaks ties
     candidates = []
     for name in order[:MAX_CANDIDATES]:
@@ -259,6 +278,7 @@ def explain(text: str, base: Knowledge | None = None) -> Explanation:
                 fix=registered.fix(),
                 scenario=(registered.scenario or "") if shipped is not None else "",
                 scenario_path=str(shipped) if shipped is not None else "",
+                hint=name in hinted,
             )
         )
     return Explanation(tuple(candidates), dict(facts.seen))

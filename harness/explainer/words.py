@@ -1,0 +1,87 @@
+"""Hints from a text's words when no fact in it names a cause.
+
+A text that speaks of TLS but carries no phrase or fact the knowledge knows (an
+unknown library's message, people's own words) gets ``handshake-failed`` first,
+said honestly. Below it, this module lists the causes whose known messages share
+the most words with the text: a naive Bayes ranking over the words of every
+knowledge entry's ``example`` and ``why`` (``harness/knowledge/explain.toml``,
+shipped with the package; nothing else is learnt from), without the words most
+causes' messages share. A hint rests on at least two of the text's words and names
+them, so the reader can judge it; it is never ranked above a fact.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["Hint", "WordModel", "hints", "tokens"]
+
+MAX_HINTS = 2
+MIN_SHARED = 2  # a hint rests on at least this many of the text's words
+SMOOTHING = 0.1
+WIDESPREAD = 1 / 3  # a word in the messages of more than this share of the codes tells no cause from another
+_WORD = re.compile(r"[a-z][a-z0-9]{2,30}")
+_CAMEL = re.compile(r"([a-z])([A-Z])|([A-Z]+)([A-Z][a-z])")
+# Words every TLS text carries: they tell no cause from another.
+_COMMON_WORDS = (
+    "the and for with from that this was are not but have has had when then than into its our your their you "
+    "they java javax net ssl tls error exception caused com org http https sun security says said use used using "
+    "what which some any all also only just get got set see can cannot does doesn did didn will would could should "
+    "been being there here one two now after before while other same every example partner api localhost www"
+)
+_COMMON = frozenset(_COMMON_WORDS.split())
+
+
+def tokens(text: str) -> set[str]:
+    """The distinct informative words of ``text``: lower case, camel case split (``SSLHandshake`` -> ssl, handshake)."""
+    spaced = _CAMEL.sub(lambda m: " ".join(g for g in m.groups() if g), text)
+    return {w for w in _WORD.findall(spaced.lower()) if w not in _COMMON}
+
+
+@dataclass(frozen=True)
+class Hint:
+    code: str
+    words: tuple[str, ...]  # the text's words this cause's known messages share
+
+
+@dataclass(frozen=True)
+class WordModel:
+    counts: dict[str, collections.Counter[str]]  # code -> in how many of its messages each word appears
+    vocabulary: frozenset[str]
+
+    @classmethod
+    def learn(cls, messages: Iterable[tuple[str, str]]) -> WordModel:
+        """From ``(code, message)`` pairs."""
+        counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+        for code, message in messages:
+            counts[code].update(tokens(message))
+        spread = collections.Counter(word for counter in counts.values() for word in counter)
+        vocabulary = frozenset(word for word, n in spread.items() if n <= WIDESPREAD * len(counts))
+        return cls(dict(counts), vocabulary)
+
+    def rank(self, text: str, exclude: Iterable[str] = ()) -> list[Hint]:
+        """Codes by the likelihood of the text's known words, each with the words it shares; none without any."""
+        words = tokens(text) & self.vocabulary
+        if not words:
+            return []
+        skip = set(exclude)
+        size = len(self.vocabulary)
+        scored = []
+        for code, counter in self.counts.items():
+            shared = tuple(sorted(w for w in words if counter[w]))
+            if code in skip or len(shared) < MIN_SHARED:
+                continue
+            total = sum(counter.values()) + SMOOTHING * size
+            score = sum(math.log((counter[w] + SMOOTHING) / total) for w in words)
+            scored.append((score, code, shared))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        return [Hint(code, shared) for _, code, shared in scored]
+
+
+def hints(text: str, model: WordModel, exclude: Iterable[str] = ()) -> list[Hint]:
+    """At most :data:`MAX_HINTS` causes the words of ``text`` point to."""
+    return model.rank(text, exclude)[:MAX_HINTS]

@@ -1,0 +1,58 @@
+"""Hints from a text's words (harness.explainer.words): only when no fact names a cause, below handshake-failed.
+
+Each hint names the words it rests on; a text without those words gets no such hint (its twin), and a text
+with a known fact gets no hint at all.
+"""
+
+from __future__ import annotations
+
+import json
+
+from harness.explainer.ranking import UNKNOWN, explain
+from harness.explainer.words import WordModel, hints, tokens
+
+
+def test_words_split_camel_case_and_drop_words_every_tls_text_has() -> None:
+    assert tokens("javax.net.ssl.SSLHandshakeException: the Keystore password") == {"handshake", "keystore", "password"}
+
+
+def test_a_generic_text_gets_hints_below_handshake_failed_naming_their_words() -> None:
+    text = "the gateway says invalid password when importing the exported PKCS 12 bundle"
+    result = explain(text)
+    codes = result.codes()
+    assert codes[0] == UNKNOWN
+    assert "keystore-password-wrong" in codes[1:3]
+    hint = next(c for c in result.candidates if c.code == "keystore-password-wrong")
+    assert hint.hint
+    assert hint.score == 0
+    assert "password" in hint.why[0]
+    assert "keystore-password-wrong (hint from the words, no fact)" in result.render()
+    assert json.loads(result.to_json())["candidates"][1]["hint"] is True
+    twin = explain("the gateway handshake stops when importing the exported TLS bundle")
+    assert "keystore-password-wrong" not in twin.codes()
+
+
+def test_a_text_with_a_known_fact_gets_no_hint() -> None:
+    result = explain("javax.net.ssl.SSLHandshakeException: Received fatal alert: certificate_expired password")
+    assert result.codes()[0] == "client-cert-expired"
+    assert not any(c.hint for c in result.candidates)
+
+
+def test_a_text_without_tls_gets_neither_a_cause_nor_a_hint() -> None:
+    assert explain("hello world, the password field is empty").codes() == []
+
+
+def test_a_model_ranks_by_the_words_its_messages_share() -> None:
+    model = WordModel.learn(
+        [
+            ("server-cert-expired", "the server certificate expired yesterday"),
+            ("keystore-password-wrong", "wrong keystore password"),
+            ("cipher-mismatch", "no common cipher suite"),
+            ("protocol-mismatch", "no common protocol version"),
+        ]
+    )
+    assert [h.code for h in hints("my keystore password is wrong", model)] == ["keystore-password-wrong"]
+    assert hints("my keystore password is wrong", model, exclude=["keystore-password-wrong"]) == []
+    # One shared word is not enough; a word most causes share ("common", in half of them) counts for none.
+    assert hints("the keystore", model) == []
+    assert hints("common suite", model) == []
