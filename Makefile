@@ -11,7 +11,7 @@ N      ?= auto
 # PyPI into ~/.cache/mtls-harness/jdks unless found; 17 is the Debian JDK).
 JDKS   ?= 11.0.10 17 21
 
-.PHONY: run test lint fuzz load bench pythons clean real-servers jdks probe browser
+.PHONY: run test lint fuzz load bench pythons clean real-servers jdks probe words browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,11 @@ jdks: $(VENV)/.installed
 	command -v javac >/dev/null || [ "$$(id -u)" != 0 ] || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jdk-headless; }
 	$(BIN)/mtls-harness jdk install $(JDKS)
+
+# Recount the tuned real-world texts' words for explain's hints (harness/knowledge/words.json) after
+# editing tests/data/explain_realworld.toml.
+words: $(VENV)/.installed
+	$(BIN)/python -m harness.explainer.words_build
 
 # Rebuild the shipped JSSE probe (harness/java/mtls-probe.jar) after editing MtlsProbe.java.
 probe: $(VENV)/.installed

@@ -7,9 +7,11 @@ with a known fact gets no hint at all.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from harness.explainer.ranking import UNKNOWN, explain
 from harness.explainer.words import WordModel, hints, tokens
+from harness.explainer.words_build import WORDS, build
 
 
 def test_words_split_camel_case_and_drop_words_every_tls_text_has() -> None:
@@ -56,3 +58,23 @@ def test_a_model_ranks_by_the_words_its_messages_share() -> None:
     # One shared word is not enough; a word most causes share ("common", in half of them) counts for none.
     assert hints("the keystore", model) == []
     assert hints("common suite", model) == []
+
+
+def test_shipped_word_counts_are_built_from_the_tuned_texts() -> None:
+    # The hints learn from harness/knowledge/words.json: the tuned texts' words, recounted by `make words`.
+    assert WORDS.read_text("utf-8") == build(), "tests/data/explain_realworld.toml changed: run `make words`"
+
+
+def test_word_counts_read_the_tuned_texts_only(tmp_path: Path) -> None:
+    tuned = tmp_path / "tuned.toml"
+    tuned.write_text(
+        '[[text]]\nurl = "https://a.example/1"\nkind = "java"\nexpected = "server-cert-expired"\n'
+        'also = ["server-cert-untrusted"]\ntext = "gateway expired yesterday"\n'
+        '[[text]]\nurl = "https://a.example/2"\nkind = "none"\nexpected = "none"\ntext = "a read timeout"\n',
+        "utf-8",
+    )
+    counts = json.loads(build(tuned))["counts"]
+    assert counts == {
+        "server-cert-expired": {"expired": 1, "gateway": 1, "yesterday": 1},
+        "server-cert-untrusted": {"expired": 1, "gateway": 1, "yesterday": 1},
+    }

@@ -224,8 +224,10 @@ def knowledge() -> Knowledge:
 
 @functools.cache
 def _word_model() -> WordModel:
-    """The words of the shipped entries' examples and whys, by code (for hints only)."""
-    return WordModel.learn((e.code, m) for e in knowledge().entries for m in (e.example, e.why) if m)
+    """For hints only: the words of the shipped entries' examples and whys, and of the tuned texts (words.json)."""
+    shipped = resources.files("harness.knowledge").joinpath("words.json")
+    counted = json.loads(shipped.read_text("utf-8"))["counts"] if shipped.is_file() else {}
+    return WordModel.learn(((e.code, m) for e in knowledge().entries for m in (e.example, e.why) if m), counted)
 
 
 def explain(text: str, base: Knowledge | None = None) -> Explanation:

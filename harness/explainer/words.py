@@ -4,10 +4,12 @@ A text that speaks of TLS but carries no phrase or fact the knowledge knows (an
 unknown library's message, people's own words) gets ``handshake-failed`` first,
 said honestly. Below it, this module lists the causes whose known messages share
 the most words with the text: a naive Bayes ranking over the words of every
-knowledge entry's ``example`` and ``why`` (``harness/knowledge/explain.toml``,
-shipped with the package; nothing else is learnt from), without the words most
-causes' messages share. A hint rests on at least two of the text's words and names
-them, so the reader can judge it; it is never ranked above a fact.
+knowledge entry's ``example`` and ``why`` (``harness/knowledge/explain.toml``)
+and of the tuned real-world texts (``tests/data/explain_realworld.toml``, counted
+into ``harness/knowledge/words.json`` by ``python -m harness.explainer.words_build``;
+the held-out texts are never read), without the words most causes' messages
+share. A hint rests on at least two of the text's words and names them, so the
+reader can judge it; it is never ranked above a fact.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from __future__ import annotations
 import collections
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Hint", "WordModel", "hints", "tokens"]
+__all__ = ["Hint", "WordModel", "count_words", "hints", "tokens"]
 
 MAX_HINTS = 2
 MIN_SHARED = 2  # a hint rests on at least this many of the text's words
@@ -54,11 +56,15 @@ class WordModel:
     vocabulary: frozenset[str]
 
     @classmethod
-    def learn(cls, messages: Iterable[tuple[str, str]]) -> WordModel:
-        """From ``(code, message)`` pairs."""
+    def learn(
+        cls, messages: Iterable[tuple[str, str]], counted: Mapping[str, Mapping[str, int]] | None = None
+    ) -> WordModel:
+        """From ``(code, message)`` pairs, plus word counts already taken from other messages (``counted``)."""
         counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         for code, message in messages:
             counts[code].update(tokens(message))
+        for code, words in (counted or {}).items():
+            counts[code].update(words)
         spread = collections.Counter(word for counter in counts.values() for word in counter)
         vocabulary = frozenset(word for word, n in spread.items() if n <= WIDESPREAD * len(counts))
         return cls(dict(counts), vocabulary)
@@ -80,6 +86,16 @@ class WordModel:
             scored.append((score, code, shared))
         scored.sort(key=lambda item: (-item[0], item[1]))
         return [Hint(code, shared) for _, code, shared in scored]
+
+
+def count_words(texts: Iterable[tuple[Iterable[str], str]]) -> dict[str, dict[str, int]]:
+    """Per code, in how many of ``texts`` (``(codes, text)`` pairs) each word appears: what ``words.json`` holds."""
+    counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for codes, text in texts:
+        words = tokens(text)
+        for code in codes:
+            counts[code].update(words)
+    return {code: dict(sorted(counts[code].items())) for code in sorted(counts)}
 
 
 def hints(text: str, model: WordModel, exclude: Iterable[str] = ()) -> list[Hint]:
