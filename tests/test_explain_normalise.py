@@ -833,6 +833,26 @@ OTHER_CLIENTS = [
         "keystore-no-key-entry",
         "IOException: Alias name [keycert]",
     ),
+    # Servers' own logs: ghostunnel and etcd (Go); the alert they received is about their own certificate.
+    (
+        "error on TLS handshake from 10.0.0.7:44326: remote error: tls: unknown certificate authority",
+        "server-cert-untrusted",
+        "error on TLS handshake from 10.0.0.7:44326: EOF",
+    ),
+    (
+        '{"level":"warn","msg":"rejected connection","remote-addr":"[::1]:35480","error":"tls: failed to verify '
+        'certificate: x509: certificate specifies an incompatible key usage"}',
+        "client-cert-wrong-usage",
+        '{"level":"warn","msg":"rejected connection","remote-addr":"[::1]:35480","error":"EOF"}',
+    ),
+    # curl's "Failed to connect to HOST port N" is no TCP connection; a library's "failed to connect" after a TLS
+    # error is not.
+    (
+        "ERROR: error:140AB18F:SSL routines:SSL_CTX_use_certificate:ee key too small\n"
+        "ERROR: failed to connect to a secure socket",
+        "weak-key",
+        "ERROR: failed to connect to a secure socket",
+    ),
 ]
 
 

@@ -33,7 +33,9 @@ _COMMON_WORDS = (
     "the and for with from that this was are not but have has had when then than into its our your their you "
     "they java javax net ssl tls error exception caused com org http https sun security says said use used using "
     "what which some any all also only just get got set see can cannot does doesn did didn will would could should "
-    "been being there here one two now after before while other same every example partner api localhost www"
+    "been being there here one two now after before while other same every example partner api localhost www "
+    # the words of a stack trace's frames, in every stack trace whatever the cause
+    "thread main lang util reflect invoke method native impl internal base run jar line file class source unknown"
 )
 _COMMON = frozenset(_COMMON_WORDS.split())
 
