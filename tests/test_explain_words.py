@@ -45,14 +45,15 @@ def test_a_text_without_tls_gets_neither_a_cause_nor_a_hint() -> None:
 
 
 def test_a_model_ranks_by_the_words_its_messages_share() -> None:
-    model = WordModel.learn(
-        [
-            ("server-cert-expired", "the server certificate expired yesterday"),
-            ("keystore-password-wrong", "wrong keystore password"),
-            ("cipher-mismatch", "no common cipher suite"),
-            ("protocol-mismatch", "no common protocol version"),
-        ]
-    )
+    messages = [
+        ("server-cert-expired", "the server certificate expired yesterday"),
+        ("keystore-password-wrong", "wrong keystore password"),
+        ("cipher-mismatch", "no common cipher suite"),
+        ("protocol-mismatch", "no common protocol version"),
+    ]
+    # A word seen in one message of a cause alone is an anecdote: no hint until a second message has it.
+    assert hints("my keystore password is wrong", WordModel.learn(messages)) == []
+    model = WordModel.learn([*messages, ("keystore-password-wrong", "keystore password was incorrect")])
     assert [h.code for h in hints("my keystore password is wrong", model)] == ["keystore-password-wrong"]
     assert hints("my keystore password is wrong", model, exclude=["keystore-password-wrong"]) == []
     # One shared word is not enough; a word most causes share ("common", in half of them) counts for none.

@@ -8,8 +8,9 @@ knowledge entry's ``example`` and ``why`` (``harness/knowledge/explain.toml``)
 and of the tuned real-world texts (``tests/data/explain_realworld.toml``, counted
 into ``harness/knowledge/words.json`` by ``python -m harness.explainer.words_build``;
 the held-out texts are never read), without the words most causes' messages
-share. A hint rests on at least two of the text's words and names them, so the
-reader can judge it; it is never ranked above a fact.
+share. A hint rests on at least two of the text's words, each in at least two of
+the cause's known messages, and names them, so the reader can judge it; it is
+never ranked above a fact.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = ["Hint", "WordModel", "count_words", "hints", "tokens"]
 
 MAX_HINTS = 2
 MIN_SHARED = 2  # a hint rests on at least this many of the text's words
+MIN_MESSAGES = 2  # a word counts for a cause when at least this many of its messages have it (one is an anecdote)
 SMOOTHING = 0.1
 WIDESPREAD = 1 / 3  # a word in the messages of more than this share of the codes tells no cause from another
 _WORD = re.compile(r"[a-z][a-z0-9]{2,30}")
@@ -80,7 +82,7 @@ class WordModel:
         size = len(self.vocabulary)
         scored = []
         for code, counter in self.counts.items():
-            shared = tuple(sorted(w for w in words if counter[w]))
+            shared = tuple(sorted(w for w in words if counter[w] >= MIN_MESSAGES))
             if code in skip or len(shared) < MIN_SHARED:
                 continue
             total = sum(counter.values()) + SMOOTHING * size
