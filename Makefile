@@ -11,7 +11,7 @@ N      ?= auto
 # PyPI into ~/.cache/mtls-harness/jdks unless found; 17 is the Debian JDK).
 JDKS   ?= 11.0.10 17 21
 
-.PHONY: run test lint fuzz load bench pythons clean real-servers jdks probe words browser
+.PHONY: run test lint fuzz load bench pythons clean real-servers jdks probe words browser bcprov
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +60,7 @@ browser:
 	  echo "chromium missing (the HTML report tests skip; as root: apt-get install chromium)"; exit 0; fi; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
-test: $(VENV)/.installed-test real-servers jdks browser
+test: $(VENV)/.installed-test real-servers jdks browser bcprov
 	$(BIN)/python -m pytest -n $(N) $(foreach v,$(JDKS),--mtls-jdk $(v))
 
 # A JDK with javac (the stores of tests/test_jsse.py are made with it), then the
@@ -74,6 +74,15 @@ jdks: $(VENV)/.installed
 # editing tests/data/explain_realworld.toml.
 words: $(VENV)/.installed
 	$(BIN)/python -m harness.explainer.words_build
+
+# Bouncy Castle's provider for tests/test_jdk_stores.py (keytool writes BKS, UBER and BCFKS stores with it, the
+# types the platform cannot open): Debian's package, installed when missing and running as root (as CI does).
+# Without it those tests skip, and fail with CI=true.
+bcprov:
+	@if [ -e /usr/share/java/bcprov.jar ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "libbcprov-java missing (its store tests skip; as root: apt-get install libbcprov-java)"; exit 0; fi; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libbcprov-java
 
 # Rebuild the shipped JSSE probe (harness/java/mtls-probe.jar) after editing MtlsProbe.java.
 probe: $(VENV)/.installed

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from harness.java.runtimes import Runtime, discover
-from tests.conftest import cli, require_tool
+from tests.conftest import cli, require_tool, unavailable
 
 pytestmark = pytest.mark.jdk
 PW = "changeit"
@@ -145,7 +145,7 @@ def test_a_type_the_platform_cannot_open_is_an_error_naming_it(
 ) -> None:
     name = "kt.jceks" if kind == "jceks" else f"s.{kind}"
     if not (stores / name).is_file():
-        pytest.skip("no BouncyCastle provider (libbcprov-java)")
+        unavailable("no BouncyCastle provider (libbcprov-java; as root: make bcprov)")
     code, per = _check(stores, name, "trust.jks")
     assert code == 1
     for version, runtime in matrix.items():
@@ -168,7 +168,7 @@ def test_an_uber_store_whose_ciphertext_starts_like_bks_entries_is_named_uber(
     BKS's entry types. Such a store (keytool's UBER with that byte set) is still named UBER, not BKS.
     The twin, keytool's BKS named BKS, is test_a_type_the_platform_cannot_open_is_an_error_naming_it[bks]."""
     if not (stores / "s.uber").is_file():
-        pytest.skip("no BouncyCastle provider (libbcprov-java)")
+        unavailable("no BouncyCastle provider (libbcprov-java; as root: make bcprov)")
     data = bytearray((stores / "s.uber").read_bytes())
     body = 12 + int.from_bytes(data[4:8], "big")  # version, salt length, salt, iteration count
     data[body] = first
