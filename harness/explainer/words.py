@@ -43,7 +43,10 @@ _COMMON = frozenset(_COMMON_WORDS.split())
 
 
 def tokens(text: str) -> set[str]:
-    """The distinct informative words of ``text``: lower case, camel case split (``SSLHandshake`` -> ssl, handshake)."""
+    """The distinct informative words of ``text``: lower case, camel case split, common words dropped.
+
+    ``SSLHandshakeException: Keystore`` gives handshake and keystore (ssl and exception are in every text).
+    """
     spaced = _CAMEL.sub(lambda m: " ".join(g for g in m.groups() if g), text)
     return {w for w in _WORD.findall(spaced.lower()) if w not in _COMMON}
 
