@@ -79,3 +79,15 @@ def test_word_counts_read_the_tuned_texts_only(tmp_path: Path) -> None:
         "server-cert-expired": {"expired": 1, "gateway": 1, "yesterday": 1},
         "server-cert-untrusted": {"expired": 1, "gateway": 1, "yesterday": 1},
     }
+
+
+def test_a_hint_never_names_a_password_from_the_paste() -> None:
+    # "invalid" is a word the hints know; as a password's value it is never shown, in any spelling of one.
+    words = "\nthe gateway says password when importing the exported PKCS 12 bundle"
+    for secret in ('{"keystorePass": "invalid"}', "javax.net.ssl.keyStorePassword=invalid", "-storepass invalid"):
+        shown = explain(secret + words)
+        assert any(c.hint for c in shown.candidates), secret
+        assert "invalid" not in " ".join(w for c in shown.candidates for w in c.why), secret
+    # The twin: the same word in the text itself is one a hint may rest on.
+    twin = explain("the gateway says invalid password when importing the exported PKCS 12 bundle")
+    assert "invalid" in " ".join(w for c in twin.candidates if c.hint for w in c.why)

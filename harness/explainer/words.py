@@ -40,6 +40,13 @@ _COMMON_WORDS = (
     "thread main lang util reflect invoke method native impl internal base run jar line file class source unknown"
 )
 _COMMON = frozenset(_COMMON_WORDS.split())
+# A password's value in a paste: "keystorePass": "...", password=..., -storepass ..., -passin pass:..., --pass ...
+# Its words are never named by a hint (a hint names the text's own words), whatever else they are.
+_SECRET_VALUE = re.compile(
+    r"""\w{0,40}(?:pass|pwd|secret)\w{0,40}["']?[ \t]{0,10}[:=][ \t]{0,10}["']?([^\s"',;}]{1,200})"""
+    r"|(?<![\w-])-{1,2}(?:\w{0,10}pass(?:word|in|out)?)(?::\w{1,10})?[ \t]{1,10}(?:pass:)?([^\s\"',;]{1,200})",
+    re.IGNORECASE,
+)
 
 
 def tokens(text: str) -> set[str]:
@@ -78,7 +85,8 @@ class WordModel:
 
     def rank(self, text: str, exclude: Iterable[str] = ()) -> list[Hint]:
         """Codes by the likelihood of the text's known words, each with the words it shares; none without any."""
-        words = tokens(text) & self.vocabulary
+        secrets = tokens(" ".join(g for m in _SECRET_VALUE.finditer(text) for g in m.groups() if g))
+        words = (tokens(text) - secrets) & self.vocabulary
         if not words:
             return []
         skip = set(exclude)
